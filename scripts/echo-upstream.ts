@@ -1,0 +1,135 @@
+/**
+ * The bundled demo upstream: an echo API that answers every request with its method, path, query,
+ * headers and body as JSON. Tests use the same server and its few knobs:
+ *   ?__delay_ms=N     wait N ms before answering (timeouts)
+ *   ?__status=N       answer with status N
+ *   ?__redirect=URL   answer 302 to URL
+ *   ?__bytes=N        answer with N bytes of streamed body
+ * Requests carrying `x-test-id` are recorded; `GET /__requests/<id>` returns them (tests assert
+ * on exactly what the upstream received, or that it received nothing).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { WebSocketServer } from 'ws'
+
+export interface ReceivedRequest {
+  method: string
+  /** The raw request-target the upstream saw (path and query, unparsed). */
+  url: string
+  path: string
+  query: string
+  headers: Record<string, string | string[] | undefined>
+  rawHeaders: string[]
+  body: string
+  bodyBytes: number
+}
+
+export interface EchoServer {
+  server: Server
+  port: number
+  origin: string
+  close(): Promise<void>
+}
+
+const MAX_RECORDED_BODY = 64 * 1024
+
+async function readBody(request: IncomingMessage): Promise<{ text: string; bytes: number }> {
+  const chunks: Buffer[] = []
+  let bytes = 0
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer
+    bytes += buffer.length
+    if (bytes <= MAX_RECORDED_BODY) chunks.push(buffer)
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), bytes }
+}
+
+function splitTarget(url: string): { path: string; query: string } {
+  const index = url.indexOf('?')
+  return index < 0 ? { path: url, query: '' } : { path: url.slice(0, index), query: url.slice(index + 1) }
+}
+
+export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<EchoServer> {
+  const recorded = new Map<string, ReceivedRequest[]>()
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = request.url ?? '/'
+    const { path, query } = splitTarget(url)
+    if (request.method === 'GET' && path.startsWith('/__requests/')) {
+      const id = decodeURIComponent(path.slice('/__requests/'.length))
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify(recorded.get(id) ?? []))
+      return
+    }
+    const params = new URLSearchParams(query)
+    const delay = Number(params.get('__delay_ms') ?? 0)
+    const body = await readBody(request)
+    const received: ReceivedRequest = {
+      method: request.method ?? '',
+      url,
+      path,
+      query,
+      headers: request.headers,
+      rawHeaders: request.rawHeaders,
+      body: body.text,
+      bodyBytes: body.bytes,
+    }
+    const testId = request.headers['x-test-id']
+    if (typeof testId === 'string') recorded.set(testId, [...(recorded.get(testId) ?? []), received])
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delay, 60_000)))
+    const redirect = params.get('__redirect')
+    if (redirect) {
+      response.writeHead(302, { location: redirect })
+      response.end()
+      return
+    }
+    const bytes = Number(params.get('__bytes') ?? 0)
+    if (bytes > 0) {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' })
+      const chunk = Buffer.alloc(64 * 1024, 0x61)
+      let left = bytes
+      while (left > 0) {
+        const size = Math.min(left, chunk.length)
+        if (!response.write(chunk.subarray(0, size))) await new Promise((resolve) => response.once('drain', resolve))
+        left -= size
+      }
+      response.end()
+      return
+    }
+    const status = Number(params.get('__status') ?? 200)
+    response.writeHead(status >= 200 && status <= 599 ? status : 200, { 'content-type': 'application/json' })
+    response.end(JSON.stringify(received))
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      response.writeHead(500, { 'content-type': 'application/json' })
+      response.end(JSON.stringify({ error: String(error) }))
+    })
+  })
+  const sockets = new WebSocketServer({ server })
+  sockets.on('connection', (socket, request) => {
+    socket.on('message', (data, isBinary) => {
+      socket.send(isBinary ? data : `echo:${data.toString()}|user:${request.headers['x-auth-user'] ?? ''}`)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(port, host, resolve))
+  const actualPort = (server.address() as AddressInfo).port
+  return {
+    server,
+    port: actualPort,
+    origin: `http://${host}:${actualPort}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.close()
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'))
+if (isMain) {
+  const port = Number(process.env.ECHO_PORT ?? 8788)
+  startEchoServer(port).then((echo) => console.log(`demo upstream (echo API) on ${echo.origin}`))
+}

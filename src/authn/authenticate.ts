@@ -1,0 +1,65 @@
+import type { CredentialKind } from '../config/schema'
+import type { Env } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import type { GatewayConfig } from '../config/load'
+import type { Principal } from './principal'
+
+/** What a credential loader sees: the request and the route's settings, nothing else. */
+export interface CredentialInput {
+  request: Request
+  env: Env
+  config: GatewayConfig
+  credentials: readonly CredentialKind[]
+  apiKeySources: readonly ('header' | 'query' | 'cookie')[]
+  apiKeyParam: string
+  issuers: readonly string[]
+  strictRevocation: boolean
+  waitUntil: (promise: Promise<unknown>) => void
+}
+
+/**
+ * A loader looks for its kind of credential. It returns undefined when the request carries none,
+ * a Principal when it carries a valid one, and throws a GatewayError when it carries an invalid
+ * one (an invalid credential is never silently ignored).
+ */
+export type CredentialLoader = (input: CredentialInput) => Promise<Principal | undefined>
+
+const loaders = new Map<CredentialKind, CredentialLoader>()
+
+/** Loaders register themselves by kind (authn/index.ts imports each). */
+export function registerLoader(kind: CredentialKind, loader: CredentialLoader): void {
+  loaders.set(kind, loader)
+}
+
+function missingCredentials(credentials: readonly CredentialKind[]): GatewayError {
+  const bearer = credentials.includes('jwt') || credentials.includes('external_jwt')
+  const basic = credentials.includes('basic')
+  return new GatewayError(
+    bearer || !basic ? 'invalid_token' : 'invalid_credentials',
+    'This route requires credentials.',
+    { challenge: bearer || !basic ? { scheme: 'Bearer' } : { scheme: 'Basic' } },
+  )
+}
+
+/**
+ * Runs every loader the route enables. Precedence is fixed (the order of `credentials` in
+ * CREDENTIAL_KINDS) but there is no downgrade: if two credentials are presented they must both be
+ * valid and name the same subject, else the request is rejected.
+ */
+export async function authenticate(input: CredentialInput): Promise<Principal> {
+  let found: Principal | undefined
+  for (const kind of input.credentials) {
+    const loader = loaders.get(kind)
+    if (!loader) continue
+    const principal = await loader(input)
+    if (!principal) continue
+    if (found && found.id !== principal.id) {
+      throw new GatewayError('invalid_token', 'The request carries credentials for different principals.', {
+        challenge: { scheme: 'Bearer', error: 'invalid_token' },
+      })
+    }
+    found ??= principal
+  }
+  if (!found) throw missingCredentials(input.credentials)
+  return found
+}

@@ -1,0 +1,19 @@
+/** How the caller proved who they are; sent upstream as `X-Auth-Method`. */
+export type AuthMethod = 'jwt' | 'external_jwt' | 'api_key' | 'basic' | 'session' | 'none'
+
+/** Who is calling, as every later stage sees it. Loaders build it; nothing else parses credentials. */
+export interface Principal {
+  method: Exclude<AuthMethod, 'none'>
+  /** User id, or client id for client_credentials tokens, or the external subject. */
+  id: string
+  username: string
+  roles: string[]
+  scopes: string[]
+  clientId?: string
+  /** `jti` of the access token, when there is one (revocation, logout). */
+  tokenId?: string
+  /** Seconds since epoch when the credential stops being valid, when known. */
+  expiresAt?: number
+  /** The external issuer's configured name, for external_jwt. */
+  issuerName?: string
+}

@@ -1,0 +1,134 @@
+import type { z } from 'zod'
+import type { Env } from '../env'
+import { buildRoleClosure, type RoleClosure } from '../authz/roles'
+import { canonicalizePath } from '../proxy/canonical-path'
+import { type CompiledRoute, RouteTable } from '../proxy/route-table'
+import { isOrigin, type RouteConfig, routesSchema, type Settings, settingsSchema } from './schema'
+
+export interface GatewayConfig {
+  issuer: string
+  settings: Settings
+  routes: CompiledRoute[]
+  routeTable: RouteTable
+  roleClosure: RoleClosure
+}
+
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] }
+
+function formatPath(root: string, path: readonly PropertyKey[]): string {
+  let out = root
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `.${String(part)}`
+  return out
+}
+
+function zodProblems(root: string, error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${formatPath(root, issue.path)}: ${issue.message}`)
+}
+
+function compileRoute(route: RouteConfig, index: number, env: Env, problems: string[]): CompiledRoute | undefined {
+  const at = `ROUTES[${index}]`
+  let upstreamOrigin = route.upstream
+  if (!isOrigin(route.upstream)) {
+    const value = env[route.upstream]
+    if (typeof value !== 'string' || !isOrigin(value)) {
+      problems.push(`${at}.upstream: var ${route.upstream} is not set to an origin like "https://api.internal"`)
+      return undefined
+    }
+    upstreamOrigin = value
+  }
+  upstreamOrigin = upstreamOrigin.replace(/\/$/, '')
+  let prefixKeys: string[]
+  try {
+    const canonical = canonicalizePath(route.path)
+    if (canonical.path !== route.path || (route.path.endsWith('/') && route.path !== '/')) {
+      problems.push(`${at}.path: must be canonical (no trailing slash, no encoded unreserved characters)`)
+      return undefined
+    }
+    prefixKeys = canonical.keys
+  } catch (error) {
+    problems.push(`${at}.path: ${error instanceof Error ? error.message : 'invalid'}`)
+    return undefined
+  }
+  if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0)) {
+    problems.push(`${at}: a public route cannot require roles or scopes`)
+  }
+  return { ...route, index, upstreamOrigin, prefixKeys }
+}
+
+function findDuplicates(routes: readonly CompiledRoute[], problems: string[]): void {
+  const seen = new Map<string, CompiledRoute>()
+  for (const route of routes) {
+    for (const method of route.methods ?? ['*']) {
+      const key = `${route.host ?? '*'} ${route.prefixKeys.join('/')} ${method}`
+      const earlier = seen.get(key) ?? seen.get(`${route.host ?? '*'} ${route.prefixKeys.join('/')} *`)
+      if (earlier) {
+        problems.push(`ROUTES[${route.index}].path: duplicates ROUTES[${earlier.index}] ("${earlier.path}")`)
+        break
+      }
+      seen.set(key, route)
+    }
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(value).protocol)
+  } catch {
+    return false
+  }
+}
+
+/** Validates every part of the configuration and reports all problems together. */
+export function parseConfig(env: Env): ConfigResult {
+  const problems: string[] = []
+  const issuer = typeof env.ISSUER === 'string' ? env.ISSUER.replace(/\/$/, '') : ''
+  if (!issuer) problems.push('ISSUER: must be set to the origin the gateway is reached at')
+  else if (!isHttpUrl(issuer)) {
+    problems.push('ISSUER: must be an http(s) URL')
+  }
+  const settings = settingsSchema.safeParse(env.SETTINGS ?? {})
+  if (!settings.success) problems.push(...zodProblems('SETTINGS', settings.error))
+  const routes = routesSchema.safeParse(env.ROUTES ?? [])
+  if (!routes.success) problems.push(...zodProblems('ROUTES', routes.error))
+
+  const compiled: CompiledRoute[] = []
+  if (routes.success) {
+    routes.data.forEach((route, index) => {
+      const result = compileRoute(route, index, env, problems)
+      if (result) compiled.push(result)
+    })
+    findDuplicates(compiled, problems)
+    if (settings.success) {
+      const names = new Set(settings.data.external_issuers.map((issuer) => issuer.name))
+      for (const route of compiled) {
+        for (const name of route.issuers) {
+          if (!names.has(name)) problems.push(`ROUTES[${route.index}].issuers: "${name}" is not in SETTINGS.external_issuers`)
+        }
+        if (route.credentials.includes('external_jwt') && route.issuers.length === 0) {
+          problems.push(`ROUTES[${route.index}].issuers: a route that accepts external_jwt must name its issuers`)
+        }
+      }
+    }
+  }
+  if (problems.length > 0 || !settings.success) return { ok: false, problems }
+  const config: GatewayConfig = {
+    issuer,
+    settings: settings.data,
+    routes: compiled,
+    routeTable: new RouteTable(compiled),
+    roleClosure: buildRoleClosure(settings.data.role_hierarchy),
+  }
+  return { ok: true, config }
+}
+
+// Parsed once per isolate: Workers hand every request of an isolate the same `env` object.
+const cache = new WeakMap<object, ConfigResult>()
+
+export function loadConfig(env: Env): ConfigResult {
+  let result = cache.get(env)
+  if (!result) {
+    result = parseConfig(env)
+    cache.set(env, result)
+  }
+  return result
+}

@@ -1,0 +1,119 @@
+import { z } from 'zod'
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+export const CREDENTIAL_KINDS = ['jwt', 'external_jwt', 'api_key', 'basic', 'session'] as const
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
+export type HttpMethod = (typeof HTTP_METHODS)[number]
+
+const NAME = /^[a-z][a-z0-9_:.-]{0,63}$/
+const VAR_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+
+const roleName = z.string().regex(NAME, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
+const scopeName = z.string().regex(NAME, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
+const method = z.enum(HTTP_METHODS)
+
+export function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '')
+  } catch {
+    return false
+  }
+}
+
+const upstream = z
+  .string()
+  .refine((value) => VAR_NAME.test(value) || isOrigin(value), {
+    message: 'must be an origin like "https://api.internal" (no path) or the name of a var that holds one',
+  })
+
+const rule = z
+  .object({
+    access: z.enum(['public', 'authenticated']).optional(),
+    roles: z.array(roleName).optional(),
+    scopes: z.array(scopeName).optional(),
+  })
+  .strict()
+
+export const routeSchema = z
+  .object({
+    path: z.string().startsWith('/', 'must start with "/"').max(1024),
+    methods: z.array(method).nonempty().optional(),
+    host: z
+      .string()
+      .regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a lowercase host name, optionally with a port')
+      .optional(),
+    upstream,
+    access: z.enum(['public', 'authenticated']).default('authenticated'),
+    roles: z.array(roleName).default([]),
+    scopes: z.array(scopeName).default([]),
+    /** Per-method overrides of access/roles/scopes, e.g. GET needs `read`, DELETE needs `write`. */
+    method_rules: z.partialRecord(method, rule).default({}),
+    credentials: z.array(z.enum(CREDENTIAL_KINDS)).nonempty().default(['jwt', 'api_key']),
+    api_key_sources: z.array(z.enum(['header', 'query', 'cookie'])).nonempty().default(['header']),
+    api_key_param: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('api_key'),
+    /** Trusted external issuers (by `name`) this route accepts when `credentials` has `external_jwt`. */
+    issuers: z.array(z.string()).default([]),
+    strip_prefix: z.boolean().default(false),
+    forward_authorization: z.boolean().default(false),
+    timeout_ms: z.number().int().min(100).max(300_000).default(30_000),
+    revocation: z.enum(['default', 'strict']).default('default'),
+  })
+  .strict()
+
+export const throttleSchema = z
+  .object({
+    account_max_failures_per_hour: z.number().int().min(1).max(100).default(20),
+    account_backoff_after: z.number().int().min(1).max(100).default(5),
+    account_backoff_base_seconds: z.number().int().min(1).max(3600).default(2),
+    ip_max_failures_per_window: z.number().int().min(1).max(100_000).default(50),
+    ip_window_seconds: z.number().int().min(60).max(86_400).default(600),
+    register_per_ip_per_window: z.number().int().min(1).max(100_000).default(20),
+  })
+  .strict()
+
+export const externalIssuerSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9_-]{1,64}$/),
+    issuer: z.string().url(),
+    jwks_url: z.string().url().optional(),
+    discovery_url: z.string().url().optional(),
+    audiences: z.array(z.string().min(1)).nonempty(),
+    algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).nonempty(),
+    roles_claim: z.string().default('roles'),
+    scopes_claim: z.string().default('scope'),
+    role_map: z.record(z.string(), z.array(roleName)).default({}),
+    username_claim: z.string().default('sub'),
+  })
+  .strict()
+  .refine((issuer) => issuer.jwks_url !== undefined || issuer.discovery_url !== undefined, {
+    message: 'needs jwks_url or discovery_url',
+  })
+
+export const settingsSchema = z
+  .object({
+    audience: z.string().min(1).default('edge-auth-gateway'),
+    realm: z.string().regex(/^[A-Za-z0-9 ._-]{1,64}$/).default('edge-auth-gateway'),
+    access_token_ttl_seconds: z.number().int().min(60).max(86_400).default(900),
+    refresh_token_ttl_seconds: z.number().int().min(300).max(31_536_000).default(2_592_000),
+    assertion_ttl_seconds: z.number().int().min(5).max(60).default(60),
+    clock_skew_seconds: z.number().int().min(0).max(300).default(30),
+    registration: z.boolean().default(false),
+    password_grant: z.boolean().default(true),
+    signing_alg: z.enum(['ES256', 'EdDSA']).default('ES256'),
+    default_roles: z.array(roleName).default(['user']),
+    /** role → roles it includes. Default: admin > editor > user. */
+    role_hierarchy: z.record(roleName, z.array(roleName)).default({ admin: ['editor'], editor: ['user'] }),
+    /** role → scopes a user holding it may be granted. */
+    role_scopes: z.record(roleName, z.array(scopeName)).default({}),
+    throttle: throttleSchema.default(throttleSchema.parse({})),
+    external_issuers: z.array(externalIssuerSchema).default([]),
+  })
+  .strict()
+
+export const routesSchema = z.array(routeSchema).max(10_000)
+
+export type RouteInput = z.input<typeof routeSchema>
+export type RouteConfig = z.output<typeof routeSchema>
+export type Settings = z.output<typeof settingsSchema>
+export type ExternalIssuerConfig = z.output<typeof externalIssuerSchema>

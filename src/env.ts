@@ -1,0 +1,22 @@
+import type { RequestContext } from './request-context'
+
+/** The Worker's bindings (wrangler.toml + secrets). */
+export interface Env {
+  DB: D1Database
+  KV: KVNamespace
+  ISSUER?: string
+  UPSTREAM_URL?: string
+  /** Raw values from wrangler.toml `[vars]`; validated by config/load.ts. */
+  SETTINGS?: unknown
+  ROUTES?: unknown
+  /** Secret: a private JWK set (JSON). The first key signs, all verify. */
+  SIGNING_KEYS?: string
+  /** Secret: optional pepper mixed into password hashes. */
+  PASSWORD_PEPPER?: string
+  [name: string]: unknown
+}
+
+export interface AppBindings {
+  Bindings: Env
+  Variables: { ctx: RequestContext }
+}

@@ -1,0 +1,68 @@
+/**
+ * The one error type of the gateway. Every failure a client can see is a GatewayError with a code
+ * from this closed set; `renderError` (errors/render.ts) is the only place that turns one into a
+ * response.
+ */
+export const ERROR_STATUS = {
+  // RFC 6749 §5.2 token-endpoint errors, reused wherever the meaning is the same.
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  // RFC 6750 §3.1 resource-server errors.
+  invalid_token: 401,
+  insufficient_scope: 403,
+  // Gateway errors.
+  invalid_path: 400,
+  invalid_credentials: 401,
+  forbidden: 403,
+  registration_disabled: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal_error: 500,
+  upstream_unavailable: 502,
+  gateway_misconfigured: 503,
+  storage_unavailable: 503,
+  upstream_timeout: 504,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+/** Which `WWW-Authenticate` challenge a 401/403 carries (RFC 6750 §3, RFC 7617 §2). */
+export type Challenge =
+  | { scheme: 'Bearer'; error?: 'invalid_token' | 'insufficient_scope'; scope?: string }
+  | { scheme: 'Basic' }
+
+export interface GatewayErrorOptions {
+  challenge?: Challenge
+  /** Seconds for `Retry-After` on 429 (RFC 6585 §4). */
+  retryAfter?: number
+  /** Logged with the request id, never sent to the client. */
+  cause?: unknown
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode
+  readonly status: (typeof ERROR_STATUS)[ErrorCode]
+  readonly challenge?: Challenge
+  readonly retryAfter?: number
+
+  /** `description` is shown to the client: it must never contain a token, password or secret. */
+  constructor(code: ErrorCode, description: string, options: GatewayErrorOptions = {}) {
+    super(description, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'GatewayError'
+    this.code = code
+    this.status = ERROR_STATUS[code]
+    this.challenge = options.challenge
+    this.retryAfter = options.retryAfter
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError
+}

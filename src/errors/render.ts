@@ -1,0 +1,59 @@
+import type { Challenge, GatewayError } from './gateway-error'
+import { isGatewayError } from './gateway-error'
+
+export const DEFAULT_REALM = 'edge-auth-gateway'
+
+/** One structured log line; callers pass only values that are safe to log (never credentials). */
+export function logEvent(level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void {
+  const line = JSON.stringify({ level, event, ...fields })
+  if (level === 'error') console.error(line)
+  else if (level === 'warn') console.warn(line)
+  else console.log(line)
+}
+
+function quote(value: string): string {
+  return `"${value.replace(/["\\]/g, '')}"`
+}
+
+export function formatChallenge(challenge: Challenge, realm: string): string {
+  if (challenge.scheme === 'Basic') return `Basic realm=${quote(realm)}, charset="UTF-8"`
+  const parts = [`realm=${quote(realm)}`]
+  if (challenge.error) parts.push(`error=${quote(challenge.error)}`)
+  if (challenge.scope) parts.push(`scope=${quote(challenge.scope)}`)
+  return `Bearer ${parts.join(', ')}`
+}
+
+function describeCause(cause: unknown): Record<string, unknown> {
+  if (cause instanceof Error) return { cause: cause.name, cause_message: cause.message }
+  return cause === undefined ? {} : { cause: String(cause) }
+}
+
+/**
+ * The single place where errors become responses. A GatewayError renders its code and description;
+ * anything else is a bug or an unexpected platform failure and becomes a generic 500 whose cause
+ * goes only to the log.
+ */
+export function renderError(error: unknown, requestId: string, realm: string = DEFAULT_REALM): Response {
+  const known: GatewayError | undefined = isGatewayError(error) ? error : undefined
+  const status = known?.status ?? 500
+  const code = known?.code ?? 'internal_error'
+  const description = known?.message ?? 'The gateway failed to handle this request.'
+
+  if (!known || status >= 500) {
+    logEvent('error', 'request_failed', {
+      request_id: requestId,
+      error: code,
+      ...describeCause(known ? (known.cause ?? known.message) : error),
+    })
+  }
+
+  const headers = new Headers({
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+  })
+  if (known?.challenge) headers.set('www-authenticate', formatChallenge(known.challenge, realm))
+  if (known?.retryAfter !== undefined) headers.set('retry-after', String(Math.max(1, Math.ceil(known.retryAfter))))
+  const body = JSON.stringify({ error: code, error_description: description, request_id: requestId })
+  return new Response(body, { status, headers })
+}

@@ -1,0 +1,118 @@
+import { GatewayError } from '../errors/gateway-error'
+
+/**
+ * The path as the gateway decides on it, once, before any route match. `path` is what gets
+ * authorized and, byte for byte, what is forwarded; `keys` are its segments in the form routes
+ * are matched against.
+ */
+export interface CanonicalPath {
+  path: string
+  /** Decoded, NFKC-normalized, lowercased segments (no empty trailing segment). */
+  keys: string[]
+}
+
+export const MAX_PATH_LENGTH = 4096
+
+// Characters that may stand unencoded in a path segment (RFC 3986 §3.3 pchar, minus ";" which we
+// reject because servlet containers and others read it as a path parameter).
+const RAW_ALLOWED = /^[A-Za-z0-9\-._~!$&'()*+,=:@%]*$/
+const UNRESERVED = /[A-Za-z0-9\-._~]/
+// Decoded bytes that would change how an upstream splits or reads the path.
+const FORBIDDEN_BYTE = new Set([0x2f /* / */, 0x5c /* \ */, 0x3b /* ; */, 0x7f])
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+function reject(reason: string): never {
+  throw new GatewayError('invalid_path', `The request path was rejected: ${reason}.`)
+}
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30
+  if (code >= 0x41 && code <= 0x46) return code - 0x37
+  if (code >= 0x61 && code <= 0x66) return code - 0x57
+  return -1
+}
+
+/** Canonicalizes one raw segment; returns [canonical spelling, match key]. */
+function canonicalizeSegment(raw: string): [string, string] {
+  if (!RAW_ALLOWED.test(raw)) reject('it contains a character that is not allowed in a path segment')
+  if (!raw.includes('%')) {
+    if (raw === '.' || raw === '..') reject('dot segments are not allowed')
+    return [raw, raw.toLowerCase()]
+  }
+  const bytes: number[] = []
+  let canonical = ''
+  for (let i = 0; i < raw.length; i++) {
+    const char = raw.charCodeAt(i)
+    if (char !== 0x25) {
+      bytes.push(char)
+      canonical += raw[i]
+      continue
+    }
+    const high = hexValue(raw.charCodeAt(i + 1))
+    const low = hexValue(raw.charCodeAt(i + 2))
+    if (high < 0 || low < 0) reject('it contains an invalid percent-encoding')
+    const byte = high * 16 + low
+    if (byte < 0x20 || FORBIDDEN_BYTE.has(byte)) reject('it contains an encoded slash, backslash, semicolon or control character')
+    bytes.push(byte)
+    const decodedChar = String.fromCharCode(byte)
+    // RFC 3986 §6.2.2.2: encoded unreserved characters are the same as the characters themselves.
+    canonical += byte < 0x80 && UNRESERVED.test(decodedChar) ? decodedChar : `%${raw.slice(i + 1, i + 3).toUpperCase()}`
+    i += 2
+  }
+  let decoded: string
+  try {
+    decoded = decoder.decode(new Uint8Array(bytes))
+  } catch {
+    reject('it is not valid UTF-8 once decoded')
+  }
+  if (decoded === '.' || decoded === '..') reject('dot segments are not allowed')
+  // NFKC + lowercase so that case or compatibility spellings (`ADMIN`, `ſ`, `K`) that a
+  // case-insensitive upstream would treat as the same route match the same rule here.
+  return [canonical, decoded.normalize('NFKC').toLowerCase()]
+}
+
+/**
+ * Rejects (400 `invalid_path`) rather than repairs: encoded or raw slashes and backslashes, `;`,
+ * control characters, bad or non-UTF-8 percent-encoding, dot segments in any spelling, and empty
+ * segments. One trailing slash is kept. Letter case is preserved in the forwarded path and
+ * ignored when matching routes.
+ */
+export function canonicalizePath(rawPath: string): CanonicalPath {
+  if (rawPath.length === 0 || rawPath.charCodeAt(0) !== 0x2f) reject('it must start with "/"')
+  if (rawPath.length > MAX_PATH_LENGTH) reject(`it is longer than ${MAX_PATH_LENGTH} characters`)
+  const rawSegments = rawPath.split('/')
+  const segments: string[] = []
+  const keys: string[] = []
+  const last = rawSegments.length - 1
+  for (let i = 1; i <= last; i++) {
+    const raw = rawSegments[i] as string
+    if (raw === '') {
+      if (i === last) {
+        segments.push('')
+        continue
+      }
+      reject('empty path segments ("//") are not allowed')
+    }
+    const [canonical, key] = canonicalizeSegment(raw)
+    segments.push(canonical)
+    keys.push(key)
+  }
+  return { path: `/${segments.join('/')}`, keys }
+}
+
+export interface RequestTarget {
+  rawPath: string
+  /** The raw query string including "?", or "" (forwarded unchanged). */
+  query: string
+}
+
+/** Splits a request URL into raw path and raw query without re-parsing (no second normalization). */
+export function splitRequestUrl(url: string): RequestTarget {
+  const schemeEnd = url.indexOf('://')
+  const pathStart = url.indexOf('/', schemeEnd < 0 ? 0 : schemeEnd + 3)
+  if (url.includes('#')) reject('it contains a fragment')
+  if (pathStart < 0) return { rawPath: '/', query: '' }
+  const queryStart = url.indexOf('?', pathStart)
+  if (queryStart < 0) return { rawPath: url.slice(pathStart), query: '' }
+  return { rawPath: url.slice(pathStart, queryStart), query: url.slice(queryStart) }
+}

@@ -1,0 +1,96 @@
+import type { Context } from 'hono'
+import { authenticate } from '../authn/authenticate'
+import type { Principal } from '../authn/principal'
+import { decide, ruleFor } from '../authz/policy'
+import type { AppBindings } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import { signAssertion } from '../tokens/assertion'
+import { loadKeyRing } from '../tokens/signing-keys'
+import { canonicalizePath, splitRequestUrl } from './canonical-path'
+import { forwardRequest } from './forward'
+import { buildUpstreamHeaders } from './headers'
+import type { CompiledRoute } from './route-table'
+
+// Cookies the gateway itself sets (session, CSRF) never reach an upstream.
+const GATEWAY_COOKIES: ReadonlySet<string> = new Set(['__Host-gw_session', '__Host-gw_csrf', 'gw_session', 'gw_csrf'])
+
+function forwardedPath(route: CompiledRoute, canonicalPath: string): string {
+  if (!route.strip_prefix || route.prefixKeys.length === 0) return canonicalPath
+  // Drop exactly as many segments as the prefix has; the rest stays byte for byte.
+  const segments = canonicalPath.split('/').slice(1 + route.prefixKeys.length)
+  return `/${segments.join('/')}`
+}
+
+function deny(decision: Exclude<ReturnType<typeof decide>, { allow: true }>): GatewayError {
+  if (decision.reason === 'insufficient_scope') {
+    const scope = decision.scopes.join(' ')
+    return new GatewayError('insufficient_scope', `This route requires the scope(s): ${scope}.`, {
+      challenge: { scheme: 'Bearer', error: 'insufficient_scope', scope },
+    })
+  }
+  return new GatewayError('forbidden', `This route requires one of the roles: ${decision.roles.join(', ')}.`)
+}
+
+/**
+ * The request path of proxied traffic, as four stages: canonical path + route match → load
+ * identity → authorize → rewrite headers and forward. Nothing is forwarded unless every stage
+ * passed.
+ */
+export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
+  const { config, requestId } = c.var.ctx
+  const request = c.req.raw
+  const target = splitRequestUrl(request.url)
+  const path = canonicalizePath(target.rawPath)
+  const url = new URL(request.url)
+  const route = config.routeTable.match(request.method, url.host.toLowerCase(), path)
+  const rule = ruleFor(route, request.method)
+
+  let principal: Principal | undefined
+  if (rule.access !== 'public') {
+    principal = await authenticate({
+      request,
+      env: c.env,
+      config,
+      credentials: route.credentials,
+      apiKeySources: route.api_key_sources,
+      apiKeyParam: route.api_key_param,
+      issuers: route.issuers,
+      strictRevocation: route.revocation === 'strict',
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    })
+    c.var.ctx.principal = principal
+    const decision = decide(rule, principal, config.roleClosure)
+    if (!decision.allow) throw deny(decision)
+  }
+
+  const assertion = principal
+    ? await signAssertion(await loadKeyRing(c.env.SIGNING_KEYS), principal, {
+        issuer: config.issuer,
+        audience: route.upstreamOrigin,
+        ttlSeconds: config.settings.assertion_ttl_seconds,
+      })
+    : undefined
+  const websocket = request.headers.get('upgrade')?.toLowerCase() === 'websocket'
+  const headers = buildUpstreamHeaders(request.headers, {
+    principal,
+    assertion,
+    requestId,
+    clientIp: request.headers.get('cf-connecting-ip') ?? undefined,
+    proto: url.protocol.slice(0, -1),
+    host: url.host,
+    forwardAuthorization: route.forward_authorization,
+    gatewayCookies: GATEWAY_COOKIES,
+    websocket,
+  })
+  const upstream = await forwardRequest({
+    method: request.method,
+    url: route.upstreamOrigin + forwardedPath(route, path.path) + target.query,
+    headers,
+    body: request.method === 'GET' || request.method === 'HEAD' ? null : request.body,
+    timeoutMs: route.timeout_ms,
+  })
+  if (upstream.webSocket) return upstream
+  const response = new Response(upstream.body, upstream)
+  response.headers.set('x-request-id', requestId)
+  return response
+}

@@ -1,0 +1,119 @@
+import type { Principal } from '../authn/principal'
+
+// RFC 9110 §7.6.1 connection-specific fields plus the de-facto ones proxies drop.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+])
+
+// Client-sent identity claims an upstream might trust; removed before the gateway sets its own.
+const IDENTITY_EXACT = new Set(['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'remote-user'])
+
+// Spoofable routing and client-address headers: the gateway rewrites what it vouches for.
+const CLIENT_SPOOFABLE = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-api-key',
+])
+
+/** Lowercase, with `_` and `.` read as `-`: how some servers (CGI, WSGI, nginx) see a name. */
+export function normalizeHeaderName(name: string): string {
+  return name.toLowerCase().replace(/[_.]/g, '-')
+}
+
+function isStripped(name: string, connectionListed: ReadonlySet<string>): boolean {
+  if (HOP_BY_HOP.has(name) || connectionListed.has(name)) return true
+  const normalized = normalizeHeaderName(name)
+  return (
+    connectionListed.has(normalized) ||
+    normalized.startsWith('x-auth-') ||
+    normalized.startsWith('x-forwarded-') ||
+    IDENTITY_EXACT.has(normalized) ||
+    CLIENT_SPOOFABLE.has(normalized) ||
+    // X-HTTP-Method-Override and friends in any spelling.
+    /^x-.*method-?override$/.test(normalized)
+  )
+}
+
+export interface UpstreamHeaderOptions {
+  principal?: Principal
+  assertion?: string
+  requestId: string
+  clientIp?: string
+  proto: string
+  host: string
+  forwardAuthorization: boolean
+  /** Cookie names that belong to the gateway and never reach the upstream. */
+  gatewayCookies: ReadonlySet<string>
+  /** Keep `Upgrade: websocket` for a WebSocket handshake. */
+  websocket: boolean
+}
+
+function stripCookies(header: string, names: ReadonlySet<string>): string {
+  return header
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '' && !names.has(pair.slice(0, Math.max(0, pair.indexOf('='))).trim()))
+    .join('; ')
+}
+
+/**
+ * Builds the upstream's request headers from scratch: copies what the client sent minus everything
+ * the gateway owns, then sets the gateway's own identity and forwarding headers.
+ */
+export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderOptions): Headers {
+  const connectionListed = new Set(
+    (incoming.get('connection') ?? '')
+      .split(',')
+      .map((token) => token.trim().toLowerCase())
+      .filter(Boolean)
+      .flatMap((token) => [token, normalizeHeaderName(token)]),
+  )
+  const out = new Headers()
+  for (const [name, value] of incoming) {
+    if (isStripped(name, connectionListed)) continue
+    if (name === 'authorization' && !options.forwardAuthorization) continue
+    if (name === 'cookie') {
+      const kept = stripCookies(value, options.gatewayCookies)
+      if (kept) out.set('cookie', kept)
+      continue
+    }
+    out.append(name, value)
+  }
+  if (options.websocket) {
+    out.set('upgrade', 'websocket')
+    out.set('connection', 'Upgrade')
+  }
+
+  const principal = options.principal
+  out.set('x-auth-method', principal ? principal.method : 'none')
+  if (principal) {
+    out.set('x-auth-user-id', principal.id)
+    out.set('x-auth-user', principal.username)
+    out.set('x-auth-roles', principal.roles.join(','))
+    out.set('x-auth-scopes', principal.scopes.join(' '))
+    if (options.assertion) out.set('x-auth-assertion', options.assertion)
+  }
+  out.set('x-request-id', options.requestId)
+  if (options.clientIp) out.set('x-forwarded-for', options.clientIp)
+  out.set('x-forwarded-proto', options.proto)
+  out.set('x-forwarded-host', options.host)
+  return out
+}

@@ -1,0 +1,83 @@
+import type { HttpMethod, RouteConfig } from '../config/schema'
+import { GatewayError } from '../errors/gateway-error'
+import type { CanonicalPath } from './canonical-path'
+
+/** A route after config validation: its upstream resolved to an origin, its prefix split. */
+export interface CompiledRoute extends RouteConfig {
+  index: number
+  upstreamOrigin: string
+  prefixKeys: string[]
+}
+
+interface TrieNode {
+  children: Map<string, TrieNode>
+  routes: CompiledRoute[]
+}
+
+function newNode(): TrieNode {
+  return { children: new Map(), routes: [] }
+}
+
+function allowsMethod(route: CompiledRoute, method: string): boolean {
+  if (!route.methods) return true
+  const methods: readonly string[] = route.methods
+  return methods.includes(method) || (method === 'HEAD' && methods.includes('GET'))
+}
+
+/**
+ * Segment trie of route prefixes: a lookup walks at most one node per path segment, whatever the
+ * number of routes. Host-specific routes live in their own trie and win over host-less ones.
+ * The deepest node with routes decides; if none of its routes takes the method the answer is 405,
+ * never a fall-back to a shorter (possibly weaker) prefix.
+ */
+export class RouteTable {
+  private readonly anyHost = newNode()
+  private readonly byHost = new Map<string, TrieNode>()
+
+  constructor(routes: readonly CompiledRoute[]) {
+    for (const route of routes) {
+      let root = this.anyHost
+      if (route.host) {
+        root = this.byHost.get(route.host) ?? newNode()
+        this.byHost.set(route.host, root)
+      }
+      let node = root
+      for (const key of route.prefixKeys) {
+        let child = node.children.get(key)
+        if (!child) {
+          child = newNode()
+          node.children.set(key, child)
+        }
+        node = child
+      }
+      node.routes.push(route)
+    }
+  }
+
+  /** The route for a request, or a 404/405 GatewayError. `host` is lowercase, with port if any. */
+  match(method: string, host: string, path: CanonicalPath): CompiledRoute {
+    const hostRoot = this.byHost.size > 0 ? this.byHost.get(host) : undefined
+    const candidates = (hostRoot && deepest(hostRoot, path.keys)) ?? deepest(this.anyHost, path.keys)
+    if (!candidates) throw new GatewayError('not_found', 'No route matches this path.')
+    for (const route of candidates) if (allowsMethod(route, method)) return route
+    throw new GatewayError('method_not_allowed', `This route does not accept ${safeMethod(method)}.`)
+  }
+}
+
+function deepest(root: TrieNode, keys: readonly string[]): CompiledRoute[] | undefined {
+  let node = root
+  let found = root.routes.length > 0 ? root.routes : undefined
+  for (const key of keys) {
+    const child = node.children.get(key)
+    if (!child) break
+    node = child
+    if (node.routes.length > 0) found = node.routes
+  }
+  return found
+}
+
+function safeMethod(method: string): string {
+  return /^[A-Z]{1,16}$/.test(method) ? method : 'this method'
+}
+
+export type { HttpMethod }

@@ -1,0 +1,35 @@
+import { SignJWT } from 'jose'
+import type { Principal } from '../authn/principal'
+import type { KeyRing } from './signing-keys'
+
+export const ASSERTION_TYP = 'gateway-assertion+jwt'
+
+export interface AssertionOptions {
+  issuer: string
+  /** The upstream origin; an upstream verifies `aud` equals its own origin. */
+  audience: string
+  ttlSeconds: number
+}
+
+/**
+ * The signed statement of who the caller is, for upstreams that verify rather than trust
+ * headers. Verifiable with /.well-known/jwks.json; lives at most 60 s.
+ */
+export function signAssertion(ring: KeyRing, principal: Principal, options: AssertionOptions): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({
+    roles: principal.roles,
+    scope: principal.scopes.join(' '),
+    auth_method: principal.method,
+    username: principal.username,
+    ...(principal.clientId ? { client_id: principal.clientId } : {}),
+  })
+    .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ASSERTION_TYP })
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setSubject(principal.id)
+    .setIssuedAt(now)
+    .setExpirationTime(now + options.ttlSeconds)
+    .setJti(crypto.randomUUID())
+    .sign(ring.signer.privateKey)
+}

@@ -1,0 +1,37 @@
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
+import { exportJWK, generateKeyPair } from 'jose'
+import { defineConfig } from 'vitest/config'
+
+// Unit and integration tests: they run inside workerd with real local D1 and KV (isolated per
+// test file) and the real migrations, against a real HTTP upstream started in global-setup.ts.
+async function testSigningKeys(): Promise<string> {
+  const keys = []
+  for (const kid of ['test-key-1', 'test-key-2']) {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true })
+    keys.push({ ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' })
+  }
+  return JSON.stringify({ keys })
+}
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(async ({ inject }) => ({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings: {
+          UPSTREAM_URL: inject('upstreamOrigin'),
+          ISSUER: 'http://gateway.test',
+          SIGNING_KEYS: await testSigningKeys(),
+          MIGRATIONS: await readD1Migrations('./migrations'),
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ['./test/global-setup.ts'],
+    setupFiles: ['./test/apply-migrations.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['test/e2e/**'],
+    testTimeout: 20_000,
+  },
+})
