@@ -33,11 +33,20 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   expires_at INTEGER NOT NULL,
   used_at INTEGER,
   revoked_at INTEGER,
-  successor_hash TEXT,
-  access_jti TEXT
+  successor_hash TEXT
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id);
 CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens (user_id);
+
+-- Every access token issued in a refresh-token family (login session), so ending the session can
+-- deny its still-live access tokens too.
+CREATE TABLE IF NOT EXISTS session_access_tokens (
+  jti TEXT PRIMARY KEY,
+  family_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS session_access_tokens_family ON session_access_tokens (family_id);
 
 -- Failed credential checks, per account (submitted username, existing or not) and per client IP.
 CREATE TABLE IF NOT EXISTS auth_failures (

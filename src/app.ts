@@ -4,7 +4,10 @@ import type { AppBindings } from './env'
 import { GatewayError } from './errors/gateway-error'
 import { DEFAULT_REALM, logEvent, renderError } from './errors/render'
 import { proxyRequest } from './proxy/gateway'
+import { accountRoutes } from './routes/account'
 import { healthRoutes } from './routes/health'
+import { tokenRoutes } from './routes/token'
+import { wellKnownRoutes } from './routes/well-known'
 
 function newRequestId(): string {
   return crypto.randomUUID()
@@ -29,6 +32,9 @@ export function createApp(): Hono<AppBindings> {
   })
 
   app.route('/', healthRoutes)
+  app.route('/', wellKnownRoutes)
+  app.route('/', tokenRoutes)
+  app.route('/', accountRoutes)
   app.all('*', proxyRequest)
 
   app.onError(function renderGatewayError(error, c) {

@@ -1,7 +1,7 @@
+import type { GatewayConfig } from '../config/load'
 import type { CredentialKind } from '../config/schema'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import type { GatewayConfig } from '../config/load'
 import type { Principal } from './principal'
 
 /** What a credential loader sees: the request and the route's settings, nothing else. */
@@ -46,7 +46,7 @@ function missingCredentials(credentials: readonly CredentialKind[]): GatewayErro
  * CREDENTIAL_KINDS) but there is no downgrade: if two credentials are presented they must both be
  * valid and name the same subject, else the request is rejected.
  */
-export async function authenticate(input: CredentialInput): Promise<Principal> {
+export async function loadPrincipal(input: CredentialInput): Promise<Principal> {
   let found: Principal | undefined
   for (const kind of input.credentials) {
     const loader = loaders.get(kind)

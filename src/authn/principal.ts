@@ -14,6 +14,8 @@ export interface Principal {
   tokenId?: string
   /** Seconds since epoch when the credential stops being valid, when known. */
   expiresAt?: number
+  /** The refresh-token family (our login session) an access token belongs to. */
+  sessionId?: string
   /** The external issuer's configured name, for external_jwt. */
   issuerName?: string
 }

@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { authenticate } from '../authn/authenticate'
+import { loadPrincipal } from '../authn'
 import type { Principal } from '../authn/principal'
 import { decide, ruleFor } from '../authz/policy'
 import type { AppBindings } from '../env'
@@ -12,7 +12,12 @@ import { buildUpstreamHeaders } from './headers'
 import type { CompiledRoute } from './route-table'
 
 // Cookies the gateway itself sets (session, CSRF) never reach an upstream.
-const GATEWAY_COOKIES: ReadonlySet<string> = new Set(['__Host-gw_session', '__Host-gw_csrf', 'gw_session', 'gw_csrf'])
+const GATEWAY_COOKIES: ReadonlySet<string> = new Set([
+  '__Host-gw_session',
+  '__Host-gw_csrf',
+  'gw_session',
+  'gw_csrf',
+])
 
 function forwardedPath(route: CompiledRoute, canonicalPath: string): string {
   if (!route.strip_prefix || route.prefixKeys.length === 0) return canonicalPath
@@ -47,7 +52,7 @@ export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
 
   let principal: Principal | undefined
   if (rule.access !== 'public') {
-    principal = await authenticate({
+    principal = await loadPrincipal({
       request,
       env: c.env,
       config,

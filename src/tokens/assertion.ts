@@ -15,7 +15,11 @@ export interface AssertionOptions {
  * The signed statement of who the caller is, for upstreams that verify rather than trust
  * headers. Verifiable with /.well-known/jwks.json; lives at most 60 s.
  */
-export function signAssertion(ring: KeyRing, principal: Principal, options: AssertionOptions): Promise<string> {
+export function signAssertion(
+  ring: KeyRing,
+  principal: Principal,
+  options: AssertionOptions,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({
     roles: principal.roles,

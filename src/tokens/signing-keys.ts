@@ -1,5 +1,6 @@
 import { type CryptoKey, exportJWK, importJWK, type JWK } from 'jose'
 import { z } from 'zod'
+import { sha256Hex } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
 
 export type SigningAlg = 'ES256' | 'EdDSA'
@@ -17,6 +18,8 @@ export interface KeyRing {
   verifiers: ReadonlyMap<string, VerificationKey>
   /** What /.well-known/jwks.json serves: public members only. */
   publicJwks: { keys: JWK[] }
+  /** Key material for deterministic refresh-token successors (tokens/refresh.ts), derived from the signer. */
+  successorSecret: string
 }
 
 const privateJwk = z
@@ -30,9 +33,15 @@ const privateJwk = z
     d: z.string().min(1, 'private member "d" is required'),
   })
   .loose()
-  .refine((jwk) => (jwk.alg === 'ES256' ? jwk.kty === 'EC' && jwk.crv === 'P-256' : jwk.kty === 'OKP' && jwk.crv === 'Ed25519'), {
-    message: 'kty/crv do not match alg (ES256 needs EC P-256, EdDSA needs OKP Ed25519)',
-  })
+  .refine(
+    (jwk) =>
+      jwk.alg === 'ES256'
+        ? jwk.kty === 'EC' && jwk.crv === 'P-256'
+        : jwk.kty === 'OKP' && jwk.crv === 'Ed25519',
+    {
+      message: 'kty/crv do not match alg (ES256 needs EC P-256, EdDSA needs OKP Ed25519)',
+    },
+  )
 
 const keySet = z.object({ keys: z.array(privateJwk).nonempty('must hold at least one key') })
 
@@ -81,14 +90,19 @@ async function importKeyRing(secret: string): Promise<KeyRing> {
     throw misconfigured(`key "${first.kid}" cannot be imported as a private key`)
   }
   const signer = { ...(verifiers.get(first.kid) as VerificationKey), privateKey }
-  return { signer, verifiers, publicJwks: { keys: publicKeys } }
+  // Domain-separated from the signing use: a hash of the private scalar with a fixed label.
+  const successorSecret = await sha256Hex(`refresh-successor\0${first.d}`)
+  return { signer, verifiers, publicJwks: { keys: publicKeys }, successorSecret }
 }
 
 // Imported once per isolate and per secret value: a rotated secret (new deployment) re-imports.
 let cached: { secret: string; ring: Promise<KeyRing> } | undefined
 
 export function loadKeyRing(secret: string | undefined): Promise<KeyRing> {
-  if (!secret) return Promise.reject(misconfigured('is not set (wrangler secret put SIGNING_KEYS, or .dev.vars locally)'))
+  if (!secret)
+    return Promise.reject(
+      misconfigured('is not set (wrangler secret put SIGNING_KEYS, or .dev.vars locally)'),
+    )
   if (cached?.secret !== secret) {
     const ring = importKeyRing(secret)
     cached = { secret, ring }
@@ -103,7 +117,10 @@ export function loadKeyRing(secret: string | undefined): Promise<KeyRing> {
 /** A fresh private JWK for SIGNING_KEYS (used by `npm run keys` and `npm start`). */
 export async function generateSigningJwk(alg: SigningAlg = 'ES256'): Promise<JWK> {
   const { generateKeyPair } = await import('jose')
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined })
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    crv: alg === 'EdDSA' ? 'Ed25519' : undefined,
+  })
   const jwk = await exportJWK(privateKey)
   const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '')
   const random = crypto.getRandomValues(new Uint8Array(6))

@@ -12,9 +12,17 @@ export function gatewayFetch(path: string, init: RequestInit = {}): Promise<Resp
 }
 
 /** A request through a fresh app with some bindings replaced (another route table, a failing KV...). */
-export async function fetchWithEnv(overrides: Partial<Env>, path: string, init: RequestInit = {}): Promise<Response> {
+export async function fetchWithEnv(
+  overrides: Partial<Env>,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
   const ctx = createExecutionContext()
-  const response = await createApp().fetch(new Request(`${GATEWAY}${path}`, init), { ...env, ...overrides }, ctx)
+  const response = await createApp().fetch(
+    new Request(`${GATEWAY}${path}`, init),
+    { ...env, ...overrides },
+    ctx,
+  )
   await waitOnExecutionContext(ctx)
   return response
 }

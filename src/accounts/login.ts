@@ -1,0 +1,63 @@
+import type { Settings } from '../config/schema'
+import { GatewayError } from '../errors/gateway-error'
+import { withStorage } from '../storage/errors'
+import { findUserByUsername, type User, updatePasswordHash } from '../storage/users'
+import { dummyVerify, hashPassword, verifyPassword } from './password-hash'
+import { assertNotThrottled, recordAuthFailure, recordAuthSuccess, throttleSubject } from './throttle'
+
+export interface LoginStores {
+  DB: D1Database
+  PASSWORD_PEPPER?: string
+}
+
+export interface LoginAttempt {
+  username: string
+  password: string
+  /** `CF-Connecting-IP`, when known. */
+  ip?: string
+}
+
+const MAX_USERNAME_LENGTH = 256
+
+/** The one answer for unknown user, wrong password and disabled account (no account oracle). */
+export function badCredentials(code: 'invalid_grant' | 'invalid_credentials'): GatewayError {
+  return new GatewayError(
+    code,
+    'The username or password is incorrect.',
+    code === 'invalid_credentials' ? { challenge: { scheme: 'Basic' } } : {},
+  )
+}
+
+/**
+ * Checks a username and password with throttling: the account (by submitted name, existing or
+ * not) and the client IP must not be locked; an unknown name still costs one derivation; a
+ * success rehashes legacy or weaker hashes and does not count against the IP.
+ */
+export async function verifyLogin(
+  stores: LoginStores,
+  settings: Settings,
+  attempt: LoginAttempt,
+  failure: 'invalid_grant' | 'invalid_credentials',
+): Promise<User> {
+  const account = throttleSubject.account(attempt.username.slice(0, MAX_USERNAME_LENGTH))
+  const ip = attempt.ip ? throttleSubject.ip(attempt.ip) : undefined
+  await assertNotThrottled(stores.DB, ip ? [account, ip] : [account])
+  const pepper = { pepper: stores.PASSWORD_PEPPER || undefined }
+  const user =
+    attempt.username.length > 0 && attempt.username.length <= MAX_USERNAME_LENGTH
+      ? await withStorage('user lookup', () => findUserByUsername(stores.DB, attempt.username))
+      : undefined
+  const result = user
+    ? await verifyPassword(attempt.password, user.passwordHash, pepper)
+    : await dummyVerify(attempt.password, pepper)
+  if (!user || !result.ok || user.disabled) {
+    await recordAuthFailure(stores.DB, settings.throttle, { account, ip })
+    throw badCredentials(failure)
+  }
+  await recordAuthSuccess(stores.DB, account)
+  if (result.needsRehash) {
+    const rehashed = await hashPassword(attempt.password, pepper)
+    await withStorage('password rehash', () => updatePasswordHash(stores.DB, user.id, rehashed, false))
+  }
+  return user
+}

@@ -1,0 +1,74 @@
+import { decodeJwt } from 'jose'
+import { GatewayError } from '../errors/gateway-error'
+import { verifyAccessToken } from '../tokens/access-token'
+import { assertNotRevoked } from '../tokens/revocation'
+import { type KeyRing, loadKeyRing } from '../tokens/signing-keys'
+import { VerifiedTokenCache } from '../tokens/verified-cache'
+import type { CredentialInput } from './authenticate'
+import type { Principal } from './principal'
+
+// RFC 6750 §2.1: `Bearer` then one b64token. Anything else in an Authorization header that says
+// Bearer (two tokens, a comma, stray spaces) is an invalid token, not "no token".
+const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i
+
+export function invalidToken(description: string): GatewayError {
+  return new GatewayError('invalid_token', description, {
+    challenge: { scheme: 'Bearer', error: 'invalid_token' },
+  })
+}
+
+/** The bearer token of a request, undefined without one; throws on a malformed Bearer header. */
+export function readBearerToken(request: Request): string | undefined {
+  const header = request.headers.get('authorization')
+  if (header === null || !/^bearer(\s|$)/i.test(header)) return undefined
+  const match = BEARER.exec(header)
+  if (!match) throw invalidToken('The Authorization header is not a single Bearer token.')
+  return match[1]
+}
+
+/** Whether a token claims to come from another issuer (unverified: only used to pick a verifier). */
+export function claimsForeignIssuer(token: string, issuer: string): boolean {
+  try {
+    return decodeJwt(token).iss !== issuer
+  } catch {
+    return false
+  }
+}
+
+// One cache per imported key ring: removing a key from SIGNING_KEYS (a new ring) drops every
+// token verified with the old ring at once.
+const caches = new WeakMap<KeyRing, VerifiedTokenCache>()
+
+function cacheFor(ring: KeyRing): VerifiedTokenCache {
+  let cache = caches.get(ring)
+  if (!cache) {
+    cache = new VerifiedTokenCache()
+    caches.set(ring, cache)
+  }
+  return cache
+}
+
+/** Loader for our own access tokens (`jwt`). */
+export async function loadBearerJwt(input: CredentialInput): Promise<Principal | undefined> {
+  const token = readBearerToken(input.request)
+  if (token === undefined) return undefined
+  // A route that also trusts external issuers lets their loader take tokens that are not ours.
+  if (input.credentials.includes('external_jwt') && claimsForeignIssuer(token, input.config.issuer))
+    return undefined
+  const ring = await loadKeyRing(input.env.SIGNING_KEYS)
+  const cache = cacheFor(ring)
+  const now = Math.floor(Date.now() / 1000)
+  let principal = cache.get(token, now)
+  if (!principal) {
+    const { settings } = input.config
+    principal = await verifyAccessToken(token, ring, {
+      issuer: input.config.issuer,
+      audience: settings.audience,
+      clockSkewSeconds: settings.clock_skew_seconds,
+      maxLifetimeSeconds: settings.access_token_ttl_seconds,
+    })
+    cache.set(token, principal)
+  }
+  await assertNotRevoked(input.env, principal, { strict: input.strictRevocation })
+  return principal
+}

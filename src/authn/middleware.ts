@@ -1,0 +1,79 @@
+import type { MiddlewareHandler } from 'hono'
+import { decide } from '../authz/policy'
+import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
+import type { AppBindings } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import { loadPrincipal } from './authenticate'
+import type { Principal } from './principal'
+
+export interface AuthenticateOptions {
+  /** Credential kinds accepted, in precedence order. Default: our JWTs and API keys. */
+  credentials?: readonly CredentialKind[]
+  /** `strict` checks revocation against D1 on every request instead of KV. */
+  revocation?: 'default' | 'strict'
+  apiKeySources?: readonly ('header' | 'query' | 'cookie')[]
+  issuers?: readonly string[]
+}
+
+/**
+ * Hono middleware: loads the caller's principal (401 without a valid credential) and stores it
+ * for `requireRole`, `requireScopes` and handlers (`c.var.ctx.principal`).
+ */
+export function authenticate(options: AuthenticateOptions = {}): MiddlewareHandler<AppBindings> {
+  const credentials = [...(options.credentials ?? ['jwt', 'api_key'])]
+  for (const kind of credentials) {
+    if (!CREDENTIAL_KINDS.includes(kind)) throw new Error(`authenticate(): unknown credential kind "${kind}"`)
+  }
+  const apiKeySources = [...(options.apiKeySources ?? ['header'])]
+  const issuers = [...(options.issuers ?? [])]
+  const strict = options.revocation === 'strict'
+  return async function authenticate(c, next) {
+    c.var.ctx.principal = await loadPrincipal({
+      request: c.req.raw,
+      env: c.env,
+      config: c.var.ctx.config,
+      credentials,
+      apiKeySources,
+      apiKeyParam: 'api_key',
+      issuers,
+      strictRevocation: strict,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    })
+    await next()
+  }
+}
+
+/** The principal `authenticate` stored; a handler behind it can rely on one being there. */
+export function currentPrincipal(c: { var: AppBindings['Variables'] }): Principal {
+  const principal = c.var.ctx.principal
+  if (!principal) throw new GatewayError('internal_error', 'No principal: authenticate() must run first.')
+  return principal
+}
+
+/** 403 unless the caller holds one of `roles` (after the role hierarchy: admin > editor > user). */
+export function requireRole(...roles: string[]): MiddlewareHandler<AppBindings> {
+  if (roles.length === 0) throw new Error('requireRole() needs at least one role')
+  const rule = { access: 'authenticated' as const, roles, scopes: [] }
+  return async function requireRole(c, next) {
+    const decision = decide(rule, currentPrincipal(c), c.var.ctx.config.roleClosure)
+    if (!decision.allow)
+      throw new GatewayError('forbidden', `This endpoint requires one of the roles: ${roles.join(', ')}.`)
+    await next()
+  }
+}
+
+/** 403 `insufficient_scope` (RFC 6750 §3.1) unless the caller holds every one of `scopes`. */
+export function requireScopes(...scopes: string[]): MiddlewareHandler<AppBindings> {
+  if (scopes.length === 0) throw new Error('requireScopes() needs at least one scope')
+  const rule = { access: 'authenticated' as const, roles: [], scopes }
+  return async function requireScopes(c, next) {
+    const decision = decide(rule, currentPrincipal(c), c.var.ctx.config.roleClosure)
+    if (!decision.allow) {
+      const scope = scopes.join(' ')
+      throw new GatewayError('insufficient_scope', `This endpoint requires the scope(s): ${scope}.`, {
+        challenge: { scheme: 'Bearer', error: 'insufficient_scope', scope },
+      })
+    }
+    await next()
+  }
+}

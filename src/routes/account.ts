@@ -1,0 +1,134 @@
+import { Hono } from 'hono'
+import { verifyLogin } from '../accounts/login'
+import { hashPassword } from '../accounts/password-hash'
+import { checkPassword } from '../accounts/password-policy'
+import { countRegistration } from '../accounts/throttle'
+import { authenticate, currentPrincipal } from '../authn/middleware'
+import type { AppBindings } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import { withStorage } from '../storage/errors'
+import { insertUser, updatePasswordHash } from '../storage/users'
+import { type GrantContext, issueTokenResponse } from '../tokens/issue'
+import { createRefreshToken } from '../tokens/refresh'
+import { revokeAccessToken, revokeSession, revokeSubject } from '../tokens/revocation'
+import { loadKeyRing } from '../tokens/signing-keys'
+import { readFields } from './form'
+
+export const accountRoutes = new Hono<AppBindings>()
+
+// Letters, digits and . _ - @ +: usable as an email address, safe in an upstream header.
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$/
+
+function stringField(fields: Record<string, unknown>, name: string): string {
+  const value = fields[name]
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new GatewayError('invalid_request', `The "${name}" field is required and must be a string.`)
+  }
+  return value
+}
+
+function assertAcceptablePassword(password: string, username: string): void {
+  const check = checkPassword(password, { username })
+  if (!check.ok) throw new GatewayError('invalid_request', check.message)
+}
+
+accountRoutes.post('/auth/register', async function register(c) {
+  const { settings } = c.var.ctx.config
+  if (!settings.registration) throw new GatewayError('registration_disabled', 'Registration is turned off.')
+  const ip = c.req.header('cf-connecting-ip')
+  if (ip) await countRegistration(c.env.DB, settings.throttle, ip)
+  const fields = await readFields(c.req.raw)
+  const username = stringField(fields, 'username')
+  const password = stringField(fields, 'password')
+  if (!USERNAME.test(username)) {
+    throw new GatewayError(
+      'invalid_request',
+      'The username must be 3-64 letters, digits or . _ @ + - characters.',
+    )
+  }
+  assertAcceptablePassword(password, username)
+  const passwordHash = await hashPassword(password, { pepper: c.env.PASSWORD_PEPPER || undefined })
+  const user = await withStorage('create user', () =>
+    insertUser(c.env.DB, { username, passwordHash, roles: settings.default_roles }),
+  )
+  if (!user) throw new GatewayError('conflict', 'That username is taken.')
+  return c.json({ id: user.id, username: user.username }, 201)
+})
+
+accountRoutes.get('/auth/me', authenticate(), (c) => {
+  const principal = currentPrincipal(c)
+  return c.json(
+    {
+      id: principal.id,
+      username: principal.username,
+      roles: principal.roles,
+      scopes: principal.scopes,
+      auth_method: principal.method,
+      ...(principal.clientId ? { client_id: principal.clientId } : {}),
+    },
+    200,
+    { 'cache-control': 'no-store' },
+  )
+})
+
+accountRoutes.post(
+  '/auth/password',
+  authenticate({ credentials: ['jwt'] }),
+  async function changePassword(c) {
+    const principal = currentPrincipal(c)
+    const fields = await readFields(c.req.raw)
+    const current = stringField(fields, 'current_password')
+    const next = stringField(fields, 'new_password')
+    const { config } = c.var.ctx
+    const user = await verifyLogin(
+      c.env,
+      config.settings,
+      { username: principal.username, password: current, ip: c.req.header('cf-connecting-ip') },
+      'invalid_credentials',
+    )
+    if (user.id !== principal.id)
+      throw new GatewayError('forbidden', 'Only a user can change their own password.')
+    assertAcceptablePassword(next, user.username)
+    const hash = await hashPassword(next, { pepper: c.env.PASSWORD_PEPPER || undefined })
+    await withStorage('change password', () => updatePasswordHash(c.env.DB, user.id, hash, true))
+    // A changed password ends every session; the caller continues in a new one, returned here.
+    await revokeSubject(c.env, user.id, config.settings.access_token_ttl_seconds)
+    const context: GrantContext = {
+      db: c.env.DB,
+      kv: c.env.KV,
+      config,
+      ring: await loadKeyRing(c.env.SIGNING_KEYS),
+    }
+    const session = await createRefreshToken(c.env.DB, {
+      userId: user.id,
+      clientId: principal.clientId,
+      scope: principal.scopes.join(' '),
+      ttlSeconds: config.settings.refresh_token_ttl_seconds,
+    })
+    const tokens = await issueTokenResponse(context, user, principal.scopes, {
+      clientId: principal.clientId,
+      sessionId: session.familyId,
+      refreshToken: session.token,
+    })
+    return c.json(tokens, 200, { 'cache-control': 'no-store' })
+  },
+)
+
+accountRoutes.post('/auth/logout', authenticate({ credentials: ['jwt'] }), async function logout(c) {
+  const principal = currentPrincipal(c)
+  if (principal.sessionId) await revokeSession(c.env, principal.sessionId)
+  if (principal.tokenId && principal.expiresAt) {
+    await revokeAccessToken(c.env, {
+      jti: principal.tokenId,
+      subject: principal.id,
+      expiresAt: principal.expiresAt,
+    })
+  }
+  return c.body(null, 204)
+})
+
+accountRoutes.post('/auth/logout-all', authenticate({ credentials: ['jwt'] }), async function logoutAll(c) {
+  const principal = currentPrincipal(c)
+  await revokeSubject(c.env, principal.id, c.var.ctx.config.settings.access_token_ttl_seconds)
+  return c.body(null, 204)
+})

@@ -1,0 +1,66 @@
+import { parseStringList } from './json'
+
+export type GrantType = 'password' | 'refresh_token' | 'client_credentials' | 'authorization_code'
+
+export interface OAuthClient {
+  clientId: string
+  /** SHA-256 (hex) of the secret; undefined for a public client. */
+  secretHash?: string
+  name: string
+  grantTypes: GrantType[]
+  scopes: string[]
+  roles: string[]
+  disabled: boolean
+}
+
+interface ClientRow {
+  client_id: string
+  secret_hash: string | null
+  name: string
+  grant_types: string
+  scopes: string
+  roles: string
+  disabled: number
+}
+
+function toClient(row: ClientRow): OAuthClient {
+  return {
+    clientId: row.client_id,
+    secretHash: row.secret_hash ?? undefined,
+    name: row.name,
+    grantTypes: parseStringList(row.grant_types) as GrantType[],
+    scopes: parseStringList(row.scopes),
+    roles: parseStringList(row.roles),
+    disabled: row.disabled !== 0,
+  }
+}
+
+export async function findClient(db: D1Database, clientId: string): Promise<OAuthClient | undefined> {
+  const row = await db
+    .prepare('SELECT * FROM oauth_clients WHERE client_id = ?1')
+    .bind(clientId)
+    .first<ClientRow>()
+  return row ? toClient(row) : undefined
+}
+
+export async function insertClient(
+  db: D1Database,
+  client: Omit<OAuthClient, 'disabled'>,
+): Promise<OAuthClient | undefined> {
+  const row = await db
+    .prepare(
+      `INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, first_party, disabled, created_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, ?7) ON CONFLICT(client_id) DO NOTHING RETURNING *`,
+    )
+    .bind(
+      client.clientId,
+      client.secretHash ?? null,
+      client.name,
+      JSON.stringify(client.grantTypes),
+      JSON.stringify(client.scopes),
+      JSON.stringify(client.roles),
+      Math.floor(Date.now() / 1000),
+    )
+    .first<ClientRow>()
+  return row ? toClient(row) : undefined
+}

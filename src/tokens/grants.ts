@@ -1,0 +1,134 @@
+import { verifyLogin } from '../accounts/login'
+import type { ClientAuthentication } from '../authn/client-auth'
+import { invalidClient } from '../authn/client-auth'
+import { GatewayError } from '../errors/gateway-error'
+import type { GrantType } from '../storage/clients'
+import { withStorage } from '../storage/errors'
+import { findUserById } from '../storage/users'
+import { type GrantContext, issueTokenResponse, type TokenResponse } from './issue'
+import { createRefreshToken, findUsableRefreshToken, invalidGrant, rotate } from './refresh'
+import { revokeSession } from './revocation'
+import { grantScopes, parseScope, scopesForRoles } from './scopes'
+
+function required(form: URLSearchParams, name: string): string {
+  const value = form.get(name)
+  if (value === null || value === '')
+    throw new GatewayError('invalid_request', `The "${name}" parameter is required.`)
+  return value
+}
+
+function assertClientMayUse(auth: ClientAuthentication | undefined, grant: GrantType): void {
+  if (auth && !auth.client.grantTypes.includes(grant)) {
+    throw new GatewayError('unauthorized_client', `This client may not use the ${grant} grant.`)
+  }
+}
+
+function userScopes(context: GrantContext, roles: readonly string[]): Set<string> {
+  const { settings, roleClosure } = context.config
+  return scopesForRoles(roles, roleClosure, settings.role_scopes)
+}
+
+function withinClient(allowed: Set<string>, auth: ClientAuthentication | undefined): Set<string> {
+  if (!auth) return allowed
+  return new Set([...allowed].filter((scope) => auth.client.scopes.includes(scope)))
+}
+
+/**
+ * RFC 6749 §4.3, for first-party clients (the seed's OAuth2PasswordRequestForm flow). RFC 9700
+ * §2.4 says not to use it for third-party clients; the README says so and `password_grant`
+ * turns it off.
+ */
+export async function passwordGrant(
+  context: GrantContext,
+  form: URLSearchParams,
+  auth: ClientAuthentication | undefined,
+): Promise<TokenResponse> {
+  if (!context.config.settings.password_grant) {
+    throw new GatewayError('unsupported_grant_type', 'The password grant is turned off.')
+  }
+  assertClientMayUse(auth, 'password')
+  const username = required(form, 'username')
+  const password = required(form, 'password')
+  const requested = parseScope(form.get('scope'))
+  const user = await verifyLogin(
+    { DB: context.db, PASSWORD_PEPPER: context.pepper },
+    context.config.settings,
+    { username, password, ip: context.ip },
+    'invalid_grant',
+  )
+  const scopes = grantScopes(requested, withinClient(userScopes(context, user.roles), auth))
+  const clientId = auth?.client.clientId
+  const withRefresh = !auth || auth.client.grantTypes.includes('refresh_token')
+  const session = withRefresh
+    ? await createRefreshToken(context.db, {
+        userId: user.id,
+        clientId,
+        scope: scopes.join(' '),
+        ttlSeconds: context.config.settings.refresh_token_ttl_seconds,
+      })
+    : undefined
+  return issueTokenResponse(context, user, scopes, {
+    clientId,
+    sessionId: session?.familyId,
+    refreshToken: session?.token,
+  })
+}
+
+/** RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2). */
+export async function refreshGrant(
+  context: GrantContext,
+  form: URLSearchParams,
+  auth: ClientAuthentication | undefined,
+): Promise<TokenResponse> {
+  assertClientMayUse(auth, 'refresh_token')
+  const token = required(form, 'refresh_token')
+  const requested = parseScope(form.get('scope'))
+  const row = await findUsableRefreshToken(context.db, token, auth?.client.clientId)
+  const original = row.scope.split(' ').filter(Boolean)
+  // The scope can only narrow (RFC 6749 §6).
+  if (requested?.some((scope) => !original.includes(scope))) {
+    throw new GatewayError('invalid_scope', 'A refresh cannot widen the scope.')
+  }
+  const user = await withStorage('user lookup', () => findUserById(context.db, row.user_id))
+  if (!user || user.disabled) throw invalidGrant('The refresh token is invalid.')
+  const outcome = await rotate(
+    context.db,
+    context.ring,
+    token,
+    row,
+    context.config.settings.refresh_token_ttl_seconds,
+  )
+  if (outcome.kind === 'reused') {
+    // A used token presented again: either the client or a thief holds a copy. End the session.
+    await revokeSession({ DB: context.db, KV: context.kv }, row.family_id)
+    throw invalidGrant('The refresh token was already used; the session has been ended.')
+  }
+  // Current roles decide, so a demoted user's refreshed token shrinks too.
+  const allowed = userScopes(context, user.roles)
+  const scopes = (requested ?? original).filter((scope) => allowed.has(scope)).sort()
+  return issueTokenResponse(context, user, scopes, {
+    clientId: row.client_id ?? undefined,
+    sessionId: row.family_id,
+    refreshToken: outcome.successor,
+  })
+}
+
+/** RFC 6749 §4.4: a confidential service client acting as itself. */
+export async function clientCredentialsGrant(
+  context: GrantContext,
+  form: URLSearchParams,
+  auth: ClientAuthentication | undefined,
+): Promise<TokenResponse> {
+  if (!auth?.confidential) throw invalidClient('The client_credentials grant requires client authentication.')
+  assertClientMayUse(auth, 'client_credentials')
+  const scopes = grantScopes(parseScope(form.get('scope')), new Set(auth.client.scopes))
+  const { client } = auth
+  return issueTokenResponse(
+    context,
+    { id: client.clientId, username: client.clientId, roles: client.roles },
+    scopes,
+    {
+      clientId: client.clientId,
+    },
+  )
+}

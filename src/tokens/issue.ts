@@ -1,0 +1,71 @@
+import type { GatewayConfig } from '../config/load'
+import { withStorage } from '../storage/errors'
+import { recordSessionAccessToken } from '../storage/refresh-tokens'
+import { issueAccessToken } from './access-token'
+import type { KeyRing } from './signing-keys'
+
+/** RFC 6749 §5.1 successful token response. */
+export interface TokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+  refresh_token?: string
+  scope: string
+}
+
+export interface TokenSubject {
+  id: string
+  username: string
+  roles: string[]
+}
+
+export interface GrantContext {
+  db: D1Database
+  kv: KVNamespace
+  config: GatewayConfig
+  ring: KeyRing
+  pepper?: string
+  ip?: string
+}
+
+/** Issues an access token (recorded under its session when it has one) and builds the response. */
+export async function issueTokenResponse(
+  context: GrantContext,
+  subject: TokenSubject,
+  scopes: readonly string[],
+  options: { clientId?: string; sessionId?: string; refreshToken?: string },
+): Promise<TokenResponse> {
+  const { config } = context
+  const ttl = config.settings.access_token_ttl_seconds
+  const scope = scopes.join(' ')
+  const issued = await issueAccessToken(
+    context.ring,
+    {
+      sub: subject.id,
+      username: subject.username,
+      roles: subject.roles,
+      scope,
+      clientId: options.clientId,
+      sessionId: options.sessionId,
+    },
+    { issuer: config.issuer, audience: config.settings.audience, ttlSeconds: ttl },
+  )
+  if (options.sessionId) {
+    const sessionId = options.sessionId
+    await withStorage('record access token', () =>
+      recordSessionAccessToken(context.db, {
+        jti: issued.jti,
+        familyId: sessionId,
+        userId: subject.id,
+        expiresAt: issued.expiresAt,
+      }),
+    )
+  }
+  return {
+    access_token: issued.token,
+    token_type: 'Bearer',
+    expires_in: ttl,
+    ...(options.refreshToken ? { refresh_token: options.refreshToken } : {}),
+    scope,
+  }
+}

@@ -1,0 +1,75 @@
+import { env } from 'cloudflare:test'
+import { hashPassword } from '../../src/accounts/password-hash'
+import { sha256Hex } from '../../src/crypto/bytes'
+import { type GrantType, insertClient } from '../../src/storage/clients'
+import { insertUser, type User } from '../../src/storage/users'
+import { gatewayFetch } from './gateway'
+
+export const PASSWORD = 'correct horse battery staple'
+
+/** A user created straight in D1 with a real hash (what `npm run admin -- create-user` does). */
+export async function createUser(
+  username: string,
+  roles: string[] = ['user'],
+  password = PASSWORD,
+): Promise<User> {
+  const user = await insertUser(env.DB, {
+    username,
+    passwordHash: await hashPassword(password, { pepper: env.PASSWORD_PEPPER || undefined }),
+    roles,
+  })
+  if (!user) throw new Error(`user ${username} exists`)
+  return user
+}
+
+export async function createClient(
+  clientId: string,
+  options: { secret?: string; grantTypes?: GrantType[]; scopes?: string[]; roles?: string[] } = {},
+): Promise<void> {
+  await insertClient(env.DB, {
+    clientId,
+    secretHash: options.secret ? await sha256Hex(options.secret) : undefined,
+    name: clientId,
+    grantTypes: options.grantTypes ?? ['client_credentials'],
+    scopes: options.scopes ?? [],
+    roles: options.roles ?? [],
+  })
+}
+
+export function tokenRequest(
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return gatewayFetch('/auth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+  })
+}
+
+export interface Tokens {
+  access_token: string
+  refresh_token?: string
+  expires_in: number
+  scope: string
+  token_type: string
+}
+
+/** Password-grant login; throws unless it succeeds. */
+export async function login(
+  username: string,
+  password = PASSWORD,
+  extra: Record<string, string> = {},
+): Promise<Tokens> {
+  const response = await tokenRequest({ grant_type: 'password', username, password, ...extra })
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`)
+  return (await response.json()) as Tokens
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` }
+}
+
+export function basicAuth(id: string, secret: string): Record<string, string> {
+  return { authorization: `Basic ${btoa(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`)}` }
+}
