@@ -5,7 +5,9 @@ import { GatewayError } from './errors/gateway-error'
 import { DEFAULT_REALM, logEvent, renderError } from './errors/render'
 import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
+import { apiKeyRoutes } from './routes/api-keys'
 import { healthRoutes } from './routes/health'
+import { revocationRoutes } from './routes/revocation'
 import { tokenRoutes } from './routes/token'
 import { wellKnownRoutes } from './routes/well-known'
 
@@ -35,6 +37,8 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', wellKnownRoutes)
   app.route('/', tokenRoutes)
   app.route('/', accountRoutes)
+  app.route('/', revocationRoutes)
+  app.route('/', apiKeyRoutes)
   app.all('*', proxyRequest)
 
   app.onError(function renderGatewayError(error, c) {

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config/load'
-import type { CredentialKind } from '../config/schema'
+import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import type { Principal } from './principal'
@@ -42,13 +42,14 @@ function missingCredentials(credentials: readonly CredentialKind[]): GatewayErro
 }
 
 /**
- * Runs every loader the route enables. Precedence is fixed (the order of `credentials` in
- * CREDENTIAL_KINDS) but there is no downgrade: if two credentials are presented they must both be
+ * Runs every loader the route enables. Precedence is fixed (jwt, external_jwt, api_key, basic,
+ * session: the order of CREDENTIAL_KINDS, whatever order a route lists them in) but there is no downgrade: if two credentials are presented they must both be
  * valid and name the same subject, else the request is rejected.
  */
 export async function loadPrincipal(input: CredentialInput): Promise<Principal> {
   let found: Principal | undefined
-  for (const kind of input.credentials) {
+  for (const kind of CREDENTIAL_KINDS) {
+    if (!input.credentials.includes(kind)) continue
     const loader = loaders.get(kind)
     if (!loader) continue
     const principal = await loader(input)

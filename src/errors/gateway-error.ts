@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   upstream_unavailable: 502,
   gateway_misconfigured: 503,
+  jwks_unavailable: 503,
   storage_unavailable: 503,
   upstream_timeout: 504,
 } as const
@@ -37,6 +38,7 @@ export type ErrorCode = keyof typeof ERROR_STATUS
 export type Challenge =
   | { scheme: 'Bearer'; error?: 'invalid_token' | 'insufficient_scope'; scope?: string }
   | { scheme: 'Basic' }
+  | { scheme: 'ApiKey' }
 
 export interface GatewayErrorOptions {
   challenge?: Challenge

@@ -4,7 +4,11 @@ import { isGatewayError } from './gateway-error'
 export const DEFAULT_REALM = 'edge-auth-gateway'
 
 /** One structured log line; callers pass only values that are safe to log (never credentials). */
-export function logEvent(level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void {
+export function logEvent(
+  level: 'info' | 'warn' | 'error',
+  event: string,
+  fields: Record<string, unknown>,
+): void {
   const line = JSON.stringify({ level, event, ...fields })
   if (level === 'error') console.error(line)
   else if (level === 'warn') console.warn(line)
@@ -17,6 +21,7 @@ function quote(value: string): string {
 
 export function formatChallenge(challenge: Challenge, realm: string): string {
   if (challenge.scheme === 'Basic') return `Basic realm=${quote(realm)}, charset="UTF-8"`
+  if (challenge.scheme === 'ApiKey') return `ApiKey realm=${quote(realm)}`
   const parts = [`realm=${quote(realm)}`]
   if (challenge.error) parts.push(`error=${quote(challenge.error)}`)
   if (challenge.scope) parts.push(`scope=${quote(challenge.scope)}`)
@@ -53,7 +58,8 @@ export function renderError(error: unknown, requestId: string, realm: string = D
     'x-request-id': requestId,
   })
   if (known?.challenge) headers.set('www-authenticate', formatChallenge(known.challenge, realm))
-  if (known?.retryAfter !== undefined) headers.set('retry-after', String(Math.max(1, Math.ceil(known.retryAfter))))
+  if (known?.retryAfter !== undefined)
+    headers.set('retry-after', String(Math.max(1, Math.ceil(known.retryAfter))))
   const body = JSON.stringify({ error: code, error_description: description, request_id: requestId })
   return new Response(body, { status, headers })
 }

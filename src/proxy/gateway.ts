@@ -19,6 +19,28 @@ const GATEWAY_COOKIES: ReadonlySet<string> = new Set([
   'gw_csrf',
 ])
 
+/** The raw query minus the route's API key parameter (byte for byte otherwise): keys never go upstream. */
+export function stripQueryParam(query: string, name: string): string {
+  if (query.length <= 1) return query
+  const kept = query
+    .slice(1)
+    .split('&')
+    .filter((pair) => {
+      const rawName = pair.split('=', 1)[0] ?? ''
+      try {
+        return decodeURIComponent(rawName.replace(/\+/g, ' ')) !== name
+      } catch {
+        return true
+      }
+    })
+  return kept.length === 0 ? '' : `?${kept.join('&')}`
+}
+
+function gatewayCookiesFor(route: CompiledRoute): ReadonlySet<string> {
+  if (!route.api_key_sources.includes('cookie')) return GATEWAY_COOKIES
+  return new Set([...GATEWAY_COOKIES, route.api_key_param])
+}
+
 function forwardedPath(route: CompiledRoute, canonicalPath: string): string {
   if (!route.strip_prefix || route.prefixKeys.length === 0) return canonicalPath
   // Drop exactly as many segments as the prefix has; the rest stays byte for byte.
@@ -84,12 +106,17 @@ export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
     proto: url.protocol.slice(0, -1),
     host: url.host,
     forwardAuthorization: route.forward_authorization,
-    gatewayCookies: GATEWAY_COOKIES,
+    gatewayCookies: gatewayCookiesFor(route),
     websocket,
   })
   const upstream = await forwardRequest({
     method: request.method,
-    url: route.upstreamOrigin + forwardedPath(route, path.path) + target.query,
+    url:
+      route.upstreamOrigin +
+      forwardedPath(route, path.path) +
+      (route.api_key_sources.includes('query')
+        ? stripQueryParam(target.query, route.api_key_param)
+        : target.query),
     headers,
     body: request.method === 'GET' || request.method === 'HEAD' ? null : request.body,
     timeoutMs: route.timeout_ms,

@@ -1,0 +1,70 @@
+import { findApiKey } from '../storage/api-keys'
+import { withStorage } from '../storage/errors'
+import { apiKeyKey, kvTtl } from '../storage/kv-keys'
+import { findUserById } from '../storage/users'
+
+/**
+ * What the hot path needs to accept a key, cached in KV so a valid key costs no D1 read. KV copies
+ * live 60 s (KV's minimum TTL), which bounds how long a role change or a disabled owner takes to
+ * reach keys on default routes; a revoked key is overwritten with a tombstone at once.
+ */
+export interface CachedApiKey {
+  keyHash: string
+  userId: string
+  username: string
+  roles: string[]
+  scopes: string[]
+  expiresAt: number | null
+  /** Revoked key, disabled owner, or deleted owner. */
+  dead: boolean
+}
+
+export const API_KEY_CACHE_SECONDS = 60
+
+function isCachedApiKey(value: unknown): value is CachedApiKey {
+  if (typeof value !== 'object' || value === null) return false
+  const record = value as Record<string, unknown>
+  return (
+    typeof record.keyHash === 'string' &&
+    typeof record.userId === 'string' &&
+    typeof record.dead === 'boolean'
+  )
+}
+
+/** Reads the record from D1 (the truth); undefined when no key has that id. */
+export async function readApiKeyFromD1(db: D1Database, id: string): Promise<CachedApiKey | undefined> {
+  return withStorage('api key lookup (D1)', async () => {
+    const key = await findApiKey(db, id)
+    if (!key) return undefined
+    const user = await findUserById(db, key.userId)
+    return {
+      keyHash: key.keyHash,
+      userId: key.userId,
+      username: user?.username ?? '',
+      roles: user?.roles ?? [],
+      scopes: key.scopes,
+      expiresAt: key.expiresAt ?? null,
+      dead: key.revokedAt !== undefined || !user || user.disabled,
+    }
+  })
+}
+
+export async function writeApiKeyCache(kv: KVNamespace, id: string, record: CachedApiKey): Promise<void> {
+  await withStorage('api key cache write', () =>
+    kv.put(apiKeyKey(id), JSON.stringify(record), { expirationTtl: kvTtl(API_KEY_CACHE_SECONDS) }),
+  )
+}
+
+/** KV first; on a miss, D1 and a cache fill. A KV read failure fails closed (503). */
+export async function readApiKey(
+  stores: { DB: D1Database; KV: KVNamespace },
+  id: string,
+  strict: boolean,
+): Promise<CachedApiKey | undefined> {
+  if (strict) return readApiKeyFromD1(stores.DB, id)
+  const cached = await withStorage('api key lookup (KV)', () => stores.KV.get(apiKeyKey(id), 'json'))
+  if (isCachedApiKey(cached)) return cached
+  const record = await readApiKeyFromD1(stores.DB, id)
+  if (record) await writeApiKeyCache(stores.KV, id, record)
+  return record
+}

@@ -1,0 +1,78 @@
+import { readApiKey } from '../api-keys/cache'
+import { apiKeyId } from '../api-keys/format'
+import { sha256Hex, timingSafeEqual } from '../crypto/bytes'
+import { GatewayError } from '../errors/gateway-error'
+import { touchApiKey } from '../storage/api-keys'
+import { scopesForRoles } from '../tokens/scopes'
+import type { CredentialInput } from './authenticate'
+import type { Principal } from './principal'
+
+export const API_KEY_HEADER = 'x-api-key'
+const LAST_USED_INTERVAL_SECONDS = 60
+
+function invalidKey(): GatewayError {
+  return new GatewayError('invalid_credentials', 'The API key is invalid, expired or revoked.', {
+    challenge: { scheme: 'ApiKey' },
+  })
+}
+
+export function readCookie(header: string | null, name: string): string | undefined {
+  if (!header) return undefined
+  for (const pair of header.split(';')) {
+    const index = pair.indexOf('=')
+    if (index > 0 && pair.slice(0, index).trim() === name) return pair.slice(index + 1).trim()
+  }
+  return undefined
+}
+
+/** The API key from the sources the route enables: header always first, then query, then cookie. */
+function presentedKey(input: CredentialInput): string | undefined {
+  const { request, apiKeySources, apiKeyParam } = input
+  if (apiKeySources.includes('header')) {
+    const value = request.headers.get(API_KEY_HEADER)
+    if (value !== null) return value
+  }
+  if (apiKeySources.includes('query')) {
+    const value = new URL(request.url).searchParams.get(apiKeyParam)
+    if (value !== null) return value
+  }
+  if (apiKeySources.includes('cookie')) return readCookie(request.headers.get('cookie'), apiKeyParam)
+  return undefined
+}
+
+// Per isolate: when each key's last-used time was last written, so D1 sees at most one write a
+// minute per key per isolate (and the UPDATE's own condition makes extra writers no-ops).
+const lastTouched = new Map<string, number>()
+
+function touchLater(input: CredentialInput, id: string, now: number): void {
+  const previous = lastTouched.get(id) ?? 0
+  if (now - previous < LAST_USED_INTERVAL_SECONDS) return
+  if (lastTouched.size > 10_000) lastTouched.clear()
+  lastTouched.set(id, now)
+  input.waitUntil(touchApiKey(input.env.DB, id, now).catch(() => undefined))
+}
+
+/** Loader for `api_key`: a KV-cached record, no D1 read on the hot path (D1 on strict routes). */
+export async function loadApiKey(input: CredentialInput): Promise<Principal | undefined> {
+  const key = presentedKey(input)
+  if (key === undefined) return undefined
+  const id = apiKeyId(key)
+  if (!id) throw invalidKey()
+  const record = await readApiKey(input.env, id, input.strictRevocation)
+  const presentedHash = await sha256Hex(key)
+  const now = Math.floor(Date.now() / 1000)
+  if (!record || !timingSafeEqual(presentedHash, record.keyHash) || record.dead) throw invalidKey()
+  if (record.expiresAt !== null && record.expiresAt <= now) throw invalidKey()
+  touchLater(input, id, now)
+  // The key's scopes, capped by what the owner's current roles allow.
+  const { config } = input
+  const allowed = scopesForRoles(record.roles, config.roleClosure, config.settings.role_scopes)
+  return {
+    method: 'api_key',
+    id: record.userId,
+    username: record.username,
+    roles: record.roles,
+    scopes: record.scopes.filter((scope) => allowed.has(scope)),
+    expiresAt: record.expiresAt ?? undefined,
+  }
+}
