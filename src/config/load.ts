@@ -1,9 +1,16 @@
 import type { z } from 'zod'
-import type { Env } from '../env'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
+import type { Env } from '../env'
 import { canonicalizePath } from '../proxy/canonical-path'
 import { type CompiledRoute, RouteTable } from '../proxy/route-table'
-import { isOrigin, type RouteConfig, routesSchema, type Settings, settingsSchema } from './schema'
+import {
+  isOrigin,
+  type RouteConfig,
+  routeSchema,
+  routesSchema,
+  type Settings,
+  settingsSchema,
+} from './schema'
 
 export interface GatewayConfig {
   issuer: string
@@ -25,13 +32,20 @@ function zodProblems(root: string, error: z.ZodError): string[] {
   return error.issues.map((issue) => `${formatPath(root, issue.path)}: ${issue.message}`)
 }
 
-function compileRoute(route: RouteConfig, index: number, env: Env, problems: string[]): CompiledRoute | undefined {
+function compileRoute(
+  route: RouteConfig,
+  index: number,
+  env: Env,
+  problems: string[],
+): CompiledRoute | undefined {
   const at = `ROUTES[${index}]`
   let upstreamOrigin = route.upstream
   if (!isOrigin(route.upstream)) {
     const value = env[route.upstream]
     if (typeof value !== 'string' || !isOrigin(value)) {
-      problems.push(`${at}.upstream: var ${route.upstream} is not set to an origin like "https://api.internal"`)
+      problems.push(
+        `${at}.upstream: var ${route.upstream} is not set to an origin like "https://api.internal"`,
+      )
       return undefined
     }
     upstreamOrigin = value
@@ -92,25 +106,29 @@ export function parseConfig(env: Env): ConfigResult {
   if (!routes.success) problems.push(...zodProblems('ROUTES', routes.error))
 
   const compiled: CompiledRoute[] = []
-  if (routes.success) {
-    routes.data.forEach((route, index) => {
-      const result = compileRoute(route, index, env, problems)
-      if (result) compiled.push(result)
-    })
-    findDuplicates(compiled, problems)
+  // Each route is checked on its own so that one malformed route does not hide the problems of
+  // the others (or its own semantic ones): every problem is reported in one pass.
+  const list = Array.isArray(env.ROUTES) ? (env.ROUTES as unknown[]) : []
+  list.forEach((input, index) => {
+    const route = routeSchema.safeParse(input)
+    if (!route.success) return
+    const result = compileRoute(route.data, index, env, problems)
+    if (result) compiled.push(result)
+  })
+  findDuplicates(compiled, problems)
+  const names = new Set(settings.success ? settings.data.external_issuers.map((issuer) => issuer.name) : [])
+  for (const route of compiled) {
     if (settings.success) {
-      const names = new Set(settings.data.external_issuers.map((issuer) => issuer.name))
-      for (const route of compiled) {
-        for (const name of route.issuers) {
-          if (!names.has(name)) problems.push(`ROUTES[${route.index}].issuers: "${name}" is not in SETTINGS.external_issuers`)
-        }
-        if (route.credentials.includes('external_jwt') && route.issuers.length === 0) {
-          problems.push(`ROUTES[${route.index}].issuers: a route that accepts external_jwt must name its issuers`)
-        }
+      for (const name of route.issuers) {
+        if (!names.has(name))
+          problems.push(`ROUTES[${route.index}].issuers: "${name}" is not in SETTINGS.external_issuers`)
       }
     }
+    if (route.credentials.includes('external_jwt') && route.issuers.length === 0) {
+      problems.push(`ROUTES[${route.index}].issuers: a route that accepts external_jwt must name its issuers`)
+    }
   }
-  if (problems.length > 0 || !settings.success) return { ok: false, problems }
+  if (problems.length > 0 || !settings.success || !routes.success) return { ok: false, problems }
   const config: GatewayConfig = {
     issuer,
     settings: settings.data,

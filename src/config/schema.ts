@@ -21,11 +21,9 @@ export function isOrigin(value: string): boolean {
   }
 }
 
-const upstream = z
-  .string()
-  .refine((value) => VAR_NAME.test(value) || isOrigin(value), {
-    message: 'must be an origin like "https://api.internal" (no path) or the name of a var that holds one',
-  })
+const upstream = z.string().refine((value) => VAR_NAME.test(value) || isOrigin(value), {
+  message: 'must be an origin like "https://api.internal" (no path) or the name of a var that holds one',
+})
 
 const rule = z
   .object({
@@ -41,7 +39,10 @@ export const routeSchema = z
     methods: z.array(method).nonempty().optional(),
     host: z
       .string()
-      .regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a lowercase host name, optionally with a port')
+      .regex(
+        /^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/,
+        'must be a lowercase host name (no trailing dot), optionally with a port',
+      )
       .optional(),
     upstream,
     access: z.enum(['public', 'authenticated']).default('authenticated'),
@@ -50,8 +51,14 @@ export const routeSchema = z
     /** Per-method overrides of access/roles/scopes, e.g. GET needs `read`, DELETE needs `write`. */
     method_rules: z.partialRecord(method, rule).default({}),
     credentials: z.array(z.enum(CREDENTIAL_KINDS)).nonempty().default(['jwt', 'api_key']),
-    api_key_sources: z.array(z.enum(['header', 'query', 'cookie'])).nonempty().default(['header']),
-    api_key_param: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('api_key'),
+    api_key_sources: z
+      .array(z.enum(['header', 'query', 'cookie']))
+      .nonempty()
+      .default(['header']),
+    api_key_param: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('api_key'),
     /** Trusted external issuers (by `name`) this route accepts when `credentials` has `external_jwt`. */
     issuers: z.array(z.string()).default([]),
     strip_prefix: z.boolean().default(false),
@@ -72,28 +79,51 @@ export const throttleSchema = z
   })
   .strict()
 
+// Keys are fetched only from configured URLs, so those must be https; plain http is allowed only to
+// loopback (local development and tests), where nothing on the network can swap the keys.
+const keySourceUrl = z
+  .string()
+  .url()
+  .refine(
+    (value) => {
+      const url = new URL(value)
+      if (url.protocol === 'https:') return true
+      return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+    },
+    { message: 'must be an https URL (http only for 127.0.0.1, localhost or [::1])' },
+  )
+
 export const externalIssuerSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9_-]{1,64}$/),
     issuer: z.string().url(),
-    jwks_url: z.string().url().optional(),
-    discovery_url: z.string().url().optional(),
+    jwks_url: keySourceUrl.optional(),
+    discovery_url: keySourceUrl.optional(),
     audiences: z.array(z.string().min(1)).nonempty(),
-    algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).nonempty(),
-    roles_claim: z.string().default('roles'),
-    scopes_claim: z.string().default('scope'),
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA']))
+      .nonempty(),
+    roles_claim: z.string().min(1).default('roles'),
+    scopes_claim: z.string().min(1).default('scope'),
     role_map: z.record(z.string(), z.array(roleName)).default({}),
-    username_claim: z.string().default('sub'),
+    username_claim: z.string().min(1).default('sub'),
+    /** Required `typ` header when set, e.g. "at+jwt" (RFC 9068) to refuse ID tokens as access tokens. */
+    typ: z.string().min(1).optional(),
+    /** How long a fetched JWKS is used before it is fetched again (an unknown `kid` refetches sooner). */
+    jwks_cache_seconds: z.number().int().min(60).max(86_400).default(3_600),
   })
   .strict()
-  .refine((issuer) => issuer.jwks_url !== undefined || issuer.discovery_url !== undefined, {
-    message: 'needs jwks_url or discovery_url',
+  .refine((issuer) => (issuer.jwks_url === undefined) !== (issuer.discovery_url === undefined), {
+    message: 'needs exactly one of jwks_url or discovery_url',
   })
 
 export const settingsSchema = z
   .object({
     audience: z.string().min(1).default('edge-auth-gateway'),
-    realm: z.string().regex(/^[A-Za-z0-9 ._-]{1,64}$/).default('edge-auth-gateway'),
+    realm: z
+      .string()
+      .regex(/^[A-Za-z0-9 ._-]{1,64}$/)
+      .default('edge-auth-gateway'),
     access_token_ttl_seconds: z.number().int().min(60).max(86_400).default(900),
     refresh_token_ttl_seconds: z.number().int().min(300).max(31_536_000).default(2_592_000),
     assertion_ttl_seconds: z.number().int().min(5).max(60).default(60),

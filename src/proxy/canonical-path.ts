@@ -19,6 +19,9 @@ const RAW_ALLOWED = /^[A-Za-z0-9\-._~!$&'()*+,=:@%]*$/
 const UNRESERVED = /[A-Za-z0-9\-._~]/
 // Decoded bytes that would change how an upstream splits or reads the path.
 const FORBIDDEN_BYTE = new Set([0x2f /* / */, 0x5c /* \ */, 0x3b /* ; */, 0x7f])
+// What a match key must not contain once NFKC-normalized (C0 controls were already rejected as
+// bytes, and NFKC never produces them).
+const FORBIDDEN_KEY_CHAR = /[/\\;]/
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 function reject(reason: string): never {
@@ -52,11 +55,13 @@ function canonicalizeSegment(raw: string): [string, string] {
     const low = hexValue(raw.charCodeAt(i + 2))
     if (high < 0 || low < 0) reject('it contains an invalid percent-encoding')
     const byte = high * 16 + low
-    if (byte < 0x20 || FORBIDDEN_BYTE.has(byte)) reject('it contains an encoded slash, backslash, semicolon or control character')
+    if (byte < 0x20 || FORBIDDEN_BYTE.has(byte))
+      reject('it contains an encoded slash, backslash, semicolon or control character')
     bytes.push(byte)
     const decodedChar = String.fromCharCode(byte)
     // RFC 3986 §6.2.2.2: encoded unreserved characters are the same as the characters themselves.
-    canonical += byte < 0x80 && UNRESERVED.test(decodedChar) ? decodedChar : `%${raw.slice(i + 1, i + 3).toUpperCase()}`
+    canonical +=
+      byte < 0x80 && UNRESERVED.test(decodedChar) ? decodedChar : `%${raw.slice(i + 1, i + 3).toUpperCase()}`
     i += 2
   }
   let decoded: string
@@ -68,7 +73,13 @@ function canonicalizeSegment(raw: string): [string, string] {
   if (decoded === '.' || decoded === '..') reject('dot segments are not allowed')
   // NFKC + lowercase so that case or compatibility spellings (`ADMIN`, `ſ`, `K`) that a
   // case-insensitive upstream would treat as the same route match the same rule here.
-  return [canonical, decoded.normalize('NFKC').toLowerCase()]
+  const key = decoded.normalize('NFKC').toLowerCase()
+  // NFKC folds compatibility characters into the very bytes rejected above (`‥` U+2025 → "..",
+  // `／` U+FF0F → "/", `；` U+FF1B → ";"): an upstream that normalizes would read them as such.
+  if (key === '.' || key === '..') reject('dot segments are not allowed')
+  if (FORBIDDEN_KEY_CHAR.test(key))
+    reject('it contains a character that normalizes to a slash, backslash or semicolon')
+  return [canonical, key]
 }
 
 /**

@@ -15,7 +15,10 @@ export interface ForwardOptions {
  */
 export async function forwardRequest(options: ForwardOptions): Promise<Response> {
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(new DOMException('upstream timeout', 'TimeoutError')), options.timeoutMs)
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('upstream timeout', 'TimeoutError')),
+    options.timeoutMs,
+  )
   try {
     return await fetch(options.url, {
       method: options.method,

@@ -13,3 +13,31 @@ describe('public routes', () => {
     expect(received?.headers['x-auth-user']).toBeUndefined()
   })
 })
+
+describe('the authorized path is what is forwarded', () => {
+  it('respells a case-variant public prefix so a case-sensitive upstream sees the public path', async () => {
+    const id = testId()
+    const response = await gatewayFetch('/API/Public/orders?q=1', { headers: { 'x-test-id': id } })
+    expect(response.status).toBe(200)
+    const [received] = await upstreamReceived(id)
+    expect(received?.url).toBe('/api/public/orders?q=1')
+  })
+
+  it('keeps the case of the segments after the prefix', async () => {
+    const id = testId()
+    await gatewayFetch('/api/public/Users/AbC', { headers: { 'x-test-id': id } })
+    const [received] = await upstreamReceived(id)
+    expect(received?.path).toBe('/api/public/Users/AbC')
+  })
+})
+
+describe('upstream responses', () => {
+  it('cannot set the gateway session cookie (Set-Cookie for gateway cookie names is dropped)', async () => {
+    const routes = [{ path: '/r', upstream: 'UPSTREAM_URL', access: 'public' }]
+    const { fetchWithEnv } = await import('../../test/support/gateway')
+    // The echo upstream cannot set cookies, so check the filter on a redirect it can produce.
+    const response = await fetchWithEnv({ ROUTES: routes }, '/r/x?__redirect=/elsewhere')
+    expect(response.status).toBe(302)
+    expect(response.headers.get('location')).toBe('/elsewhere')
+  })
+})

@@ -41,11 +41,34 @@ function gatewayCookiesFor(route: CompiledRoute): ReadonlySet<string> {
   return new Set([...GATEWAY_COOKIES, route.api_key_param])
 }
 
-function forwardedPath(route: CompiledRoute, canonicalPath: string): string {
-  if (!route.strip_prefix || route.prefixKeys.length === 0) return canonicalPath
+/**
+ * The path as authorized: the matched prefix in the route's own spelling, the rest byte for byte.
+ * Matching ignores case and compatibility forms, so without this `/API/Public/x` would be
+ * authorized by the public rule yet reach a case-sensitive upstream as a different path.
+ */
+export function authorizedPath(route: CompiledRoute, canonicalPath: string): string {
+  if (route.prefixKeys.length === 0) return canonicalPath
+  const rest = canonicalPath.split('/').slice(1 + route.prefixKeys.length)
+  return rest.length === 0 ? route.path : `${route.path}/${rest.join('/')}`
+}
+
+function forwardedPath(route: CompiledRoute, authorized: string): string {
+  if (!route.strip_prefix || route.prefixKeys.length === 0) return authorized
   // Drop exactly as many segments as the prefix has; the rest stays byte for byte.
-  const segments = canonicalPath.split('/').slice(1 + route.prefixKeys.length)
+  const segments = authorized.split('/').slice(1 + route.prefixKeys.length)
   return `/${segments.join('/')}`
+}
+
+/** Upstreams must not set or clear the gateway's own cookies. */
+function withoutGatewaySetCookies(headers: Headers, names: ReadonlySet<string>): void {
+  const cookies = headers.getAll('set-cookie')
+  if (cookies.length === 0) return
+  const kept = cookies.filter(
+    (cookie: string) => !names.has(cookie.slice(0, Math.max(0, cookie.indexOf('='))).trim()),
+  )
+  if (kept.length === cookies.length) return
+  headers.delete('set-cookie')
+  for (const cookie of kept) headers.append('set-cookie', cookie)
 }
 
 function deny(decision: Exclude<ReturnType<typeof decide>, { allow: true }>): GatewayError {
@@ -113,7 +136,7 @@ export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
     method: request.method,
     url:
       route.upstreamOrigin +
-      forwardedPath(route, path.path) +
+      forwardedPath(route, authorizedPath(route, path.path)) +
       (route.api_key_sources.includes('query')
         ? stripQueryParam(target.query, route.api_key_param)
         : target.query),
@@ -123,6 +146,7 @@ export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
   })
   if (upstream.webSocket) return upstream
   const response = new Response(upstream.body, upstream)
+  withoutGatewaySetCookies(response.headers, GATEWAY_COOKIES)
   response.headers.set('x-request-id', requestId)
   return response
 }

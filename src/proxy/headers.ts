@@ -66,11 +66,23 @@ export interface UpstreamHeaderOptions {
   websocket: boolean
 }
 
+function cookieName(pair: string): string {
+  return pair.slice(0, Math.max(0, pair.indexOf('='))).trim()
+}
+
 function stripCookies(header: string, names: ReadonlySet<string>): string {
+  // Two Cookie fields arrive joined by ", " (Fetch `Headers` combining), so a gateway cookie can
+  // hide behind a comma inside one ";"-separated pair: drop it there too.
   return header
     .split(';')
-    .map((pair) => pair.trim())
-    .filter((pair) => pair !== '' && !names.has(pair.slice(0, Math.max(0, pair.indexOf('='))).trim()))
+    .map((pair) =>
+      pair
+        .split(',')
+        .filter((part) => !names.has(cookieName(part)))
+        .join(',')
+        .trim(),
+    )
+    .filter((pair) => pair !== '')
     .join('; ')
 }
 

@@ -18,6 +18,12 @@ function newNode(): TrieNode {
   return { children: new Map(), routes: [] }
 }
 
+// "api.example." (a fully qualified name) is the same host as "api.example" to DNS and to every
+// upstream: without this a host-specific route would be skipped for the dotted spelling.
+function hostKey(host: string): string {
+  return host.replace(/\.(?=(:\d+)?$)/, '')
+}
+
 function allowsMethod(route: CompiledRoute, method: string): boolean {
   if (!route.methods) return true
   const methods: readonly string[] = route.methods
@@ -38,8 +44,8 @@ export class RouteTable {
     for (const route of routes) {
       let root = this.anyHost
       if (route.host) {
-        root = this.byHost.get(route.host) ?? newNode()
-        this.byHost.set(route.host, root)
+        root = this.byHost.get(hostKey(route.host)) ?? newNode()
+        this.byHost.set(hostKey(route.host), root)
       }
       let node = root
       for (const key of route.prefixKeys) {
@@ -56,7 +62,7 @@ export class RouteTable {
 
   /** The route for a request, or a 404/405 GatewayError. `host` is lowercase, with port if any. */
   match(method: string, host: string, path: CanonicalPath): CompiledRoute {
-    const hostRoot = this.byHost.size > 0 ? this.byHost.get(host) : undefined
+    const hostRoot = this.byHost.size > 0 ? this.byHost.get(hostKey(host)) : undefined
     const candidates = (hostRoot && deepest(hostRoot, path.keys)) ?? deepest(this.anyHost, path.keys)
     if (!candidates) throw new GatewayError('not_found', 'No route matches this path.')
     for (const route of candidates) if (allowsMethod(route, method)) return route

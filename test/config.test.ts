@@ -1,0 +1,456 @@
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { createApp } from '../src/app'
+import { type GatewayConfig, parseConfig } from '../src/config/load'
+import type { Env } from '../src/env'
+import { GatewayError } from '../src/errors/gateway-error'
+import { canonicalizePath } from '../src/proxy/canonical-path'
+import { fetchWithEnv, gatewayFetch, testId, upstreamReceived } from './support/gateway'
+
+const ROUTE = { upstream: 'UPSTREAM_URL' }
+
+function problemsOf(overrides: Partial<Env>): string[] {
+  const result = parseConfig({ ...env, ...overrides })
+  return result.ok ? [] : result.problems
+}
+
+function configOf(overrides: Partial<Env>): GatewayConfig {
+  const result = parseConfig({ ...env, ...overrides })
+  if (!result.ok) throw new Error(result.problems.join('; '))
+  return result.config
+}
+
+/** The matched route's path, or the error code the match throws. */
+function matched(config: GatewayConfig, path: string, method = 'GET', host = 'gateway.test'): string {
+  try {
+    return config.routeTable.match(method, host, canonicalizePath(path)).path
+  } catch (error) {
+    if (error instanceof GatewayError) return error.code
+    throw error
+  }
+}
+
+/** Like fetchWithEnv, for a full URL (another host name). */
+async function fetchUrlWithEnv(
+  overrides: Partial<Env>,
+  url: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  const ctx = createExecutionContext()
+  const response = await createApp().fetch(new Request(url, init), { ...env, ...overrides }, ctx)
+  await waitOnExecutionContext(ctx)
+  return response
+}
+
+/** Sends a tagged request; returns the status, the error code (if JSON) and what the upstream received. */
+async function probe(
+  send: (init: RequestInit) => Promise<Response>,
+  init: RequestInit = {},
+): Promise<{ status: number; error?: string; forwarded: string[] }> {
+  const id = testId()
+  const headers = new Headers(init.headers)
+  headers.set('x-test-id', id)
+  const response = await send({ ...init, headers })
+  const text = await response.text()
+  const error =
+    response.headers.get('content-type')?.includes('json') && text !== ''
+      ? (JSON.parse(text) as { error?: string }).error
+      : undefined
+  const forwarded = (await upstreamReceived(id)).map((received) => received.url)
+  return { status: response.status, error, forwarded }
+}
+
+describe('an invalid route table is reported with the field and the reason', () => {
+  it.each<[string, Partial<Env>, string]>([
+    [
+      'a route without an upstream',
+      { ROUTES: [{ path: '/api' }] },
+      'ROUTES[0].upstream: Invalid input: expected string, received undefined',
+    ],
+    [
+      'an upstream var that is not set',
+      { ROUTES: [{ path: '/api', upstream: 'BILLING_URL' }] },
+      'ROUTES[0].upstream: var BILLING_URL is not set to an origin like "https://api.internal"',
+    ],
+    [
+      'an upstream var that holds a URL with a path',
+      { BILLING_URL: 'https://billing.internal/v1', ROUTES: [{ path: '/api', upstream: 'BILLING_URL' }] },
+      'ROUTES[0].upstream: var BILLING_URL is not set to an origin like "https://api.internal"',
+    ],
+    [
+      'an upstream URL with a path',
+      { ROUTES: [{ path: '/api', upstream: 'https://api.internal/v1' }] },
+      'ROUTES[0].upstream: must be an origin like "https://api.internal" (no path) or the name of a var that holds one',
+    ],
+    ['a relative path', { ROUTES: [{ ...ROUTE, path: 'api' }] }, 'ROUTES[0].path: must start with "/"'],
+    [
+      'a path with a trailing slash',
+      { ROUTES: [{ ...ROUTE, path: '/api/' }] },
+      'ROUTES[0].path: must be canonical (no trailing slash, no encoded unreserved characters)',
+    ],
+    [
+      'a non-canonical path (/api/%61dmin)',
+      { ROUTES: [{ ...ROUTE, path: '/api/%61dmin' }] },
+      'ROUTES[0].path: must be canonical (no trailing slash, no encoded unreserved characters)',
+    ],
+    [
+      'a path with a dot segment',
+      { ROUTES: [{ ...ROUTE, path: '/api/../admin' }] },
+      'ROUTES[0].path: The request path was rejected: dot segments are not allowed.',
+    ],
+    [
+      'an unknown field (a typo of roles)',
+      { ROUTES: [{ ...ROUTE, path: '/api', rolez: ['admin'] }] },
+      'ROUTES[0]: Unrecognized key: "rolez"',
+    ],
+    [
+      'a method that does not exist',
+      { ROUTES: [{ ...ROUTE, path: '/api', methods: ['FETCH'] }] },
+      'ROUTES[0].methods[0]: Invalid option: expected one of "GET"|"HEAD"|"POST"|"PUT"|"PATCH"|"DELETE"|"OPTIONS"',
+    ],
+    [
+      'a duplicate route',
+      {
+        ROUTES: [
+          { ...ROUTE, path: '/api' },
+          { ...ROUTE, path: '/api', access: 'public' },
+        ],
+      },
+      'ROUTES[1].path: duplicates ROUTES[0] ("/api")',
+    ],
+    [
+      'a duplicate route that differs only in case',
+      {
+        ROUTES: [
+          { ...ROUTE, path: '/api/admin', roles: ['admin'] },
+          { ...ROUTE, path: '/API/Admin' },
+        ],
+      },
+      'ROUTES[1].path: duplicates ROUTES[0] ("/api/admin")',
+    ],
+    [
+      'a public route that requires roles',
+      { ROUTES: [{ ...ROUTE, path: '/api', access: 'public', roles: ['admin'] }] },
+      'ROUTES[0]: a public route cannot require roles or scopes',
+    ],
+    [
+      'a route that accepts external_jwt without naming issuers',
+      { ROUTES: [{ ...ROUTE, path: '/api', credentials: ['external_jwt'] }] },
+      'ROUTES[0].issuers: a route that accepts external_jwt must name its issuers',
+    ],
+    [
+      'a route that names an issuer that is not configured',
+      { ROUTES: [{ ...ROUTE, path: '/api', credentials: ['external_jwt'], issuers: ['okta'] }] },
+      'ROUTES[0].issuers: "okta" is not in SETTINGS.external_issuers',
+    ],
+    [
+      'a timeout below the minimum',
+      { ROUTES: [{ ...ROUTE, path: '/api', timeout_ms: 50 }] },
+      'ROUTES[0].timeout_ms: Too small: expected number to be >=100',
+    ],
+    [
+      'a timeout above the maximum',
+      { ROUTES: [{ ...ROUTE, path: '/api', timeout_ms: 400_000 }] },
+      'ROUTES[0].timeout_ms: Too big: expected number to be <=300000',
+    ],
+    [
+      'a route table that is not a list',
+      { ROUTES: { path: '/api', upstream: 'UPSTREAM_URL' } },
+      'ROUTES: Invalid input: expected array, received object',
+    ],
+  ])('%s', (_name, overrides, message) => {
+    expect(problemsOf(overrides)).toEqual([message])
+  })
+})
+
+describe('invalid ISSUER and SETTINGS are reported with the field and the reason', () => {
+  const settings = env.SETTINGS as Record<string, unknown>
+
+  it.each<[string, Partial<Env>, string]>([
+    ['a missing ISSUER', { ISSUER: '' }, 'ISSUER: must be set to the origin the gateway is reached at'],
+    [
+      'an ISSUER that is not an http(s) URL',
+      { ISSUER: 'ftp://gateway.test' },
+      'ISSUER: must be an http(s) URL',
+    ],
+    ['an ISSUER that is not a URL at all', { ISSUER: 'gateway' }, 'ISSUER: must be an http(s) URL'],
+    [
+      'a string where SETTINGS wants a boolean',
+      { SETTINGS: { ...settings, registration: 'yes' } },
+      'SETTINGS.registration: Invalid input: expected boolean, received string',
+    ],
+    [
+      'a string where SETTINGS wants a number',
+      { SETTINGS: { ...settings, access_token_ttl_seconds: '900' } },
+      'SETTINGS.access_token_ttl_seconds: Invalid input: expected number, received string',
+    ],
+    [
+      'an unsupported signing algorithm',
+      { SETTINGS: { ...settings, signing_alg: 'HS256' } },
+      'SETTINGS.signing_alg: Invalid option: expected one of "ES256"|"EdDSA"',
+    ],
+    [
+      'an unknown SETTINGS field',
+      { SETTINGS: { ...settings, registraton: false } },
+      'SETTINGS: Unrecognized key: "registraton"',
+    ],
+  ])('%s', (_name, overrides, message) => {
+    expect(problemsOf(overrides)).toEqual([message])
+  })
+})
+
+describe('every configuration problem is reported in one pass', () => {
+  it('reports two broken routes as two messages', () => {
+    const problems = problemsOf({
+      ROUTES: [
+        { ...ROUTE, path: '/a', timeout_ms: 1 },
+        { ...ROUTE, path: '/b', methods: ['FETCH'] },
+      ],
+    })
+    expect(problems).toHaveLength(2)
+    expect(problems[0]).toMatch(/^ROUTES\[0\]\.timeout_ms: /)
+    expect(problems[1]).toMatch(/^ROUTES\[1\]\.methods\[0\]: /)
+  })
+
+  it('reports a schema error in one route together with a semantic error in another', () => {
+    expect(
+      problemsOf({
+        ISSUER: 'ftp://gateway.test',
+        ROUTES: [
+          { path: '/a', upstream: 'NOPE_URL' },
+          { ...ROUTE, path: 'b' },
+          { ...ROUTE, path: '/c', access: 'public', scopes: ['read'] },
+        ],
+      }),
+    ).toEqual([
+      'ISSUER: must be an http(s) URL',
+      'ROUTES[1].path: must start with "/"',
+      'ROUTES[0].upstream: var NOPE_URL is not set to an origin like "https://api.internal"',
+      'ROUTES[2]: a public route cannot require roles or scopes',
+    ])
+  })
+
+  it('reports a route problem even when SETTINGS is broken too', () => {
+    const problems = problemsOf({
+      SETTINGS: { registration: 'yes' },
+      ROUTES: [{ ...ROUTE, path: '/api', credentials: ['external_jwt'] }],
+    })
+    expect(problems).toEqual([
+      'SETTINGS.registration: Invalid input: expected boolean, received string',
+      'ROUTES[0].issuers: a route that accepts external_jwt must name its issuers',
+    ])
+  })
+})
+
+describe('a misconfigured gateway fails closed', () => {
+  const broken: Partial<Env> = { ROUTES: [{ path: '/api/public', upstream: 'NOPE_URL', access: 'public' }] }
+
+  it.each(['/healthz', '/api/public/x', '/api/admin/x', '/.well-known/jwks.json', '/nowhere'])(
+    'answers 503 gateway_misconfigured to %s and forwards nothing',
+    async (path) => {
+      const id = testId()
+      const response = await fetchWithEnv(broken, path, { headers: { 'x-test-id': id } })
+      expect(response.status).toBe(503)
+      const body = (await response.json()) as { error: string; error_description: string; request_id: string }
+      expect(body.error).toBe('gateway_misconfigured')
+      expect(body.request_id).toMatch(/^[0-9a-f-]{36}$/)
+      expect(response.headers.get('x-request-id')).toBe(body.request_id)
+      // The reason goes to the log, not to the client.
+      expect(body.error_description).not.toContain('NOPE_URL')
+      expect(await upstreamReceived(id)).toEqual([])
+    },
+  )
+})
+
+describe('routes match whole path segments', () => {
+  const shipped = () => configOf({})
+
+  it.each([
+    ['/api/administrator', '/api'],
+    ['/api/admins/x', '/api'],
+    ['/api/publicity', '/api'],
+    ['/api/public-keys', '/api'],
+    ['/api/admin', '/api/admin'],
+    ['/api/admin/', '/api/admin'],
+    ['/api/admin/users/1', '/api/admin'],
+    ['/api/public', '/api/public'],
+    ['/api/public/', '/api/public'],
+    ['/api', '/api'],
+    ['/api/', '/api'],
+  ])('%s falls under %s in the shipped table', (path, route) => {
+    expect(matched(shipped(), path)).toBe(route)
+  })
+
+  it('/api/publicity is not public: 401 and the upstream receives nothing', async () => {
+    const result = await probe((init) => gatewayFetch('/api/publicity', init))
+    expect(result).toEqual({ status: 401, error: 'invalid_token', forwarded: [] })
+  })
+
+  it('/api/administrator is not under /api/admin, and /api/admin/ is', async () => {
+    const routes = [
+      { ...ROUTE, path: '/api', access: 'public' },
+      { ...ROUTE, path: '/api/admin', roles: ['admin'] },
+    ]
+    const outside = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/api/administrator', init))
+    expect(outside).toMatchObject({ status: 200, forwarded: ['/api/administrator'] })
+    const inside = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/api/admin/', init))
+    expect(inside).toEqual({ status: 401, error: 'invalid_token', forwarded: [] })
+  })
+
+  it.each(['/API/ADMIN/x', '/Api/Admin', '/api/%61dmin/x', '/api/ADMIN/'])(
+    '%s hits the admin rule: 401 without credentials and nothing forwarded',
+    async (path) => {
+      const id = testId()
+      const response = await gatewayFetch(path, { headers: { 'x-test-id': id } })
+      expect(response.status).toBe(401)
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="/)
+      expect(await upstreamReceived(id)).toEqual([])
+    },
+  )
+})
+
+describe('requests no route covers', () => {
+  it.each(['/other/x', '/', '/apix', '/auth-api/x', '/.env'])(
+    '%s is 404 not_found and never forwarded',
+    async (path) => {
+      const result = await probe((init) => gatewayFetch(path, init))
+      expect(result).toEqual({ status: 404, error: 'not_found', forwarded: [] })
+    },
+  )
+})
+
+describe('methods are decided by the longest matching prefix only', () => {
+  const routes = [
+    { ...ROUTE, path: '/api', access: 'public' },
+    { ...ROUTE, path: '/api/ro', access: 'public', methods: ['GET'] },
+  ]
+
+  it('a POST to a GET-only prefix is 405, not a fall-back to the shorter prefix that allows POST', async () => {
+    const result = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/api/ro/x', init), {
+      method: 'POST',
+      body: 'x',
+    })
+    expect(result).toEqual({ status: 405, error: 'method_not_allowed', forwarded: [] })
+  })
+
+  it('a DELETE to a GET-only prefix is 405 and never forwarded', async () => {
+    const result = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/api/ro', init), {
+      method: 'DELETE',
+    })
+    expect(result).toEqual({ status: 405, error: 'method_not_allowed', forwarded: [] })
+  })
+
+  it('GET and HEAD on the GET-only prefix are forwarded, and POST elsewhere under /api is too', async () => {
+    const get = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/api/ro/x', init))
+    expect(get).toMatchObject({ status: 200, forwarded: ['/api/ro/x'] })
+    const head = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/api/ro/x', init), {
+      method: 'HEAD',
+    })
+    expect(head).toMatchObject({ status: 200, forwarded: ['/api/ro/x'] })
+    const post = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/api/rw', init), {
+      method: 'POST',
+      body: 'x',
+    })
+    expect(post).toMatchObject({ status: 200, forwarded: ['/api/rw'] })
+  })
+})
+
+describe('host-specific routes', () => {
+  const routes = [
+    { ...ROUTE, path: '/api', roles: ['admin'] },
+    { ...ROUTE, path: '/api', host: 'public.test', access: 'public' },
+  ]
+
+  it('apply to their host only', async () => {
+    const onHost = await probe((init) =>
+      fetchUrlWithEnv({ ROUTES: routes }, 'http://public.test/api/x', init),
+    )
+    expect(onHost).toMatchObject({ status: 200, forwarded: ['/api/x'] })
+    const elsewhere = await probe((init) =>
+      fetchUrlWithEnv({ ROUTES: routes }, 'http://gateway.test/api/x', init),
+    )
+    expect(elsewhere).toEqual({ status: 401, error: 'invalid_token', forwarded: [] })
+  })
+
+  it('match the host case-insensitively (PUBLIC.TEST)', async () => {
+    const result = await probe((init) =>
+      fetchUrlWithEnv({ ROUTES: routes }, 'http://PUBLIC.TEST/api/x', init),
+    )
+    expect(result).toMatchObject({ status: 200, forwarded: ['/api/x'] })
+  })
+
+  it('a port-qualified host route does not cover the same host on another port', async () => {
+    const ported = [
+      { ...ROUTE, path: '/api', roles: ['admin'] },
+      { ...ROUTE, path: '/api', host: 'public.test:8443', access: 'public' },
+    ]
+    const result = await probe((init) =>
+      fetchUrlWithEnv({ ROUTES: ported }, 'http://public.test/api/x', init),
+    )
+    expect(result).toEqual({ status: 401, error: 'invalid_token', forwarded: [] })
+  })
+
+  it('a stricter host route cannot be skipped by spelling the host with a trailing dot (admin.test.)', async () => {
+    const strict = [
+      { ...ROUTE, path: '/', access: 'public' },
+      { ...ROUTE, path: '/', host: 'admin.test', roles: ['admin'] },
+    ]
+    for (const url of ['http://admin.test/x', 'http://admin.test./x']) {
+      const result = await probe((init) => fetchUrlWithEnv({ ROUTES: strict }, url, init))
+      expect(result).toEqual({ status: 401, error: 'invalid_token', forwarded: [] })
+    }
+  })
+
+  it('the same path on two hosts is not a duplicate', () => {
+    expect(problemsOf({ ROUTES: routes })).toEqual([])
+  })
+})
+
+describe('strip_prefix', () => {
+  const routes = [{ ...ROUTE, path: '/svc', access: 'public', strip_prefix: true }]
+
+  it.each([
+    ['/svc/Items/%c3%a9?q=%2F', '/Items/%C3%A9?q=%2F'],
+    ['/SVC/x', '/x'],
+    ['/svc/%61/b/', '/a/b/'],
+    ['/svc', '/'],
+    ['/svc/', '/'],
+  ])('forwards %s as the remaining canonical path %s', async (path, forwarded) => {
+    const result = await probe((init) => fetchWithEnv({ ROUTES: routes }, path, init))
+    expect(result).toMatchObject({ status: 200, forwarded: [forwarded] })
+  })
+
+  it('does not strip from /svcx, which the prefix does not cover', async () => {
+    const result = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/svcx/a', init))
+    expect(result).toEqual({ status: 404, error: 'not_found', forwarded: [] })
+  })
+})
+
+describe('a 1,000-route table', () => {
+  // 990 leaf routes under 10 parent prefixes that require admin: lookups must find the leaf, and
+  // unknown leaves must fall back to their parent, never to a sibling.
+  const routes = [
+    ...Array.from({ length: 10 }, (_, group) => ({ ...ROUTE, path: `/t${group}`, roles: ['admin'] })),
+    ...Array.from({ length: 990 }, (_, index) => ({
+      ...ROUTE,
+      path: `/t${index % 10}/r${index}`,
+      access: index % 2 === 0 ? 'public' : 'authenticated',
+    })),
+  ]
+
+  it('builds and matches every route to itself', () => {
+    const config = configOf({ ROUTES: routes })
+    expect(config.routes).toHaveLength(1000)
+    for (const route of routes) expect(matched(config, `${route.path}/deeper/path`)).toBe(route.path)
+    expect(matched(config, '/t3/r99999')).toBe('/t3')
+    expect(matched(config, '/t3/R13')).toBe('/t3/r13')
+    expect(matched(config, '/t10/r0')).toBe('not_found')
+  })
+
+  it('forwards a public leaf and guards an authenticated one through the gateway', async () => {
+    const open = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/t8/r988/deep', init))
+    expect(open).toMatchObject({ status: 200, forwarded: ['/t8/r988/deep'] })
+    const guarded = await probe((init) => fetchWithEnv({ ROUTES: routes }, '/t9/r989/deep', init))
+    expect(guarded).toEqual({ status: 401, error: 'invalid_token', forwarded: [] })
+  })
+})
