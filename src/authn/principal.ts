@@ -12,6 +12,8 @@ export interface Principal {
   clientId?: string
   /** `jti` of the access token, when there is one (revocation, logout). */
   tokenId?: string
+  /** SHA-256 of `tokenId`, memoized on the (cached) principal for the denylist lookup. */
+  tokenIdHash?: string
   /** Seconds since epoch when the credential stops being valid, when known. */
   expiresAt?: number
   /** The refresh-token family (our login session) an access token belongs to. */

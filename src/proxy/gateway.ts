@@ -4,7 +4,7 @@ import type { Principal } from '../authn/principal'
 import { decide, ruleFor } from '../authz/policy'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import { signAssertion } from '../tokens/assertion'
+import { assertionFor } from '../tokens/assertion'
 import { loadKeyRing } from '../tokens/signing-keys'
 import { canonicalizePath, splitRequestUrl } from './canonical-path'
 import { forwardRequest } from './forward'
@@ -114,7 +114,7 @@ export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
   }
 
   const assertion = principal
-    ? await signAssertion(await loadKeyRing(c.env.SIGNING_KEYS), principal, {
+    ? await assertionFor(await loadKeyRing(c.env.SIGNING_KEYS), principal, {
         issuer: config.issuer,
         audience: route.upstreamOrigin,
         ttlSeconds: config.settings.assertion_ttl_seconds,

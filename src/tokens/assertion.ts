@@ -1,5 +1,6 @@
 import { SignJWT } from 'jose'
 import type { Principal } from '../authn/principal'
+import { AssertionCache } from './assertion-cache'
 import type { KeyRing } from './signing-keys'
 
 export const ASSERTION_TYP = 'gateway-assertion+jwt'
@@ -20,7 +21,33 @@ export function signAssertion(
   principal: Principal,
   options: AssertionOptions,
 ): Promise<string> {
+  return mint(ring, principal, options, Math.floor(Date.now() / 1000))
+}
+
+// One cache per key ring: a rotated or removed signing key never has its assertions reused.
+const caches = new WeakMap<KeyRing, AssertionCache>()
+
+/** `signAssertion` with per-isolate reuse (see AssertionCache for the trade-off). */
+export async function assertionFor(
+  ring: KeyRing,
+  principal: Principal,
+  options: AssertionOptions,
+): Promise<string> {
+  let cache = caches.get(ring)
+  if (!cache) {
+    cache = new AssertionCache()
+    caches.set(ring, cache)
+  }
   const now = Math.floor(Date.now() / 1000)
+  const key = AssertionCache.keyFor(principal, options.audience)
+  const cached = cache.get(key, now)
+  if (cached) return cached
+  const jwt = await mint(ring, principal, options, now)
+  cache.set(key, jwt, now + options.ttlSeconds)
+  return jwt
+}
+
+function mint(ring: KeyRing, principal: Principal, options: AssertionOptions, now: number): Promise<string> {
   return new SignJWT({
     roles: principal.roles,
     scope: principal.scopes.join(' '),

@@ -25,6 +25,44 @@ function issuedAtMs(principal: Principal, iat: number | undefined): number {
 }
 
 /**
+ * KV revocation answers are reused in this isolate for at most this long, so a hot client's
+ * requests do not each pay two KV reads. A revocation made in this isolate updates the cache at
+ * once; one made elsewhere reaches this isolate within this bound (on top of KV's propagation).
+ */
+export const REVOCATION_CACHE_MS = 2_000
+const REVOCATION_CACHE_CAPACITY = 50_000
+const answers = new Map<string, { value: string | null; until: number }>()
+
+function remember(key: string, value: string | null, now: number): void {
+  if (answers.size >= REVOCATION_CACHE_CAPACITY) {
+    const oldest = answers.keys().next()
+    if (!oldest.done) answers.delete(oldest.value)
+  }
+  answers.set(key, { value, until: now + REVOCATION_CACHE_MS })
+}
+
+async function readRevocationKeys(kv: KVNamespace, keys: readonly string[]): Promise<(string | null)[]> {
+  const now = Date.now()
+  const values: (string | null | undefined)[] = keys.map((key) => {
+    const hit = answers.get(key)
+    return hit && hit.until > now ? hit.value : undefined
+  })
+  const missing = keys.filter((_, index) => values[index] === undefined)
+  if (missing.length === 0) return values as (string | null)[]
+  const fetched = await withStorage('revocation check (KV)', () =>
+    Promise.all(missing.map((key) => kv.get(key))),
+  )
+  let next = 0
+  return keys.map((key, index) => {
+    const known = values[index]
+    if (known !== undefined) return known
+    const value = fetched[next++] ?? null
+    remember(key, value, now)
+    return value
+  })
+}
+
+/**
  * The revocation check of the hot path. Default routes read KV only: two gets, whatever the size
  * of the denylist. KV is eventually consistent (a write can take 60 s or more to reach other
  * locations, and "absent" answers are cached there too), so routes with `revocation: "strict"`
@@ -36,7 +74,8 @@ export async function assertNotRevoked(
   options: { strict: boolean; iat?: number },
 ): Promise<void> {
   if (!principal.tokenId) return
-  const jtiHash = await sha256Hex(principal.tokenId)
+  principal.tokenIdHash ??= await sha256Hex(principal.tokenId)
+  const jtiHash = principal.tokenIdHash
   const issued = issuedAtMs(principal, options.iat)
   if (options.strict) {
     const row = await withStorage('revocation check (D1)', () =>
@@ -55,27 +94,43 @@ export async function assertNotRevoked(
     }
     return
   }
-  const [jtiEntry, notBefore] = await withStorage('revocation check (KV)', () =>
-    Promise.all([stores.KV.get(revokedJtiKey(jtiHash)), stores.KV.get(revokedSubjectKey(principal.id))]),
-  )
-  if (jtiEntry !== null || (notBefore !== null && issued < Number(notBefore))) throw revoked()
+  const [jtiEntry, notBefore] = await readRevocationKeys(stores.KV, [
+    revokedJtiKey(jtiHash),
+    revokedSubjectKey(principal.id),
+  ])
+  if (jtiEntry !== null || (notBefore !== null && notBefore !== undefined && issued < Number(notBefore)))
+    throw revoked()
 }
 
-/** Denies one access token until it expires: D1 first (the truth), then the KV edge copy. */
+/** The largest `clock_skew_seconds` the settings schema allows (config/schema.ts). */
+export const MAX_CLOCK_SKEW_SECONDS = 300
+
+export interface DenyOptions {
+  /**
+   * Tokens are accepted up to the clock skew after `exp`, so a denial must outlive `exp` by as
+   * much. Callers pass the configured `clock_skew_seconds`; without it, the largest allowed.
+   */
+  clockSkewSeconds?: number
+}
+
+/** Denies one access token until it is no longer accepted: D1 first (the truth), then the KV edge copy. */
 export async function revokeAccessToken(
   stores: RevocationStores,
   token: { jti: string; subject: string; expiresAt: number },
+  options: DenyOptions = {},
 ): Promise<void> {
   const jtiHash = await sha256Hex(token.jti)
   const now = nowSeconds()
-  if (token.expiresAt <= now) return
+  const acceptedUntil = token.expiresAt + (options.clockSkewSeconds ?? MAX_CLOCK_SKEW_SECONDS)
+  if (acceptedUntil <= now) return
   await withStorage('revoke access token', async () => {
     await stores.DB.prepare(
       'INSERT OR IGNORE INTO revoked_tokens (jti_hash, subject, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4)',
     )
       .bind(jtiHash, token.subject, token.expiresAt, now)
       .run()
-    await stores.KV.put(revokedJtiKey(jtiHash), '1', { expirationTtl: kvTtl(token.expiresAt - now) })
+    await stores.KV.put(revokedJtiKey(jtiHash), '1', { expirationTtl: kvTtl(acceptedUntil - now) })
+    remember(revokedJtiKey(jtiHash), '1', Date.now())
   })
 }
 
@@ -88,30 +143,39 @@ export async function revokeSubject(
   stores: RevocationStores,
   subject: string,
   accessTokenTtlSeconds: number,
+  options: DenyOptions = {},
 ): Promise<void> {
   const now = Date.now()
   await withStorage('revoke subject', async () => {
-    await stores.DB.batch([
-      stores.DB.prepare(
-        `INSERT INTO subject_revocations (subject, not_before_ms) VALUES (?1, ?2)
-         ON CONFLICT(subject) DO UPDATE SET not_before_ms = MAX(not_before_ms, ?2)`,
-      ).bind(subject, now),
-    ])
+    await stores.DB.prepare(
+      `INSERT INTO subject_revocations (subject, not_before_ms) VALUES (?1, ?2)
+       ON CONFLICT(subject) DO UPDATE SET not_before_ms = MAX(not_before_ms, ?2)`,
+    )
+      .bind(subject, now)
+      .run()
     await revokeUserRefreshTokens(stores.DB, subject)
-    // +60 s: tokens are accepted up to the clock skew after exp; KV's own minimum is 60 s anyway.
+    // Tokens issued before `now` are accepted until their exp plus the clock skew, at the latest.
     await stores.KV.put(revokedSubjectKey(subject), String(now), {
-      expirationTtl: kvTtl(accessTokenTtlSeconds + 60),
+      expirationTtl: kvTtl(accessTokenTtlSeconds + (options.clockSkewSeconds ?? MAX_CLOCK_SKEW_SECONDS)),
     })
   })
 }
 
 /** Ends one login session: its refresh-token family and every live access token issued in it. */
-export async function revokeSession(stores: RevocationStores, familyId: string): Promise<void> {
+export async function revokeSession(
+  stores: RevocationStores,
+  familyId: string,
+  options: DenyOptions = {},
+): Promise<void> {
   const tokens = await withStorage('end session', async () => {
     await revokeFamily(stores.DB, familyId)
     return liveFamilyAccessTokens(stores.DB, familyId)
   })
   for (const token of tokens) {
-    await revokeAccessToken(stores, { jti: token.jti, subject: token.user_id, expiresAt: token.expires_at })
+    await revokeAccessToken(
+      stores,
+      { jti: token.jti, subject: token.user_id, expiresAt: token.expires_at },
+      options,
+    )
   }
 }
