@@ -261,3 +261,12 @@ describe('ordinary headers', () => {
     expect(incoming.get('cookie')).toBe('__Host-gw_session=s')
   })
 })
+
+describe('identity values outside printable ASCII', () => {
+  it('are percent-encoded so no raw UTF-8 or control byte reaches the upstream', async () => {
+    const { headerValue } = await import('./headers')
+    expect(headerValue('alice')).toBe('alice')
+    expect(headerValue('josé')).toBe('jos%C3%A9')
+    expect(headerValue('a\u0000b')).toBe('a%00b')
+  })
+})

@@ -52,6 +52,15 @@ function isStripped(name: string, connectionListed: ReadonlySet<string>): boolea
   )
 }
 
+/**
+ * Header values are bytes, and servers disagree on how to read non-ASCII ones; identity values
+ * outside printable ASCII (an external IdP's `josé`) are sent percent-encoded (UTF-8), which the
+ * README documents. ASCII values, the common case, pass unchanged.
+ */
+export function headerValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value)
+}
+
 export interface UpstreamHeaderOptions {
   principal?: Principal
   assertion?: string
@@ -117,10 +126,10 @@ export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderO
   const principal = options.principal
   out.set('x-auth-method', principal ? principal.method : 'none')
   if (principal) {
-    out.set('x-auth-user-id', principal.id)
-    out.set('x-auth-user', principal.username)
-    out.set('x-auth-roles', principal.roles.join(','))
-    out.set('x-auth-scopes', principal.scopes.join(' '))
+    out.set('x-auth-user-id', headerValue(principal.id))
+    out.set('x-auth-user', headerValue(principal.username))
+    out.set('x-auth-roles', headerValue(principal.roles.join(',')))
+    out.set('x-auth-scopes', headerValue(principal.scopes.join(' ')))
     if (options.assertion) out.set('x-auth-assertion', options.assertion)
   }
   out.set('x-request-id', options.requestId)
