@@ -111,6 +111,8 @@ export const externalIssuerSchema = z
     typ: z.string().min(1).optional(),
     /** How long a fetched JWKS is used before it is fetched again (an unknown `kid` refetches sooner). */
     jwks_cache_seconds: z.number().int().min(60).max(86_400).default(3_600),
+    /** Minimum seconds between two JWKS fetches per isolate (an unknown `kid` cannot force more). */
+    jwks_refetch_cooldown_seconds: z.number().int().min(5).max(3_600).default(30),
   })
   .strict()
   .refine((issuer) => (issuer.jwks_url === undefined) !== (issuer.discovery_url === undefined), {
