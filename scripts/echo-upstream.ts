@@ -90,7 +90,8 @@ export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<Ech
       let left = bytes
       while (left > 0) {
         const size = Math.min(left, chunk.length)
-        if (!response.write(chunk.subarray(0, size))) await new Promise((resolve) => response.once('drain', resolve))
+        if (!response.write(chunk.subarray(0, size)))
+          await new Promise((resolve) => response.once('drain', resolve))
         left -= size
       }
       response.end()
@@ -107,6 +108,9 @@ export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<Ech
       response.end(JSON.stringify({ error: String(error) }))
     })
   })
+  // Longer than any client's idle pool, so a reused keep-alive connection is never one the
+  // server has just closed (Node's 5 s default made the first request after a pause fail).
+  server.keepAliveTimeout = 120_000
   const sockets = new WebSocketServer({ server })
   sockets.on('connection', (socket, request) => {
     socket.on('message', (data, isBinary) => {

@@ -33,7 +33,11 @@ export function viewApiKey(record: ApiKeyRecord): ApiKeyView {
 }
 
 export interface CreateApiKeyInput {
-  owner: { id: string; roles: readonly string[] }
+  /**
+   * `scopes`: those of the credential that asks, when there is one. A token narrowed to `read`
+   * (or handed to a client for `read` only) must not mint a longer-lived key with `write`.
+   */
+  owner: { id: string; roles: readonly string[]; scopes?: readonly string[] }
   name: unknown
   scopes: unknown
   expiresIn: unknown
@@ -80,6 +84,8 @@ export async function createApiKey(
   }
   const requested = input.scopes === undefined ? undefined : parseScope((input.scopes as string[]).join(' '))
   const allowed = scopesForRoles(input.owner.roles, config.roleClosure, config.settings.role_scopes)
+  const asking = input.owner.scopes
+  if (asking) for (const scope of allowed) if (!asking.includes(scope)) allowed.delete(scope)
   const excess = (requested ?? []).filter((scope) => !allowed.has(scope))
   if (excess.length > 0)
     throw new GatewayError('invalid_scope', `You do not hold the scope(s): ${excess.join(' ')}.`)

@@ -25,19 +25,27 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined
 }
 
-/** The API key from the sources the route enables: header always first, then query, then cookie. */
+/**
+ * The API key from the sources the route enables. Every enabled source is read: the same key in
+ * several is one credential, but two different keys are a conflict and the request is rejected
+ * (as a stale key cookie next to a fresh header must not be settled by picking one).
+ */
 function presentedKey(input: CredentialInput): string | undefined {
   const { request, apiKeySources, apiKeyParam } = input
+  const found = new Set<string>()
   if (apiKeySources.includes('header')) {
     const value = request.headers.get(API_KEY_HEADER)
-    if (value !== null) return value
+    if (value !== null) found.add(value)
   }
   if (apiKeySources.includes('query')) {
-    const value = new URL(request.url).searchParams.get(apiKeyParam)
-    if (value !== null) return value
+    for (const value of new URL(request.url).searchParams.getAll(apiKeyParam)) found.add(value)
   }
-  if (apiKeySources.includes('cookie')) return readCookie(request.headers.get('cookie'), apiKeyParam)
-  return undefined
+  if (apiKeySources.includes('cookie')) {
+    const value = readCookie(request.headers.get('cookie'), apiKeyParam)
+    if (value !== undefined) found.add(value)
+  }
+  if (found.size > 1) throw invalidKey()
+  return found.values().next().value
 }
 
 // Per isolate: when each key's last-used time was last written, so D1 sees at most one write a

@@ -2,6 +2,10 @@ import type { GatewayConfig } from '../config/load'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
+import { loadApiKey } from './api-key'
+import { loadBasic } from './basic'
+import { loadBearerJwt } from './bearer-jwt'
+import { loadExternalJwt } from './external-jwt'
 import type { Principal } from './principal'
 
 /** What a credential loader sees: the request and the route's settings, nothing else. */
@@ -24,11 +28,13 @@ export interface CredentialInput {
  */
 export type CredentialLoader = (input: CredentialInput) => Promise<Principal | undefined>
 
-const loaders = new Map<CredentialKind, CredentialLoader>()
-
-/** Loaders register themselves by kind (authn/index.ts imports each). */
-export function registerLoader(kind: CredentialKind, loader: CredentialLoader): void {
-  loaders.set(kind, loader)
+// The credential kinds this build understands. A kind a route enables but that has no loader
+// here (`session`, until browser login lands) never yields a principal.
+const loaders: Partial<Record<CredentialKind, CredentialLoader>> = {
+  jwt: loadBearerJwt,
+  external_jwt: loadExternalJwt,
+  api_key: loadApiKey,
+  basic: loadBasic,
 }
 
 function missingCredentials(credentials: readonly CredentialKind[]): GatewayError {
@@ -50,7 +56,7 @@ export async function loadPrincipal(input: CredentialInput): Promise<Principal> 
   let found: Principal | undefined
   for (const kind of CREDENTIAL_KINDS) {
     if (!input.credentials.includes(kind)) continue
-    const loader = loaders.get(kind)
+    const loader = loaders[kind]
     if (!loader) continue
     const principal = await loader(input)
     if (!principal) continue

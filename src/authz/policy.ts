@@ -34,7 +34,8 @@ export function ruleFor(policy: RoutePolicy, method: string): AccessRule {
 export function decide(rule: AccessRule, principal: Principal, closure: RoleClosure): Decision {
   if (rule.roles.length > 0) {
     const held = effectiveRoles(principal.roles, closure)
-    if (!rule.roles.some((role) => held.has(role))) return { allow: false, reason: 'forbidden', roles: rule.roles }
+    if (!rule.roles.some((role) => held.has(role)))
+      return { allow: false, reason: 'forbidden', roles: rule.roles }
   }
   if (rule.scopes.length > 0) {
     const missing = rule.scopes.filter((scope) => !principal.scopes.includes(scope))

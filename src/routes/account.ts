@@ -3,6 +3,7 @@ import { verifyLogin } from '../accounts/login'
 import { hashPassword } from '../accounts/password-hash'
 import { checkPassword } from '../accounts/password-policy'
 import { countRegistration } from '../accounts/throttle'
+import { USERNAME } from '../accounts/username'
 import { authenticate, currentPrincipal } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -15,9 +16,6 @@ import { loadKeyRing } from '../tokens/signing-keys'
 import { readFields } from './form'
 
 export const accountRoutes = new Hono<AppBindings>()
-
-// Letters, digits and . _ - @ +: usable as an email address, safe in an upstream header.
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$/
 
 function stringField(fields: Record<string, unknown>, name: string): string {
   const value = fields[name]
@@ -116,19 +114,23 @@ accountRoutes.post(
 
 accountRoutes.post('/auth/logout', authenticate({ credentials: ['jwt'] }), async function logout(c) {
   const principal = currentPrincipal(c)
-  if (principal.sessionId) await revokeSession(c.env, principal.sessionId)
+  const deny = { clockSkewSeconds: c.var.ctx.config.settings.clock_skew_seconds }
+  if (principal.sessionId) await revokeSession(c.env, principal.sessionId, deny)
   if (principal.tokenId && principal.expiresAt) {
-    await revokeAccessToken(c.env, {
-      jti: principal.tokenId,
-      subject: principal.id,
-      expiresAt: principal.expiresAt,
-    })
+    await revokeAccessToken(
+      c.env,
+      { jti: principal.tokenId, subject: principal.id, expiresAt: principal.expiresAt },
+      deny,
+    )
   }
   return c.body(null, 204)
 })
 
 accountRoutes.post('/auth/logout-all', authenticate({ credentials: ['jwt'] }), async function logoutAll(c) {
   const principal = currentPrincipal(c)
-  await revokeSubject(c.env, principal.id, c.var.ctx.config.settings.access_token_ttl_seconds)
+  const { settings } = c.var.ctx.config
+  await revokeSubject(c.env, principal.id, settings.access_token_ttl_seconds, {
+    clockSkewSeconds: settings.clock_skew_seconds,
+  })
   return c.body(null, 204)
 })

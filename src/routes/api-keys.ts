@@ -14,6 +14,10 @@ const self = authenticate({ credentials: ['jwt'] })
 
 apiKeyRoutes.post('/auth/api-keys', self, async function createKey(c) {
   const principal = currentPrincipal(c)
+  // A client_credentials token acts as a client, not a user: it has no account to own keys.
+  if (principal.clientId !== undefined && principal.clientId === principal.id) {
+    throw new GatewayError('forbidden', 'API keys belong to users; a client token cannot create them.')
+  }
   const fields = await readFields(c.req.raw)
   const created = await createApiKey(c.env.DB, c.var.ctx.config, {
     owner: principal,

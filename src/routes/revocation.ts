@@ -89,18 +89,20 @@ revocationRoutes.post('/auth/revoke', async function revoke(c) {
   const token = requiredToken(form)
   const ring = await loadKeyRing(c.env.SIGNING_KEYS)
   const caller = await identifyCaller(c, form, ring)
+  // Tokens are accepted up to the clock skew after exp: the denial must last as long.
+  const deny = { clockSkewSeconds: c.var.ctx.config.settings.clock_skew_seconds }
   const refresh = await findRefresh(c, token)
   if (refresh) {
     if (callerOwns(caller, refresh.user_id, refresh.client_id ?? undefined))
-      await revokeSession(c.env, refresh.family_id)
+      await revokeSession(c.env, refresh.family_id, deny)
   } else {
     const principal = await verifyOurs(c, ring, token)
     if (principal?.tokenId && principal.expiresAt && callerOwns(caller, principal.id, principal.clientId)) {
-      await revokeAccessToken(c.env, {
-        jti: principal.tokenId,
-        subject: principal.id,
-        expiresAt: principal.expiresAt,
-      })
+      await revokeAccessToken(
+        c.env,
+        { jti: principal.tokenId, subject: principal.id, expiresAt: principal.expiresAt },
+        deny,
+      )
     }
   }
   return c.body(null, 200, { 'cache-control': 'no-store' })

@@ -127,15 +127,17 @@ export async function recordSessionAccessToken(
 }
 
 /** Still-live access tokens issued in a family (to deny them when the session ends). */
+/** Access tokens of a family still accepted: unexpired, or expired less than `graceSeconds` (clock skew) ago. */
 export async function liveFamilyAccessTokens(
   db: D1Database,
   familyId: string,
+  graceSeconds: number,
 ): Promise<{ jti: string; expires_at: number; user_id: string }[]> {
   const result = await db
     .prepare(
       'SELECT jti, expires_at, user_id FROM session_access_tokens WHERE family_id = ?1 AND expires_at > ?2',
     )
-    .bind(familyId, nowSeconds())
+    .bind(familyId, nowSeconds() - graceSeconds)
     .all<{ jti: string; expires_at: number; user_id: string }>()
   return result.results
 }

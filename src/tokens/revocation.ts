@@ -158,6 +158,8 @@ export async function revokeSubject(
     await stores.KV.put(revokedSubjectKey(subject), String(now), {
       expirationTtl: kvTtl(accessTokenTtlSeconds + (options.clockSkewSeconds ?? MAX_CLOCK_SKEW_SECONDS)),
     })
+    // Else this isolate would keep answering from a cached "not revoked" for up to REVOCATION_CACHE_MS.
+    remember(revokedSubjectKey(subject), String(now), Date.now())
   })
 }
 
@@ -169,7 +171,7 @@ export async function revokeSession(
 ): Promise<void> {
   const tokens = await withStorage('end session', async () => {
     await revokeFamily(stores.DB, familyId)
-    return liveFamilyAccessTokens(stores.DB, familyId)
+    return liveFamilyAccessTokens(stores.DB, familyId, options.clockSkewSeconds ?? MAX_CLOCK_SKEW_SECONDS)
   })
   for (const token of tokens) {
     await revokeAccessToken(

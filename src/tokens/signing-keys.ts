@@ -1,5 +1,5 @@
 import { type CryptoKey, exportJWK, importJWK, type JWK } from 'jose'
-import { z } from 'zod'
+import * as z from 'zod'
 import { sha256Hex } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
 

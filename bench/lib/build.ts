@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { build } from 'esbuild'
+import { unstable_readConfig } from 'wrangler'
+import { PROJECT_DIR, WORK_DIR } from './paths'
+import { runCommand } from './processes'
+
+export interface GatewayBundle {
+  /** The Worker's main module as `wrangler deploy` would upload it. */
+  file: string
+  rawBytes: number
+  gzipBytes: number
+  /** wrangler's own "Total Upload: … / gzip: …" line. */
+  wranglerSummary: string
+  compatibilityDate: string
+  compatibilityFlags: string[]
+  /** `[vars]` of wrangler.toml as the deployed Worker gets them. */
+  vars: Record<string, unknown>
+}
+
+const requireFromWrangler = createRequire(createRequire(import.meta.url).resolve('wrangler/package.json'))
+
+/** The workerd binary that wrangler itself runs (the one its compatibility dates are checked against). */
+export function workerdBinary(): { path: string; version: string; compatibilityDate: string } {
+  const workerd = requireFromWrangler('workerd') as {
+    default: string
+    version: string
+    compatibilityDate: string
+  }
+  return { path: workerd.default, version: workerd.version, compatibilityDate: workerd.compatibilityDate }
+}
+
+/** The production bundle: exactly `wrangler deploy --dry-run`, offline. */
+export async function buildGateway(): Promise<GatewayBundle> {
+  const outdir = join(WORK_DIR, 'dist')
+  const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js')
+  const output = await runCommand(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outdir], {
+    cwd: PROJECT_DIR,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+  })
+  const summary = /Total Upload:[^\n]*/.exec(output)?.[0]?.trim() ?? 'wrangler printed no upload size'
+  const config = unstable_readConfig({ config: join(PROJECT_DIR, 'wrangler.toml') }, { hideWarnings: true })
+  const file = join(outdir, 'index.js')
+  const bytes = await readFile(file)
+  return {
+    file,
+    rawBytes: bytes.length,
+    gzipBytes: gzipSync(bytes).length,
+    wranglerSummary: summary,
+    compatibilityDate: config.compatibility_date ?? '2026-05-01',
+    compatibilityFlags: config.compatibility_flags,
+    vars: { ...(config.vars as Record<string, unknown>) },
+  }
+}
+
+/** Bundles one of the harness's own Workers (simulators, peers) into a single ES module. */
+export async function bundleWorker(entry: string, name: string): Promise<string> {
+  const outfile = join(WORK_DIR, 'workers', `${name}.js`)
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    logLevel: 'error',
+  })
+  return outfile
+}

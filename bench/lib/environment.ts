@@ -1,0 +1,325 @@
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { uuidv7 } from '../../src/crypto/uuid7'
+import { type BenchAccount, createBenchAccount } from './accounts'
+import { buildGateway, bundleWorker, type GatewayBundle, workerdBinary } from './build'
+import { benchSettings, ROUTE_TABLE_SIZE, routeTable } from './gateway-setup'
+import { type HaproxyPeer, startHaproxy } from './haproxy'
+import { BENCH_DIR, PROJECT_DIR, ROOT_DIR, WORK_DIR } from './paths'
+import { cpuSeconds, freePort, type Service } from './processes'
+import { baselineScenario, defineScenarios, ITEM_PATH, type RequestFiles, type Scenario } from './scenarios'
+import {
+  AccessTokenMinter,
+  ExternalIdp,
+  generateSigningKeys,
+  revokedJtiKey,
+  type SigningKeys,
+  tamperSignature,
+} from './tokens'
+import { startUpstream, type Upstream } from './upstream'
+import { type Binding, startWorkerd, type WorkerService, writeWorkerdConfig } from './workerd'
+
+const SERVICES = [
+  'hello',
+  'bare',
+  'naive',
+  'gw',
+  'gw-routes',
+  'gw-denylist',
+  'pbkdf2',
+  'kv-main',
+  'kv-denylist',
+  'd1',
+] as const
+export type ServiceName = (typeof SERVICES)[number]
+
+const STEADY_TOKENS = 1000
+export const TOKEN_SUBJECTS = 100
+const DENYLIST_SIZE = 100_000
+const LOGINS = 10
+
+export interface BenchEnvironment {
+  bundle: GatewayBundle
+  workerd: { version: string; service: Service }
+  upstream: Upstream
+  haproxy?: HaproxyPeer
+  baseline: Scenario
+  scenarios: Scenario[]
+  account: BenchAccount
+  minter: AccessTokenMinter
+  files: RequestFiles
+  origin(name: ServiceName): string
+}
+
+export interface EnvironmentOptions {
+  log(message: string): void
+  /** Passed to workerd as --inspector-addr (for bench/profile.ts). */
+  inspectorPort?: number
+  /** Scenario ids to keep (BENCH_ONLY); all when undefined. */
+  only?: readonly string[]
+}
+
+function selectScenarios(all: Scenario[], only: readonly string[] | undefined): Scenario[] {
+  if (!only) return all
+  const unknown = only.filter((id) => !all.some((scenario) => scenario.id === id))
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
+  return all.filter((scenario) => only.includes(scenario.id))
+}
+
+const bearer = (token: string) => `Authorization: Bearer ${token}`
+
+export async function writeRequests(name: string, lines: string[]): Promise<string> {
+  const file = join(WORK_DIR, 'requests', `${name}.txt`)
+  await writeFile(file, `${lines.join('\n')}\n`)
+  return file
+}
+
+export function bearerLines(tokens: readonly string[]): string[] {
+  return tokens.map(bearer)
+}
+
+async function readMigrations(): Promise<string[]> {
+  const dir = join(PROJECT_DIR, 'migrations')
+  const files = (await readdir(dir)).filter((file) => file.endsWith('.sql')).sort()
+  return Promise.all(files.map((file) => readFile(join(dir, file), 'utf8')))
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const response = await fetch(url, { method: 'POST', body: JSON.stringify(body) })
+  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`)
+  await response.body?.cancel()
+}
+
+async function buildAll() {
+  const worker = (name: string) => bundleWorker(join(BENCH_DIR, 'workers', `${name}.ts`), name)
+  const [bundle, hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono] = await Promise.all([
+    buildGateway(),
+    worker('hello'),
+    worker('pass-through'),
+    worker('kv-memory'),
+    worker('d1-sqlite'),
+    worker('pbkdf2'),
+    bundleWorker(join(BENCH_DIR, 'peers', 'naive-hono.ts'), 'naive-hono'),
+  ])
+  return { bundle, modules: { hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono } }
+}
+
+interface Composition {
+  bundle: GatewayBundle
+  modules: Awaited<ReturnType<typeof buildAll>>['modules']
+  keys: SigningKeys
+  issuer: string
+  audience: string
+  upstream: Upstream
+  settings: Record<string, unknown>
+  /** wrangler.toml's route table. */
+  shippedRoutes: unknown[]
+}
+
+/** Every Worker of the run: three gateway instances, the baseline, the peers and the simulators. */
+async function composeWorkers(c: Composition): Promise<WorkerService[]> {
+  const compat = {
+    compatibilityDate: c.bundle.compatibilityDate,
+    compatibilityFlags: c.bundle.compatibilityFlags,
+  }
+  const gateway = (name: string, kv: string, routes: unknown[]): WorkerService => {
+    // wrangler.toml's vars as they are, then what the harness sets (as `wrangler dev --var` would).
+    const bindings: Binding[] = Object.entries(c.bundle.vars)
+      .filter(([key]) => !['ISSUER', 'UPSTREAM_URL', 'SETTINGS', 'ROUTES'].includes(key))
+      .map(([key, value]) =>
+        typeof value === 'string' ? { name: key, text: value } : { name: key, json: value },
+      )
+    bindings.push(
+      { name: 'KV', kv },
+      { name: 'DB', d1: 'd1' },
+      { name: 'ISSUER', text: c.issuer },
+      { name: 'UPSTREAM_URL', text: c.upstream.origin },
+      { name: 'SETTINGS', json: c.settings },
+      { name: 'ROUTES', json: routes },
+      { name: 'SIGNING_KEYS', text: c.keys.secret },
+    )
+    return { name, module: c.bundle.file, ...compat, bindings, network: true }
+  }
+  const upstreamBinding: Binding = { name: 'UPSTREAM_URL', text: c.upstream.origin }
+  return [
+    { name: 'hello', module: c.modules.hello, ...compat },
+    { name: 'bare', module: c.modules.passThrough, ...compat, network: true, bindings: [upstreamBinding] },
+    {
+      name: 'naive',
+      module: c.modules.naiveHono,
+      ...compat,
+      network: true,
+      bindings: [
+        upstreamBinding,
+        { name: 'PUBLIC_JWK', text: JSON.stringify(c.keys.publicJwk) },
+        { name: 'ISSUER', text: c.issuer },
+        { name: 'AUDIENCE', text: c.audience },
+      ],
+    },
+    gateway('gw', 'kv-main', routeTable(c.shippedRoutes)),
+    gateway('gw-routes', 'kv-main', routeTable(c.shippedRoutes, ROUTE_TABLE_SIZE)),
+    gateway('gw-denylist', 'kv-denylist', routeTable(c.shippedRoutes)),
+    { name: 'pbkdf2', module: c.modules.pbkdf2, ...compat },
+    { name: 'kv-main', module: c.modules.kvMemory, ...compat },
+    { name: 'kv-denylist', module: c.modules.kvMemory, ...compat },
+    {
+      name: 'd1',
+      module: c.modules.d1Sqlite,
+      ...compat,
+      bindings: [
+        { name: 'DATABASE', durableObject: 'BenchDatabase' },
+        { name: 'MIGRATIONS', json: await readMigrations() },
+      ],
+      sqliteObject: { className: 'BenchDatabase', directory: join(WORK_DIR, 'd1') },
+    },
+  ]
+}
+
+/** Checks that revocation scenarios measure what they claim: the denylist and D1 are really consulted. */
+async function probeRevocation(env: BenchEnvironment, minter: AccessTokenMinter): Promise<void> {
+  const revokedJti = uuidv7()
+  const strictJti = uuidv7()
+  await post(`${env.origin('kv-denylist')}/__bench/seed`, { entries: [[revokedJtiKey(revokedJti), '1']] })
+  await post(`${env.origin('d1')}/__bench/sql`, {
+    sql: 'INSERT INTO revoked_tokens (jti_hash, subject, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4)',
+    params: [createHash('sha256').update(strictJti).digest('hex'), 'steady-1', 4_000_000_000, 1],
+  })
+  const status = async (url: string, token: string) => {
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
+    await response.body?.cancel()
+    return response.status
+  }
+  const revoked = minter.mint('steady-0', revokedJti)
+  const strictOnly = minter.mint('steady-1', strictJti)
+  const probes = {
+    'denylisted jti on the 100k-denylist gateway (401)': await status(
+      env.origin('gw-denylist') + ITEM_PATH,
+      revoked,
+    ),
+    'same token where KV does not list it (200)': await status(env.origin('gw') + ITEM_PATH, revoked),
+    'jti revoked only in D1, strict route (401)': await status(
+      `${env.origin('gw')}/bench/strict/items?id=42`,
+      strictOnly,
+    ),
+    'jti revoked only in D1, default route (200)': await status(env.origin('gw') + ITEM_PATH, strictOnly),
+  }
+  const expected = [401, 200, 401, 200]
+  if (Object.values(probes).some((value, i) => value !== expected[i]))
+    throw new Error(`revocation probes failed: ${JSON.stringify(probes)}`)
+}
+
+function headerOf(line: string): Record<string, string> {
+  const colon = line.indexOf(':')
+  return colon > 0 ? { [line.slice(0, colon)]: line.slice(colon + 1).trim() } : {}
+}
+
+/** One request per scenario before any load: a wrong status stops the run with the reason. */
+async function preflight(scenario: Scenario): Promise<void> {
+  const first = (await readFile(scenario.requestsFile, 'utf8')).split('\n')[0] ?? ''
+  const response = await fetch(scenario.url, { headers: headerOf(first) })
+  const body = await response.text()
+  if (response.status !== scenario.expectStatus) {
+    throw new Error(
+      `preflight ${scenario.id}: expected ${scenario.expectStatus}, got ${response.status}: ${body.slice(0, 300)}`,
+    )
+  }
+}
+
+/** Builds, starts and seeds everything a run needs, and checks each scenario once. */
+export async function startEnvironment(options: EnvironmentOptions): Promise<BenchEnvironment> {
+  const { log } = options
+  await rm(WORK_DIR, { recursive: true, force: true })
+  await mkdir(join(WORK_DIR, 'requests'), { recursive: true })
+  await mkdir(join(WORK_DIR, 'd1'), { recursive: true })
+
+  log('building the production bundle (wrangler deploy --dry-run) and the harness Workers ...')
+  const { bundle, modules } = await buildAll()
+  log(`  ${bundle.wranglerSummary}`)
+  const keys = await generateSigningKeys()
+  const idp = new ExternalIdp('https://idp.bench.invalid', 'bench-api')
+  const upstream = await startUpstream(idp.jwks)
+
+  const ports = Object.fromEntries(
+    await Promise.all(SERVICES.map(async (name) => [name, await freePort()] as const)),
+  ) as Record<ServiceName, number>
+  const origin = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`
+  const issuer = origin('gw')
+  const shipped = (bundle.vars.SETTINGS ?? {}) as Record<string, unknown>
+  const audience = typeof shipped.audience === 'string' ? shipped.audience : 'edge-auth-gateway'
+  const ttlSeconds =
+    typeof shipped.access_token_ttl_seconds === 'number' ? shipped.access_token_ttl_seconds : 900
+  const workers = await composeWorkers({
+    bundle,
+    modules,
+    keys,
+    issuer,
+    audience,
+    upstream,
+    settings: benchSettings(shipped, {
+      issuer: idp.issuer,
+      audience: idp.audience,
+      upstreamOrigin: upstream.origin,
+    }),
+    shippedRoutes: Array.isArray(bundle.vars.ROUTES) ? (bundle.vars.ROUTES as unknown[]) : [],
+  })
+  const configFile = await writeWorkerdConfig(
+    workers,
+    SERVICES.map((name) => ({ service: name, port: ports[name] })),
+  )
+  const workerd = workerdBinary()
+  log(`starting workerd ${workerd.version} with ${relative(ROOT_DIR, configFile)} ...`)
+  const workerdService = await startWorkerd(
+    workerd.path,
+    configFile,
+    Object.values(ports),
+    options.inspectorPort,
+  )
+
+  log('seeding: the bench user and API key (real endpoints), 100,000 revoked jtis, tokens ...')
+  const account = await createBenchAccount(origin('gw'), LOGINS, () => cpuSeconds(workerdService.child.pid))
+  const minter = await AccessTokenMinter.create(keys, { issuer, audience, ttlSeconds })
+  const steady = minter.mintMany(STEADY_TOKENS, TOKEN_SUBJECTS, 'steady')
+  const denylist: [string, string][] = []
+  // One more, the probe's, is added by probeRevocation.
+  for (let i = 1; i < DENYLIST_SIZE; i++) denylist.push([revokedJtiKey(uuidv7()), '1'])
+  await post(`${origin('kv-denylist')}/__bench/seed`, { entries: denylist })
+  const external = Array.from({ length: STEADY_TOKENS }, (_, i) => idp.mint(`ext-${i % TOKEN_SUBJECTS}`))
+  const files: RequestFiles = {
+    none: await writeRequests('none', ['']),
+    steady: await writeRequests('steady', bearerLines(steady)),
+    external: await writeRequests('external', bearerLines(external)),
+    apiKey: await writeRequests('api-key', [`X-API-Key: ${account.apiKey}`]),
+    badSignature: await writeRequests('bad-signature', bearerLines([tamperSignature(steady[0] as string)])),
+    // Replaced by the run with enough never-seen tokens; one for the preflight until then.
+    cold: await writeRequests('cold', bearerLines([minter.mint('cold-probe')])),
+  }
+
+  const haproxy = await startHaproxy({
+    upstreamPort: upstream.port,
+    publicPem: keys.publicPem,
+    issuer,
+    audience,
+  })
+  const targets = {
+    worker: origin,
+    upstream,
+    haproxyOrigin: haproxy ? `http://127.0.0.1:${haproxy.port}` : undefined,
+  }
+  const env: BenchEnvironment = {
+    bundle,
+    workerd: { version: workerd.version, service: workerdService },
+    upstream,
+    haproxy,
+    baseline: baselineScenario(targets, files),
+    scenarios: selectScenarios(defineScenarios(targets, files), options.only),
+    account,
+    minter,
+    files,
+    origin,
+  }
+  for (const scenario of [env.baseline, ...env.scenarios]) if (!scenario.skipped) await preflight(scenario)
+  await probeRevocation(env, minter)
+  return env
+}

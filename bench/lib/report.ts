@@ -1,0 +1,196 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import type { MachineInfo } from './machine'
+
+export type ScenarioKind = 'overhead' | 'baseline' | 'gateway' | 'peer'
+
+export interface RunSample {
+  round: number
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  /** CPU time of the serving process (workerd: every Worker and simulator in it) per request, in µs. */
+  cpuUs: number
+  /** Mean of the baseline runs just before and just after this one. */
+  baselineRps: number
+  ratio: number
+  requests: number
+  non2xx: number
+  socketErrors: number
+}
+
+export interface ScenarioResult {
+  id: string
+  label: string
+  kind: ScenarioKind
+  expectStatus: number
+  samples: RunSample[]
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  cpuUs: number
+  /** Mean over rounds of rps / nearby baseline. */
+  ratio: number
+  /**
+   * Baseline CPU per request / this scenario's: the throughput ratio a dedicated core would give.
+   * Other work on the machine moves it far less than it moves req/s.
+   */
+  cpuRatio: number
+  note?: string
+  skipped?: string
+}
+
+export interface TargetResult {
+  description: string
+  value: string
+  pass: boolean
+}
+
+export interface BenchReport {
+  generatedAt: string
+  command: string
+  machine: MachineInfo
+  tools: Record<string, string>
+  simulated: string[]
+  settings: { rounds: number; seconds: number; warmupSeconds: number; connections: number }
+  bundle: { rawBytes: number; gzipBytes: number; wranglerSummary: string }
+  harness: {
+    helloRps: number
+    upstreamDirectRps: number
+    bareRps: number
+    coldTokens: number
+    wallSeconds: number
+  }
+  login: {
+    /** workerd CPU time of one PBKDF2-SHA256 derivation at 100,000 iterations. */
+    pbkdf2CpuMs: number
+    /** workerd CPU time of one whole password-grant `POST /auth/token` (with the D1 simulator's share). */
+    tokenEndpointCpuMs: number
+    /** Wall time of the same request, median. */
+    tokenEndpointMs: number
+    logins: number
+  }
+  scenarios: ScenarioResult[]
+  targets: TargetResult[]
+}
+
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-'
+}
+
+export function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`
+}
+
+/** The one table: req/s, p50, p99 and the ratio to the nearby pass-through baseline. */
+export function formatTable(scenarios: readonly ScenarioResult[]): string {
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'x bare', 'CPU us/req']
+  const rows = scenarios.map((s) =>
+    s.skipped
+      ? [s.label, '-', '-', '-', '-', `skipped: ${s.skipped}`]
+      : [
+          s.label,
+          fixed(s.rps, 0),
+          fixed(s.p50Ms, 2),
+          fixed(s.p99Ms, 2),
+          fixed(s.ratio, 2),
+          fixed(s.cpuUs, 0),
+        ],
+  )
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? '').length)))
+  const line = (row: string[]) =>
+    `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`
+  const rule = `|${widths.map((width, i) => (i === 0 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|`
+  return [line(header), rule, ...rows.map(line)].join('\n')
+}
+
+export function formatTargets(targets: readonly TargetResult[]): string {
+  return targets.map((t) => `- ${t.pass ? 'PASS' : 'MISS'} ${t.description}: ${t.value}`).join('\n')
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+const KIND_COLOURS: Record<ScenarioKind, string> = {
+  overhead: '#9ca3af',
+  baseline: '#6b7280',
+  gateway: '#f97316',
+  peer: '#3b82f6',
+}
+
+/** A horizontal bar per scenario: its throughput as a multiple of the bare pass-through Worker. */
+export function renderSvg(report: BenchReport): string {
+  const shown = report.scenarios.filter((s) => !s.skipped)
+  const labelWidth = 300
+  const barArea = 420
+  const rowHeight = 24
+  const top = 48
+  const max = Math.max(2, ...shown.map((s) => s.ratio))
+  const scale = barArea / max
+  const height = top + shown.length * rowHeight + 40
+  const width = labelWidth + barArea + 70
+  const bars = shown.map((s, i) => {
+    const y = top + i * rowHeight
+    const length = Math.max(1, s.ratio * scale)
+    return [
+      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(s.label)}</text>`,
+      `<rect x="${labelWidth}" y="${y + 3}" width="${length.toFixed(1)}" height="${rowHeight - 8}" fill="${KIND_COLOURS[s.kind]}"/>`,
+      `<text x="${(labelWidth + length + 6).toFixed(1)}" y="${y + 15}">${s.ratio.toFixed(2)}x</text>`,
+    ].join('')
+  })
+  const one = labelWidth + scale
+  const bottom = top + shown.length * rowHeight
+  const title = `Throughput relative to a bare pass-through Worker (1.00), ${report.machine.cores} cores, ${escapeXml(report.machine.cpu)}`
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="#ffffff"/>
+<text x="12" y="22" font-size="14" font-weight="bold">${title}</text>
+<text x="12" y="38" fill="#4b5563">orange: gateway, blue: peers, grey: harness. KV and D1 are simulated in-process (see bench/README.md). ${escapeXml(report.generatedAt)}</text>
+${bars.join('\n')}
+<line x1="${one.toFixed(1)}" y1="${top - 4}" x2="${one.toFixed(1)}" y2="${bottom + 4}" stroke="#111827" stroke-dasharray="4 3"/>
+<text x="${one.toFixed(1)}" y="${bottom + 18}" text-anchor="middle">1.00 = bare</text>
+</svg>
+`
+}
+
+export function renderMarkdown(report: BenchReport, svgPath: string): string {
+  const m = report.machine
+  return [
+    `Last run: ${report.generatedAt} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, ` +
+      `${report.tools.workerd}, load generator ${report.tools.load}, upstream ${report.tools.upstream} ` +
+      `(load average at start: ${m.loadAverage.join(', ')}).`,
+    '',
+    formatTable(report.scenarios),
+    '',
+    `![Throughput relative to the bare pass-through Worker](${svgPath})`,
+    '',
+    `Production bundle: ${kib(report.bundle.rawBytes)} raw, ${kib(report.bundle.gzipBytes)} gzip ` +
+      `(wrangler: ${report.bundle.wranglerSummary}).`,
+    `Password-grant login: PBKDF2-SHA256 at 100,000 iterations costs ${fixed(report.login.pbkdf2CpuMs, 1)} ms ` +
+      `of CPU in workerd; a whole \`POST /auth/token\` costs ${fixed(report.login.tokenEndpointCpuMs, 1)} ms of CPU ` +
+      `(${fixed(report.login.tokenEndpointMs, 1)} ms wall, median).`,
+    '',
+    'Targets:',
+    '',
+    formatTargets(report.targets),
+    '',
+    `Reproduce: \`${report.command}\``,
+  ].join('\n')
+}
+
+const START = '<!-- bench:results:start -->'
+const END = '<!-- bench:results:end -->'
+
+/** Replaces the text between the result markers of a README, if it has them. */
+export async function updateReadme(file: string, markdown: string): Promise<boolean> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    return false
+  }
+  const start = text.indexOf(START)
+  const end = text.indexOf(END)
+  if (start < 0 || end < start) return false
+  await writeFile(file, `${text.slice(0, start + START.length)}\n${markdown}\n${text.slice(end)}`)
+  return true
+}

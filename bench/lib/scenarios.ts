@@ -1,0 +1,194 @@
+import type { ScenarioKind } from './report'
+
+export interface Scenario {
+  id: string
+  label: string
+  kind: ScenarioKind
+  url: string
+  /** One header line per request, taken round-robin (see bench/wrk/requests.lua). */
+  requestsFile: string
+  expectStatus: 200 | 401
+  /** Whose CPU time the scenario costs: the Workers' process, HAProxy's, or none measured. */
+  server: 'workerd' | 'haproxy' | 'none'
+  /** Every request must carry a value never sent before (cold tokens): runs continue the file. */
+  unique?: boolean
+  /** Tokens must all have been seen once before measuring (steady state). */
+  steadyTokens?: number
+  skipped?: string
+}
+
+export interface RequestFiles {
+  none: string
+  steady: string
+  external: string
+  apiKey: string
+  badSignature: string
+  cold: string
+}
+
+export interface ScenarioTargets {
+  /** Origin of a Worker service by name. */
+  worker(name: 'hello' | 'bare' | 'naive' | 'gw' | 'gw-routes' | 'gw-denylist'): string
+  upstream: { kind: string; origin: string }
+  haproxyOrigin?: string
+}
+
+export const ITEM_PATH = '/api/bench/items?id=42'
+const STEADY_TOKENS = 1000
+
+export function baselineScenario(targets: ScenarioTargets, files: RequestFiles): Scenario {
+  return {
+    id: 'bare',
+    label: 'bare pass-through Worker (baseline)',
+    kind: 'baseline',
+    url: targets.worker('bare') + ITEM_PATH,
+    requestsFile: files.none,
+    expectStatus: 200,
+    server: 'workerd',
+  }
+}
+
+/** Every scenario of the issue, in the order each round runs them (cold last: it floods the token cache). */
+export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): Scenario[] {
+  const gw = (path = ITEM_PATH) => targets.worker('gw') + path
+  const gateway = { kind: 'gateway', server: 'workerd' } as const
+  const steady = { requestsFile: files.steady, steadyTokens: STEADY_TOKENS, expectStatus: 200 } as const
+  return [
+    {
+      id: 'hello',
+      label: 'harness: hello-world Worker',
+      kind: 'overhead',
+      server: 'workerd',
+      url: targets.worker('hello') + ITEM_PATH,
+      requestsFile: files.none,
+      expectStatus: 200,
+    },
+    {
+      id: 'upstream-direct',
+      label: `harness: ${targets.upstream.kind} upstream, no Worker`,
+      kind: 'overhead',
+      server: 'none',
+      url: targets.upstream.origin + ITEM_PATH,
+      requestsFile: files.none,
+      expectStatus: 200,
+    },
+    {
+      ...gateway,
+      id: 'public',
+      label: 'gateway: public route',
+      url: gw('/api/public/items?id=42'),
+      requestsFile: files.none,
+      expectStatus: 200,
+    },
+    {
+      ...gateway,
+      ...steady,
+      id: 'es256-steady',
+      label: 'gateway: ES256 token, steady (1,000 seen)',
+      url: gw(),
+    },
+    {
+      ...gateway,
+      id: 'api-key',
+      label: 'gateway: API key',
+      url: gw(),
+      requestsFile: files.apiKey,
+      expectStatus: 200,
+    },
+    {
+      ...gateway,
+      ...steady,
+      id: 'external-jwt',
+      label: 'gateway: external IdP RS256 (JWKS cached)',
+      url: gw('/bench/external/items?id=42'),
+      requestsFile: files.external,
+    },
+    {
+      ...gateway,
+      ...steady,
+      id: 'strict',
+      label: 'gateway: revocation "strict" (D1 sim)',
+      url: gw('/bench/strict/items?id=42'),
+    },
+    {
+      ...gateway,
+      id: 'bad-signature',
+      label: 'gateway: invalid signature (401)',
+      url: gw(),
+      requestsFile: files.badSignature,
+      expectStatus: 401,
+    },
+    {
+      ...gateway,
+      id: 'missing-token',
+      label: 'gateway: no credentials (401)',
+      url: gw(),
+      requestsFile: files.none,
+      expectStatus: 401,
+    },
+    {
+      ...gateway,
+      ...steady,
+      id: 'routes-1000',
+      label: 'gateway: 1,000-route table, ES256 steady',
+      url: targets.worker('gw-routes') + ITEM_PATH,
+    },
+    {
+      ...gateway,
+      ...steady,
+      id: 'denylist-100k',
+      label: 'gateway: 100,000 revoked jtis, ES256 steady',
+      url: targets.worker('gw-denylist') + ITEM_PATH,
+    },
+    {
+      id: 'naive-hono',
+      label: 'peer: naive Hono (hono/jwt ES256 + fetch)',
+      kind: 'peer',
+      server: 'workerd',
+      url: targets.worker('naive') + ITEM_PATH,
+      requestsFile: files.steady,
+      expectStatus: 200,
+    },
+    {
+      id: 'haproxy',
+      label: 'peer: HAProxy jwt_verify ES256 + proxy',
+      kind: 'peer',
+      server: 'haproxy',
+      url: targets.haproxyOrigin ? targets.haproxyOrigin + ITEM_PATH : '',
+      requestsFile: files.steady,
+      expectStatus: 200,
+      skipped: targets.haproxyOrigin ? undefined : 'haproxy is not installed (apt-get install haproxy)',
+    },
+    {
+      ...gateway,
+      id: 'es256-cold',
+      label: 'gateway: ES256 token, cold (never seen)',
+      url: gw(),
+      requestsFile: files.cold,
+      expectStatus: 200,
+      unique: true,
+    },
+  ]
+}
+
+export interface ScheduleStep {
+  scenario: Scenario
+  round: number
+}
+
+/** Interleaves the baseline between every scenario so each ratio uses a baseline measured next to it. */
+export function interleave(
+  baseline: Scenario,
+  scenarios: readonly Scenario[],
+  rounds: number,
+): ScheduleStep[] {
+  const steps: ScheduleStep[] = []
+  for (let round = 1; round <= rounds; round++) {
+    for (const scenario of scenarios) {
+      if (scenario.skipped) continue
+      steps.push({ scenario: baseline, round }, { scenario, round })
+    }
+  }
+  steps.push({ scenario: baseline, round: rounds })
+  return steps
+}

@@ -1,0 +1,75 @@
+/**
+ * `npm run admin -- <command>`: the operator CLI. It drives the local (default) or deployed D1
+ * and KV through wrangler, and hashes passwords with the Worker's own code, so what it writes is
+ * exactly what the Worker reads.
+ */
+
+import { createApiKey } from './lib/admin-api-keys'
+import { createClient } from './lib/admin-clients'
+import { type AdminCommand, UsageError } from './lib/admin-command'
+import { WranglerError } from './lib/admin-d1'
+import { importUsers } from './lib/admin-import'
+import { TARGET_HELP } from './lib/admin-target'
+import { createUser, disableUser, enableUser, revokeUser, setRoles } from './lib/admin-users'
+import { describeError, scriptArgs } from './lib/cli'
+
+const COMMANDS: readonly AdminCommand[] = [
+  createUser,
+  setRoles,
+  disableUser,
+  enableUser,
+  revokeUser,
+  createClient,
+  createApiKey,
+  importUsers,
+]
+
+const HELP = `Usage: npm run admin -- <command> [arguments] [--local | --remote] [--env NAME]
+
+Operator commands against the gateway's D1 (and KV), local by default.
+
+Commands:
+${COMMANDS.map((command) => `  ${command.name.padEnd(15)}${command.summary}`).join('\n')}
+
+Run \`npm run admin -- <command> --help\` for a command's arguments.
+Secrets (client secrets) are printed once on stdout; passwords and hashes never are.
+
+${TARGET_HELP}
+`
+
+async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === undefined) {
+      process.stderr.write(HELP)
+      return 1
+    }
+    process.stdout.write(HELP)
+    return 0
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name)
+  if (!command) {
+    process.stderr.write(`error: unknown command "${name.slice(0, 40)}" (see npm run admin -- --help)\n`)
+    return 1
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.help)
+    return 0
+  }
+  try {
+    return await command.run(rest)
+  } catch (error) {
+    const prefix = error instanceof WranglerError ? 'wrangler failed: ' : ''
+    process.stderr.write(`error: ${prefix}${describeError(error)}\n`)
+    if (error instanceof UsageError || isParseArgsError(error))
+      process.stderr.write(`(see npm run admin -- ${command.name} --help)\n`)
+    return 1
+  }
+}
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
+}
+
+process.exitCode = await main(scriptArgs())

@@ -1,0 +1,72 @@
+/**
+ * `npm run check-config [-- --env NAME]`: validates wrangler.toml offline with the Worker's own
+ * validator, so a configuration that passes here is one the deployed gateway accepts (and one that
+ * fails here would answer every request with 503 gateway_misconfigured).
+ */
+import { parseArgs } from 'node:util'
+import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
+import { checkConfig } from './lib/wrangler-config'
+
+const HELP = `Usage: npm run check-config [-- --env NAME] [--config PATH]
+
+Validates the gateway configuration in wrangler.toml (SETTINGS, ROUTES, ISSUER, UPSTREAM_URL and
+every var a route's "upstream" names) with the same validator the Worker runs, offline.
+
+  --env, -e NAME     check [env.NAME] as \`wrangler deploy --env NAME\` would deploy it
+                     (wrangler does not inherit top-level [vars] into an environment)
+  --config, -c PATH  wrangler config file (default: wrangler.toml)
+  --help, -h         this help
+
+UPSTREAM_URL and ISSUER in the environment override the file, as \`npm start\` does.
+Prints every problem with its field and exits 1, or "configuration OK: N routes" and exits 0.
+`
+
+function main(): void {
+  const args = scriptArgs()
+  if (wantsHelp(args)) {
+    process.stdout.write(HELP)
+    return
+  }
+  let values: { env?: string; config?: string }
+  try {
+    ;({ values } = parseArgs({
+      args,
+      options: { env: { type: 'string', short: 'e' }, config: { type: 'string', short: 'c' } },
+      strict: true,
+    }))
+  } catch (error) {
+    fail(`${describeError(error)}\n\n${HELP}`, 2)
+  }
+  const overrides: Record<string, string> = {}
+  for (const name of ['UPSTREAM_URL', 'ISSUER'] as const) {
+    const value = process.env[name]
+    if (value) overrides[name] = value
+  }
+  const configPath = values.config ?? 'wrangler.toml'
+  const where = values.env ? `${configPath} [env.${values.env}]` : configPath
+  let result: ReturnType<typeof checkConfig>
+  try {
+    result = checkConfig({ configPath, envName: values.env, overrides })
+  } catch (error) {
+    fail(describeError(error))
+  }
+  if (!('ROUTES' in result.vars)) {
+    info('warning: no ROUTES: the gateway would serve only its own endpoints and answer 404 elsewhere')
+    if (values.env) {
+      info(
+        `hint: wrangler does not inherit [vars] into [env.${values.env}]; it must set SETTINGS, ROUTES, ISSUER, ... itself`,
+      )
+    }
+  }
+  if (result.ok) {
+    process.stdout.write(
+      `configuration OK: ${result.routes} route${result.routes === 1 ? '' : 's'} (${where})\n`,
+    )
+    return
+  }
+  info(`configuration invalid (${where}): ${result.problems.length} problem(s)`)
+  for (const problem of result.problems) info(`  ${problem}`)
+  process.exitCode = 1
+}
+
+main()

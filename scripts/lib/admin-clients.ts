@@ -1,0 +1,73 @@
+/** create-client: an OAuth client whose secret is shown once and stored only as SHA-256. */
+import { randomToken, sha256Hex } from '../../src/crypto/bytes'
+import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
+import { executeSql } from './admin-d1'
+import { assertClientId, assertClientName, assertGrantTypes, assertNames } from './admin-names'
+import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
+import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './admin-target'
+
+// A recognisable prefix lets secret scanners (and people) spot a leaked secret; 32 random bytes
+// (256 bits) make the unsalted SHA-256 that client-auth.ts compares against safe to store.
+export const CLIENT_SECRET_PREFIX = 'gws_'
+const CLIENT_SECRET_BYTES = 32
+
+export const createClient: AdminCommand = {
+  name: 'create-client',
+  summary: 'create an OAuth client (prints its secret once)',
+  help: `Usage: npm run admin -- create-client <client_id> [--scope S]... [--grant G]... [--role R]... [--public] [--name N] [target]
+
+Creates an OAuth client. A confidential client gets a generated secret (${CLIENT_SECRET_PREFIX} + 32 random
+bytes, base64url), printed on stdout once and never again: D1 stores only its SHA-256.
+
+  --scope S     a scope the client may request (repeatable; lowercase name)
+  --grant G     an allowed grant (repeatable): password, refresh_token, client_credentials,
+                authorization_code (default: client_credentials; for --public: password, refresh_token)
+  --role R      a role of the client itself, for client_credentials tokens (repeatable)
+  --public      a public client (no secret; it names itself with client_id); cannot use client_credentials
+  --name N      a display name (default: the client id)
+
+${TARGET_HELP}
+`,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(args, {
+      scope: { type: 'string', multiple: true },
+      grant: { type: 'string', multiple: true },
+      role: { type: 'string', multiple: true },
+      public: { type: 'boolean' },
+      name: { type: 'string' },
+    })
+    const target = readTarget(values)
+    const clientId = assertClientId(exactlyPositionals(positionals, ['client_id'])[0] as string)
+    const isPublic = values.public === true
+    const grants = assertGrantTypes(
+      values.grant ?? (isPublic ? ['password', 'refresh_token'] : ['client_credentials']),
+    )
+    if (isPublic && grants.includes('client_credentials')) {
+      throw new UsageError(
+        'a public client cannot use client_credentials (RFC 6749 §4.4 needs client authentication)',
+      )
+    }
+    const scopes = assertNames(values.scope ?? [], 'scope')
+    const roles = assertNames(values.role ?? [], 'role')
+    const name = assertClientName(values.name ?? clientId)
+    const secret = isPublic ? undefined : randomToken(CLIENT_SECRET_PREFIX, CLIENT_SECRET_BYTES)
+    const secretHash = secret === undefined ? null : await sha256Hex(secret)
+    const statement = sql`INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, first_party, disabled, created_at)
+      VALUES (${clientId}, ${secretHash}, ${name}, ${jsonList(grants)}, ${jsonList(scopes)}, ${jsonList(roles)}, 0, 0, ${NOW_SECONDS})
+      ON CONFLICT(client_id) DO NOTHING RETURNING client_id`
+    const [rows = []] = await executeSql(target, joinStatements([statement]), {
+      secrets: secretHash === null ? [] : [secretHash],
+    })
+    if (!rows[0]) throw new Error(`client "${clientId}" already exists`)
+    const kind = isPublic ? 'public' : 'confidential'
+    process.stderr.write(
+      `created ${kind} client ${clientId} (grants: ${grants.join(', ')}; scopes: ${scopes.join(' ') || 'none'}) in ${describeTarget(target)} D1\n`,
+    )
+    out(`client_id: ${clientId}`)
+    if (secret !== undefined) {
+      out(`client_secret: ${secret}`)
+      process.stderr.write('Store the secret now: it is not shown again (D1 holds only its SHA-256).\n')
+    }
+    return 0
+  },
+}

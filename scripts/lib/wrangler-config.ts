@@ -1,0 +1,84 @@
+import { experimental_readRawConfig, unstable_readConfig } from 'wrangler'
+import { parseConfig } from '../../src/config/load'
+import type { Env } from '../../src/env'
+
+export interface ConfigCheckOptions {
+  /** wrangler.toml (or another wrangler config file). */
+  configPath: string
+  /** `[env.NAME]` to check, as `wrangler deploy --env NAME` would use it. */
+  envName?: string
+  /** Values that override the file's vars, like `wrangler dev --var` (UPSTREAM_URL, ISSUER). */
+  overrides?: Record<string, string>
+}
+
+export type ConfigCheck =
+  | { ok: true; routes: number; vars: Record<string, unknown> }
+  | { ok: false; problems: string[]; vars: Record<string, unknown> }
+
+/** Throws if `--env NAME` names no `[env.NAME]` section (wrangler itself only warns). */
+function assertEnvExists(configPath: string, envName: string): void {
+  const { rawConfig } = experimental_readRawConfig({ config: configPath })
+  const envs = Object.keys(rawConfig.env ?? {})
+  if (!envs.includes(envName)) {
+    const known = envs.length > 0 ? envs.join(', ') : 'none'
+    throw new Error(`${configPath} has no [env.${envName}] section (environments: ${known})`)
+  }
+}
+
+/**
+ * The vars the Worker gets, resolved by wrangler's own reader. wrangler does NOT inherit top-level
+ * `[vars]` into `[env.NAME]`: an environment that sets any var gets only its own, which is exactly
+ * what a deployment with `--env NAME` sees, so that is what is checked.
+ */
+export function readWorkerVars(configPath: string, envName?: string): Record<string, unknown> {
+  if (envName !== undefined) assertEnvExists(configPath, envName)
+  const config = unstable_readConfig({ config: configPath, env: envName }, { hideWarnings: true })
+  return { ...(config.vars as Record<string, unknown>) }
+}
+
+/** Validates the configuration with the Worker's own `parseConfig`, offline. */
+export function checkConfig(options: ConfigCheckOptions): ConfigCheck {
+  const vars = { ...readWorkerVars(options.configPath, options.envName), ...options.overrides }
+  // Bindings (DB, KV) are not part of what parseConfig validates; the cast is only for their types.
+  const result = parseConfig(vars as Env)
+  if (!result.ok) return { ok: false, problems: result.problems, vars }
+  return { ok: true, routes: result.config.routes.length, vars }
+}
+
+/** Why wrangler would refuse a deployment or deploy a broken one: the placeholder ids shipped in wrangler.toml. */
+export function placeholderBindings(configPath: string, envName?: string): string[] {
+  const config = unstable_readConfig({ config: configPath, env: envName }, { hideWarnings: true })
+  const problems: string[] = []
+  for (const db of config.d1_databases) {
+    if (!db.database_id || /^0[0-]*$/.test(db.database_id))
+      problems.push(
+        `d1_databases ${db.binding}: database_id is a placeholder (wrangler d1 create ${db.database_name ?? '<name>'})`,
+      )
+  }
+  for (const kv of config.kv_namespaces) {
+    if (!kv.id || /^0+$/.test(kv.id))
+      problems.push(
+        `kv_namespaces ${kv.binding}: id is a placeholder (wrangler kv namespace create ${kv.binding})`,
+      )
+  }
+  return problems
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0'])
+
+/**
+ * Vars that still point at this machine: fine for `npm start`, wrong on Cloudflare, where the
+ * issuer must be the public origin and an upstream on loopback is unreachable.
+ */
+export function loopbackVars(vars: Record<string, unknown>): string[] {
+  const found: string[] = []
+  for (const [name, value] of Object.entries(vars)) {
+    if (typeof value !== 'string' || !/^https?:\/\//.test(value)) continue
+    try {
+      if (LOOPBACK.has(new URL(value).hostname)) found.push(`${name} = "${value}" points at this machine`)
+    } catch {
+      // Not a URL: parseConfig reports it if it matters.
+    }
+  }
+  return found
+}

@@ -1,0 +1,137 @@
+/**
+ * `npm start`: the gateway on http://127.0.0.1:$PORT (default 8787) with local D1 and KV, as
+ * CONTRACT.md describes: creates .dev.vars with dev signing keys if missing, applies pending D1
+ * migrations, starts the demo upstream unless UPSTREAM_URL is set, then runs `wrangler dev`.
+ * Arguments after `--` go to `wrangler dev`. Ctrl-C stops everything this started.
+ */
+import { type EchoServer, startEchoServer } from './echo-upstream'
+import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
+import {
+  appendDevVar,
+  DEV_VARS_FILE,
+  devVar,
+  formatDevVar,
+  readDevVarsFile,
+  writeDevVarsFile,
+} from './lib/dev-vars'
+import { generateKeySet } from './lib/key-set'
+import { freePort, parsePort } from './lib/ports'
+import { exitOf, isPortFree, stopChild, waitForOk } from './lib/processes'
+import { hasOption, runWrangler, sharedOptions, spawnWrangler, wranglerEnv } from './lib/wrangler'
+
+const HELP = `Usage: npm start [-- <wrangler dev options>]
+
+Runs the gateway locally with local D1 and KV (state under .wrangler/):
+  1. creates .dev.vars with freshly generated dev SIGNING_KEYS if it is missing
+  2. applies pending D1 migrations (wrangler d1 migrations apply DB --local)
+  3. starts the demo upstream (echo API) unless UPSTREAM_URL is set
+  4. runs wrangler dev with UPSTREAM_URL and ISSUER pointing at the right places
+
+Environment:
+  PORT                 gateway port (default 8787); ISSUER becomes http://127.0.0.1:$PORT
+  UPSTREAM_URL         origin the default routes forward to; when set, no demo upstream is started
+  DEMO_UPSTREAM_PORT   port of the demo upstream (default 8788)
+
+Options after \`--\` go to wrangler dev, e.g. \`npm start -- --persist-to /tmp/gw-state\`
+(--persist-to, --env and --config also apply to the migrations). Ctrl-C stops everything.
+`
+
+const HOST = '127.0.0.1'
+const STOP_GRACE_MS = 10_000
+const READY_TIMEOUT_MS = 120_000
+
+/** Step 1: dev signing keys. An existing SIGNING_KEYS is never replaced (tokens signed with it stay valid). */
+async function ensureDevVars(): Promise<void> {
+  const existing = await readDevVarsFile()
+  if (existing !== undefined && devVar(existing, 'SIGNING_KEYS')) return
+  const value = await generateKeySet()
+  if (existing === undefined) {
+    const header = '# Local secrets for `wrangler dev`; created by `npm start`. Never commit this file.\n'
+    await writeDevVarsFile(header + formatDevVar('SIGNING_KEYS', value))
+    info(`created ${DEV_VARS_FILE} with freshly generated dev SIGNING_KEYS`)
+  } else {
+    await appendDevVar('SIGNING_KEYS', value)
+    info(`added freshly generated dev SIGNING_KEYS to ${DEV_VARS_FILE}`)
+  }
+}
+
+async function startDemoUpstream(port: number): Promise<EchoServer> {
+  try {
+    return await startEchoServer(port, HOST)
+  } catch (error) {
+    fail(
+      `cannot start the demo upstream on ${HOST}:${port} (${describeError(error)}); ` +
+        'set DEMO_UPSTREAM_PORT to another port, or UPSTREAM_URL to your own upstream',
+    )
+  }
+}
+
+function banner(gateway: string, upstream: string, demo: boolean): string {
+  const rows = [
+    ['gateway', `${gateway}   (ISSUER, JWKS at ${gateway}/.well-known/jwks.json)`],
+    ['upstream', `${upstream}${demo ? '   (demo echo API)' : ''}`],
+    ['try', `curl -s ${gateway}/api/public/hello`],
+    ['stop', 'Ctrl-C'],
+  ]
+  return `\n  edge-auth-gateway is running\n${rows.map(([k, v]) => `    ${k?.padEnd(9)} ${v}`).join('\n')}\n\n`
+}
+
+async function main(): Promise<void> {
+  const passThrough = scriptArgs()
+  if (wantsHelp(passThrough)) {
+    process.stdout.write(HELP)
+    return
+  }
+  let port: number
+  let demoPort: number
+  try {
+    port = parsePort(process.env.PORT, 'PORT', 8787)
+    demoPort = parsePort(process.env.DEMO_UPSTREAM_PORT, 'DEMO_UPSTREAM_PORT', 8788)
+  } catch (error) {
+    fail(describeError(error), 2)
+  }
+  if (!(await isPortFree(port, HOST))) fail(`port ${port} on ${HOST} is in use; set PORT to another port`)
+
+  await ensureDevVars()
+
+  const stateOptions = sharedOptions(passThrough, ['--persist-to', '--env', '-e', '--config', '-c'])
+  const migrated = await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local', ...stateOptions], {
+    env: wranglerEnv({ nonInteractive: true }),
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  if (migrated !== 0) fail(`applying D1 migrations failed (wrangler exited with ${migrated})`, migrated)
+
+  const configuredUpstream = process.env.UPSTREAM_URL
+  const demo = configuredUpstream ? undefined : await startDemoUpstream(demoPort)
+  const upstream = configuredUpstream ?? (demo as EchoServer).origin
+  const gateway = `http://${HOST}:${port}`
+
+  const devArgs = ['dev', '--ip', HOST, '--port', String(port)]
+  // A distinct inspector port: two gateways (a developer's and a test's) can then run at once.
+  if (!hasOption(passThrough, '--inspector-port')) devArgs.push('--inspector-port', String(await freePort()))
+  devArgs.push('--var', `UPSTREAM_URL:${upstream}`, '--var', `ISSUER:${gateway}`, ...passThrough)
+  const wrangler = spawnWrangler(devArgs)
+  const exited = exitOf(wrangler)
+
+  let stopping = false
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    info(`\n${signal}: stopping the gateway${demo ? ' and the demo upstream' : ''}`)
+    await stopChild(wrangler, signal, STOP_GRACE_MS)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGHUP', () => void stop('SIGHUP'))
+
+  waitForOk(`${gateway}/healthz`, READY_TIMEOUT_MS, exited).then((ready) => {
+    if (ready) process.stdout.write(banner(gateway, upstream, demo !== undefined))
+  })
+
+  const code = await exited
+  await demo?.close()
+  // A stop the user asked for is a success; otherwise wrangler's own exit code.
+  process.exit(stopping ? 0 : code)
+}
+
+main().catch((error: unknown) => fail(describeError(error)))

@@ -1,0 +1,398 @@
+/**
+ * The operator CLI (`npm run admin`) against a real local D1 and KV in a temporary
+ * `--persist-to` directory with the real migrations. What it wrote is read back with wrangler, and
+ * hashes are checked with the Worker's own verifier. The tests in this file share one state
+ * directory and run in order: each wrangler call costs 1-2 s, so later steps build on earlier ones.
+ */
+import { pbkdf2Sync, randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import bcrypt from 'bcryptjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { verifyPassword } from '../../src/accounts/password-hash'
+import { settingsSchema } from '../../src/config/schema'
+import { sha256Hex } from '../../src/crypto/bytes'
+import {
+  admin,
+  adminBare,
+  createMigratedState,
+  kvGet,
+  kvList,
+  npmRunAdmin,
+  query,
+  type Row,
+} from './admin-support'
+import { PROJECT_ROOT } from './support/project-copy'
+
+const PASSWORD = 'correct horse battery staple'
+const PEPPER = 'admin-cli-test-pepper'
+const env = { PASSWORD_PEPPER: PEPPER }
+// Every wrangler call starts a Node process and a local workerd (1-2 s on an idle machine, far
+// more on a busy one); a test here makes up to six of them.
+const SLOW = { timeout: 240_000 }
+
+let state: { dir: string; remove(): Promise<void> }
+let aliceId: string
+let bobId: string
+
+let workerVars: Promise<Record<string, unknown>>
+
+beforeAll(async () => {
+  // wrangler's config reader takes a while to load: start it while the migrations run.
+  workerVars = import('../../scripts/lib/wrangler-config').then(({ readWorkerVars }) =>
+    readWorkerVars(join(PROJECT_ROOT, 'wrangler.toml')),
+  )
+  state = await createMigratedState()
+}, SLOW.timeout)
+
+afterAll(async () => {
+  await state?.remove()
+})
+
+function createUser(username: string, roles: string[] = [], password = PASSWORD) {
+  const roleArgs = roles.flatMap((role) => ['--role', role])
+  return admin(state.dir, ['create-user', username, '--password-stdin', ...roleArgs], {
+    stdin: `${password}\n`,
+    env,
+  })
+}
+
+async function one(sqlText: string): Promise<Row | undefined> {
+  const [rows = []] = await query(state.dir, sqlText)
+  return rows[0]
+}
+
+/** passlib's pbkdf2_sha256 format: "adapted base64" (`.` for `+`, no padding). */
+function passlibHash(password: string, rounds = 29_000): string {
+  const ab64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '').replaceAll('+', '.')
+  const salt = randomBytes(16)
+  const checksum = pbkdf2Sync(password, salt, rounds, 32, 'sha256')
+  return `$pbkdf2-sha256$${rounds}$${ab64(salt)}$${ab64(checksum)}`
+}
+
+describe('create-user', SLOW, () => {
+  it('stores a peppered $pbkdf2-sha256$v=1$ hash the Worker verifies and the roles (default: user), printing only the id', async () => {
+    const alice = await createUser('alice', ['admin', 'editor'])
+    expect(alice.code, alice.stderr).toBe(0)
+    expect(alice.stdout).toMatch(/^[0-9a-f-]{36}\n$/)
+    const bob = await createUser('bob')
+    expect(bob.code, bob.stderr).toBe(0)
+    aliceId = alice.stdout.trim()
+    bobId = bob.stdout.trim()
+    const [rows = []] = await query(state.dir, 'SELECT * FROM users ORDER BY username')
+    expect(rows).toMatchObject([
+      { id: aliceId, username: 'alice', roles: '["admin","editor"]', disabled: 0 },
+      { id: bobId, username: 'bob', roles: '["user"]', disabled: 0 },
+    ])
+    const hash = String(rows[0]?.password_hash)
+    expect(hash).toMatch(/^\$pbkdf2-sha256\$v=1\$i=100000,p=1\$/)
+    expect(await verifyPassword(PASSWORD, hash, { pepper: PEPPER })).toMatchObject({
+      ok: true,
+      needsRehash: false,
+    })
+    expect(await verifyPassword('wrong password here', hash, { pepper: PEPPER })).toMatchObject({ ok: false })
+    for (const output of [alice.stdout, alice.stderr]) {
+      expect(output).not.toContain(PASSWORD)
+      expect(output).not.toContain(hash)
+    }
+  })
+
+  it('refuses a duplicate username, case-insensitively (ALICE vs alice), with exit code 1', async () => {
+    const duplicate = await createUser('ALICE')
+    expect(duplicate.code).toBe(1)
+    expect(duplicate.stderr).toMatch(/user "ALICE" already exists/)
+    expect(duplicate.stdout).toBe('')
+  })
+
+  it('refuses a common or too short password with the policy reason, without echoing it', async () => {
+    const common = await createUser('weak-user', [], 'password')
+    expect(common.code).toBe(1)
+    expect(common.stderr).toMatch(/password refused: Password is too common/)
+    const short = await createUser('weak-user', [], 'Xk9#mQ2')
+    expect(short.code).toBe(1)
+    expect(short.stderr).toMatch(/at least 8 characters/)
+    expect(short.stderr).not.toContain('Xk9#mQ2')
+  })
+
+  it('refuses to run without --password-stdin when stdin is not a terminal (no password in argv)', async () => {
+    const result = await admin(state.dir, ['create-user', 'carol'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/--password-stdin/)
+  })
+})
+
+describe('SQL injection through arguments', SLOW, () => {
+  it("refuses the username a'); DROP TABLE users; -- (and a quoted role), and the users table survives", async () => {
+    const attack = await createUser("a'); DROP TABLE users; --")
+    expect(attack.code).toBe(1)
+    expect(attack.stderr).toMatch(/username must be 3-64 letters/)
+    const lookup = await admin(state.dir, ['disable', "alice' OR '1'='1"])
+    expect(lookup.code).toBe(1)
+    const role = await createUser('dave', ["admin'); --"])
+    expect(role.code).toBe(1)
+    expect(role.stderr).toMatch(/is not a lowercase name/)
+    // Only alice and bob: none of the refused commands (here and above) wrote a row.
+    expect(await query(state.dir, 'SELECT username FROM users ORDER BY username')).toEqual([
+      [{ username: 'alice' }, { username: 'bob' }],
+    ])
+  })
+})
+
+describe('set-roles', SLOW, () => {
+  it("replaces the user's roles, and fails with exit code 1 for an unknown user", async () => {
+    const set = await admin(state.dir, ['set-roles', 'ALICE', 'user', 'editor'])
+    expect(set.code, set.stderr).toBe(0)
+    const unknown = await admin(state.dir, ['set-roles', 'nobody', 'user'])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toMatch(/no user "nobody"/)
+    expect(await one(`SELECT roles FROM users WHERE id = '${aliceId}'`)).toEqual({
+      roles: '["user","editor"]',
+    })
+  })
+})
+
+describe('disable, enable and revoke-user', SLOW, () => {
+  it('disable marks the user disabled, voids its access tokens in D1 and KV, and revokes its refresh tokens', async () => {
+    const later = Math.floor(Date.now() / 1000) + 3600
+    await query(
+      state.dir,
+      `INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) VALUES
+         ('bob-1', 'fam-bob-1', '${bobId}', 1, ${later}),
+         ('bob-2', 'fam-bob-2', '${bobId}', 1, ${later}),
+         ('alice-1', 'fam-alice-1', '${aliceId}', 1, ${later})`,
+    )
+    const before = Date.now()
+    const disabled = await admin(state.dir, ['disable', 'bob'])
+    const after = Date.now()
+    expect(disabled.code, disabled.stderr).toBe(0)
+    expect(disabled.stdout).toMatch(/2 refresh-token session\(s\) revoked/)
+    expect(disabled.stdout).toMatch(/revocation = "strict" check D1 and refuse those tokens at once/)
+    expect(disabled.stdout).toMatch(/KV edge copy revoked:sub:/)
+
+    const [users = [], revocations = [], tokens = []] = await query(
+      state.dir,
+      `SELECT disabled FROM users WHERE id = '${bobId}';
+       SELECT not_before_ms FROM subject_revocations WHERE subject = '${bobId}';
+       SELECT token_hash, revoked_at FROM refresh_tokens ORDER BY token_hash`,
+    )
+    expect(users).toEqual([{ disabled: 1 }])
+    const notBefore = Number(revocations[0]?.not_before_ms)
+    expect(notBefore).toBeGreaterThanOrEqual(before - 1000)
+    expect(notBefore).toBeLessThanOrEqual(after)
+    expect(tokens.map((token) => [token.token_hash, token.revoked_at !== null])).toEqual([
+      ['alice-1', false],
+      ['bob-1', true],
+      ['bob-2', true],
+    ])
+    // The edge copy default routes read, in the format src/tokens/revocation.ts compares against,
+    // kept as long as a token issued before it is accepted: lifetime + clock skew (wrangler.toml).
+    // One wrangler at a time on the same state directory: each opens its SQLite files.
+    const value = await kvGet(state.dir, `revoked:sub:${bobId}`)
+    const keys = await kvList(state.dir)
+    const vars = await workerVars
+    expect(value).toBe(String(notBefore))
+    const settings = settingsSchema.parse(vars.SETTINGS)
+    const ttl = settings.access_token_ttl_seconds + settings.clock_skew_seconds
+    const expiration = keys.find((key) => key.name === `revoked:sub:${bobId}`)?.expiration ?? 0
+    expect(expiration).toBeGreaterThanOrEqual(Math.floor(before / 1000) + ttl)
+    expect(expiration).toBeLessThanOrEqual(Math.ceil(after / 1000) + ttl)
+  })
+
+  it('enable lets the user log in again but keeps the sessions it ended ended', async () => {
+    const enabled = await admin(state.dir, ['enable', 'bob'])
+    expect(enabled.code, enabled.stderr).toBe(0)
+    const [users = [], revocations = []] = await query(
+      state.dir,
+      `SELECT disabled FROM users WHERE id = '${bobId}';
+       SELECT COUNT(*) AS n FROM subject_revocations WHERE subject = '${bobId}'`,
+    )
+    expect(users).toEqual([{ disabled: 0 }])
+    expect(revocations).toEqual([{ n: 1 }])
+  })
+
+  it('revoke-user ends every session of a user without disabling the account', async () => {
+    const revoked = await admin(state.dir, ['revoke-user', 'alice'])
+    expect(revoked.code, revoked.stderr).toBe(0)
+    expect(revoked.stdout).toMatch(/1 refresh-token session\(s\) revoked/)
+    const [users = [], revocations = [], tokens = []] = await query(
+      state.dir,
+      `SELECT disabled FROM users WHERE id = '${aliceId}';
+       SELECT COUNT(*) AS n FROM subject_revocations WHERE subject = '${aliceId}';
+       SELECT revoked_at FROM refresh_tokens WHERE token_hash = 'alice-1'`,
+    )
+    expect(users).toEqual([{ disabled: 0 }])
+    expect(revocations).toEqual([{ n: 1 }])
+    expect(tokens[0]?.revoked_at).not.toBeNull()
+  })
+})
+
+describe('create-client', SLOW, () => {
+  it('prints a gws_ secret exactly once and D1 holds only its SHA-256; a quoted name is stored literally', async () => {
+    const name = "x'); DROP TABLE oauth_clients; --"
+    const created = await admin(state.dir, [
+      'create-client',
+      'billing-service',
+      '--scope',
+      'read',
+      '--role',
+      'editor',
+      '--name',
+      name,
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    const secret = /^client_secret: (gws_[A-Za-z0-9_-]{43})$/m.exec(created.stdout)?.[1] as string
+    expect(secret).toBeDefined()
+    expect(`${created.stdout}${created.stderr}`.split(secret).length - 1).toBe(1)
+    const row = await one("SELECT * FROM oauth_clients WHERE client_id = 'billing-service'")
+    expect(row).toMatchObject({
+      secret_hash: await sha256Hex(secret),
+      name,
+      grant_types: '["client_credentials"]',
+      scopes: '["read"]',
+      roles: '["editor"]',
+      disabled: 0,
+    })
+    expect(JSON.stringify(row)).not.toContain(secret)
+  })
+
+  it('creates a public client without a secret and refuses a duplicate client id', async () => {
+    const created = await admin(state.dir, ['create-client', 'spa', '--public'])
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout).not.toMatch(/client_secret/)
+    const duplicate = await admin(state.dir, ['create-client', 'spa', '--public'])
+    expect(duplicate.code).toBe(1)
+    expect(duplicate.stderr).toMatch(/client "spa" already exists/)
+    expect(await one("SELECT secret_hash, grant_types FROM oauth_clients WHERE client_id = 'spa'")).toEqual({
+      secret_hash: null,
+      grant_types: '["password","refresh_token"]',
+    })
+  })
+})
+
+describe('create-api-key', SLOW, () => {
+  it("prints a gwk_ key once, stores only its SHA-256, and refuses scopes beyond the owner's roles", async () => {
+    const user = await createUser('key-owner', ['editor'])
+    expect(user.code, user.stderr).toBe(0)
+    const created = await admin(state.dir, ['create-api-key', 'key-owner', '--name', 'ci', '--scope', 'read'])
+    expect(created.code, created.stderr).toBe(0)
+    const key = /^key: (gwk_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$/m.exec(created.stdout)?.[1] as string
+    expect(key).toBeDefined()
+    const id = key.slice(4, 20)
+    const row = await one(`SELECT * FROM api_keys WHERE id = '${id}'`)
+    expect(row).toMatchObject({
+      key_hash: await sha256Hex(key),
+      name: 'ci',
+      scopes: '["read"]',
+      revoked_at: null,
+    })
+    expect(JSON.stringify(row)).not.toContain(key)
+    const tooMuch = await admin(state.dir, ['create-api-key', 'key-owner', '--name', 'x', '--scope', 'admin'])
+    expect(tooMuch.code).toBe(1)
+    expect(tooMuch.stderr).toMatch(/do not allow the scope\(s\): admin/)
+  })
+})
+
+describe('import-users', SLOW, () => {
+  it('imports bcrypt and passlib hashes verbatim and reports every line of a mixed file', async () => {
+    const bcryptHash = bcrypt.hashSync('old bcrypt secret', 4)
+    const bcrypt2y = bcrypt.hashSync('old 2y secret', 4).replace(/^\$2b\$/, '$2y$')
+    const passlib = passlibHash('old passlib secret')
+    const lines = [
+      JSON.stringify({ username: 'legacy-bcrypt', password_hash: bcryptHash, roles: ['user'] }),
+      JSON.stringify({ username: 'legacy-passlib', password_hash: passlib, roles: ['editor', 'user'] }),
+      '{"username": "broken", "password_hash": ',
+      JSON.stringify({
+        username: 'bad-hash',
+        password_hash: '5f4dcc3b5aa765d61d8327deb882cf99',
+        roles: ['user'],
+      }),
+      JSON.stringify({ username: 'Legacy-Bcrypt', password_hash: bcryptHash, roles: ['user'] }),
+      JSON.stringify({ username: 'alice', password_hash: bcryptHash, roles: ['admin'] }),
+      JSON.stringify({ username: "x'); DROP TABLE users; --", password_hash: bcryptHash }),
+      '',
+      JSON.stringify({ username: 'legacy-2y', password_hash: bcrypt2y }),
+    ]
+    const file = join(state.dir, 'users.jsonl')
+    await writeFile(file, `${lines.join('\n')}\n`)
+    const imported = await admin(state.dir, ['import-users', file])
+    expect(imported.code).toBe(1)
+    expect(imported.stdout.trim().split('\n')).toEqual([
+      'line 1: imported legacy-bcrypt',
+      'line 2: imported legacy-passlib',
+      'line 3: skipped: invalid JSON',
+      'line 4: skipped: unsupported password hash (expected bcrypt $2a$/$2b$/$2y$ or passlib $pbkdf2-sha256$)',
+      'line 5: skipped: duplicate: Legacy-Bcrypt is already on line 1',
+      'line 6: skipped: duplicate: user alice already exists',
+      'line 7: skipped: bad username: a username must be 3-64 letters, digits or . _ @ + - characters',
+      'line 9: imported legacy-2y',
+    ])
+    for (const hash of [bcryptHash, bcrypt2y, passlib])
+      expect(imported.stdout + imported.stderr).not.toContain(hash)
+
+    const [rows = [], alice = []] = await query(
+      state.dir,
+      `SELECT username, password_hash, roles FROM users WHERE username LIKE 'legacy-%' ORDER BY username;
+       SELECT roles, password_hash FROM users WHERE id = '${aliceId}'`,
+    )
+    expect(rows).toEqual([
+      { username: 'legacy-2y', password_hash: bcrypt2y, roles: '["user"]' },
+      { username: 'legacy-bcrypt', password_hash: bcryptHash, roles: '["user"]' },
+      { username: 'legacy-passlib', password_hash: passlib, roles: '["editor","user"]' },
+    ])
+    // The old passwords verify (and ask for the rehash the Worker does at the first login).
+    const noPepper = {}
+    expect(await verifyPassword('old bcrypt secret', bcryptHash, noPepper)).toEqual({
+      ok: true,
+      needsRehash: true,
+    })
+    expect(await verifyPassword('old 2y secret', bcrypt2y, noPepper)).toEqual({ ok: true, needsRehash: true })
+    expect(await verifyPassword('old passlib secret', passlib, noPepper)).toEqual({
+      ok: true,
+      needsRehash: true,
+    })
+    // alice was not overwritten by line 6.
+    expect(alice[0]?.roles).toBe('["user","editor"]')
+    expect(alice[0]?.password_hash).not.toBe(bcryptHash)
+  })
+})
+
+describe('help and usage', SLOW, () => {
+  const commands = [
+    'create-user',
+    'set-roles',
+    'disable',
+    'enable',
+    'revoke-user',
+    'create-client',
+    'create-api-key',
+    'import-users',
+  ]
+
+  it('npm run admin -- --help lists every command and exits 0', async () => {
+    const help = await npmRunAdmin(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/^Usage: npm run admin -- <command>/)
+    for (const command of commands) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+  })
+
+  it('--help on every command exits 0 and prints its usage', async () => {
+    const results = await Promise.all(commands.map((command) => adminBare([command, '--help'])))
+    results.forEach((result, index) => {
+      expect(result.code).toBe(0)
+      expect(result.stdout).toMatch(new RegExp(`^Usage: npm run admin -- ${commands[index]} `))
+      expect(result.stdout).toMatch(/--remote/)
+    })
+  })
+
+  it('an unknown command or option exits 1 and points to --help', async () => {
+    const [command, option] = await Promise.all([
+      adminBare(['drop-everything']),
+      adminBare(['disable', 'alice', '--force']),
+    ])
+    expect(command.code).toBe(1)
+    expect(command.stderr).toMatch(/unknown command "drop-everything"/)
+    expect(option.code).toBe(1)
+    expect(option.stderr).toMatch(/Unknown option '--force'/)
+    expect(option.stderr).toMatch(/disable --help/)
+  })
+})

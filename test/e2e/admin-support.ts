@@ -1,0 +1,132 @@
+/**
+ * Helpers for the admin CLI tests: run `scripts/admin.ts` the way `npm run admin` does (tsx under
+ * this Node), and read what it wrote straight from the same local D1/KV state with wrangler.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { wranglerBin } from '../../scripts/lib/wrangler'
+import { PROJECT_ROOT } from './support/project-copy'
+
+const require = createRequire(import.meta.url)
+const TSX_CLI = require.resolve('tsx/cli')
+
+export interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  options: { stdin?: string; env?: NodeJS.ProcessEnv } = {},
+) {
+  return new Promise<Run>((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }))
+    child.stdin.end(options.stdin ?? '')
+  })
+}
+
+/** A fresh local state directory with every migration applied. */
+export async function createMigratedState(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'edge-auth-admin-'))
+  const result = await run(
+    process.execPath,
+    [wranglerBin(), 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir],
+    { env: { CI: 'true' } },
+  )
+  if (result.code !== 0) throw new Error(`migrations failed: ${result.stderr}${result.stdout}`)
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/** `npm run admin -- <args> --persist-to <state>`, with `stdin` piped in (empty by default). */
+export function admin(
+  state: string,
+  args: readonly string[],
+  options: { stdin?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
+  return run(process.execPath, [TSX_CLI, 'scripts/admin.ts', ...args, '--persist-to', state], options)
+}
+
+/** The CLI without a target (for --help and usage errors). */
+export function adminBare(args: readonly string[]): Promise<Run> {
+  return run(process.execPath, [TSX_CLI, 'scripts/admin.ts', ...args])
+}
+
+/** Through npm itself, as an operator types it. */
+export function npmRunAdmin(args: readonly string[]): Promise<Run> {
+  return run('npm', ['run', '--silent', 'admin', '--', ...args])
+}
+
+export type Row = Record<string, unknown>
+
+/** Runs SQL (trusted test text) on the state's D1; returns each statement's rows. */
+export async function query(state: string, sqlText: string): Promise<Row[][]> {
+  const result = await run(process.execPath, [
+    wranglerBin(),
+    'd1',
+    'execute',
+    'DB',
+    '--local',
+    '--persist-to',
+    state,
+    '--json',
+    '--command',
+    sqlText,
+  ])
+  if (result.code !== 0) throw new Error(`query failed: ${result.stdout}${result.stderr}`)
+  return (JSON.parse(result.stdout) as { results: Row[] }[]).map((statement) => statement.results)
+}
+
+/** The value of a key in the state's KV (binding KV), or undefined when absent. */
+export async function kvGet(state: string, key: string): Promise<string | undefined> {
+  const result = await run(process.execPath, [
+    wranglerBin(),
+    'kv',
+    'key',
+    'get',
+    '--binding',
+    'KV',
+    '--local',
+    '--persist-to',
+    state,
+    key,
+  ])
+  if (result.code !== 0) return undefined
+  const value = result.stdout.trim()
+  return value === '' || value === 'Value not found' ? undefined : value
+}
+
+/** Every key in the state's KV with its expiration (seconds since the epoch). */
+export async function kvList(state: string): Promise<{ name: string; expiration?: number }[]> {
+  const result = await run(process.execPath, [
+    wranglerBin(),
+    'kv',
+    'key',
+    'list',
+    '--binding',
+    'KV',
+    '--local',
+    '--persist-to',
+    state,
+  ])
+  if (result.code !== 0) throw new Error(`kv key list failed: ${result.stderr}`)
+  return JSON.parse(result.stdout) as { name: string; expiration?: number }[]
+}

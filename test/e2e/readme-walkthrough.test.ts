@@ -1,0 +1,107 @@
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { devVar } from '../../scripts/lib/dev-vars'
+import { assertValidKeySet } from '../../scripts/lib/key-set'
+import { type RunningGateway, startGateway } from './support/gateway'
+import { PROJECT_ROOT } from './support/project-copy'
+import {
+  extractWalkthrough,
+  parseSteps,
+  runWalkthrough,
+  type StepResult,
+  type WalkthroughStep,
+} from './support/walkthrough'
+
+// The README's walkthrough against a gateway started exactly as `npm start` (no UPSTREAM_URL, so
+// it starts its demo upstream), in a fresh copy of the project on a free port.
+let gateway: RunningGateway
+let steps: WalkthroughStep[]
+let results: StepResult[]
+
+beforeAll(async () => {
+  steps = parseSteps(extractWalkthrough(await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8')))
+  gateway = await startGateway()
+  results = await runWalkthrough(steps, { ...process.env, GATEWAY: gateway.origin })
+})
+
+afterAll(async () => {
+  await gateway?.stop()
+})
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return { not_json: text }
+  }
+}
+
+function resultOf(step: WalkthroughStep): StepResult {
+  const result = results.find((candidate) => candidate.step.number === step.number)
+  if (!result) throw new Error(`step ${step.number} did not run`)
+  return result
+}
+
+describe('npm start on a fresh checkout', () => {
+  test('creates .dev.vars (owner-only) with signing keys the Worker accepts', async () => {
+    const path = join(gateway.dir, '.dev.vars')
+    const text = await readFile(path, 'utf8')
+    const value = devVar(text, 'SIGNING_KEYS')
+    expect(value).toBeDefined()
+    const set = await assertValidKeySet(value as string)
+    expect(set.keys).toHaveLength(1)
+    expect(set.keys[0]).toMatchObject({ alg: 'ES256', kty: 'EC', crv: 'P-256' })
+    expect((await stat(path)).mode & 0o077).toBe(0)
+  })
+
+  test('starts the demo upstream and points the gateway at it', async () => {
+    const response = await fetch(`${gateway.origin}/api/public/where`)
+    expect(response.status).toBe(200)
+    const echoed = (await response.json()) as { path: string; headers: Record<string, string> }
+    expect(echoed.path).toBe('/api/public/where')
+    expect(echoed.headers.host).toBe(new URL(gateway.upstreamOrigin).host)
+  })
+
+  test('prints a banner with the gateway URL once it is ready', async () => {
+    expect(gateway.output()).toContain(`gateway   ${gateway.origin}`)
+  })
+})
+
+describe('the README walkthrough', () => {
+  test('has steps, and every step says what it expects', () => {
+    expect(steps.length).toBeGreaterThanOrEqual(5)
+    for (const step of steps.slice(1)) expect(step.expectations, step.source).not.toEqual([])
+  })
+
+  test('each step has the outcome its "# expect" lines state', () => {
+    for (const step of steps) {
+      const { stdout, statuses } = resultOf(step)
+      const where = `step ${step.number}:\n${step.source}\n--- output\n${stdout}`
+      for (const expectation of step.expectations) {
+        // Soft: a broken walkthrough reports every wrong step at once, not just the first.
+        if (expectation.kind === 'status') expect.soft(statuses.at(-1), where).toBe(expectation.status)
+        else if (expectation.kind === 'text') expect.soft(stdout, where).toContain(expectation.text)
+        else expect.soft(parseJson(stdout), where).toMatchObject(expectation.subset as object)
+      }
+    }
+  })
+
+  test('the public echo shows no identity the client tried to claim', () => {
+    const spoof = steps.find((step) => step.source.includes('X-Auth-User: admin'))
+    expect(spoof).toBeDefined()
+    const echoed = JSON.parse(resultOf(spoof as WalkthroughStep).stdout) as {
+      headers: Record<string, string>
+    }
+    expect(echoed.headers['x-auth-user']).toBeUndefined()
+    expect(echoed.headers['x-auth-roles']).toBeUndefined()
+  })
+
+  test('the 401 carries the contract error body and a request id', () => {
+    const denied = steps.find((step) => step.source.includes('/api/me'))
+    const { stdout } = resultOf(denied as WalkthroughStep)
+    const body = JSON.parse(stdout.slice(stdout.indexOf('\r\n\r\n') + 4)) as Record<string, string>
+    expect(Object.keys(body).sort()).toEqual(['error', 'error_description', 'request_id'])
+    expect(stdout.toLowerCase()).toContain(`x-request-id: ${body.request_id}`)
+  })
+})

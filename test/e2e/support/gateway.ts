@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { freePort } from '../../../scripts/lib/ports'
+import { createProjectCopy, type ProjectCopy } from './project-copy'
+
+export interface StartGatewayOptions {
+  /** UPSTREAM_URL for `npm start`; without it `npm start` starts its demo upstream. */
+  upstreamUrl?: string
+  /** Extra environment for `npm start`. */
+  env?: Record<string, string>
+  /**
+   * Runs in the fresh project copy before `npm start`, e.g. to write another wrangler.toml.
+   * More reliable than editing files under a running `wrangler dev` and waiting for a reload.
+   */
+  prepare?: (dir: string) => Promise<void>
+}
+
+export interface RunningGateway {
+  origin: string
+  port: number
+  /** Where the gateway forwards: UPSTREAM_URL, or the demo upstream `npm start` started. */
+  upstreamOrigin: string
+  /** The project copy the gateway runs in (its .dev.vars and .wrangler state). */
+  dir: string
+  /** Everything `npm start` printed so far (for diagnostics). */
+  output(): string
+  stop(): Promise<void>
+}
+
+const READY_TIMEOUT_MS = 120_000
+const STOP_TIMEOUT_MS = 15_000
+const MAX_OUTPUT = 256 * 1024
+
+// Process groups still running if a test run dies before its afterAll: never leave a gateway behind.
+const running = new Set<number>()
+process.once('exit', () => {
+  for (const pgid of running) killGroup(pgid, 'SIGKILL')
+})
+
+function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal)
+    return true
+  } catch {
+    return false // already gone
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  return killGroup(pgid, 0 as unknown as NodeJS.Signals)
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return true
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  return false
+}
+
+async function healthy(origin: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(2_000) })
+    await response.body?.cancel()
+    return response.status === 200
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Starts the real gateway the way a user does: `npm start` in a fresh copy of the project, with
+ * PORT set to a free port, in its own process group so that stop() ends npm, tsx, wrangler,
+ * workerd and the demo upstream together.
+ */
+export async function startGateway(options: StartGatewayOptions = {}): Promise<RunningGateway> {
+  const copy: ProjectCopy = await createProjectCopy()
+  try {
+    await options.prepare?.(copy.dir)
+  } catch (error) {
+    await copy.remove()
+    throw error
+  }
+  const port = await freePort()
+  const origin = `http://127.0.0.1:${port}`
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), NO_COLOR: '1', FORCE_COLOR: '0' }
+  delete env.UPSTREAM_URL
+  if (options.upstreamUrl) env.UPSTREAM_URL = options.upstreamUrl
+  else env.DEMO_UPSTREAM_PORT = String(await freePort())
+  Object.assign(env, options.env)
+  const upstreamOrigin = env.UPSTREAM_URL ?? `http://127.0.0.1:${env.DEMO_UPSTREAM_PORT}`
+
+  let output = ''
+  const child: ChildProcess = spawn('npm', ['start'], {
+    cwd: copy.dir,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const pgid = child.pid as number
+  running.add(pgid)
+  const collect = (chunk: Buffer): void => {
+    if (output.length < MAX_OUTPUT) output += chunk.toString('utf8')
+  }
+  child.stdout?.on('data', collect)
+  child.stderr?.on('data', collect)
+  let exited = false
+  child.once('exit', () => {
+    exited = true
+  })
+
+  const stop = async (): Promise<void> => {
+    if (groupAlive(pgid)) {
+      killGroup(pgid, 'SIGTERM')
+      if (!(await waitUntil(() => !groupAlive(pgid), STOP_TIMEOUT_MS))) killGroup(pgid, 'SIGKILL')
+    }
+    running.delete(pgid)
+    await copy.remove()
+  }
+
+  const ready = await waitUntil(async () => exited || (await healthy(origin)), READY_TIMEOUT_MS)
+  if (!ready || exited) {
+    await stop()
+    throw new Error(
+      `the gateway did not become healthy (${exited ? 'npm start exited' : 'timeout'}):\n${output.slice(-4000)}`,
+    )
+  }
+  return { origin, port, upstreamOrigin, dir: copy.dir, output: () => output, stop }
+}
