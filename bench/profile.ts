@@ -91,7 +91,7 @@ class Inspector {
 }
 
 function serviceOf(env: BenchEnvironment, scenario: Scenario): ServiceName {
-  const names: ServiceName[] = ['gw', 'gw-routes', 'gw-denylist', 'naive', 'bare', 'hello']
+  const names: ServiceName[] = ['gw', 'gw-routes', 'gw-denylist', 'naive', 'bare', 'hello', 'storage-probe']
   const found = names.find((name) => scenario.url.startsWith(`${env.origin(name)}/`))
   if (!found) throw new Error(`${scenario.id} is not served by a Worker of this harness`)
   return found

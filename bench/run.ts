@@ -285,6 +285,7 @@ async function main(): Promise<void> {
     logins: env.account.loginMs.length,
   }
   const byId = new Map(results.map((result) => [result.id, result]))
+  const cpuOf = (id: string) => byId.get(id)?.cpuUs ?? Number.NaN
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
     command: 'npm ci && npm run bench   (full peer set: apt-get install wrk haproxy nginx-light)',
@@ -306,6 +307,8 @@ async function main(): Promise<void> {
       helloRps: byId.get('hello')?.rps ?? Number.NaN,
       upstreamDirectRps: byId.get('upstream-direct')?.rps ?? Number.NaN,
       bareRps: byId.get('bare')?.rps ?? Number.NaN,
+      simulatedKvReadUs: cpuOf('kv-read') - cpuOf('hello'),
+      simulatedD1QueryUs: cpuOf('d1-query') - cpuOf('hello'),
       coldTokens,
       wallSeconds: Math.round((Date.now() - startedAt) / 1000),
     },
@@ -331,6 +334,10 @@ async function main(): Promise<void> {
   log(
     `harness overhead: hello-world Worker ${report.harness.helloRps.toFixed(0)} req/s, ${env.upstream.kind} ` +
       `directly ${report.harness.upstreamDirectRps.toFixed(0)} req/s, bare pass-through ${report.harness.bareRps.toFixed(0)} req/s`,
+  )
+  log(
+    `simulator cost inside workerd (counted in the gateway rows' CPU): one KV read ` +
+      `${report.harness.simulatedKvReadUs.toFixed(0)} us, one D1 query ${report.harness.simulatedD1QueryUs.toFixed(0)} us`,
   )
   log(
     `bundle: ${kib(report.bundle.rawBytes)} raw, ${kib(report.bundle.gzipBytes)} gzip (${report.bundle.wranglerSummary})`,

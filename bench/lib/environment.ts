@@ -22,6 +22,7 @@ import { type Binding, startWorkerd, type WorkerService, writeWorkerdConfig } fr
 
 const SERVICES = [
   'hello',
+  'storage-probe',
   'bare',
   'naive',
   'gw',
@@ -94,16 +95,19 @@ async function post(url: string, body: unknown): Promise<void> {
 
 async function buildAll() {
   const worker = (name: string) => bundleWorker(join(BENCH_DIR, 'workers', `${name}.ts`), name)
-  const [bundle, hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono] = await Promise.all([
-    buildGateway(),
-    worker('hello'),
-    worker('pass-through'),
-    worker('kv-memory'),
-    worker('d1-sqlite'),
-    worker('pbkdf2'),
-    bundleWorker(join(BENCH_DIR, 'peers', 'naive-hono.ts'), 'naive-hono'),
-  ])
-  return { bundle, modules: { hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono } }
+  const [bundle, hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono, storageProbe] = await Promise.all(
+    [
+      buildGateway(),
+      worker('hello'),
+      worker('pass-through'),
+      worker('kv-memory'),
+      worker('d1-sqlite'),
+      worker('pbkdf2'),
+      bundleWorker(join(BENCH_DIR, 'peers', 'naive-hono.ts'), 'naive-hono'),
+      worker('storage-probe'),
+    ],
+  )
+  return { bundle, modules: { hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono, storageProbe } }
 }
 
 interface Composition {
@@ -145,6 +149,15 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
   const upstreamBinding: Binding = { name: 'UPSTREAM_URL', text: c.upstream.origin }
   return [
     { name: 'hello', module: c.modules.hello, ...compat },
+    {
+      name: 'storage-probe',
+      module: c.modules.storageProbe,
+      ...compat,
+      bindings: [
+        { name: 'KV', kv: 'kv-main' },
+        { name: 'DB', d1: 'd1' },
+      ],
+    },
     { name: 'bare', module: c.modules.passThrough, ...compat, network: true, bindings: [upstreamBinding] },
     {
       name: 'naive',

@@ -57,6 +57,9 @@ export interface BenchReport {
     helloRps: number
     upstreamDirectRps: number
     bareRps: number
+    /** workerd CPU µs of one simulated KV read / D1 query (probe minus hello-world). */
+    simulatedKvReadUs: number
+    simulatedD1QueryUs: number
     coldTokens: number
     wallSeconds: number
   }
@@ -83,10 +86,10 @@ export function kib(bytes: number): string {
 
 /** The one table: req/s, p50, p99 and the ratio to the nearby pass-through baseline. */
 export function formatTable(scenarios: readonly ScenarioResult[]): string {
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'x bare', 'CPU us/req']
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'x bare', 'CPU us/req', 'x bare by CPU']
   const rows = scenarios.map((s) =>
     s.skipped
-      ? [s.label, '-', '-', '-', '-', `skipped: ${s.skipped}`]
+      ? [s.label, '-', '-', '-', '-', '-', `skipped: ${s.skipped}`]
       : [
           s.label,
           fixed(s.rps, 0),
@@ -94,6 +97,7 @@ export function formatTable(scenarios: readonly ScenarioResult[]): string {
           fixed(s.p99Ms, 2),
           fixed(s.ratio, 2),
           fixed(s.cpuUs, 0),
+          fixed(s.cpuRatio, 2),
         ],
   )
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? '').length)))
@@ -162,6 +166,11 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
     formatTable(report.scenarios),
     '',
     `![Throughput relative to the bare pass-through Worker](${svgPath})`,
+    '',
+    `Harness: a hello-world Worker serves ${fixed(report.harness.helloRps, 0)} req/s and the upstream alone ` +
+      `${fixed(report.harness.upstreamDirectRps, 0)} req/s under the same load generator. Inside workerd, one ` +
+      `simulated KV read costs ${fixed(report.harness.simulatedKvReadUs, 0)} us of CPU and one simulated D1 query ` +
+      `${fixed(report.harness.simulatedD1QueryUs, 0)} us; the gateway rows include that cost.`,
     '',
     `Production bundle: ${kib(report.bundle.rawBytes)} raw, ${kib(report.bundle.gzipBytes)} gzip ` +
       `(wrangler: ${report.bundle.wranglerSummary}).`,

@@ -14,6 +14,8 @@ export interface Scenario {
   unique?: boolean
   /** Tokens must all have been seen once before measuring (steady state). */
   steadyTokens?: number
+  /** Measured in the first round only (harness overhead, not a target). */
+  firstRoundOnly?: boolean
   skipped?: string
 }
 
@@ -28,7 +30,7 @@ export interface RequestFiles {
 
 export interface ScenarioTargets {
   /** Origin of a Worker service by name. */
-  worker(name: 'hello' | 'bare' | 'naive' | 'gw' | 'gw-routes' | 'gw-denylist'): string
+  worker(name: 'hello' | 'storage-probe' | 'bare' | 'naive' | 'gw' | 'gw-routes' | 'gw-denylist'): string
   upstream: { kind: string; origin: string }
   haproxyOrigin?: string
 }
@@ -62,6 +64,27 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       url: targets.worker('hello') + ITEM_PATH,
       requestsFile: files.none,
       expectStatus: 200,
+      firstRoundOnly: true,
+    },
+    {
+      id: 'kv-read',
+      label: 'harness: hello + 1 simulated KV read',
+      kind: 'overhead',
+      server: 'workerd',
+      url: `${targets.worker('storage-probe')}/kv`,
+      requestsFile: files.none,
+      expectStatus: 200,
+      firstRoundOnly: true,
+    },
+    {
+      id: 'd1-query',
+      label: 'harness: hello + 1 simulated D1 query',
+      kind: 'overhead',
+      server: 'workerd',
+      url: `${targets.worker('storage-probe')}/d1`,
+      requestsFile: files.none,
+      expectStatus: 200,
+      firstRoundOnly: true,
     },
     {
       id: 'upstream-direct',
@@ -71,6 +94,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       url: targets.upstream.origin + ITEM_PATH,
       requestsFile: files.none,
       expectStatus: 200,
+      firstRoundOnly: true,
     },
     {
       ...gateway,
@@ -185,7 +209,7 @@ export function interleave(
   const steps: ScheduleStep[] = []
   for (let round = 1; round <= rounds; round++) {
     for (const scenario of scenarios) {
-      if (scenario.skipped) continue
+      if (scenario.skipped || (scenario.firstRoundOnly && round > 1)) continue
       steps.push({ scenario: baseline, round }, { scenario, round })
     }
   }

@@ -22,7 +22,7 @@ let results: StepResult[]
 beforeAll(async () => {
   steps = parseSteps(extractWalkthrough(await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8')))
   gateway = await startGateway()
-  results = await runWalkthrough(steps, { ...process.env, GATEWAY: gateway.origin })
+  results = await runWalkthrough(steps, { ...process.env, GATEWAY: gateway.origin }, 180_000, gateway.dir)
 })
 
 afterAll(async () => {

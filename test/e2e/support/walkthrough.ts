@@ -98,8 +98,10 @@ export async function runWalkthrough(
   steps: readonly WalkthroughStep[],
   env: NodeJS.ProcessEnv,
   timeoutMs = 60_000,
+  /** Where the commands run: the project a reader has (its `npm run admin` reaches that gateway's D1). */
+  cwd?: string,
 ): Promise<StepResult[]> {
-  const child = spawn('bash', ['-c', buildScript(steps)], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('bash', ['-c', buildScript(steps)], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => {
