@@ -89,7 +89,7 @@ export function formatTable(scenarios: readonly ScenarioResult[]): string {
   const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'x bare', 'CPU us/req', 'x bare by CPU']
   const rows = scenarios.map((s) =>
     s.skipped
-      ? [s.label, '-', '-', '-', '-', '-', `skipped: ${s.skipped}`]
+      ? [`${s.label} (skipped)`, '-', '-', '-', '-', '-', '-']
       : [
           s.label,
           fixed(s.rps, 0),
@@ -104,7 +104,8 @@ export function formatTable(scenarios: readonly ScenarioResult[]): string {
   const line = (row: string[]) =>
     `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`
   const rule = `|${widths.map((width, i) => (i === 0 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|`
-  return [line(header), rule, ...rows.map(line)].join('\n')
+  const skipped = scenarios.filter((s) => s.skipped).map((s) => `skipped ${s.id}: ${s.skipped}`)
+  return [line(header), rule, ...rows.map(line), ...(skipped.length > 0 ? ['', ...skipped] : [])].join('\n')
 }
 
 export function formatTargets(targets: readonly TargetResult[]): string {

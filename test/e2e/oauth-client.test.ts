@@ -1,0 +1,203 @@
+import { spawn } from 'node:child_process'
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
+import * as oauth from 'oauth4webapi'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
+import { type RunningGateway, startGateway } from './support/gateway'
+import { upstreamReceived } from './support/upstream'
+
+// A stock OAuth 2 client library (panva's oauth4webapi) and a stock JWKS verifier (jose's
+// createRemoteJWKSet) against the real gateway started with `npm start`.
+let echo: EchoServer
+let gateway: RunningGateway
+let as: oauth.AuthorizationServer
+let clientSecret: string
+
+const PASSWORD = 'a long and unusual passphrase'
+const insecure = { [oauth.allowInsecureRequests]: true } // loopback http only
+
+/** Runs the operator CLI in the gateway's project copy (its local D1 is the gateway's). */
+function admin(args: string[], stdin?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'admin', '--', ...args], { cwd: gateway.dir })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    child.once('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`admin ${args[0]}: ${stderr}`)),
+    )
+    child.stdin.end(stdin ?? '')
+  })
+}
+
+beforeAll(async () => {
+  echo = await startEchoServer(0)
+  gateway = await startGateway({ upstreamUrl: echo.origin })
+  await admin(['create-user', 'oauth-user', '--password-stdin', '--role', 'editor'], PASSWORD)
+  await admin([
+    'create-client',
+    'first-party',
+    '--public',
+    '--grant',
+    'password',
+    '--grant',
+    'refresh_token',
+    '--scope',
+    'read',
+    '--scope',
+    'write',
+  ])
+  const created = await admin(['create-client', 'reporting', '--scope', 'read', '--role', 'user'])
+  clientSecret = /client_secret: (\S+)/.exec(created)?.[1] as string
+  const issuer = new URL(gateway.origin)
+  as = await oauth.processDiscoveryResponse(
+    issuer,
+    await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }),
+  )
+}, 300_000)
+
+afterAll(async () => {
+  await gateway?.stop()
+  await echo?.close()
+})
+
+describe('discovery', () => {
+  test('the RFC 8414 document names our endpoints under ISSUER and is also served as openid-configuration', async () => {
+    expect(as.issuer).toBe(gateway.origin)
+    expect(as.token_endpoint).toBe(`${gateway.origin}/auth/token`)
+    expect(as.jwks_uri).toBe(`${gateway.origin}/.well-known/jwks.json`)
+    expect(as.grant_types_supported).toEqual(
+      expect.arrayContaining(['password', 'refresh_token', 'client_credentials']),
+    )
+    const oidc = await (await fetch(`${gateway.origin}/.well-known/openid-configuration`)).json()
+    expect(oidc).toMatchObject({ issuer: gateway.origin, token_endpoint: as.token_endpoint })
+  })
+})
+
+describe('grants through oauth4webapi', () => {
+  const firstParty: oauth.Client = { client_id: 'first-party' }
+
+  test('password grant, then refresh: the refreshed token works on /api and the old refresh token is spent', async () => {
+    const response = await oauth.genericTokenEndpointRequest(
+      as,
+      firstParty,
+      oauth.None(),
+      'password',
+      { username: 'oauth-user', password: PASSWORD, scope: 'read write' },
+      insecure,
+    )
+    const tokens = await oauth.processGenericTokenEndpointResponse(as, firstParty, response)
+    expect(tokens.token_type).toBe('bearer')
+    expect(tokens.scope).toBe('read write')
+    expect(tokens.refresh_token).toMatch(/^rt_/)
+
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      firstParty,
+      await oauth.refreshTokenGrantRequest(
+        as,
+        firstParty,
+        oauth.None(),
+        tokens.refresh_token as string,
+        insecure,
+      ),
+    )
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token)
+    const id = crypto.randomUUID()
+    const api = await fetch(`${gateway.origin}/api/things`, {
+      headers: { authorization: `Bearer ${refreshed.access_token}`, 'x-test-id': id },
+    })
+    expect(api.status).toBe(200)
+    const [received] = await upstreamReceived(echo, id)
+    expect(received?.headers['x-auth-user']).toBe('oauth-user')
+  })
+
+  test('client_credentials with HTTP Basic client authentication', async () => {
+    const client: oauth.Client = { client_id: 'reporting' }
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      client,
+      oauth.ClientSecretBasic(clientSecret),
+      { scope: 'read' },
+      insecure,
+    )
+    const tokens = await oauth.processClientCredentialsResponse(as, client, response)
+    expect(tokens.scope).toBe('read')
+    expect(tokens.refresh_token).toBeUndefined()
+  })
+
+  test('a wrong client secret is a 401 Basic challenge the library surfaces, with an invalid_client body', async () => {
+    const client: oauth.Client = { client_id: 'reporting' }
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      client,
+      oauth.ClientSecretBasic('wrong'),
+      {},
+      insecure,
+    )
+    const error = await oauth
+      .processClientCredentialsResponse(as, client, response)
+      .catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(oauth.WWWAuthenticateChallengeError)
+    const challenge = error as oauth.WWWAuthenticateChallengeError
+    expect(challenge.status).toBe(401)
+    expect(challenge.cause[0]?.scheme).toBe('basic')
+    expect(await challenge.response.json()).toMatchObject({ error: 'invalid_client' })
+  })
+})
+
+describe('a stock JWKS verifier', () => {
+  test('verifies issued access tokens and the X-Auth-Assertion the upstream received', async () => {
+    const client: oauth.Client = { client_id: 'reporting' }
+    const tokens = await oauth.processClientCredentialsResponse(
+      as,
+      client,
+      await oauth.clientCredentialsGrantRequest(
+        as,
+        client,
+        oauth.ClientSecretBasic(clientSecret),
+        {},
+        insecure,
+      ),
+    )
+    const jwks = createRemoteJWKSet(new URL(as.jwks_uri as string))
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
+      issuer: gateway.origin,
+      audience: 'edge-auth-gateway',
+      typ: 'at+jwt',
+      algorithms: ['ES256'],
+    })
+    expect(protectedHeader.kid).toBeDefined()
+    expect(payload).toMatchObject({
+      sub: 'reporting',
+      client_id: 'reporting',
+      scope: 'read',
+      roles: ['user'],
+    })
+
+    const id = crypto.randomUUID()
+    await fetch(`${gateway.origin}/api/things`, {
+      headers: { authorization: `Bearer ${tokens.access_token}`, 'x-test-id': id },
+    })
+    const [received] = await upstreamReceived(echo, id)
+    const assertion = received?.headers['x-auth-assertion'] as string
+    expect(decodeProtectedHeader(assertion).typ).toBe('gateway-assertion+jwt')
+    const verified = await jwtVerify(assertion, jwks, {
+      issuer: gateway.origin,
+      audience: echo.origin,
+      algorithms: ['ES256'],
+    })
+    expect(verified.payload).toMatchObject({
+      sub: 'reporting',
+      auth_method: 'jwt',
+      scope: 'read',
+      roles: ['user'],
+    })
+    expect((verified.payload.exp ?? 0) - (verified.payload.iat ?? 0)).toBeLessThanOrEqual(60)
+  })
+})
