@@ -1,0 +1,11 @@
+/**
+ * The gateway's pieces for building your own Worker (the seed's parameterized guards as Hono
+ * middleware). The README's "Building on the gateway" section shows a whole app.
+ */
+export { createApp } from './app'
+export { authenticate, currentPrincipal, requireRole, requireScopes } from './authn'
+export type { AuthenticateOptions } from './authn/middleware'
+export type { AuthMethod, Principal } from './authn/principal'
+export { gatewayContext, gatewayErrorHandler } from './context'
+export type { AppBindings, Env } from './env'
+export { GatewayError } from './errors/gateway-error'
