@@ -527,6 +527,18 @@ function countingDb(): { db: D1Database; statements: string[] } {
 }
 
 describe('the hot path', () => {
+  it('a well-formed but unknown key id costs one D1 read, then none while this isolate remembers it', async () => {
+    const bogus = `gwk_${crypto.getRandomValues(new Uint8Array(8)).reduce((hex, byte) => hex + byte.toString(16).padStart(2, '0'), '')}_${'B'.repeat(43)}`
+    const first = countingDb()
+    const miss = await fetchWithEnv({ DB: first.db }, '/api/things', { headers: { 'x-api-key': bogus } })
+    expect(miss.status).toBe(401)
+    expect(first.statements.filter((sql) => /FROM api_keys/.test(sql))).toHaveLength(1)
+    const again = countingDb()
+    const retry = await fetchWithEnv({ DB: again.db }, '/api/things', { headers: { 'x-api-key': bogus } })
+    expect(retry.status).toBe(401)
+    expect(again.statements).toEqual([])
+  })
+
   it('a cached key costs zero D1 statements per request', async () => {
     const alice = await owner('ak-hot-zero')
     const created = await createApiKey(alice.token, { name: 'hot' })

@@ -55,6 +55,16 @@ export async function writeApiKeyCache(kv: KVNamespace, id: string, record: Cach
   )
 }
 
+// Ids D1 does not know, remembered per isolate so a client retrying a wrong key does not cost a
+// D1 read each time. Ids are 64 random bits chosen at creation, so no real key is ever in here
+// before it exists; a created key is also dropped from it (forgetMissingApiKey).
+const MISSING_TTL_MS = 30_000
+const missing = new Map<string, number>()
+
+export function forgetMissingApiKey(id: string): void {
+  missing.delete(id)
+}
+
 /** KV first; on a miss, D1 and a cache fill. A KV read failure fails closed (503). */
 export async function readApiKey(
   stores: { DB: D1Database; KV: KVNamespace },
@@ -64,7 +74,13 @@ export async function readApiKey(
   if (strict) return readApiKeyFromD1(stores.DB, id)
   const cached = await withStorage('api key lookup (KV)', () => stores.KV.get(apiKeyKey(id), 'json'))
   if (isCachedApiKey(cached)) return cached
+  const now = Date.now()
+  if ((missing.get(id) ?? 0) > now) return undefined
   const record = await readApiKeyFromD1(stores.DB, id)
   if (record) await writeApiKeyCache(stores.KV, id, record)
+  else {
+    if (missing.size >= 10_000) missing.clear()
+    missing.set(id, now + MISSING_TTL_MS)
+  }
   return record
 }

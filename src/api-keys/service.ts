@@ -5,7 +5,7 @@ import { type ApiKeyRecord, insertApiKey, listApiKeys, revokeApiKeyRow } from '.
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import { parseScope, scopesForRoles } from '../tokens/scopes'
-import { readApiKeyFromD1, writeApiKeyCache } from './cache'
+import { forgetMissingApiKey, readApiKeyFromD1, writeApiKeyCache } from './cache'
 import { generateApiKey } from './format'
 
 export const MAX_API_KEY_LIFETIME_SECONDS = 5 * 365 * 86_400
@@ -101,6 +101,7 @@ export async function createApiKey(
       expiresAt: expiresIn === undefined ? undefined : nowSeconds() + expiresIn,
     }),
   )
+  forgetMissingApiKey(record.id)
   return { ...viewApiKey(record), key: generated.key }
 }
 

@@ -83,7 +83,9 @@ function requiredToken(form: URLSearchParams): string {
 }
 
 // RFC 7009: 200 with an empty body whether or not anything was revoked (unknown, malformed,
-// expired and foreign tokens included); `token_type_hint` only orders the search.
+// expired and foreign tokens included). `token_type_hint` is never trusted: refresh tokens
+// (`rt_...`) and access tokens (a JWS) have disjoint shapes, so every token is looked up as the
+// kind its shape says, which searches all kinds in one step whatever the hint claims.
 revocationRoutes.post('/auth/revoke', async function revoke(c) {
   const form = await readForm(c.req.raw)
   const token = requiredToken(form)
