@@ -21,7 +21,7 @@ import {
   writeRequests,
 } from './lib/environment'
 import { pickLoadGenerator } from './lib/load'
-import { ROOT_DIR } from './lib/paths'
+import { PROJECT_DIR } from './lib/paths'
 import { freePort, stopAll } from './lib/processes'
 import type { Scenario } from './lib/scenarios'
 
@@ -114,7 +114,7 @@ function locate(
   }
   const source = entry.originalSource
   if (!source) return { file: frame.url, module: `(runtime) ${frame.url}`, line: 0 }
-  const file = relative(ROOT_DIR, resolve(mapDir, source.replace(/^file:\/\//, '')))
+  const file = relative(PROJECT_DIR, resolve(mapDir, source.replace(/^file:\/\//, '')))
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1]
   return { file, module: pkg ?? file, line: (entry.originalLine ?? 0) + 1 }
 }
@@ -134,7 +134,8 @@ function report(profile: CpuProfile, map: SourceMap, bundleFile: string, scenari
     const node = byId.get(id) as ProfileNode
     const where = located.get(id) as ReturnType<typeof locate>
     const name = node.callFrame.functionName || '(anonymous)'
-    return where.line === 0 ? name : `${name}  ${where.file}:${where.line}`
+    // Minified bundles (wrangler.toml `minify = true`) have meaningless names: the place says more.
+    return where.line === 0 ? name : `${where.file}:${where.line} ${name}`
   }
   for (const node of profile.nodes) {
     const where = located.get(node.id) as ReturnType<typeof locate>
@@ -188,7 +189,7 @@ function report(profile: CpuProfile, map: SourceMap, bundleFile: string, scenari
   )
   print('self time by module', selfByModule)
   print('self time by function', self)
-  print('inclusive time, src/ functions', inclusive, (key) => key.includes(' src/'))
+  print('inclusive time, src/ functions', inclusive, (key) => /(^| <- )src\//.test(key))
 }
 
 async function main(): Promise<void> {

@@ -6,14 +6,8 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import { join, relative } from 'node:path'
-import {
-  type BenchEnvironment,
-  bearerLines,
-  startEnvironment,
-  TOKEN_SUBJECTS,
-  writeRequests,
-} from './lib/environment'
-import { type LoadGenerator, type LoadResult, pickLoadGenerator } from './lib/load'
+import { startEnvironment } from './lib/environment'
+import { pickLoadGenerator } from './lib/load'
 import { machineInfo } from './lib/machine'
 import { BENCH_DIR, PROJECT_DIR, RESULTS_DIR, ROOT_DIR, WORK_DIR } from './lib/paths'
 import { cpuSeconds, stopAll } from './lib/processes'
@@ -22,14 +16,13 @@ import {
   formatTable,
   formatTargets,
   kib,
-  type RunSample,
   renderMarkdown,
   renderSvg,
   type ScenarioResult,
   type TargetResult,
   updateReadme,
 } from './lib/report'
-import { interleave, type Scenario } from './lib/scenarios'
+import { comparePaired, median, type PairedComparison, runSchedule, summarize } from './lib/schedule'
 
 function envNumber(name: string, fallback: number): number {
   const value = Number(process.env[name])
@@ -57,19 +50,6 @@ function log(message: string): void {
   process.stdout.write(`${message}\n`)
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  if (sorted.length === 0) return Number.NaN
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length
-}
-
 /** CPU ms the process spends per request on `url`, requests sent one at a time. */
 async function cpuPerRequest(pid: number | undefined, url: string, samples: number): Promise<number> {
   const before = cpuSeconds(pid)
@@ -81,160 +61,11 @@ async function cpuPerRequest(pid: number | undefined, url: string, samples: numb
   return ((cpuSeconds(pid) - before) * 1000) / samples
 }
 
-interface Measured {
-  result: LoadResult
-  /** CPU µs per request of the process serving the scenario. */
-  cpuUs: number
-}
-
-class Runner {
-  /** How far into each unique-request file the runs have got. */
-  private readonly offsets = new Map<string, number>()
-
-  constructor(
-    private readonly load: LoadGenerator,
-    private readonly env: BenchEnvironment,
-  ) {}
-
-  offsetOf(file: string): number {
-    return this.offsets.get(file) ?? 0
-  }
-
-  private pidOf(scenario: Scenario): number | undefined {
-    if (scenario.server === 'workerd') return this.env.workerd.service.child.pid
-    if (scenario.server === 'haproxy') return this.env.haproxy?.service.child.pid
-    return undefined
-  }
-
-  async run(scenario: Scenario, seconds: number): Promise<Measured> {
-    const offset = this.offsetOf(scenario.requestsFile)
-    const pid = this.pidOf(scenario)
-    const cpuBefore = cpuSeconds(pid)
-    const result = await this.load.run({
-      url: scenario.url,
-      requestsFile: scenario.requestsFile,
-      offset,
-      seconds,
-      connections: CONNECTIONS,
-    })
-    const cpuUs = ((cpuSeconds(pid) - cpuBefore) * 1e6) / result.requests
-    // Requests in flight when a run stops were generated but not counted: skip a margin.
-    if (scenario.unique) this.offsets.set(scenario.requestsFile, offset + result.requests + CONNECTIONS * 4)
-    return { result, cpuUs }
-  }
-}
-
-interface Run {
-  scenario: Scenario
-  round: number
-  measured: Measured
-}
-
-async function runSchedule(env: BenchEnvironment, load: LoadGenerator) {
-  const runner = new Runner(load, env)
-  const steps = interleave(env.baseline, env.scenarios, ROUNDS)
-  const runs: Run[] = []
-  const notes = new Map<string, string[]>()
-  const note = (id: string, text: string) => notes.set(id, [...(notes.get(id) ?? []), text])
-  let coldTokens = 0
-  let baselineWarm = false
-  log(
-    `running ${steps.length} load runs: ${ROUNDS} round(s), ${SECONDS} s each (+${WARMUP_SECONDS} s warm-up), ` +
-      `${CONNECTIONS} connections, ${load.version}`,
-  )
-  for (const [index, { scenario, round }] of steps.entries()) {
-    if (scenario.unique && coldTokens === 0) {
-      // Enough never-seen tokens for every cold request of every round (no run is faster than bare).
-      const fastest = Math.max(
-        ...runs.filter((run) => run.scenario === env.baseline).map((r) => r.measured.result.rps),
-      )
-      coldTokens = Math.min(2_000_000, Math.ceil(fastest * (SECONDS + WARMUP_SECONDS) * ROUNDS * 1.3) + 5_000)
-      const started = performance.now()
-      await writeRequests('cold', bearerLines(env.minter.mintMany(coldTokens, TOKEN_SUBJECTS, 'cold')))
-      log(`  minted ${coldTokens} cold tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-    }
-    if (scenario !== env.baseline || !baselineWarm) {
-      let warm = await runner.run(scenario, WARMUP_SECONDS)
-      // Steady state: every token verified once before the clock starts.
-      while (scenario.steadyTokens && warm.result.requests < scenario.steadyTokens)
-        warm = await runner.run(scenario, WARMUP_SECONDS)
-      baselineWarm ||= scenario === env.baseline
-    }
-    const measured = await runner.run(scenario, SECONDS)
-    const { result } = measured
-    runs.push({ scenario, round, measured })
-    const expectedNon2xx = scenario.expectStatus === 200 ? 0 : result.requests
-    if (Math.abs(result.non2xx - expectedNon2xx) > result.requests * 0.001)
-      note(scenario.id, `round ${round}: ${result.non2xx} of ${result.requests} responses were not 2xx/3xx`)
-    if (result.socketErrors > 0) note(scenario.id, `round ${round}: ${result.socketErrors} socket errors`)
-    log(
-      `  [${String(index + 1).padStart(2)}/${steps.length}] ${scenario.label.padEnd(46)} ` +
-        `${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  ` +
-        `p99 ${result.p99Ms.toFixed(2)} ms  ${Number.isFinite(measured.cpuUs) ? `${measured.cpuUs.toFixed(0)} us CPU/req` : ''}`,
-    )
-  }
-  if (coldTokens > 0 && runner.offsetOf(env.files.cold) > coldTokens)
-    note('es256-cold', 'ran out of cold tokens: some requests repeated a token')
-  return { runs, notes, coldTokens }
-}
-
-function summarize(env: BenchEnvironment, runs: Run[], notes: Map<string, string[]>): ScenarioResult[] {
-  const samples = new Map<string, RunSample[]>()
-  // Each scenario's ratio uses the baseline runs right before and after it.
-  runs.forEach((run, index) => {
-    if (run.scenario === env.baseline) return
-    const before = runs[index - 1]?.measured.result.rps ?? Number.NaN
-    const after = runs[index + 1]?.measured.result.rps ?? Number.NaN
-    const baselineRps = (before + after) / 2
-    const { result, cpuUs } = run.measured
-    const list = samples.get(run.scenario.id) ?? []
-    list.push({
-      round: run.round,
-      rps: result.rps,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      cpuUs,
-      baselineRps,
-      ratio: result.rps / baselineRps,
-      requests: result.requests,
-      non2xx: result.non2xx,
-      socketErrors: result.socketErrors,
-    })
-    samples.set(run.scenario.id, list)
-  })
-  const result = (scenario: Scenario, list: RunSample[]): ScenarioResult => ({
-    id: scenario.id,
-    label: scenario.label,
-    kind: scenario.kind,
-    expectStatus: scenario.expectStatus,
-    samples: list,
-    rps: mean(list.map((s) => s.rps)),
-    p50Ms: median(list.map((s) => s.p50Ms)),
-    p99Ms: median(list.map((s) => s.p99Ms)),
-    cpuUs: median(list.map((s) => s.cpuUs)),
-    ratio: mean(list.map((s) => s.ratio)),
-    cpuRatio: Number.NaN,
-    note: notes.get(scenario.id)?.join('; '),
-    skipped: scenario.skipped,
-  })
-  const baselineRuns = runs.filter((run) => run.scenario === env.baseline).map((run) => run.measured)
-  const rpsList = baselineRuns.map((m) => m.result.rps)
-  const baseline: ScenarioResult = {
-    ...result(env.baseline, []),
-    rps: mean(rpsList),
-    p50Ms: median(baselineRuns.map((m) => m.result.p50Ms)),
-    p99Ms: median(baselineRuns.map((m) => m.result.p99Ms)),
-    cpuUs: median(baselineRuns.map((m) => m.cpuUs)),
-    ratio: 1,
-    note: `${rpsList.length} runs between the others, ${Math.min(...rpsList).toFixed(0)}-${Math.max(...rpsList).toFixed(0)} req/s`,
-  }
-  const all = [baseline, ...env.scenarios.map((scenario) => result(scenario, samples.get(scenario.id) ?? []))]
-  for (const entry of all)
-    if (entry.kind !== 'overhead' || entry.id === 'hello') entry.cpuRatio = baseline.cpuUs / entry.cpuUs
-  return all
-}
-
-function checkTargets(results: ScenarioResult[], gzipBytes: number): TargetResult[] {
+function checkTargets(
+  results: ScenarioResult[],
+  paired: PairedComparison[],
+  gzipBytes: number,
+): TargetResult[] {
   const byId = new Map(results.map((result) => [result.id, result]))
   const ratio = (id: string) => byId.get(id)?.ratio ?? Number.NaN
   const atLeast = (description: string, value: number, target: number): TargetResult => ({
@@ -252,16 +83,7 @@ function checkTargets(results: ScenarioResult[], gzipBytes: number): TargetResul
     atLeast('ES256 cold vs bare', ratio('es256-cold'), 0.6),
     atLeast('no credentials vs bare', ratio('missing-token'), 1.5),
     atLeast('bad signature vs bare', ratio('bad-signature'), 0.7),
-    atLeast(
-      '1,000 routes vs default table (ES256 steady)',
-      ratio('routes-1000') / ratio('es256-steady'),
-      0.95,
-    ),
-    atLeast(
-      '100,000 revoked jtis vs none (ES256 steady)',
-      ratio('denylist-100k') / ratio('es256-steady'),
-      0.95,
-    ),
+    ...paired.map((pair) => atLeast(`${pair.description} (head to head)`, pair.ratio, 0.95)),
     { description: 'bundle <= 100 KiB gzipped', value: kib(gzipBytes), pass: gzipBytes <= 100 * 1024 },
   ]
 }
@@ -271,8 +93,26 @@ async function main(): Promise<void> {
   const machine = machineInfo(loadavg())
   const load = await pickLoadGenerator()
   const env = await startEnvironment({ log, only: ONLY })
-  const { runs, notes, coldTokens } = await runSchedule(env, load)
+  const schedule = {
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+    connections: CONNECTIONS,
+    log,
+  }
+  const { runs, notes, coldTokens, runner } = await runSchedule(env, load, schedule)
   const results = summarize(env, runs, notes)
+  const byIdScenario = (id: string) => env.scenarios.find((scenario) => scenario.id === id)
+  const steady = env.reference
+  const paired: PairedComparison[] = []
+  log('head-to-head comparisons with the default gateway ...')
+  for (const [id, description] of [
+    ['routes-1000', '1,000 routes vs default table'],
+    ['denylist-100k', '100,000 revoked jtis vs none'],
+  ] as const) {
+    const other = byIdScenario(id)
+    if (other) paired.push(await comparePaired(runner, steady, other, id, description, schedule))
+  }
 
   log('measuring PBKDF2 (100,000 iterations) in workerd ...')
   const pid = env.workerd.service.child.pid
@@ -288,7 +128,7 @@ async function main(): Promise<void> {
   const cpuOf = (id: string) => byId.get(id)?.cpuUs ?? Number.NaN
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
-    command: 'npm ci && npm run bench   (full peer set: apt-get install wrk haproxy nginx-light)',
+    command: 'npm ci && npm run bench',
     machine,
     tools: {
       workerd: `workerd ${env.workerd.version} (compatibility date ${env.bundle.compatibilityDate})`,
@@ -314,7 +154,8 @@ async function main(): Promise<void> {
     },
     login,
     scenarios: results,
-    targets: checkTargets(results, env.bundle.gzipBytes),
+    paired,
+    targets: checkTargets(results, paired, env.bundle.gzipBytes),
   }
 
   // A partial run (BENCH_ONLY) or a run of another checkout never replaces the published results.
@@ -323,9 +164,16 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(join(outDir, 'latest.svg'), renderSvg(report))
-  const readme =
-    publish &&
-    (await updateReadme(join(BENCH_DIR, 'README.md'), renderMarkdown(report, 'results/latest.svg')))
+  // bench/README.md always; the project README too once it carries the result markers.
+  const readmes: string[] = []
+  if (publish) {
+    for (const [file, svg] of [
+      [join(BENCH_DIR, 'README.md'), 'results/latest.svg'],
+      [join(ROOT_DIR, 'README.md'), 'bench/results/latest.svg'],
+    ] as const) {
+      if (await updateReadme(file, renderMarkdown(report, svg))) readmes.push(file)
+    }
+  }
 
   log('')
   log(formatTable(results))
@@ -354,7 +202,7 @@ async function main(): Promise<void> {
   log(formatTargets(report.targets))
   log('')
   const written = [join(outDir, 'latest.json'), join(outDir, 'latest.svg')]
-  if (readme) written.push(join(BENCH_DIR, 'README.md'))
+  written.push(...readmes)
   log(
     `wrote ${written.map((file) => relative(ROOT_DIR, file)).join(', ')} in ${report.harness.wallSeconds} s`,
   )

@@ -129,7 +129,7 @@ const autocannonGenerator: LoadGenerator = {
 export async function pickLoadGenerator(): Promise<LoadGenerator> {
   if (process.env.BENCH_LOAD_GENERATOR !== 'autocannon' && (await hasProgram('wrk'))) {
     const banner = await runCommand('wrk', ['--version']).catch((error: Error) => error.message)
-    return { ...wrk, version: /wrk \S+/.exec(banner)?.[0] ?? 'wrk' }
+    return { ...wrk, version: /^wrk (?!-)\S+/m.exec(banner)?.[0] ?? 'wrk' }
   }
   return autocannonGenerator
 }

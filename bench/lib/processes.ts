@@ -103,7 +103,8 @@ export async function stopAll(): Promise<void> {
     running.map(
       (service) =>
         new Promise<void>((resolve) => {
-          const timer = setTimeout(() => service.child.kill('SIGKILL'), 3_000)
+          // A server stuck in a busy loop never handles SIGTERM.
+          const timer = setTimeout(() => service.child.kill('SIGKILL'), 1_500)
           service.child.once('exit', () => {
             clearTimeout(timer)
             resolve()

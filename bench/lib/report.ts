@@ -35,6 +35,8 @@ export interface ScenarioResult {
    * Other work on the machine moves it far less than it moves req/s.
    */
   cpuRatio: number
+  /** The issue's target for this ratio, when it has one. */
+  target?: number
   note?: string
   skipped?: string
 }
@@ -73,6 +75,8 @@ export interface BenchReport {
     logins: number
   }
   scenarios: ScenarioResult[]
+  /** Head-to-head runs of the default gateway against the 1,000-route and 100,000-jti ones. */
+  paired: { id: string; description: string; ratio: number; cpuRatio: number; pairs: unknown[] }[]
   targets: TargetResult[]
 }
 
@@ -123,36 +127,53 @@ const KIND_COLOURS: Record<ScenarioKind, string> = {
   peer: '#3b82f6',
 }
 
-/** A horizontal bar per scenario: its throughput as a multiple of the bare pass-through Worker. */
+/** Scenarios the chart leaves out: context for the table, not Workers to compare. */
+const NOT_CHARTED: ReadonlySet<string> = new Set(['upstream-direct', 'kv-read', 'd1-query'])
+
+/**
+ * A horizontal bar per scenario: its throughput as a multiple of the bare pass-through Worker, a
+ * tick where the issue's target lies, and the CPU-implied ratio as a hollow bar behind it.
+ */
 export function renderSvg(report: BenchReport): string {
-  const shown = report.scenarios.filter((s) => !s.skipped)
+  const shown = report.scenarios.filter((s) => !s.skipped && !NOT_CHARTED.has(s.id))
   const labelWidth = 300
   const barArea = 420
   const rowHeight = 24
-  const top = 48
-  const max = Math.max(2, ...shown.map((s) => s.ratio))
+  const top = 56
+  const max = Math.max(2, ...shown.map((s) => Math.max(s.ratio, s.target ?? 0)))
   const scale = barArea / max
-  const height = top + shown.length * rowHeight + 40
-  const width = labelWidth + barArea + 70
+  const height = top + shown.length * rowHeight + 44
+  const width = labelWidth + barArea + 80
+  const x = (ratio: number) => (labelWidth + Math.max(0, ratio) * scale).toFixed(1)
   const bars = shown.map((s, i) => {
     const y = top + i * rowHeight
-    const length = Math.max(1, s.ratio * scale)
-    return [
+    const parts = [
       `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(s.label)}</text>`,
-      `<rect x="${labelWidth}" y="${y + 3}" width="${length.toFixed(1)}" height="${rowHeight - 8}" fill="${KIND_COLOURS[s.kind]}"/>`,
-      `<text x="${(labelWidth + length + 6).toFixed(1)}" y="${y + 15}">${s.ratio.toFixed(2)}x</text>`,
-    ].join('')
+      `<rect x="${labelWidth}" y="${y + 3}" width="${(Math.max(0.005, s.ratio) * scale).toFixed(1)}" height="${rowHeight - 8}" fill="${KIND_COLOURS[s.kind]}"/>`,
+    ]
+    if (Number.isFinite(s.cpuRatio))
+      parts.push(
+        `<rect x="${labelWidth}" y="${y + 1}" width="${(s.cpuRatio * scale).toFixed(1)}" height="${rowHeight - 4}" fill="none" stroke="#111827" stroke-width="0.6"/>`,
+      )
+    if (s.target !== undefined)
+      parts.push(
+        `<line x1="${x(s.target)}" y1="${y}" x2="${x(s.target)}" y2="${y + rowHeight - 2}" stroke="#dc2626" stroke-width="2"/>`,
+      )
+    parts.push(
+      `<text x="${x(Math.max(s.ratio, Number.isFinite(s.cpuRatio) ? s.cpuRatio : 0))}" y="${y + 15}" dx="6">${s.ratio.toFixed(2)}x</text>`,
+    )
+    return parts.join('')
   })
-  const one = labelWidth + scale
   const bottom = top + shown.length * rowHeight
   const title = `Throughput relative to a bare pass-through Worker (1.00), ${report.machine.cores} cores, ${escapeXml(report.machine.cpu)}`
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="12" y="22" font-size="14" font-weight="bold">${title}</text>
-<text x="12" y="38" fill="#4b5563">orange: gateway, blue: peers, grey: harness. KV and D1 are simulated in-process (see bench/README.md). ${escapeXml(report.generatedAt)}</text>
+<text x="12" y="38" fill="#4b5563">Filled: req/s ratio (orange gateway, blue peers, grey harness). Outline: ratio implied by CPU per request. Red tick: target.</text>
+<text x="12" y="52" fill="#4b5563">KV and D1 simulated in-process (bench/README.md). ${escapeXml(report.generatedAt)}</text>
 ${bars.join('\n')}
-<line x1="${one.toFixed(1)}" y1="${top - 4}" x2="${one.toFixed(1)}" y2="${bottom + 4}" stroke="#111827" stroke-dasharray="4 3"/>
-<text x="${one.toFixed(1)}" y="${bottom + 18}" text-anchor="middle">1.00 = bare</text>
+<line x1="${x(1)}" y1="${top - 4}" x2="${x(1)}" y2="${bottom + 4}" stroke="#111827" stroke-dasharray="4 3"/>
+<text x="${x(1)}" y="${bottom + 18}" text-anchor="middle">1.00 = bare</text>
 </svg>
 `
 }
@@ -173,6 +194,14 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
       `simulated KV read costs ${fixed(report.harness.simulatedKvReadUs, 0)} us of CPU and one simulated D1 query ` +
       `${fixed(report.harness.simulatedD1QueryUs, 0)} us; the gateway rows include that cost.`,
     '',
+    `Head to head with the default gateway (ES256 steady, median of ${report.paired[0]?.pairs.length ?? 0} back-to-back pairs): ` +
+      report.paired
+        .map(
+          (pair) => `${pair.description} ${fixed(pair.ratio, 2)}x req/s, ${fixed(pair.cpuRatio, 2)}x by CPU`,
+        )
+        .join('; ') +
+      '.',
+    '',
     `Production bundle: ${kib(report.bundle.rawBytes)} raw, ${kib(report.bundle.gzipBytes)} gzip ` +
       `(wrangler: ${report.bundle.wranglerSummary}).`,
     `Password-grant login: PBKDF2-SHA256 at 100,000 iterations costs ${fixed(report.login.pbkdf2CpuMs, 1)} ms ` +
@@ -183,7 +212,7 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
     '',
     formatTargets(report.targets),
     '',
-    `Reproduce: \`${report.command}\``,
+    `Reproduce: \`${report.command}\` (for the full peer set, first \`apt-get install wrk haproxy nginx-light\`).`,
   ].join('\n')
 }
 

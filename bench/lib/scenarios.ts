@@ -16,6 +16,8 @@ export interface Scenario {
   steadyTokens?: number
   /** Measured in the first round only (harness overhead, not a target). */
   firstRoundOnly?: boolean
+  /** The issue's target for the ratio to the baseline. */
+  target?: number
   skipped?: string
 }
 
@@ -30,7 +32,9 @@ export interface RequestFiles {
 
 export interface ScenarioTargets {
   /** Origin of a Worker service by name. */
-  worker(name: 'hello' | 'storage-probe' | 'bare' | 'naive' | 'gw' | 'gw-routes' | 'gw-denylist'): string
+  worker(
+    name: 'hello' | 'storage-probe' | 'bare' | 'naive' | 'gw' | 'gw-routes' | 'gw-denylist' | 'gw-reference',
+  ): string
   upstream: { kind: string; origin: string }
   haproxyOrigin?: string
 }
@@ -47,6 +51,20 @@ export function baselineScenario(targets: ScenarioTargets, files: RequestFiles):
     requestsFile: files.none,
     expectStatus: 200,
     server: 'workerd',
+  }
+}
+
+/** ES256 steady on a default gateway that serves nothing else (see `gw-reference`). */
+export function referenceScenario(targets: ScenarioTargets, files: RequestFiles): Scenario {
+  return {
+    id: 'reference',
+    label: 'gateway: ES256 steady, reference instance',
+    kind: 'gateway',
+    server: 'workerd',
+    url: targets.worker('gw-reference') + ITEM_PATH,
+    requestsFile: files.steady,
+    steadyTokens: STEADY_TOKENS,
+    expectStatus: 200,
   }
 }
 
@@ -108,6 +126,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       ...gateway,
       ...steady,
       id: 'es256-steady',
+      target: 0.9,
       label: 'gateway: ES256 token, steady (1,000 seen)',
       url: gw(),
     },
@@ -137,6 +156,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     {
       ...gateway,
       id: 'bad-signature',
+      target: 0.7,
       label: 'gateway: invalid signature (401)',
       url: gw(),
       requestsFile: files.badSignature,
@@ -145,6 +165,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     {
       ...gateway,
       id: 'missing-token',
+      target: 1.5,
       label: 'gateway: no credentials (401)',
       url: gw(),
       requestsFile: files.none,
@@ -154,6 +175,8 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       ...gateway,
       ...steady,
       id: 'routes-1000',
+      // Compared with es256-steady head to head (run.ts); here once, against the baseline.
+      firstRoundOnly: true,
       label: 'gateway: 1,000-route table, ES256 steady',
       url: targets.worker('gw-routes') + ITEM_PATH,
     },
@@ -161,6 +184,8 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       ...gateway,
       ...steady,
       id: 'denylist-100k',
+      // Compared with es256-steady head to head (run.ts); here once, against the baseline.
+      firstRoundOnly: true,
       label: 'gateway: 100,000 revoked jtis, ES256 steady',
       url: targets.worker('gw-denylist') + ITEM_PATH,
     },
@@ -186,6 +211,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     {
       ...gateway,
       id: 'es256-cold',
+      target: 0.6,
       label: 'gateway: ES256 token, cold (never seen)',
       url: gw(),
       requestsFile: files.cold,
