@@ -19,7 +19,15 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', accountRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
-  app.all('*', proxyRequest)
+  app.all('*', (c) =>
+    proxyRequest({
+      request: c.req.raw,
+      env: c.env,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      requestId: c.var.ctx.requestId,
+      config: c.var.ctx.config,
+    }),
+  )
   app.onError(gatewayErrorHandler)
   return app
 }

@@ -4,7 +4,7 @@ import type { AppBindings } from './env'
 import { GatewayError } from './errors/gateway-error'
 import { DEFAULT_REALM, logEvent, renderError } from './errors/render'
 
-function newRequestId(): string {
+export function newRequestId(): string {
   return crypto.randomUUID()
 }
 
@@ -23,8 +23,10 @@ export function gatewayContext(): MiddlewareHandler<AppBindings> {
       throw new GatewayError('gateway_misconfigured', 'The gateway is misconfigured; see its logs.')
     }
     c.set('ctx', { requestId, config: result.config })
-    await next()
+    // Set before the handler runs: setting it afterwards makes Hono copy the finished response.
     c.header('x-request-id', requestId)
+    await next()
+    if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', requestId)
   }
 }
 

@@ -49,7 +49,21 @@ export async function readApiKeyFromD1(db: D1Database, id: string): Promise<Cach
   })
 }
 
+/**
+ * Records read from KV are reused in this isolate for at most this long (the same bound as
+ * revocation answers, REVOCATION_CACHE_MS): a revocation made in this isolate replaces the entry at
+ * once; one made elsewhere reaches this isolate within this bound on top of KV's propagation.
+ */
+export const API_KEY_ISOLATE_CACHE_MS = 2_000
+const recent = new Map<string, { record: CachedApiKey; until: number }>()
+
+function rememberRecord(id: string, record: CachedApiKey): void {
+  if (recent.size >= 10_000) recent.clear()
+  recent.set(id, { record, until: Date.now() + API_KEY_ISOLATE_CACHE_MS })
+}
+
 export async function writeApiKeyCache(kv: KVNamespace, id: string, record: CachedApiKey): Promise<void> {
+  rememberRecord(id, record)
   await withStorage('api key cache write', () =>
     kv.put(apiKeyKey(id), JSON.stringify(record), { expirationTtl: kvTtl(API_KEY_CACHE_SECONDS) }),
   )
@@ -72,9 +86,14 @@ export async function readApiKey(
   strict: boolean,
 ): Promise<CachedApiKey | undefined> {
   if (strict) return readApiKeyFromD1(stores.DB, id)
-  const cached = await withStorage('api key lookup (KV)', () => stores.KV.get(apiKeyKey(id), 'json'))
-  if (isCachedApiKey(cached)) return cached
   const now = Date.now()
+  const hit = recent.get(id)
+  if (hit && hit.until > now) return hit.record
+  const cached = await withStorage('api key lookup (KV)', () => stores.KV.get(apiKeyKey(id), 'json'))
+  if (isCachedApiKey(cached)) {
+    rememberRecord(id, cached)
+    return cached
+  }
   if ((missing.get(id) ?? 0) > now) return undefined
   const record = await readApiKeyFromD1(stores.DB, id)
   if (record) await writeApiKeyCache(stores.KV, id, record)

@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose'
 import { GatewayError } from '../errors/gateway-error'
-import { verifyAccessToken } from '../tokens/access-token'
+import { isPermanentFailure, verifyAccessToken } from '../tokens/access-token'
 import { assertNotRevoked } from '../tokens/revocation'
 import { type KeyRing, loadKeyRing } from '../tokens/signing-keys'
 import { VerifiedTokenCache } from '../tokens/verified-cache'
@@ -48,6 +48,31 @@ function cacheFor(ring: KeyRing): VerifiedTokenCache {
   return cache
 }
 
+// Tokens that failed for good (bad signature, malformed, wrong issuer...), per key ring, so a
+// client repeating a bad token costs one verification, not one per request. Bounded: at most
+// REJECTED_CAPACITY entries of at most MAX_REMEMBERED_REJECTION characters (~20 MB worst case).
+const REJECTED_CAPACITY = 10_000
+const MAX_REMEMBERED_REJECTION = 2048
+const rejections = new WeakMap<KeyRing, Map<string, GatewayError>>()
+
+function rejectedFor(ring: KeyRing): Map<string, GatewayError> {
+  let map = rejections.get(ring)
+  if (!map) {
+    map = new Map()
+    rejections.set(ring, map)
+  }
+  return map
+}
+
+function rememberRejection(ring: KeyRing, token: string, error: GatewayError): void {
+  const map = rejectedFor(ring)
+  if (map.size >= REJECTED_CAPACITY) {
+    const oldest = map.keys().next()
+    if (!oldest.done) map.delete(oldest.value)
+  }
+  map.set(token, error)
+}
+
 /** Loader for our own access tokens (`jwt`). */
 export async function loadBearerJwt(input: CredentialInput): Promise<Principal | undefined> {
   const token = readBearerToken(input.request)
@@ -60,13 +85,21 @@ export async function loadBearerJwt(input: CredentialInput): Promise<Principal |
   const now = Math.floor(Date.now() / 1000)
   let principal = cache.get(token, now)
   if (!principal) {
+    const rejected = rejectedFor(ring).get(token)
+    if (rejected) throw rejected
     const { settings } = input.config
-    principal = await verifyAccessToken(token, ring, {
-      issuer: input.config.issuer,
-      audience: settings.audience,
-      clockSkewSeconds: settings.clock_skew_seconds,
-      maxLifetimeSeconds: settings.access_token_ttl_seconds,
-    })
+    try {
+      principal = await verifyAccessToken(token, ring, {
+        issuer: input.config.issuer,
+        audience: settings.audience,
+        clockSkewSeconds: settings.clock_skew_seconds,
+        maxLifetimeSeconds: settings.access_token_ttl_seconds,
+      })
+    } catch (error) {
+      if (isPermanentFailure(error) && token.length <= MAX_REMEMBERED_REJECTION)
+        rememberRejection(ring, token, error as GatewayError)
+      throw error
+    }
     cache.set(token, principal)
   }
   await assertNotRevoked(input.env, principal, { strict: input.strictRevocation })

@@ -16,9 +16,13 @@ export function randomToken(prefix = '', bytes = 32): string {
   return prefix + toBase64Url(randomBytes(bytes))
 }
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+
 export async function sha256Hex(value: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(value)))
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('')
+  let hex = ''
+  for (const byte of digest) hex += HEX[byte]
+  return hex
 }
 
 /**

@@ -1,8 +1,8 @@
-import type { Context } from 'hono'
 import { loadPrincipal } from '../authn'
 import type { Principal } from '../authn/principal'
 import { decide, ruleFor } from '../authz/policy'
-import type { AppBindings } from '../env'
+import type { GatewayConfig } from '../config/load'
+import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { assertionFor } from '../tokens/assertion'
 import { loadKeyRing } from '../tokens/signing-keys'
@@ -86,9 +86,16 @@ function deny(decision: Exclude<ReturnType<typeof decide>, { allow: true }>): Ga
  * identity → authorize → rewrite headers and forward. Nothing is forwarded unless every stage
  * passed.
  */
-export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
-  const { config, requestId } = c.var.ctx
-  const request = c.req.raw
+export interface ProxyContext {
+  request: Request
+  env: Env
+  waitUntil: (promise: Promise<unknown>) => void
+  requestId: string
+  config: GatewayConfig
+}
+
+export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
+  const { config, requestId, request, env } = proxy
   const target = splitRequestUrl(request.url)
   const path = canonicalizePath(target.rawPath)
   const url = new URL(request.url)
@@ -99,22 +106,21 @@ export async function proxyRequest(c: Context<AppBindings>): Promise<Response> {
   if (rule.access !== 'public') {
     principal = await loadPrincipal({
       request,
-      env: c.env,
+      env,
       config,
       credentials: route.credentials,
       apiKeySources: route.api_key_sources,
       apiKeyParam: route.api_key_param,
       issuers: route.issuers,
       strictRevocation: route.revocation === 'strict',
-      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      waitUntil: proxy.waitUntil,
     })
-    c.var.ctx.principal = principal
     const decision = decide(rule, principal, config.roleClosure)
     if (!decision.allow) throw deny(decision)
   }
 
   const assertion = principal
-    ? await assertionFor(await loadKeyRing(c.env.SIGNING_KEYS), principal, {
+    ? await assertionFor(await loadKeyRing(env.SIGNING_KEYS), principal, {
         issuer: config.issuer,
         audience: route.upstreamOrigin,
         ttlSeconds: config.settings.assertion_ttl_seconds,

@@ -77,6 +77,19 @@ function invalid(description: string, cause?: unknown): GatewayError {
   })
 }
 
+/**
+ * Whether a verification failure can never turn into a success for the same token string and key
+ * ring: everything but the time checks (`exp` passed, `nbf`/`iat` still in the future).
+ */
+export function isPermanentFailure(error: unknown): boolean {
+  if (!(error instanceof GatewayError) || error.code !== 'invalid_token') return false
+  const cause = error.cause
+  if (cause instanceof errors.JWTExpired) return false
+  if (cause instanceof errors.JWTClaimValidationFailed && (cause.claim === 'nbf' || cause.claim === 'iat'))
+    return false
+  return !error.message.includes('"iat"')
+}
+
 function describeJoseError(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'The access token has expired.'
   if (error instanceof errors.JWTClaimValidationFailed)

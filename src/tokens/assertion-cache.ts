@@ -22,7 +22,6 @@ export class AssertionCache {
     return [
       principal.method,
       principal.id,
-      principal.tokenId ?? '',
       principal.username,
       principal.roles.join(','),
       principal.scopes.join(' '),
