@@ -5,6 +5,7 @@ import type { Env } from './env'
 import { GatewayError } from './errors/gateway-error'
 import { DEFAULT_REALM, logEvent, renderError } from './errors/render'
 import { proxyRequest } from './proxy/gateway'
+import { deleteExpiredRows } from './storage/cleanup'
 
 // No error's stack is ever logged or returned (the log gets name and message), and capturing one
 // costs about 10 µs per rejected request.
@@ -51,5 +52,10 @@ async function proxyDirect(request: Request, env: Env, ctx: ExecutionContext): P
 export default {
   fetch(request, env, ctx) {
     return isGatewayEndpoint(request.url) ? app.fetch(request, env, ctx) : proxyDirect(request, env, ctx)
+  },
+  // The hourly cron in wrangler.toml: D1 tables of expired tokens and throttling windows stay small.
+  async scheduled(_controller, env) {
+    const report = await deleteExpiredRows(env.DB)
+    logEvent('info', 'expired_rows_deleted', { ...report })
   },
 } satisfies ExportedHandler<Env>

@@ -1,0 +1,35 @@
+import { nowSeconds } from './json'
+
+/** Slack after `expires_at` before a row is deleted: longer than any clock skew a token is accepted within. */
+export const CLEANUP_GRACE_SECONDS = 3_600
+
+export interface CleanupReport {
+  revokedTokens: number
+  sessionAccessTokens: number
+  refreshTokens: number
+  authFailures: number
+}
+
+/**
+ * Deletes rows that can no longer matter: denylist entries and session records of tokens that
+ * have expired, expired refresh tokens, and throttling rows whose windows and locks are over.
+ * Run hourly by the cron trigger in wrangler.toml; safe to run at any time.
+ */
+export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Promise<CleanupReport> {
+  const cutoff = now - CLEANUP_GRACE_SECONDS
+  const [revoked, sessions, refresh, failures] = await db.batch([
+    db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
+    db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
+    db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
+    // A day past its window start and not locked: its counts no longer affect any decision.
+    db
+      .prepare('DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2')
+      .bind(now - 86_400, now),
+  ])
+  return {
+    revokedTokens: revoked?.meta.changes ?? 0,
+    sessionAccessTokens: sessions?.meta.changes ?? 0,
+    refreshTokens: refresh?.meta.changes ?? 0,
+    authFailures: failures?.meta.changes ?? 0,
+  }
+}
