@@ -272,3 +272,16 @@ describe('HTTP Basic throttling is the password login throttling', () => {
     expect(received).toEqual([])
   })
 })
+
+describe('the 401 challenge of a route that accepts both tokens and Basic', () => {
+  it('names both schemes (RFC 9110 §11.6.1) so a Basic-only client is prompted too, and forwards nothing', async () => {
+    const id = testId()
+    const routes = [{ path: '/both', upstream: 'UPSTREAM_URL', credentials: ['jwt', 'basic'] }]
+    const response = await fetchWithEnv({ ROUTES: routes }, '/both/x', { headers: { 'x-test-id': id } })
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe(
+      'Bearer realm="edge-auth-gateway", Basic realm="edge-auth-gateway", charset="UTF-8"',
+    )
+    expect(await upstreamReceived(id)).toEqual([])
+  })
+})

@@ -1,7 +1,7 @@
 import type { GatewayConfig } from '../config/load'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { Env } from '../env'
-import { GatewayError } from '../errors/gateway-error'
+import { type Challenge, GatewayError } from '../errors/gateway-error'
 import { loadApiKey } from './api-key'
 import { loadBasic } from './basic'
 import { loadBearerJwt } from './bearer-jwt'
@@ -37,13 +37,19 @@ const loaders: Partial<Record<CredentialKind, CredentialLoader>> = {
   basic: loadBasic,
 }
 
+/** 401 naming every scheme the route accepts, so a Basic-capable client is prompted too. */
 function missingCredentials(credentials: readonly CredentialKind[]): GatewayError {
   const bearer = credentials.includes('jwt') || credentials.includes('external_jwt')
   const basic = credentials.includes('basic')
+  const challenges: Challenge[] = []
+  if (bearer || !basic) challenges.push({ scheme: 'Bearer' })
+  if (basic) challenges.push({ scheme: 'Basic' })
   return new GatewayError(
     bearer || !basic ? 'invalid_token' : 'invalid_credentials',
     'This route requires credentials.',
-    { challenge: bearer || !basic ? { scheme: 'Bearer' } : { scheme: 'Basic' } },
+    {
+      challenge: challenges,
+    },
   )
 }
 

@@ -41,7 +41,8 @@ export type Challenge =
   | { scheme: 'ApiKey' }
 
 export interface GatewayErrorOptions {
-  challenge?: Challenge
+  /** One challenge, or several for a route that accepts several schemes (RFC 9110 §11.6.1). */
+  challenge?: Challenge | readonly Challenge[]
   /** Seconds for `Retry-After` on 429 (RFC 6585 §4). */
   retryAfter?: number
   /** Logged with the request id, never sent to the client. */
@@ -51,7 +52,7 @@ export interface GatewayErrorOptions {
 export class GatewayError extends Error {
   readonly code: ErrorCode
   readonly status: (typeof ERROR_STATUS)[ErrorCode]
-  readonly challenge?: Challenge
+  readonly challenge?: Challenge | readonly Challenge[]
   readonly retryAfter?: number
 
   /** `description` is shown to the client: it must never contain a token, password or secret. */

@@ -57,7 +57,13 @@ export function renderError(error: unknown, requestId: string, realm: string = D
     'cache-control': 'no-store',
     'x-request-id': requestId,
   })
-  if (known?.challenge) headers.set('www-authenticate', formatChallenge(known.challenge, realm))
+  if (known?.challenge) {
+    const challenges = Array.isArray(known.challenge) ? known.challenge : [known.challenge as Challenge]
+    headers.set(
+      'www-authenticate',
+      challenges.map((challenge) => formatChallenge(challenge, realm)).join(', '),
+    )
+  }
   if (known?.retryAfter !== undefined)
     headers.set('retry-after', String(Math.max(1, Math.ceil(known.retryAfter))))
   const body = JSON.stringify({ error: code, error_description: description, request_id: requestId })
