@@ -166,6 +166,7 @@ describe('WebSocket through the gateway', () => {
       headers: { Upgrade: 'websocket', 'x-test-id': id, 'X-Auth-User': 'root-spoof' },
     })
     expect(response.status).toBe(101)
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
     const socket = response.webSocket
     if (!socket) throw new Error('no webSocket on the 101 response')
     socket.accept()

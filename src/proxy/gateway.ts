@@ -150,7 +150,11 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
     body: request.method === 'GET' || request.method === 'HEAD' ? null : request.body,
     timeoutMs: route.timeout_ms,
   })
-  if (upstream.webSocket) return upstream
+  if (upstream.webSocket) {
+    const headers = new Headers(upstream.headers)
+    headers.set('x-request-id', requestId)
+    return new Response(null, { status: 101, webSocket: upstream.webSocket, headers })
+  }
   const response = new Response(upstream.body, upstream)
   withoutGatewaySetCookies(response.headers, GATEWAY_COOKIES)
   response.headers.set('x-request-id', requestId)
