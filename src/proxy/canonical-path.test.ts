@@ -166,7 +166,19 @@ describe('splitRequestUrl reads the raw target without parsing it again', () => 
     ['http://gateway.test/http://169.254.169.254/x', '/http://169.254.169.254/x', ''],
     ['http://gateway.test:8787/api/public', '/api/public', ''],
   ])('splits %s without decoding', (url, rawPath, query) => {
-    expect(splitRequestUrl(url)).toEqual({ rawPath, query })
+    expect(splitRequestUrl(url)).toMatchObject({ rawPath, query })
+  })
+
+  it('reads scheme and host from the URL the runtime parsed (lowercase, port kept)', () => {
+    expect(splitRequestUrl('https://API.Example.com:8443/x?y')).toMatchObject({
+      scheme: 'https',
+      host: 'api.example.com:8443',
+    })
+    expect(splitRequestUrl('http://gateway.test')).toMatchObject({
+      scheme: 'http',
+      host: 'gateway.test',
+      rawPath: '/',
+    })
   })
 
   it('hands a scheme-smuggling path to canonicalizePath, which rejects it', () => {

@@ -112,6 +112,10 @@ export function canonicalizePath(rawPath: string): CanonicalPath {
 }
 
 export interface RequestTarget {
+  /** `http` or `https`, as the runtime received the request. */
+  scheme: string
+  /** The Host the runtime parsed (lowercase, with port if any). */
+  host: string
   rawPath: string
   /** The raw query string including "?", or "" (forwarded unchanged). */
   query: string
@@ -120,10 +124,13 @@ export interface RequestTarget {
 /** Splits a request URL into raw path and raw query without re-parsing (no second normalization). */
 export function splitRequestUrl(url: string): RequestTarget {
   const schemeEnd = url.indexOf('://')
-  const pathStart = url.indexOf('/', schemeEnd < 0 ? 0 : schemeEnd + 3)
+  const hostStart = schemeEnd < 0 ? 0 : schemeEnd + 3
+  const pathStart = url.indexOf('/', hostStart)
   if (url.includes('#')) reject('it contains a fragment')
-  if (pathStart < 0) return { rawPath: '/', query: '' }
+  const scheme = schemeEnd < 0 ? 'http' : url.slice(0, schemeEnd).toLowerCase()
+  const host = url.slice(hostStart, pathStart < 0 ? url.length : pathStart).toLowerCase()
+  if (pathStart < 0) return { scheme, host, rawPath: '/', query: '' }
   const queryStart = url.indexOf('?', pathStart)
-  if (queryStart < 0) return { rawPath: url.slice(pathStart), query: '' }
-  return { rawPath: url.slice(pathStart, queryStart), query: url.slice(queryStart) }
+  if (queryStart < 0) return { scheme, host, rawPath: url.slice(pathStart), query: '' }
+  return { scheme, host, rawPath: url.slice(pathStart, queryStart), query: url.slice(queryStart) }
 }

@@ -98,8 +98,7 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
   const { config, requestId, request, env } = proxy
   const target = splitRequestUrl(request.url)
   const path = canonicalizePath(target.rawPath)
-  const url = new URL(request.url)
-  const route = config.routeTable.match(request.method, url.host.toLowerCase(), path)
+  const route = config.routeTable.match(request.method, target.host, path)
   const rule = ruleFor(route, request.method)
 
   let principal: Principal | undefined
@@ -132,8 +131,8 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
     assertion,
     requestId,
     clientIp: request.headers.get('cf-connecting-ip') ?? undefined,
-    proto: url.protocol.slice(0, -1),
-    host: url.host,
+    proto: target.scheme,
+    host: target.host,
     forwardAuthorization: route.forward_authorization,
     gatewayCookies: gatewayCookiesFor(route),
     websocket,
