@@ -2,7 +2,15 @@ import { env } from 'cloudflare:test'
 import { decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { uuidv7 } from '../src/crypto/uuid7'
-import { basicAuth, bearer, createClient, createUser, PASSWORD, type Tokens } from './support/accounts'
+import {
+  basicAuth,
+  bearer,
+  callApi,
+  createClient,
+  createUser,
+  PASSWORD,
+  type Tokens,
+} from './support/accounts'
 import { forgeToken, nowSeconds } from './support/forge'
 import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
 
@@ -43,13 +51,8 @@ async function signIn(signingKeys: string, username: string): Promise<Tokens> {
   return (await response.json()) as Tokens
 }
 
-async function callApi(signingKeys: string, token: string): Promise<{ status: number; forwarded: number }> {
-  const id = testId()
-  const response = await withKeys(signingKeys)('/api/things', {
-    headers: { ...bearer(token), 'x-test-id': id },
-  })
-  await response.arrayBuffer() // read to the end: an abandoned body holds its upstream connection
-  return { status: response.status, forwarded: (await upstreamReceived(id)).length }
+function callWithKeys(signingKeys: string, token: string): Promise<{ status: number; forwarded: number }> {
+  return callApi(token, withKeys(signingKeys))
 }
 
 async function jwksKids(signingKeys: string): Promise<string[]> {
@@ -74,8 +77,8 @@ describe('removing a kid from SIGNING_KEYS (key compromise)', () => {
     await createUser('kr-removed')
     const tokens = await signIn(FULL(), 'kr-removed')
     expect(kidOf(tokens.access_token)).toBe('test-key-1')
-    expect(await callApi(FULL(), tokens.access_token)).toEqual(ACCEPTED)
-    expect(await callApi(FULL(), tokens.access_token)).toEqual(ACCEPTED)
+    expect(await callWithKeys(FULL(), tokens.access_token)).toEqual(ACCEPTED)
+    expect(await callWithKeys(FULL(), tokens.access_token)).toEqual(ACCEPTED)
 
     const id = testId()
     const response = await withKeys(WITHOUT_KEY_1())('/api/things', {
@@ -114,7 +117,7 @@ describe('removing a kid from SIGNING_KEYS (key compromise)', () => {
     await createUser('kr-remaining')
     const tokens = await signIn(WITHOUT_KEY_1(), 'kr-remaining')
     expect(kidOf(tokens.access_token)).toBe('test-key-2')
-    expect(await callApi(WITHOUT_KEY_1(), tokens.access_token)).toEqual(ACCEPTED)
+    expect(await callWithKeys(WITHOUT_KEY_1(), tokens.access_token)).toEqual(ACCEPTED)
     expect(await jwksKids(WITHOUT_KEY_1())).toEqual(['test-key-2'])
   })
 })
@@ -136,8 +139,8 @@ describe('rotation: a new active key prepended to SIGNING_KEYS', () => {
     const fresh = await signIn(rotated, 'kr-rotate')
     expect(kidOf(old.access_token)).toBe('test-key-1')
     expect(kidOf(fresh.access_token)).toBe('kr-new')
-    expect(await callApi(rotated, old.access_token)).toEqual(ACCEPTED)
-    expect(await callApi(rotated, fresh.access_token)).toEqual(ACCEPTED)
+    expect(await callWithKeys(rotated, old.access_token)).toEqual(ACCEPTED)
+    expect(await callWithKeys(rotated, fresh.access_token)).toEqual(ACCEPTED)
     expect(await jwksKids(rotated)).toEqual(['kr-new', 'test-key-1', 'test-key-2'])
   })
 
@@ -155,7 +158,7 @@ describe('rotation: a new active key prepended to SIGNING_KEYS', () => {
     expect(response.status).toBe(200)
     const refreshed = (await response.json()) as Tokens
     expect(kidOf(refreshed.access_token)).toBe('kr-new')
-    expect(await callApi(rotated, refreshed.access_token)).toEqual(ACCEPTED)
+    expect(await callWithKeys(rotated, refreshed.access_token)).toEqual(ACCEPTED)
   })
 
   it('still refuses an old-key token once it has expired', async () => {
@@ -170,14 +173,14 @@ describe('rotation: a new active key prepended to SIGNING_KEYS', () => {
       exp: iat + 900,
     })
     expect(kidOf(expired)).toBe('test-key-1')
-    expect(await callApi(rotated, expired)).toEqual(REJECTED)
+    expect(await callWithKeys(rotated, expired)).toEqual(REJECTED)
   })
 
   it('after the old key is retired, new-key tokens keep working and old-key tokens are refused', async () => {
     await createUser('kr-retire')
     const old = await signIn(FULL(), 'kr-retire')
     const fresh = await signIn(rotated, 'kr-retire')
-    expect(await callApi(retired, fresh.access_token)).toEqual(ACCEPTED)
-    expect(await callApi(retired, old.access_token)).toEqual(REJECTED)
+    expect(await callWithKeys(retired, fresh.access_token)).toEqual(ACCEPTED)
+    expect(await callWithKeys(retired, old.access_token)).toEqual(REJECTED)
   })
 })

@@ -2,8 +2,8 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { revokedSubjectKey } from '../src/storage/kv-keys'
 import { revokeSubject } from '../src/tokens/revocation'
-import { bearer, createUser, login, PASSWORD, type Tokens, tokenRequest } from './support/accounts'
-import { fetchWithEnv, gatewayFetch, testId, upstreamReceived } from './support/gateway'
+import { bearer, callApi, createUser, login, PASSWORD, type Tokens, tokenRequest } from './support/accounts'
+import { fetchWithEnv, gatewayFetch } from './support/gateway'
 import { revokedRowInD1 } from './support/storage-spies'
 
 const STRICT_ROUTES = [{ path: '/api', upstream: 'UPSTREAM_URL', revocation: 'strict' }]
@@ -17,16 +17,6 @@ async function signIn(username: string, password = PASSWORD): Promise<Session> {
   const tokens = await login(username, password)
   if (!tokens.refresh_token) throw new Error('no refresh token')
   return { access: tokens.access_token, refresh: tokens.refresh_token }
-}
-
-async function callApi(
-  token: string,
-  through: (path: string, init: RequestInit) => Promise<Response> = gatewayFetch,
-): Promise<{ status: number; forwarded: number }> {
-  const id = testId()
-  const response = await through('/api/things', { headers: { ...bearer(token), 'x-test-id': id } })
-  await response.arrayBuffer() // read to the end: an abandoned body holds its upstream connection
-  return { status: response.status, forwarded: (await upstreamReceived(id)).length }
 }
 
 /** The status of a refresh-token grant (200, or 400 invalid_grant for a dead token). */

@@ -7,6 +7,7 @@ import type { User } from '../src/storage/users'
 import {
   basicAuth,
   bearer,
+  callApi,
   createClient,
   createUser,
   PASSWORD,
@@ -72,17 +73,6 @@ function revoke(params: Record<string, string>, headers: Record<string, string> 
     headers: { ...FORM, ...headers },
     body: new URLSearchParams(params).toString(),
   })
-}
-
-/** A proxied request with the token: its status and how many requests the upstream received. */
-async function callApi(
-  token: string,
-  through: (path: string, init: RequestInit) => Promise<Response> = gatewayFetch,
-): Promise<{ status: number; forwarded: number }> {
-  const id = testId()
-  const response = await through('/api/things', { headers: { ...bearer(token), 'x-test-id': id } })
-  await response.arrayBuffer() // read to the end: an abandoned body holds its upstream connection
-  return { status: response.status, forwarded: (await upstreamReceived(id)).length }
 }
 
 const ACCEPTED = { status: 200, forwarded: 1 }

@@ -12,7 +12,8 @@ export interface ApiKeyRecord {
   revokedAt?: number
 }
 
-interface ApiKeyRow {
+/** The `api_keys` row as D1 returns it. */
+export interface ApiKeyRow {
   id: string
   user_id: string
   name: string

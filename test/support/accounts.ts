@@ -3,7 +3,7 @@ import { hashPassword } from '../../src/accounts/password-hash'
 import { sha256Hex } from '../../src/crypto/bytes'
 import { type GrantType, insertClient } from '../../src/storage/clients'
 import { insertUser, type User } from '../../src/storage/users'
-import { gatewayFetch } from './gateway'
+import { gatewayFetch, testId, upstreamReceived } from './gateway'
 
 export const PASSWORD = 'correct horse battery staple'
 
@@ -72,4 +72,15 @@ export function bearer(token: string): Record<string, string> {
 
 export function basicAuth(id: string, secret: string): Record<string, string> {
   return { authorization: `Basic ${btoa(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`)}` }
+}
+
+/** A proxied request with the token: its status and how many requests the upstream received. */
+export async function callApi(
+  token: string,
+  through: (path: string, init: RequestInit) => Promise<Response> = gatewayFetch,
+): Promise<{ status: number; forwarded: number }> {
+  const id = testId()
+  const response = await through('/api/things', { headers: { ...bearer(token), 'x-test-id': id } })
+  await response.arrayBuffer() // read to the end: an abandoned body holds its upstream connection
+  return { status: response.status, forwarded: (await upstreamReceived(id)).length }
 }

@@ -26,17 +26,9 @@ export async function createApiKey(accessToken: string, body: Record<string, unk
   return (await response.json()) as CreatedKey
 }
 
-export interface ApiKeyRow {
-  id: string
-  user_id: string
-  name: string
-  key_hash: string
-  scopes: string
-  created_at: number
-  expires_at: number | null
-  last_used_at: number | null
-  revoked_at: number | null
-}
+import type { ApiKeyRow } from '../../src/storage/api-keys'
+
+export type { ApiKeyRow }
 
 /** The api_keys row as D1 holds it (undefined when there is none). */
 export async function apiKeyRow(id: string): Promise<ApiKeyRow | undefined> {
