@@ -5,7 +5,7 @@
 export { createApp } from './app'
 export { authenticate, currentPrincipal, requireRole, requireScopes } from './authn'
 export type { AuthenticateOptions } from './authn/middleware'
-export type { AuthMethod, Principal } from './authn/principal'
 export { gatewayContext, gatewayErrorHandler } from './context'
 export type { AppBindings, Env } from './env'
 export { GatewayError } from './errors/gateway-error'
+export type { AuthMethod, Principal } from './identity/principal'

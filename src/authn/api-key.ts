@@ -2,10 +2,10 @@ import { readApiKey } from '../api-keys/cache'
 import { apiKeyId } from '../api-keys/format'
 import { sha256Hex, timingSafeEqual } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
 import { touchApiKey } from '../storage/api-keys'
 import { scopesForRoles } from '../tokens/scopes'
-import type { CredentialInput } from './authenticate'
-import type { Principal } from './principal'
+import type { CredentialInput } from './credential-input'
 
 export const API_KEY_HEADER = 'x-api-key'
 const LAST_USED_INTERVAL_SECONDS = 60

@@ -1,32 +1,11 @@
-import type { GatewayConfig } from '../config/load'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
-import type { Env } from '../env'
 import { type Challenge, GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
 import { loadApiKey } from './api-key'
 import { loadBasic } from './basic'
 import { loadBearerJwt } from './bearer-jwt'
+import type { CredentialInput, CredentialLoader } from './credential-input'
 import { loadExternalJwt } from './external-jwt'
-import type { Principal } from './principal'
-
-/** What a credential loader sees: the request and the route's settings, nothing else. */
-export interface CredentialInput {
-  request: Request
-  env: Env
-  config: GatewayConfig
-  credentials: readonly CredentialKind[]
-  apiKeySources: readonly ('header' | 'query' | 'cookie')[]
-  apiKeyParam: string
-  issuers: readonly string[]
-  strictRevocation: boolean
-  waitUntil: (promise: Promise<unknown>) => void
-}
-
-/**
- * A loader looks for its kind of credential. It returns undefined when the request carries none,
- * a Principal when it carries a valid one, and throws a GatewayError when it carries an invalid
- * one (an invalid credential is never silently ignored).
- */
-export type CredentialLoader = (input: CredentialInput) => Promise<Principal | undefined>
 
 // The credential kinds this build understands. A kind a route enables but that has no loader
 // here (`session`, until browser login lands) never yields a principal.

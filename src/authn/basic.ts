@@ -1,7 +1,7 @@
 import { badCredentials, verifyLogin } from '../accounts/login'
+import type { Principal } from '../identity/principal'
 import { scopesForRoles } from '../tokens/scopes'
-import type { CredentialInput } from './authenticate'
-import type { Principal } from './principal'
+import type { CredentialInput } from './credential-input'
 
 /** `Basic` + base64("user:password") (RFC 7617), UTF-8. Undefined when the header is not Basic. */
 export function readBasicCredentials(request: Request): { username: string; password: string } | undefined {

@@ -1,11 +1,11 @@
 import { decodeJwt } from 'jose'
 import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
 import { isPermanentFailure, verifyAccessToken } from '../tokens/access-token'
 import { assertNotRevoked } from '../tokens/revocation'
 import { type KeyRing, loadKeyRing } from '../tokens/signing-keys'
 import { VerifiedTokenCache } from '../tokens/verified-cache'
-import type { CredentialInput } from './authenticate'
-import type { Principal } from './principal'
+import type { CredentialInput } from './credential-input'
 
 // RFC 6750 §2.1: `Bearer` then one b64token. Anything else in an Authorization header that says
 // Bearer (two tokens, a comma, stray spaces) is an invalid token, not "no token".

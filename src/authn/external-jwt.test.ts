@@ -7,7 +7,7 @@ import type { CredentialKind } from '../config/schema'
 import { GatewayError } from '../errors/gateway-error'
 import { JwksCache } from '../tokens/jwks-cache'
 import { revokeAccessToken } from '../tokens/revocation'
-import type { CredentialInput, CredentialLoader } from './authenticate'
+import type { CredentialInput, CredentialLoader } from './credential-input'
 import { createExternalJwtLoader } from './external-jwt'
 
 const IDP = 'https://idp.example.test/realms/main'

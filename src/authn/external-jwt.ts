@@ -8,14 +8,14 @@ import {
 } from 'jose'
 import type { ExternalIssuerConfig } from '../config/schema'
 import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
 import { MAX_TOKEN_BYTES } from '../tokens/access-token'
 import { type IssuerKeys, type JwksCache, jwksCache } from '../tokens/jwks-cache'
 import { assertNotRevoked } from '../tokens/revocation'
 import { VerifiedTokenCache } from '../tokens/verified-cache'
-import type { CredentialInput, CredentialLoader } from './authenticate'
 import { invalidToken, readBearerToken } from './bearer-jwt'
 import { mapExternalClaims } from './claims-mapping'
-import type { Principal } from './principal'
+import type { CredentialInput, CredentialLoader } from './credential-input'
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 // Header members that would let a token name its own key or add semantics we do not implement.

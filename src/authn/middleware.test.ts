@@ -8,9 +8,9 @@ import { loadConfig } from '../config/load'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { renderError } from '../errors/render'
+import type { Principal } from '../identity/principal'
 // The package entry: importing it registers the credential loaders the middleware runs.
 import { authenticate, requireRole, requireScopes } from '.'
-import type { Principal } from './principal'
 
 const GATEWAY = 'http://gateway.test'
 

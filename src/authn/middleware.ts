@@ -3,8 +3,8 @@ import { decide } from '../authz/policy'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
 import { loadPrincipal } from './authenticate'
-import type { Principal } from './principal'
 
 export interface AuthenticateOptions {
   /** Credential kinds accepted, in precedence order. Default: our JWTs and API keys. */

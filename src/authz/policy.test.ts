@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Principal } from '../authn/principal'
+import type { Principal } from '../identity/principal'
 import { type AccessRule, type Decision, decide, type RoutePolicy, ruleFor } from './policy'
 import { buildRoleClosure } from './roles'
 

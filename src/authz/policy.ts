@@ -1,4 +1,4 @@
-import type { Principal } from '../authn/principal'
+import type { Principal } from '../identity/principal'
 import { effectiveRoles, type RoleClosure } from './roles'
 
 /** What a request must satisfy on a route, after per-method overrides. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Principal } from '../authn/principal'
+import type { Principal } from '../identity/principal'
 import { buildUpstreamHeaders, normalizeHeaderName, type UpstreamHeaderOptions } from './headers'
 
 const GATEWAY_COOKIES: ReadonlySet<string> = new Set(['__Host-gw_session', '__Host-gw_csrf'])

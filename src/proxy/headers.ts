@@ -1,4 +1,4 @@
-import type { Principal } from '../authn/principal'
+import type { Principal } from '../identity/principal'
 
 // RFC 9110 §7.6.1 connection-specific fields plus the de-facto ones proxies drop.
 const HOP_BY_HOP = new Set([

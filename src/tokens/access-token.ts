@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
-import type { Principal } from '../authn/principal'
 import { uuidv7 } from '../crypto/uuid7'
 import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
 import type { KeyRing } from './signing-keys'
 
 export const ACCESS_TOKEN_TYP = 'at+jwt' // RFC 9068 §2.1

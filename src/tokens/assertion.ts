@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose'
-import type { Principal } from '../authn/principal'
+import type { Principal } from '../identity/principal'
 import { AssertionCache } from './assertion-cache'
 import type { KeyRing } from './signing-keys'
 

@@ -1,7 +1,7 @@
-import type { Principal } from '../authn/principal'
 import { sha256Hex } from '../crypto/bytes'
 import { uuidv7Time } from '../crypto/uuid7'
 import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import { kvTtl, revokedJtiKey, revokedSubjectKey } from '../storage/kv-keys'

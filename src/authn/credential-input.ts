@@ -1,0 +1,28 @@
+/**
+ * What a credential loader sees and returns. In its own module so that the loaders and
+ * `authenticate.ts`, which runs them, do not import each other.
+ */
+import type { GatewayConfig } from '../config/load'
+import type { CredentialKind } from '../config/schema'
+import type { Env } from '../env'
+import type { Principal } from '../identity/principal'
+
+/** What a credential loader sees: the request and the route's settings, nothing else. */
+export interface CredentialInput {
+  request: Request
+  env: Env
+  config: GatewayConfig
+  credentials: readonly CredentialKind[]
+  apiKeySources: readonly ('header' | 'query' | 'cookie')[]
+  apiKeyParam: string
+  issuers: readonly string[]
+  strictRevocation: boolean
+  waitUntil: (promise: Promise<unknown>) => void
+}
+
+/**
+ * A loader looks for its kind of credential. It returns undefined when the request carries none,
+ * a Principal when it carries a valid one, and throws a GatewayError when it carries an invalid
+ * one (an invalid credential is never silently ignored).
+ */
+export type CredentialLoader = (input: CredentialInput) => Promise<Principal | undefined>
