@@ -22,6 +22,8 @@ export default defineConfig({
           UPSTREAM_URL: inject('upstreamOrigin'),
           ISSUER: 'http://gateway.test',
           SIGNING_KEYS: await testSigningKeys(),
+          // As `npm start` sets it in .dev.vars: the tests register users (wrangler.toml ships it off).
+          REGISTRATION: 'on',
           MIGRATIONS: await readD1Migrations('./migrations'),
         },
       },

@@ -6,7 +6,12 @@
  */
 import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
 import { hasOption, runWrangler, sharedOptions, wranglerEnv } from './lib/wrangler'
-import { checkConfig, loopbackVars, placeholderBindings } from './lib/wrangler-config'
+import {
+  checkConfig,
+  loopbackVars,
+  openRegistrationWarning,
+  placeholderBindings,
+} from './lib/wrangler-config'
 
 const HELP = `Usage: npm run deploy [-- <wrangler deploy options>]
 
@@ -66,6 +71,8 @@ async function main(): Promise<void> {
     for (const problem of check.problems) info(`  ${problem}`)
     process.exit(1)
   }
+  const registration = openRegistrationWarning(check)
+  if (registration) info(registration)
   const unfinished = [...placeholderBindings(configPath, envName), ...loopbackVars(check.vars)]
   if (unfinished.length > 0 && !dryRun) {
     info(`${configPath} is still set up for local development, not deploying:`)

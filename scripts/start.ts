@@ -1,13 +1,14 @@
 /**
  * `npm start`: the gateway on http://127.0.0.1:$PORT (default 8787) with local D1 and KV, as
- * CONTRACT.md describes: creates .dev.vars with dev signing keys if missing, applies pending D1
+ * CONTRACT.md describes: creates .dev.vars with dev signing keys (and REGISTRATION=on: sign-up is
+ * for local development only) if missing, applies pending D1
  * migrations, starts the demo upstream unless UPSTREAM_URL is set, then runs `wrangler dev`.
  * Arguments after `--` go to `wrangler dev`. Ctrl-C stops everything this started.
  */
 import { type EchoServer, startEchoServer } from './echo-upstream'
 import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
 import {
-  appendDevVar,
+  appendDevVarsText,
   DEV_VARS_FILE,
   devVar,
   formatDevVar,
@@ -22,7 +23,8 @@ import { hasOption, runWrangler, sharedOptions, spawnWrangler, wranglerEnv } fro
 const HELP = `Usage: npm start [-- <wrangler dev options>]
 
 Runs the gateway locally with local D1 and KV (state under .wrangler/):
-  1. creates .dev.vars with freshly generated dev SIGNING_KEYS if it is missing
+  1. creates .dev.vars with freshly generated dev SIGNING_KEYS if it is missing, and
+     REGISTRATION=on (open sign-up for local development; wrangler.toml ships it off)
   2. applies pending D1 migrations (wrangler d1 migrations apply DB --local)
   3. starts the demo upstream (echo API) unless UPSTREAM_URL is set
   4. runs wrangler dev with UPSTREAM_URL and ISSUER pointing at the right places
@@ -40,18 +42,35 @@ const HOST = '127.0.0.1'
 const STOP_GRACE_MS = 10_000
 const READY_TIMEOUT_MS = 120_000
 
-/** Step 1: dev signing keys. An existing SIGNING_KEYS is never replaced (tokens signed with it stay valid). */
+const DEV_VARS_HEADER =
+  '# Local secrets for `wrangler dev`; created by `npm start`. Never commit this file.\n'
+// Sign-up is off in wrangler.toml (what a deploy ships) and opened here, for local development only.
+const REGISTRATION_COMMENT =
+  '# Local development only: opens POST /auth/register (wrangler.toml keeps it off when deployed).\n'
+
+/**
+ * Step 1: .dev.vars. Adds dev SIGNING_KEYS and REGISTRATION=on when missing; never replaces a
+ * value that is there (tokens signed with existing keys stay valid; REGISTRATION=off stays off).
+ */
 async function ensureDevVars(): Promise<void> {
   const existing = await readDevVarsFile()
-  if (existing !== undefined && devVar(existing, 'SIGNING_KEYS')) return
-  const value = await generateKeySet()
+  const added: string[] = []
+  let text = ''
+  if (existing === undefined || !devVar(existing, 'SIGNING_KEYS')) {
+    text += formatDevVar('SIGNING_KEYS', await generateKeySet())
+    added.push('freshly generated dev SIGNING_KEYS')
+  }
+  if (existing === undefined || devVar(existing, 'REGISTRATION') === undefined) {
+    text += REGISTRATION_COMMENT + formatDevVar('REGISTRATION', 'on')
+    added.push('REGISTRATION=on (open sign-up, local only)')
+  }
+  if (added.length === 0) return
   if (existing === undefined) {
-    const header = '# Local secrets for `wrangler dev`; created by `npm start`. Never commit this file.\n'
-    await writeDevVarsFile(header + formatDevVar('SIGNING_KEYS', value))
-    info(`created ${DEV_VARS_FILE} with freshly generated dev SIGNING_KEYS`)
+    await writeDevVarsFile(DEV_VARS_HEADER + text)
+    info(`created ${DEV_VARS_FILE} with ${added.join(' and ')}`)
   } else {
-    await appendDevVar('SIGNING_KEYS', value)
-    info(`added freshly generated dev SIGNING_KEYS to ${DEV_VARS_FILE}`)
+    await appendDevVarsText(text)
+    info(`added ${added.join(' and ')} to ${DEV_VARS_FILE}`)
   }
 }
 

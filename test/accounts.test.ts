@@ -133,7 +133,7 @@ describe('POST /auth/register', () => {
 
   it('answers 403 registration_disabled when registration is turned off, and creates nothing', async () => {
     const settings = { ...(env.SETTINGS as Record<string, unknown>), registration: false }
-    const response = await fetchWithEnv({ SETTINGS: settings }, '/auth/register', {
+    const response = await fetchWithEnv({ SETTINGS: settings, REGISTRATION: undefined }, '/auth/register', {
       method: 'POST',
       headers: JSON_TYPE,
       body: JSON.stringify({ username: 'reg-off', password: PASSWORD }),

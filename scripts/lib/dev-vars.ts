@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises'
 
 /**
- * `.dev.vars` is the dotenv-format file `wrangler dev` reads secrets from. We only ever need one
- * entry (SIGNING_KEYS) and write it single-quoted: JSON contains double quotes but never a single
- * quote, and dotenv takes single-quoted values literally.
+ * `.dev.vars` is the dotenv-format file `wrangler dev` reads secrets from. We write only a few
+ * entries (SIGNING_KEYS, REGISTRATION), single-quoted: JSON contains double quotes but never a
+ * single quote, and dotenv takes single-quoted values literally.
  */
 export const DEV_VARS_FILE = '.dev.vars'
 
@@ -39,8 +39,9 @@ export async function writeDevVarsFile(text: string, path = DEV_VARS_FILE): Prom
   await writeFile(path, text, { mode: 0o600, flag: 'wx' })
 }
 
-export async function appendDevVar(name: string, value: string, path = DEV_VARS_FILE): Promise<void> {
+/** Appends lines (each ending in a newline) to `.dev.vars`, keeping it readable only by its owner. */
+export async function appendDevVarsText(lines: string, path = DEV_VARS_FILE): Promise<void> {
   const current = (await readDevVarsFile(path)) ?? ''
   const separator = current === '' || current.endsWith('\n') ? '' : '\n'
-  await writeFile(path, current + separator + formatDevVar(name, value), { mode: 0o600 })
+  await writeFile(path, current + separator + lines, { mode: 0o600 })
 }

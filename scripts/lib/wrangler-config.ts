@@ -12,7 +12,7 @@ export interface ConfigCheckOptions {
 }
 
 export type ConfigCheck =
-  | { ok: true; routes: number; vars: Record<string, unknown> }
+  | { ok: true; routes: number; registration: boolean; vars: Record<string, unknown> }
   | { ok: false; problems: string[]; vars: Record<string, unknown> }
 
 /** Throws if `--env NAME` names no `[env.NAME]` section (wrangler itself only warns). */
@@ -42,7 +42,26 @@ export function checkConfig(options: ConfigCheckOptions): ConfigCheck {
   // Bindings (DB, KV) are not part of what parseConfig validates; the cast is only for their types.
   const result = parseConfig(vars as Env)
   if (!result.ok) return { ok: false, problems: result.problems, vars }
-  return { ok: true, routes: result.config.routes.length, vars }
+  return {
+    ok: true,
+    routes: result.config.routes.length,
+    registration: result.config.settings.registration,
+    vars,
+  }
+}
+
+/**
+ * A warning when the checked (deployed) config opens sign-up: anyone could then create an account
+ * and reach every route that only asks for a login. Only the file's vars count; `.dev.vars`, where
+ * `npm start` turns registration on for local development, is never deployed.
+ */
+export function openRegistrationWarning(check: ConfigCheck): string | undefined {
+  if (!check.ok || !check.registration) return undefined
+  const source = check.vars.REGISTRATION === 'on' ? 'REGISTRATION = "on"' : 'SETTINGS.registration = true'
+  return (
+    `warning: registration is on (${source}): anyone can sign up with POST /auth/register and ` +
+    'reach every route open to authenticated users. Remove it unless open sign-up is intended.'
+  )
 }
 
 /** Why wrangler would refuse a deployment or deploy a broken one: the placeholder ids shipped in wrangler.toml. */

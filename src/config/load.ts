@@ -3,6 +3,7 @@ import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
 import { canonicalizePath } from '../proxy/canonical-path'
 import { type CompiledRoute, RouteTable } from '../proxy/route-table'
+import { parseRegistrationOverride } from './registration'
 import {
   isOrigin,
   type RouteConfig,
@@ -102,6 +103,8 @@ export function parseConfig(env: Env): ConfigResult {
   }
   const settings = settingsSchema.safeParse(env.SETTINGS ?? {})
   if (!settings.success) problems.push(...zodProblems('SETTINGS', settings.error))
+  const registration = parseRegistrationOverride(env.REGISTRATION)
+  if (!registration.ok) problems.push(registration.problem)
   const routes = routesSchema.safeParse(env.ROUTES ?? [])
   if (!routes.success) problems.push(...zodProblems('ROUTES', routes.error))
 
@@ -128,10 +131,11 @@ export function parseConfig(env: Env): ConfigResult {
       problems.push(`ROUTES[${route.index}].issuers: a route that accepts external_jwt must name its issuers`)
     }
   }
-  if (problems.length > 0 || !settings.success || !routes.success) return { ok: false, problems }
+  if (problems.length > 0 || !settings.success || !routes.success || !registration.ok)
+    return { ok: false, problems }
   const config: GatewayConfig = {
     issuer,
-    settings: settings.data,
+    settings: { ...settings.data, registration: registration.value ?? settings.data.registration },
     routes: compiled,
     routeTable: new RouteTable(compiled),
     roleClosure: buildRoleClosure(settings.data.role_hierarchy),

@@ -55,6 +55,12 @@ describe('npm start on a fresh checkout', () => {
     expect((await stat(path)).mode & 0o077).toBe(0)
   })
 
+  test('opens registration for local development only, in .dev.vars (wrangler.toml ships it off)', async () => {
+    const text = await readFile(join(gateway.dir, '.dev.vars'), 'utf8')
+    expect(devVar(text, 'REGISTRATION')).toBe('on')
+    expect(text).toMatch(/# Local development only: .*\n.*REGISTRATION='on'/)
+  })
+
   test('starts the demo upstream and points the gateway at it', async () => {
     const response = await fetch(`${gateway.origin}/api/public/where`)
     expect(response.status).toBe(200)

@@ -1,0 +1,102 @@
+/**
+ * `npm run check-config` on the configuration a deploy would ship. Open registration there lets
+ * anyone create an account and reach every route that only asks for a login, so the check warns
+ * about it (a warning: open sign-up may be intended), and never counts `.dev.vars`, where
+ * `npm start` turns registration on for local development only.
+ */
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PROJECT_ROOT } from './support/project-copy'
+
+const require = createRequire(import.meta.url)
+const TSX_CLI = require.resolve('tsx/cli')
+const WARNING = /warning: registration is on \((.+?)\): anyone can sign up/
+
+let dir: string
+let shipped: string
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edge-auth-check-config-'))
+  shipped = await readFile(join(PROJECT_ROOT, 'wrangler.toml'), 'utf8')
+})
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** Runs `npm run check-config -- --config <file> [args]` on `toml`, from the project root. */
+async function checkConfig(
+  name: string,
+  toml: string,
+  args: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const path = join(dir, `${name}.toml`)
+  // `main` resolves against the config's directory; point it back at the project's entry.
+  await writeFile(
+    path,
+    toml.replace('main = "src/index.ts"', `main = "${join(PROJECT_ROOT, 'src/index.ts')}"`),
+  )
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [TSX_CLI, 'scripts/check-config.ts', '--config', path, ...args],
+      { cwd: PROJECT_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    )
+  })
+}
+
+function openRegistration(toml: string): string {
+  const opened = toml.replace(/^registration = false$/m, 'registration = true')
+  if (opened === toml) throw new Error('wrangler.toml no longer ships "registration = false"')
+  return opened
+}
+
+describe('check-config warns when the deployed config opens registration', { timeout: 60_000 }, () => {
+  it('the shipped wrangler.toml passes without a registration warning (sign-up is off when deployed)', async () => {
+    const result = await checkConfig('shipped', shipped)
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/^configuration OK: 3 routes/)
+    expect(result.stderr).not.toMatch(WARNING)
+  })
+
+  it('SETTINGS.registration = true: passes (exit 0) with a warning naming the setting', async () => {
+    const result = await checkConfig('settings-on', openRegistration(shipped))
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/^configuration OK/)
+    expect(result.stderr.match(WARNING)?.[1]).toBe('SETTINGS.registration = true')
+  })
+
+  it('REGISTRATION = "on" among the deployed vars: warns, naming the var', async () => {
+    const toml = shipped.replace('[vars]\n', '[vars]\nREGISTRATION = "on"\n')
+    const result = await checkConfig('var-on', toml)
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr.match(WARNING)?.[1]).toBe('REGISTRATION = "on"')
+  })
+
+  it('an [env.NAME] that opens registration warns under --env NAME only', async () => {
+    // wrangler does not inherit [vars] into an environment: it carries its own copy.
+    const envVars = openRegistration(shipped.slice(shipped.indexOf('[vars]\n'))).replaceAll(
+      /^\[(\[?)vars/gm,
+      '[$1env.production.vars',
+    )
+    const toml = `${shipped}\n[env.production]\n${envVars}`
+    const topLevel = await checkConfig('env-on', toml)
+    expect(topLevel.code, topLevel.stderr).toBe(0)
+    expect(topLevel.stderr).not.toMatch(WARNING)
+    const production = await checkConfig('env-on', toml, ['--env', 'production'])
+    expect(production.code, production.stderr).toBe(0)
+    expect(production.stderr.match(WARNING)?.[1]).toBe('SETTINGS.registration = true')
+  })
+
+  it('REGISTRATION = "yes" is a configuration problem (exit 1), not a guess', async () => {
+    const toml = shipped.replace('[vars]\n', '[vars]\nREGISTRATION = "yes"\n')
+    const result = await checkConfig('var-bogus', toml)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('REGISTRATION: must be "on" or "off"')
+  })
+})
