@@ -1,6 +1,9 @@
 /**
  * D1 and KV through wrangler (`d1 execute --json`, `kv key put`), the same tools an operator would
  * type, so the CLI works wherever wrangler does: local state, `--persist-to` state, or production.
+ * Locally they write only the SQLite files under `.wrangler/state`, which `wrangler dev` does not
+ * watch: a gateway running under `npm start` neither reloads nor drops its clients' connections
+ * (test/e2e/admin-live-gateway.test.ts, which also says what did close the connections reported).
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
