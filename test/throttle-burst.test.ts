@@ -150,6 +150,19 @@ describe('a concurrent burst from one client address', () => {
   })
 })
 
+describe('an attempt refused for its account', () => {
+  it('does not count against the client address (the address slot reserved first is given back)', async () => {
+    const limits = { ...SLOW_BACKOFF, ip_max_failures_per_window: 10 }
+    for (let i = 0; i < DEFAULTS.account_backoff_after; i++) {
+      expect((await passwordGrant(limits, 'burst-locked', 'wrong', `198.51.100.${70 + i}`)).status).toBe(400)
+    }
+    for (let i = 0; i < 3; i++) {
+      expect((await passwordGrant(limits, 'burst-locked', 'wrong', '198.51.100.80')).status).toBe(429)
+    }
+    expect((await failuresRow(throttleSubject.ip('198.51.100.80')))?.failures_in_window).toBe(0)
+  })
+})
+
 describe('a concurrent burst of registrations from one address', () => {
   it('creates at most register_per_ip_per_window accounts; the rest are 429 before any hashing', async () => {
     const settings = settingsWith({ register_per_ip_per_window: 5 }, { registration: true })
