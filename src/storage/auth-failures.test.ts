@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   type AttemptLimit,
   extendBackoff,
+  type FailureRow,
   MAX_BACKOFF_SECONDS,
   releaseAttemptStatement,
   reserveAttempt,
@@ -19,14 +20,8 @@ const ACCOUNT: AttemptLimit = {
 }
 
 async function row(subject: string) {
-  return env.DB.prepare('SELECT * FROM auth_failures WHERE subject = ?1')
-    .bind(subject)
-    .first<{
-      window_start: number
-      failures_in_window: number
-      consecutive_failures: number
-      locked_until: number
-    }>()
+  const query = env.DB.prepare('SELECT * FROM auth_failures WHERE subject = ?1')
+  return query.bind(subject).first<FailureRow>()
 }
 
 describe('reserveAttempt', () => {
