@@ -3,7 +3,7 @@ import { GatewayError } from '../errors/gateway-error'
 import { withStorage } from '../storage/errors'
 import { findUserByUsername, type User, updatePasswordHash } from '../storage/users'
 import { dummyVerify, hashPassword, verifyPassword } from './password-hash'
-import { assertNotThrottled, recordAuthFailure, recordAuthSuccess, throttleSubject } from './throttle'
+import { reserveLoginAttempt, throttleSubject } from './throttle'
 
 export interface LoginStores {
   DB: D1Database
@@ -29,9 +29,10 @@ export function badCredentials(code: 'invalid_grant' | 'invalid_credentials'): G
 }
 
 /**
- * Checks a username and password with throttling: the account (by submitted name, existing or
- * not) and the client IP must not be locked; an unknown name still costs one derivation; a
- * success rehashes legacy or weaker hashes and does not count against the IP.
+ * Checks a username and password with throttling: the attempt is reserved against the account (by
+ * submitted name, existing or not) and the client address before anything is derived, so a
+ * concurrent burst is evaluated no more often than the limits allow; an unknown name still costs
+ * one derivation; a success rehashes legacy or weaker hashes and does not count against the IP.
  */
 export async function verifyLogin(
   stores: LoginStores,
@@ -41,7 +42,9 @@ export async function verifyLogin(
 ): Promise<User> {
   const account = throttleSubject.account(attempt.username.slice(0, MAX_USERNAME_LENGTH))
   const ip = attempt.ip ? throttleSubject.ip(attempt.ip) : undefined
-  await assertNotThrottled(stores.DB, ip ? [account, ip] : [account])
+  // Until settled below, the reservation counts as a failure: if the lookup or the derivation
+  // throws, it stays one (fail closed, bounded by the window).
+  const reservation = await reserveLoginAttempt(stores.DB, settings.throttle, { account, ip })
   const pepper = { pepper: stores.PASSWORD_PEPPER || undefined }
   const user =
     attempt.username.length > 0 && attempt.username.length <= MAX_USERNAME_LENGTH
@@ -51,10 +54,10 @@ export async function verifyLogin(
     ? await verifyPassword(attempt.password, user.passwordHash, pepper)
     : await dummyVerify(attempt.password, pepper)
   if (!user || !result.ok || user.disabled) {
-    await recordAuthFailure(stores.DB, settings.throttle, { account, ip })
+    await reservation.failed()
     throw badCredentials(failure)
   }
-  await recordAuthSuccess(stores.DB, account)
+  await reservation.succeeded()
   if (result.needsRehash) {
     const rehashed = await hashPassword(attempt.password, pepper)
     await withStorage('password rehash', () => updatePasswordHash(stores.DB, user.id, rehashed, false))

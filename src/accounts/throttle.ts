@@ -1,136 +1,132 @@
+/**
+ * Throttling of password checks and registrations, held under concurrency.
+ *
+ * Each attempt reserves its place in D1 before the password derivation or the hash (one atomic
+ * statement per subject, storage/auth-failures.ts), so however many requests arrive at once, no
+ * more are evaluated than the limits admit: the account's backoff threshold and hourly cap, and
+ * the client address's window. A reservation counts as a failure until the outcome is known;
+ * a success gives it back, a failure keeps it.
+ *
+ * The consequence a legitimate client can see: concurrent attempts for one account count while in
+ * flight, so more than `account_backoff_after` simultaneous logins (or Basic requests) of one
+ * account get 429 for the excess until the earlier ones succeed. Sequential use is unaffected.
+ */
 import type { Settings } from '../config/schema'
 import { GatewayError } from '../errors/gateway-error'
+import {
+  type AttemptLimit,
+  type Backoff,
+  extendBackoff,
+  refundAttemptStatement,
+  releaseAttemptStatement,
+  reserveAttempt,
+  secondsUntilAdmitted,
+} from '../storage/auth-failures'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
+import { addressBucket } from './client-address'
 
 type ThrottleSettings = Settings['throttle']
 
 const ACCOUNT_WINDOW_SECONDS = 3600
-const MAX_BACKOFF_SECONDS = 3600
 
-/** Throttle subjects. Accounts are keyed by the submitted name, lowercased, whether it exists or not. */
+/**
+ * Throttle subjects. Accounts are keyed by the submitted name, lowercased, whether it exists or
+ * not; client addresses by their bucket (an IPv6 client by its /64, see client-address.ts).
+ */
 export const throttleSubject = {
   account: (username: string) => `account:${username.normalize('NFC').toLowerCase()}`,
-  ip: (ip: string) => `ip:${ip}`,
-  register: (ip: string) => `register:${ip}`,
+  ip: (ip: string) => `ip:${addressBucket(ip)}`,
+  register: (ip: string) => `register:${addressBucket(ip)}`,
 }
 
-interface FailureRow {
-  subject: string
-  window_start: number
-  failures_in_window: number
-  consecutive_failures: number
-  locked_until: number
+function accountLimit(settings: ThrottleSettings): AttemptLimit & { backoff: Backoff } {
+  return {
+    windowSeconds: ACCOUNT_WINDOW_SECONDS,
+    maxInWindow: settings.account_max_failures_per_hour,
+    backoff: { after: settings.account_backoff_after, baseSeconds: settings.account_backoff_base_seconds },
+  }
+}
+
+function addressLimit(settings: ThrottleSettings): AttemptLimit {
+  return { windowSeconds: settings.ip_window_seconds, maxInWindow: settings.ip_max_failures_per_window }
 }
 
 function limited(retryAfter: number): GatewayError {
   return new GatewayError('rate_limited', 'Too many attempts; try again later.', { retryAfter })
 }
 
-/** Throws 429 (with Retry-After) when any of the subjects is currently locked. */
-export async function assertNotThrottled(db: D1Database, subjects: readonly string[]): Promise<void> {
-  if (subjects.length === 0) return
-  const now = nowSeconds()
-  const placeholders = subjects.map((_, index) => `?${index + 2}`).join(', ')
-  const row = await withStorage('throttle check', () =>
-    db
-      .prepare(
-        `SELECT MAX(locked_until) AS locked_until FROM auth_failures WHERE locked_until > ?1 AND subject IN (${placeholders})`,
-      )
-      .bind(now, ...subjects)
-      .first<{ locked_until: number | null }>(),
-  )
-  if (row?.locked_until) throw limited(row.locked_until - now)
-}
-
-function lockUntil(
-  row: FailureRow,
-  now: number,
-  windowSeconds: number,
-  maxInWindow: number,
-  settings?: ThrottleSettings,
-): number {
-  let until = 0
-  if (row.failures_in_window >= maxInWindow) until = row.window_start + windowSeconds
-  if (settings && row.consecutive_failures >= settings.account_backoff_after) {
-    const exponent = Math.min(20, row.consecutive_failures - settings.account_backoff_after)
-    until = Math.max(
-      until,
-      now + Math.min(MAX_BACKOFF_SECONDS, settings.account_backoff_base_seconds * 2 ** exponent),
-    )
-  }
-  return until
-}
-
-async function countFailure(
+/** Reserves one attempt for `subject` or throws 429 with Retry-After. */
+async function reserveOrThrow(
   db: D1Database,
   subject: string,
-  windowSeconds: number,
-  maxInWindow: number,
-  backoff?: ThrottleSettings,
+  limit: AttemptLimit,
+  now: number,
 ): Promise<void> {
-  const now = nowSeconds()
-  await withStorage('throttle record', async () => {
-    // One atomic upsert: concurrent failures each count.
-    const row = await db
-      .prepare(
-        `INSERT INTO auth_failures (subject, window_start, failures_in_window, consecutive_failures, locked_until)
-         VALUES (?1, ?2, 1, 1, 0)
-         ON CONFLICT(subject) DO UPDATE SET
-           failures_in_window = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE failures_in_window + 1 END,
-           window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END,
-           consecutive_failures = consecutive_failures + 1
-         RETURNING *`,
-      )
-      .bind(subject, now, windowSeconds)
-      .first<FailureRow>()
-    if (!row) return
-    const until = lockUntil(row, now, windowSeconds, maxInWindow, backoff)
-    if (until > row.locked_until) {
-      await db
-        .prepare('UPDATE auth_failures SET locked_until = MAX(locked_until, ?2) WHERE subject = ?1')
-        .bind(subject, until)
-        .run()
-    }
-  })
+  const admitted = await withStorage('throttle reserve', () => reserveAttempt(db, subject, limit, now))
+  if (admitted) return
+  // Read after the refusal, only to say how long: the decision itself was the atomic statement.
+  throw limited(await withStorage('throttle read', () => secondsUntilAdmitted(db, subject, limit, now)))
 }
 
-/** A failed credential check: counts against the account (backoff + hourly cap) and the client IP. */
-export async function recordAuthFailure(
+/** A reserved password check; exactly one of these is called once the outcome is known. */
+export interface LoginReservation {
+  /** Right credentials: both slots are given back and the account's backoff ends. */
+  succeeded(): Promise<void>
+  /** Wrong credentials (or a disabled account): the slots stay counted; the backoff restarts now. */
+  failed(): Promise<void>
+}
+
+/**
+ * Reserves a password check for the account (by submitted name) and, when known, the client
+ * address; throws 429 when either is at its limit. Nothing is derived before this returns.
+ */
+export async function reserveLoginAttempt(
   db: D1Database,
   settings: ThrottleSettings,
-  subjects: { account?: string; ip?: string },
-): Promise<void> {
-  if (subjects.account) {
-    await countFailure(
-      db,
-      subjects.account,
-      ACCOUNT_WINDOW_SECONDS,
-      settings.account_max_failures_per_hour,
-      settings,
-    )
+  subjects: { account: string; ip?: string },
+): Promise<LoginReservation> {
+  const now = nowSeconds()
+  const { account, ip } = subjects
+  const limit = accountLimit(settings)
+  // The address goes first: a refusal there counted nothing. If the account then refuses, only the
+  // address slot must be given back, and it carries no backoff lock, so the refund is exact (a
+  // refused account after an admitted address would leave an account lock no refund could undo).
+  if (ip) await reserveOrThrow(db, ip, addressLimit(settings), now)
+  try {
+    await reserveOrThrow(db, account, limit, now)
+  } catch (error) {
+    if (ip && error instanceof GatewayError && error.code === 'rate_limited') {
+      await withStorage('throttle refund', () => refundAttemptStatement(db, ip, now).run())
+    }
+    throw error
   }
-  if (subjects.ip)
-    await countFailure(db, subjects.ip, settings.ip_window_seconds, settings.ip_max_failures_per_window)
+  return {
+    async succeeded() {
+      // Successful logins never count against the address (many users behind one NAT), and the
+      // hourly count keeps only failures, so a user is not throttled by their own logins.
+      const statements = [releaseAttemptStatement(db, account, now)]
+      if (ip) statements.push(refundAttemptStatement(db, ip, now))
+      await withStorage('throttle release', () => db.batch(statements))
+    },
+    async failed() {
+      await withStorage('throttle backoff', () => extendBackoff(db, account, limit.backoff, nowSeconds()))
+    },
+  }
 }
 
-/** A successful login ends the account's backoff (the hourly failure count stays). */
-export async function recordAuthSuccess(db: D1Database, account: string): Promise<void> {
-  await withStorage('throttle reset', () =>
-    db
-      .prepare('UPDATE auth_failures SET consecutive_failures = 0, locked_until = 0 WHERE subject = ?1')
-      .bind(account)
-      .run(),
-  )
-}
-
-/** Registration attempts per IP: every attempt counts; over the limit → 429. */
-export async function countRegistration(
+/**
+ * Registrations per client address: every attempt counts (success or not), reserved before the
+ * request body is read or any password hashed; over the limit → 429.
+ */
+export async function reserveRegistration(
   db: D1Database,
   settings: ThrottleSettings,
   ip: string,
 ): Promise<void> {
-  const subject = throttleSubject.register(ip)
-  await assertNotThrottled(db, [subject])
-  await countFailure(db, subject, settings.ip_window_seconds, settings.register_per_ip_per_window)
+  const limit = {
+    windowSeconds: settings.ip_window_seconds,
+    maxInWindow: settings.register_per_ip_per_window,
+  }
+  await reserveOrThrow(db, throttleSubject.register(ip), limit, nowSeconds())
 }

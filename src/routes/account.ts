@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { verifyLogin } from '../accounts/login'
 import { hashPassword } from '../accounts/password-hash'
 import { checkPassword } from '../accounts/password-policy'
-import { countRegistration } from '../accounts/throttle'
+import { reserveRegistration } from '../accounts/throttle'
 import { USERNAME } from '../accounts/username'
 import { authenticate, currentPrincipal } from '../authn/middleware'
 import type { AppBindings } from '../env'
@@ -34,7 +34,8 @@ accountRoutes.post('/auth/register', async function register(c) {
   const { settings } = c.var.ctx.config
   if (!settings.registration) throw new GatewayError('registration_disabled', 'Registration is turned off.')
   const ip = c.req.header('cf-connecting-ip')
-  if (ip) await countRegistration(c.env.DB, settings.throttle, ip)
+  // Reserved before the body is read and the password hashed: a burst is cut at the limit.
+  if (ip) await reserveRegistration(c.env.DB, settings.throttle, ip)
   const fields = await readFields(c.req.raw)
   const username = stringField(fields, 'username')
   const password = stringField(fields, 'password')

@@ -3,14 +3,46 @@ import { GatewayError } from '../errors/gateway-error'
 /** Request bodies of the gateway's own endpoints are small; larger ones are refused unread. */
 export const MAX_FORM_BYTES = 16 * 1024
 
+function tooLarge(): GatewayError {
+  return new GatewayError('payload_too_large', 'The request body is too large.')
+}
+
+/**
+ * The body, counted as it arrives: past MAX_FORM_BYTES the stream is cancelled and 413 thrown, so
+ * a chunked body (no Content-Length) or one under a lying Content-Length costs at most the cap
+ * (plus one chunk) in memory and reading, never the whole upload.
+ */
+async function readCappedBytes(request: Request): Promise<Uint8Array> {
+  // An honest oversized declaration is refused before a byte is read.
+  if (Number(request.headers.get('content-length') ?? 0) > MAX_FORM_BYTES) throw tooLarge()
+  if (request.body === null) return new Uint8Array(0)
+  const reader = (request.body as ReadableStream<Uint8Array>).getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > MAX_FORM_BYTES) {
+      // Not awaited: a source slow to acknowledge the cancel must not hold the 413.
+      reader.cancel().catch(() => undefined)
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
+
 async function readLimitedText(request: Request): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? 0)
-  if (declared > MAX_FORM_BYTES) throw new GatewayError('payload_too_large', 'The request body is too large.')
-  const buffer = await request.arrayBuffer()
-  if (buffer.byteLength > MAX_FORM_BYTES)
-    throw new GatewayError('payload_too_large', 'The request body is too large.')
+  const bytes = await readCappedBytes(request)
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buffer)
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
   } catch {
     throw new GatewayError('invalid_request', 'The request body is not valid UTF-8.')
   }
