@@ -4,7 +4,7 @@ import { createApp } from '../src/app'
 import { type GatewayConfig, parseConfig } from '../src/config/load'
 import type { Env } from '../src/env'
 import { GatewayError } from '../src/errors/gateway-error'
-import { canonicalizePath } from '../src/proxy/canonical-path'
+import { canonicalizePath } from '../src/routing/canonical-path'
 import { fetchWithEnv, gatewayFetch, testId, upstreamReceived } from './support/gateway'
 
 const ROUTE = { upstream: 'UPSTREAM_URL' }

@@ -1,8 +1,8 @@
 import type { z } from 'zod'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
-import { canonicalizePath } from '../proxy/canonical-path'
-import { type CompiledRoute, RouteTable } from '../proxy/route-table'
+import { canonicalizePath } from '../routing/canonical-path'
+import { RouteTable } from '../routing/route-table'
 import {
   isOrigin,
   type RouteConfig,
@@ -12,11 +12,18 @@ import {
   settingsSchema,
 } from './schema'
 
+/** A route after config validation: its upstream resolved to an origin, its prefix split. */
+export interface CompiledRoute extends RouteConfig {
+  index: number
+  upstreamOrigin: string
+  prefixKeys: string[]
+}
+
 export interface GatewayConfig {
   issuer: string
   settings: Settings
   routes: CompiledRoute[]
-  routeTable: RouteTable
+  routeTable: RouteTable<CompiledRoute>
   roleClosure: RoleClosure
 }
 

@@ -1,20 +1,25 @@
-import type { HttpMethod, RouteConfig } from '../config/schema'
 import { GatewayError } from '../errors/gateway-error'
 import type { CanonicalPath } from './canonical-path'
 
-/** A route after config validation: its upstream resolved to an origin, its prefix split. */
-export interface CompiledRoute extends RouteConfig {
-  index: number
-  upstreamOrigin: string
-  prefixKeys: string[]
+/**
+ * What the table needs to know of a route. Routing sits below config (config compiles routes into
+ * a table, the proxy matches against it), so it names only these fields, not the config schema.
+ */
+export interface RoutableRoute {
+  /** Optional `host` or `host:port` the route is limited to (lowercase). */
+  host?: string
+  /** The methods the route takes; absent = every method. */
+  methods?: readonly string[]
+  /** The match keys of the route's path prefix, as `canonicalizePath` computes them. */
+  prefixKeys: readonly string[]
 }
 
-interface TrieNode {
-  children: Map<string, TrieNode>
-  routes: CompiledRoute[]
+interface TrieNode<R> {
+  children: Map<string, TrieNode<R>>
+  routes: R[]
 }
 
-function newNode(): TrieNode {
+function newNode<R>(): TrieNode<R> {
   return { children: new Map(), routes: [] }
 }
 
@@ -24,9 +29,9 @@ function hostKey(host: string): string {
   return host.replace(/\.(?=(:\d+)?$)/, '')
 }
 
-function allowsMethod(route: CompiledRoute, method: string): boolean {
-  if (!route.methods) return true
-  const methods: readonly string[] = route.methods
+function allowsMethod(route: RoutableRoute, method: string): boolean {
+  const methods = route.methods
+  if (!methods) return true
   return methods.includes(method) || (method === 'HEAD' && methods.includes('GET'))
 }
 
@@ -36,22 +41,22 @@ function allowsMethod(route: CompiledRoute, method: string): boolean {
  * The deepest node with routes decides; if none of its routes takes the method the answer is 405,
  * never a fall-back to a shorter (possibly weaker) prefix.
  */
-export class RouteTable {
-  private readonly anyHost = newNode()
-  private readonly byHost = new Map<string, TrieNode>()
+export class RouteTable<R extends RoutableRoute> {
+  private readonly anyHost = newNode<R>()
+  private readonly byHost = new Map<string, TrieNode<R>>()
 
-  constructor(routes: readonly CompiledRoute[]) {
+  constructor(routes: readonly R[]) {
     for (const route of routes) {
       let root = this.anyHost
       if (route.host) {
-        root = this.byHost.get(hostKey(route.host)) ?? newNode()
+        root = this.byHost.get(hostKey(route.host)) ?? newNode<R>()
         this.byHost.set(hostKey(route.host), root)
       }
       let node = root
       for (const key of route.prefixKeys) {
         let child = node.children.get(key)
         if (!child) {
-          child = newNode()
+          child = newNode<R>()
           node.children.set(key, child)
         }
         node = child
@@ -61,7 +66,7 @@ export class RouteTable {
   }
 
   /** The route for a request, or a 404/405 GatewayError. `host` is lowercase, with port if any. */
-  match(method: string, host: string, path: CanonicalPath): CompiledRoute {
+  match(method: string, host: string, path: CanonicalPath): R {
     const hostRoot = this.byHost.size > 0 ? this.byHost.get(hostKey(host)) : undefined
     const candidates = (hostRoot && deepest(hostRoot, path.keys)) ?? deepest(this.anyHost, path.keys)
     if (!candidates) throw new GatewayError('not_found', 'No route matches this path.')
@@ -70,7 +75,7 @@ export class RouteTable {
   }
 }
 
-function deepest(root: TrieNode, keys: readonly string[]): CompiledRoute[] | undefined {
+function deepest<R>(root: TrieNode<R>, keys: readonly string[]): R[] | undefined {
   let node = root
   let found = root.routes.length > 0 ? root.routes : undefined
   for (const key of keys) {
@@ -85,5 +90,3 @@ function deepest(root: TrieNode, keys: readonly string[]): CompiledRoute[] | und
 function safeMethod(method: string): string {
   return /^[A-Z]{1,16}$/.test(method) ? method : 'this method'
 }
-
-export type { HttpMethod }
