@@ -2,6 +2,7 @@ import type { z } from 'zod'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
 import { canonicalizePath } from '../routing/canonical-path'
+import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
 import { RouteTable } from '../routing/route-table'
 import {
   isOrigin,
@@ -73,20 +74,25 @@ function compileRoute(
   if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0)) {
     problems.push(`${at}: a public route cannot require roles or scopes`)
   }
+  // A rule for a method the route refuses with 405 would never apply: most likely `methods` lacks it.
+  for (const method of Object.keys(route.method_rules)) {
+    if (!allowsMethod(route.methods, method))
+      problems.push(`${at}.method_rules.${method}: the route does not allow ${method} (add it to methods)`)
+  }
   return { ...route, index, upstreamOrigin, prefixKeys }
 }
 
 function findDuplicates(routes: readonly CompiledRoute[], problems: string[]): void {
   const seen = new Map<string, CompiledRoute>()
   for (const route of routes) {
-    for (const method of route.methods ?? ['*']) {
-      const key = `${route.host ?? '*'} ${route.prefixKeys.join('/')} ${method}`
-      const earlier = seen.get(key) ?? seen.get(`${route.host ?? '*'} ${route.prefixKeys.join('/')} *`)
+    const at = `${route.host ?? '*'} ${route.prefixKeys.join('/')}`
+    for (const method of route.methods ?? DEFAULT_METHODS) {
+      const earlier = seen.get(`${at} ${method}`)
       if (earlier) {
         problems.push(`ROUTES[${route.index}].path: duplicates ROUTES[${earlier.index}] ("${earlier.path}")`)
         break
       }
-      seen.set(key, route)
+      seen.set(`${at} ${method}`, route)
     }
   }
 }

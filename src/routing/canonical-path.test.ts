@@ -139,7 +139,17 @@ describe('canonicalizePath keeps what is safe and decides on one spelling', () =
     ['three dots, which are not a dot segment', '/api/...', '/api/...', ['api', '...']],
     ['sub-delimiters and "@"', "/api/a!$&'()*+,=:@b", "/api/a!$&'()*+,=:@b", ['api', "a!$&'()*+,=:@b"]],
   ])('accepts %s', (_name, raw, path, keys) => {
-    expect(canonicalizePath(raw)).toEqual({ path, keys })
+    expect(canonicalizePath(raw)).toMatchObject({ path, keys })
+  })
+
+  it('records the decoded text of non-ASCII segments only, by index, for the fold check', () => {
+    expect(canonicalizePath('/api/%C5%BFecret/caf%c3%a9/x').unicode).toEqual(
+      new Map([
+        [1, 'ſecret'],
+        [2, 'café'],
+      ]),
+    )
+    expect(canonicalizePath('/api/%41DMIN/a%20b').unicode).toBeUndefined()
   })
 
   it('matches "/api/%61dmin" against the admin route, not the any-principal one', () => {

@@ -1,5 +1,7 @@
 import { GatewayError } from '../errors/gateway-error'
 import type { CanonicalPath } from './canonical-path'
+import { allowedMethods, allowsMethod } from './methods'
+import { SegmentAliases } from './segment-aliases'
 
 /**
  * What the table needs to know of a route. Routing sits below config (config compiles routes into
@@ -8,10 +10,12 @@ import type { CanonicalPath } from './canonical-path'
 export interface RoutableRoute {
   /** Optional `host` or `host:port` the route is limited to (lowercase). */
   host?: string
-  /** The methods the route takes; absent = every method. */
+  /** The methods the route takes; absent = `DEFAULT_METHODS`. */
   methods?: readonly string[]
   /** The match keys of the route's path prefix, as `canonicalizePath` computes them. */
   prefixKeys: readonly string[]
+  /** Whether an escaped escape (`%25` + two hex digits) may reach this route's upstream. */
+  allow_encoded_percent?: boolean
 }
 
 interface TrieNode<R> {
@@ -23,27 +27,32 @@ function newNode<R>(): TrieNode<R> {
   return { children: new Map(), routes: [] }
 }
 
-// "api.example." (a fully qualified name) is the same host as "api.example" to DNS and to every
-// upstream: without this a host-specific route would be skipped for the dotted spelling.
+/**
+ * "api.example." (a fully qualified name) is the same host as "api.example" to DNS and to every
+ * upstream: without this a host-specific route would be skipped for the dotted spelling.
+ */
 function hostKey(host: string): string {
   return host.replace(/\.(?=(:\d+)?$)/, '')
 }
 
-function allowsMethod(route: RoutableRoute, method: string): boolean {
-  const methods = route.methods
-  if (!methods) return true
-  return methods.includes(method) || (method === 'HEAD' && methods.includes('GET'))
+/** "api.example.com:8443" → "api.example.com"; undefined when the host names no port. */
+function withoutPort(host: string): string | undefined {
+  const colon = host.lastIndexOf(':')
+  // An IPv6 literal ("[::1]") holds colons of its own; its port, if any, follows the "]".
+  return colon > host.lastIndexOf(']') ? host.slice(0, colon) : undefined
 }
 
 /**
  * Segment trie of route prefixes: a lookup walks at most one node per path segment, whatever the
- * number of routes. Host-specific routes live in their own trie and win over host-less ones.
- * The deepest node with routes decides; if none of its routes takes the method the answer is 405,
- * never a fall-back to a shorter (possibly weaker) prefix.
+ * number of routes. Host-specific routes live in their own tries and win over host-less ones: a
+ * route for `host:port` first, then one for the bare host (which covers the host on every port),
+ * then the host-less routes. The deepest node with routes decides; if none of its routes takes the
+ * method the answer is 405, never a fall-back to a shorter (possibly weaker) prefix.
  */
 export class RouteTable<R extends RoutableRoute> {
   private readonly anyHost = newNode<R>()
   private readonly byHost = new Map<string, TrieNode<R>>()
+  private readonly aliases: SegmentAliases
 
   constructor(routes: readonly R[]) {
     for (const route of routes) {
@@ -63,15 +72,45 @@ export class RouteTable<R extends RoutableRoute> {
       }
       node.routes.push(route)
     }
+    this.aliases = new SegmentAliases(routes.flatMap((route) => route.prefixKeys))
   }
 
-  /** The route for a request, or a 404/405 GatewayError. `host` is lowercase, with port if any. */
+  /**
+   * The route for a request, or a GatewayError: 400 for a segment that aliases a route segment
+   * under another case folding or an escaped escape the route does not allow, 404, or 405 with
+   * `Allow`. `host` is lowercase, with a port if the request named one.
+   */
   match(method: string, host: string, path: CanonicalPath): R {
-    const hostRoot = this.byHost.size > 0 ? this.byHost.get(hostKey(host)) : undefined
-    const candidates = (hostRoot && deepest(hostRoot, path.keys)) ?? deepest(this.anyHost, path.keys)
+    this.aliases.check(path)
+    const candidates = this.candidates(host, path.keys)
     if (!candidates) throw new GatewayError('not_found', 'No route matches this path.')
-    for (const route of candidates) if (allowsMethod(route, method)) return route
-    throw new GatewayError('method_not_allowed', `This route does not accept ${safeMethod(method)}.`)
+    const route = candidates.find((candidate) => allowsMethod(candidate.methods, method))
+    if (!route) {
+      throw new GatewayError('method_not_allowed', `This route does not accept ${safeMethod(method)}.`, {
+        allow: allowedMethods(candidates),
+      })
+    }
+    if (path.encodedPercent && !route.allow_encoded_percent) {
+      throw new GatewayError(
+        'invalid_path',
+        'The request path was rejected: it contains an encoded "%" followed by two hex digits (an escaped escape), which this route does not allow.',
+      )
+    }
+    return route
+  }
+
+  private candidates(host: string, keys: readonly string[]): R[] | undefined {
+    if (this.byHost.size > 0) {
+      const key = hostKey(host)
+      const exact = this.byHost.get(key)
+      const found = exact && deepest(exact, keys)
+      if (found) return found
+      const bare = withoutPort(key)
+      const anyPort = bare === undefined ? undefined : this.byHost.get(bare)
+      const foundAnyPort = anyPort && deepest(anyPort, keys)
+      if (foundAnyPort) return foundAnyPort
+    }
+    return deepest(this.anyHost, keys)
   }
 }
 
