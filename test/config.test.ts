@@ -4,10 +4,12 @@ import { createApp } from '../src/app'
 import { type GatewayConfig, parseConfig } from '../src/config/load'
 import type { Env } from '../src/env'
 import { GatewayError } from '../src/errors/gateway-error'
-import { canonicalizePath } from '../src/proxy/canonical-path'
+import { canonicalizePath } from '../src/routing/canonical-path'
 import { fetchWithEnv, gatewayFetch, testId, upstreamReceived } from './support/gateway'
 
 const ROUTE = { upstream: 'UPSTREAM_URL' }
+const METHOD_TOKEN_MESSAGE =
+  'must be an uppercase HTTP method token (RFC 9110 §9.1), e.g. "GET" or "PROPFIND"'
 
 function problemsOf(overrides: Partial<Env>): string[] {
   const result = parseConfig({ ...env, ...overrides })
@@ -104,9 +106,49 @@ describe('an invalid route table is reported with the field and the reason', () 
       'ROUTES[0]: Unrecognized key: "rolez"',
     ],
     [
-      'a method that does not exist',
-      { ROUTES: [{ ...ROUTE, path: '/api', methods: ['FETCH'] }] },
-      'ROUTES[0].methods[0]: Invalid option: expected one of "GET"|"HEAD"|"POST"|"PUT"|"PATCH"|"DELETE"|"OPTIONS"',
+      'a method that is not an RFC 9110 token (two methods in one string)',
+      { ROUTES: [{ ...ROUTE, path: '/api', methods: ['GET POST'] }] },
+      `ROUTES[0].methods[0]: ${METHOD_TOKEN_MESSAGE}`,
+    ],
+    [
+      'a lowercase method, which would never equal the uppercase one a client sends',
+      { ROUTES: [{ ...ROUTE, path: '/api', methods: ['propfind'] }] },
+      `ROUTES[0].methods[0]: ${METHOD_TOKEN_MESSAGE}`,
+    ],
+    [
+      'a method with a separator character ("GET,POST")',
+      { ROUTES: [{ ...ROUTE, path: '/api', methods: ['GET,POST'] }] },
+      `ROUTES[0].methods[0]: ${METHOD_TOKEN_MESSAGE}`,
+    ],
+    [
+      'an empty method',
+      { ROUTES: [{ ...ROUTE, path: '/api', methods: [''] }] },
+      `ROUTES[0].methods[0]: ${METHOD_TOKEN_MESSAGE}`,
+    ],
+    [
+      'a method rule keyed by a non-token',
+      { ROUTES: [{ ...ROUTE, path: '/api', method_rules: { 'PROP FIND': { roles: ['admin'] } } }] },
+      `ROUTES[0].method_rules.PROP FIND: ${METHOD_TOKEN_MESSAGE}`,
+    ],
+    [
+      'a method rule keyed by a lowercase method',
+      { ROUTES: [{ ...ROUTE, path: '/api', method_rules: { delete: { roles: ['admin'] } } }] },
+      `ROUTES[0].method_rules.delete: ${METHOD_TOKEN_MESSAGE}`,
+    ],
+    [
+      'a method rule for a method the route refuses (PROPFIND is not in the default set)',
+      { ROUTES: [{ ...ROUTE, path: '/api', method_rules: { PROPFIND: { roles: ['admin'] } } }] },
+      'ROUTES[0].method_rules.PROPFIND: the route does not allow PROPFIND (add it to methods)',
+    ],
+    [
+      'a host with the https default port, which the runtime drops from the URL',
+      { ROUTES: [{ ...ROUTE, path: '/api', host: 'api.test:443' }] },
+      'ROUTES[0].host: must not name port 80 or 443 (a host without a port covers every port)',
+    ],
+    [
+      'a host with a port above 65535',
+      { ROUTES: [{ ...ROUTE, path: '/api', host: 'api.test:70000' }] },
+      'ROUTES[0].host: has a port above 65535',
     ],
     [
       'a duplicate route',
@@ -204,7 +246,7 @@ describe('every configuration problem is reported in one pass', () => {
     const problems = problemsOf({
       ROUTES: [
         { ...ROUTE, path: '/a', timeout_ms: 1 },
-        { ...ROUTE, path: '/b', methods: ['FETCH'] },
+        { ...ROUTE, path: '/b', methods: ['fetch'] },
       ],
     })
     expect(problems).toHaveLength(2)
@@ -403,6 +445,113 @@ describe('host-specific routes', () => {
 
   it('the same path on two hosts is not a duplicate', () => {
     expect(problemsOf({ ROUTES: routes })).toEqual([])
+  })
+})
+
+describe('host matching and ports: a host without port covers every port, host:port only that port', () => {
+  // A stricter host-specific route over a permissive host-less one: reaching the host-less one for
+  // the protected host is the bypass.
+  const strict = [
+    { ...ROUTE, path: '/', access: 'public' },
+    { ...ROUTE, path: '/', host: 'admin.test', roles: ['admin'] },
+  ]
+
+  it.each([
+    'http://admin.test:8443/x',
+    'http://admin.test:8080/x',
+    'https://admin.test:444/x',
+    'http://admin.test.:8443/x',
+    'http://ADMIN.TEST:8443/x',
+    'http://admin.test:443/x',
+  ])('the strict admin.test route is not skipped by naming a port (%s)', async (url) => {
+    const result = await probe((init) => fetchUrlWithEnv({ ROUTES: strict }, url, init))
+    expect(result).toEqual({ status: 401, error: 'invalid_token', forwarded: [] })
+  })
+
+  it('another host on a port still gets the host-less route', async () => {
+    const result = await probe((init) =>
+      fetchUrlWithEnv({ ROUTES: strict }, 'http://other.test:8443/x', init),
+    )
+    expect(result).toMatchObject({ status: 200, forwarded: ['/x'] })
+  })
+
+  const ported = [
+    { ...ROUTE, path: '/', roles: ['admin'] },
+    { ...ROUTE, path: '/', host: 'public.test', roles: ['editor'] },
+    { ...ROUTE, path: '/', host: 'public.test:8443', access: 'public' },
+  ]
+
+  it('a host:port route takes requests that name that port', async () => {
+    const result = await probe((init) =>
+      fetchUrlWithEnv({ ROUTES: ported }, 'http://public.test:8443/x', init),
+    )
+    expect(result).toMatchObject({ status: 200, forwarded: ['/x'] })
+  })
+
+  it.each(['http://public.test/x', 'http://public.test:9443/x', 'https://public.test/x'])(
+    'a host:port route does not take %s, which the bare host route decides',
+    (url) => {
+      const { host, pathname } = new URL(url)
+      const route = configOf({ ROUTES: ported }).routeTable.match('GET', host, canonicalizePath(pathname))
+      expect(route.host).toBe('public.test')
+    },
+  )
+
+  it('a host:port route falls back to the bare host route for a path it does not cover', () => {
+    const config = configOf({
+      ROUTES: [
+        { ...ROUTE, path: '/api', host: 'public.test', roles: ['admin'] },
+        { ...ROUTE, path: '/docs', host: 'public.test:8443', access: 'public' },
+      ],
+    })
+    expect(config.routeTable.match('GET', 'public.test:8443', canonicalizePath('/api/x')).host).toBe(
+      'public.test',
+    )
+    expect(config.routeTable.match('GET', 'public.test:8443', canonicalizePath('/docs')).host).toBe(
+      'public.test:8443',
+    )
+  })
+})
+
+describe('method tokens in the route table', () => {
+  it('accepts WebDAV and extension methods in methods and method_rules', () => {
+    expect(
+      problemsOf({
+        ROUTES: [
+          {
+            ...ROUTE,
+            path: '/dav',
+            methods: ['GET', 'PROPFIND', 'MOVE', 'X-SYNC'],
+            method_rules: {
+              MOVE: { roles: ['editor'] },
+              'X-SYNC': { roles: ['admin'] },
+              HEAD: { access: 'public' },
+            },
+          },
+        ],
+      }),
+    ).toEqual([])
+  })
+
+  it('a route for the default methods and one for PROPFIND on the same prefix are not duplicates', () => {
+    const routes = [
+      { ...ROUTE, path: '/dav', access: 'public' },
+      { ...ROUTE, path: '/dav', roles: ['admin'], methods: ['PROPFIND'] },
+    ]
+    expect(problemsOf({ ROUTES: routes })).toEqual([])
+    const config = configOf({ ROUTES: routes })
+    expect(config.routeTable.match('PROPFIND', 'gateway.test', canonicalizePath('/dav/x')).roles).toEqual([
+      'admin',
+    ])
+    expect(config.routeTable.match('GET', 'gateway.test', canonicalizePath('/dav/x')).access).toBe('public')
+  })
+
+  it('a route listing PROPFIND next to one without methods that lists GET is a duplicate on GET', () => {
+    const routes = [
+      { ...ROUTE, path: '/dav', access: 'public' },
+      { ...ROUTE, path: '/dav', roles: ['admin'], methods: ['PROPFIND', 'GET'] },
+    ]
+    expect(problemsOf({ ROUTES: routes })).toEqual(['ROUTES[1].path: duplicates ROUTES[0] ("/dav")'])
   })
 })
 

@@ -1,8 +1,9 @@
 import type { z } from 'zod'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
-import { canonicalizePath } from '../proxy/canonical-path'
-import { type CompiledRoute, RouteTable } from '../proxy/route-table'
+import { canonicalizePath } from '../routing/canonical-path'
+import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
+import { RouteTable } from '../routing/route-table'
 import { parseRegistrationOverride } from './registration'
 import {
   isOrigin,
@@ -13,11 +14,18 @@ import {
   settingsSchema,
 } from './schema'
 
+/** A route after config validation: its upstream resolved to an origin, its prefix split. */
+export interface CompiledRoute extends RouteConfig {
+  index: number
+  upstreamOrigin: string
+  prefixKeys: string[]
+}
+
 export interface GatewayConfig {
   issuer: string
   settings: Settings
   routes: CompiledRoute[]
-  routeTable: RouteTable
+  routeTable: RouteTable<CompiledRoute>
   roleClosure: RoleClosure
 }
 
@@ -67,20 +75,25 @@ function compileRoute(
   if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0)) {
     problems.push(`${at}: a public route cannot require roles or scopes`)
   }
+  // A rule for a method the route refuses with 405 would never apply: most likely `methods` lacks it.
+  for (const method of Object.keys(route.method_rules)) {
+    if (!allowsMethod(route.methods, method))
+      problems.push(`${at}.method_rules.${method}: the route does not allow ${method} (add it to methods)`)
+  }
   return { ...route, index, upstreamOrigin, prefixKeys }
 }
 
 function findDuplicates(routes: readonly CompiledRoute[], problems: string[]): void {
   const seen = new Map<string, CompiledRoute>()
   for (const route of routes) {
-    for (const method of route.methods ?? ['*']) {
-      const key = `${route.host ?? '*'} ${route.prefixKeys.join('/')} ${method}`
-      const earlier = seen.get(key) ?? seen.get(`${route.host ?? '*'} ${route.prefixKeys.join('/')} *`)
+    const at = `${route.host ?? '*'} ${route.prefixKeys.join('/')}`
+    for (const method of route.methods ?? DEFAULT_METHODS) {
+      const earlier = seen.get(`${at} ${method}`)
       if (earlier) {
         problems.push(`ROUTES[${route.index}].path: duplicates ROUTES[${earlier.index}] ("${earlier.path}")`)
         break
       }
-      seen.set(key, route)
+      seen.set(`${at} ${method}`, route)
     }
   }
 }

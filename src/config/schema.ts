@@ -1,16 +1,16 @@
 import * as z from 'zod'
+import { METHOD_TOKEN } from '../routing/methods'
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export const CREDENTIAL_KINDS = ['jwt', 'external_jwt', 'api_key', 'basic', 'session'] as const
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
-export type HttpMethod = (typeof HTTP_METHODS)[number]
 
 const NAME = /^[a-z][a-z0-9_:.-]{0,63}$/
 const VAR_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
 
 const roleName = z.string().regex(NAME, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
 const scopeName = z.string().regex(NAME, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
-const method = z.enum(HTTP_METHODS)
+const METHOD_MESSAGE = 'must be an uppercase HTTP method token (RFC 9110 §9.1), e.g. "GET" or "PROPFIND"'
+const method = z.string().regex(METHOD_TOKEN, METHOD_MESSAGE)
 
 export function isOrigin(value: string): boolean {
   try {
@@ -37,19 +37,33 @@ export const routeSchema = z
   .object({
     path: z.string().startsWith('/', 'must start with "/"').max(1024),
     methods: z.array(method).nonempty().optional(),
+    /** Without a port: the host on any port. With one: only requests that name that port. */
     host: z
       .string()
       .regex(
-        /^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/,
+        /^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/,
         'must be a lowercase host name (no trailing dot), optionally with a port',
       )
+      .refine((host) => Number(host.split(':')[1] ?? 1) <= 65_535, { message: 'has a port above 65535' })
+      // The runtime drops a scheme's default port from the request URL, so "host:443" would never
+      // see an https request; the bare host already covers every port.
+      .refine((host) => !/:(80|443)$/.test(host), {
+        message: 'must not name port 80 or 443 (a host without a port covers every port)',
+      })
       .optional(),
     upstream,
     access: z.enum(['public', 'authenticated']).default('authenticated'),
     roles: z.array(roleName).default([]),
     scopes: z.array(scopeName).default([]),
     /** Per-method overrides of access/roles/scopes, e.g. GET needs `read`, DELETE needs `write`. */
-    method_rules: z.partialRecord(method, rule).default({}),
+    method_rules: z
+      .record(z.string(), rule)
+      // Checked here rather than as the record's key schema, whose message would be "Invalid key".
+      .superRefine((rules, ctx) => {
+        for (const key of Object.keys(rules))
+          if (!METHOD_TOKEN.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: METHOD_MESSAGE })
+      })
+      .default({}),
     credentials: z.array(z.enum(CREDENTIAL_KINDS)).nonempty().default(['jwt', 'api_key']),
     api_key_sources: z
       .array(z.enum(['header', 'query', 'cookie']))
@@ -62,6 +76,8 @@ export const routeSchema = z
     /** Trusted external issuers (by `name`) this route accepts when `credentials` has `external_jwt`. */
     issuers: z.array(z.string()).default([]),
     strip_prefix: z.boolean().default(false),
+    /** Forward paths holding `%25` + two hex digits (`%252e`), which an upstream that decodes twice misreads. */
+    allow_encoded_percent: z.boolean().default(false),
     forward_authorization: z.boolean().default(false),
     timeout_ms: z.number().int().min(100).max(300_000).default(30_000),
     revocation: z.enum(['default', 'strict']).default('default'),

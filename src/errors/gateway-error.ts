@@ -45,6 +45,8 @@ export interface GatewayErrorOptions {
   challenge?: Challenge | readonly Challenge[]
   /** Seconds for `Retry-After` on 429 (RFC 6585 §4). */
   retryAfter?: number
+  /** The methods for `Allow`, which a 405 must carry (RFC 9110 §15.5.6). */
+  allow?: readonly string[]
   /** Logged with the request id, never sent to the client. */
   cause?: unknown
 }
@@ -54,6 +56,7 @@ export class GatewayError extends Error {
   readonly status: (typeof ERROR_STATUS)[ErrorCode]
   readonly challenge?: Challenge | readonly Challenge[]
   readonly retryAfter?: number
+  readonly allow?: readonly string[]
 
   /** `description` is shown to the client: it must never contain a token, password or secret. */
   constructor(code: ErrorCode, description: string, options: GatewayErrorOptions = {}) {
@@ -63,6 +66,7 @@ export class GatewayError extends Error {
     this.status = ERROR_STATUS[code]
     this.challenge = options.challenge
     this.retryAfter = options.retryAfter
+    this.allow = options.allow
   }
 }
 

@@ -64,6 +64,8 @@ export function renderError(error: unknown, requestId: string, realm: string = D
       challenges.map((challenge) => formatChallenge(challenge, realm)).join(', '),
     )
   }
+  // RFC 9110 §15.5.6: a 405 lists what the resource does take, even when that is nothing.
+  if (status === 405) headers.set('allow', (known?.allow ?? []).join(', '))
   if (known?.retryAfter !== undefined)
     headers.set('retry-after', String(Math.max(1, Math.ceil(known.retryAfter))))
   const body = JSON.stringify({ error: code, error_description: description, request_id: requestId })

@@ -1,15 +1,14 @@
 import { loadPrincipal } from '../authn'
 import { decide, ruleFor } from '../authz/policy'
-import type { GatewayConfig } from '../config/load'
+import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import type { Principal } from '../identity/principal'
+import { canonicalizePath, splitRequestUrl } from '../routing/canonical-path'
 import { assertionFor } from '../tokens/assertion'
 import { loadKeyRing } from '../tokens/signing-keys'
-import { canonicalizePath, splitRequestUrl } from './canonical-path'
 import { forwardRequest } from './forward'
 import { buildUpstreamHeaders } from './headers'
-import type { CompiledRoute } from './route-table'
 
 // Cookies the gateway itself sets (session, CSRF) never reach an upstream.
 const GATEWAY_COOKIES: ReadonlySet<string> = new Set([

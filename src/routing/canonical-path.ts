@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error'
+import { matchKey } from './case-folds'
 
 /**
  * The path as the gateway decides on it, once, before any route match. `path` is what gets
@@ -9,6 +10,17 @@ export interface CanonicalPath {
   path: string
   /** Decoded, NFKC-normalized, lowercased segments (no empty trailing segment). */
   keys: string[]
+  /**
+   * Segment index → decoded text, for the segments that are not ASCII; absent when none is (the
+   * common case). The route table checks these against other case-folding semantics.
+   */
+  unicode?: Map<number, string>
+  /**
+   * Set when the path holds an escaped escape: `%25` followed by two hex digits (`%252e`). An
+   * upstream that decodes twice reads it as another byte; only routes with
+   * `allow_encoded_percent` take it (checked after the match, since the route decides).
+   */
+  encodedPercent?: true
 }
 
 export const MAX_PATH_LENGTH = 4096
@@ -22,6 +34,8 @@ const FORBIDDEN_BYTE = new Set([0x2f /* / */, 0x5c /* \ */, 0x3b /* ; */, 0x7f])
 // What a match key must not contain once NFKC-normalized (C0 controls were already rejected as
 // bytes, and NFKC never produces them).
 const FORBIDDEN_KEY_CHAR = /[/\\;]/
+// `%25` then two hex digits, in the canonical spelling (which decoded `%34%31` to `41` already).
+const ESCAPED_ESCAPE = /%25[0-9A-Fa-f]{2}/
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 function reject(reason: string): never {
@@ -35,14 +49,18 @@ function hexValue(code: number): number {
   return -1
 }
 
-/** Canonicalizes one raw segment; returns [canonical spelling, match key]. */
-function canonicalizeSegment(raw: string): [string, string] {
+/** Canonicalizes one raw segment into `out` (its canonical spelling, its key and its flags). */
+function canonicalizeSegment(raw: string, segments: string[], out: CanonicalPath): void {
   if (!RAW_ALLOWED.test(raw)) reject('it contains a character that is not allowed in a path segment')
   if (!raw.includes('%')) {
+    // Hot path: no escapes, so plain ASCII (RAW_ALLOWED is ASCII only).
     if (raw === '.' || raw === '..') reject('dot segments are not allowed')
-    return [raw, raw.toLowerCase()]
+    segments.push(raw)
+    out.keys.push(raw.toLowerCase())
+    return
   }
   const bytes: number[] = []
+  let nonAscii = false
   let canonical = ''
   for (let i = 0; i < raw.length; i++) {
     const char = raw.charCodeAt(i)
@@ -58,6 +76,7 @@ function canonicalizeSegment(raw: string): [string, string] {
     if (byte < 0x20 || FORBIDDEN_BYTE.has(byte))
       reject('it contains an encoded slash, backslash, semicolon or control character')
     bytes.push(byte)
+    if (byte >= 0x80) nonAscii = true
     const decodedChar = String.fromCharCode(byte)
     // RFC 3986 §6.2.2.2: encoded unreserved characters are the same as the characters themselves.
     canonical +=
@@ -73,13 +92,19 @@ function canonicalizeSegment(raw: string): [string, string] {
   if (decoded === '.' || decoded === '..') reject('dot segments are not allowed')
   // NFKC + lowercase so that case or compatibility spellings (`ADMIN`, `ſ`, `K`) that a
   // case-insensitive upstream would treat as the same route match the same rule here.
-  const key = decoded.normalize('NFKC').toLowerCase()
+  const key = matchKey(decoded)
   // NFKC folds compatibility characters into the very bytes rejected above (`‥` U+2025 → "..",
   // `／` U+FF0F → "/", `；` U+FF1B → ";"): an upstream that normalizes would read them as such.
   if (key === '.' || key === '..') reject('dot segments are not allowed')
   if (FORBIDDEN_KEY_CHAR.test(key))
     reject('it contains a character that normalizes to a slash, backslash or semicolon')
-  return [canonical, key]
+  if (nonAscii) {
+    out.unicode ??= new Map()
+    out.unicode.set(out.keys.length, decoded)
+  }
+  if (ESCAPED_ESCAPE.test(canonical)) out.encodedPercent = true
+  segments.push(canonical)
+  out.keys.push(key)
 }
 
 /**
@@ -93,7 +118,7 @@ export function canonicalizePath(rawPath: string): CanonicalPath {
   if (rawPath.length > MAX_PATH_LENGTH) reject(`it is longer than ${MAX_PATH_LENGTH} characters`)
   const rawSegments = rawPath.split('/')
   const segments: string[] = []
-  const keys: string[] = []
+  const out: CanonicalPath = { path: '', keys: [] }
   const last = rawSegments.length - 1
   for (let i = 1; i <= last; i++) {
     const raw = rawSegments[i] as string
@@ -104,11 +129,10 @@ export function canonicalizePath(rawPath: string): CanonicalPath {
       }
       reject('empty path segments ("//") are not allowed')
     }
-    const [canonical, key] = canonicalizeSegment(raw)
-    segments.push(canonical)
-    keys.push(key)
+    canonicalizeSegment(raw, segments, out)
   }
-  return { path: `/${segments.join('/')}`, keys }
+  out.path = `/${segments.join('/')}`
+  return out
 }
 
 export interface RequestTarget {

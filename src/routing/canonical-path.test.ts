@@ -2,10 +2,10 @@ import { env, SELF } from 'cloudflare:test'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { testId, upstreamReceived } from '../../test/support/gateway'
-import { parseConfig } from '../config/load'
+import { type CompiledRoute, parseConfig } from '../config/load'
 import { GatewayError } from '../errors/gateway-error'
+import { authorizedPath } from '../proxy/gateway'
 import { type CanonicalPath, canonicalizePath, MAX_PATH_LENGTH, splitRequestUrl } from './canonical-path'
-import { authorizedPath } from './gateway'
 import type { RouteTable } from './route-table'
 
 function rejection(run: () => unknown): string | undefined {
@@ -17,14 +17,14 @@ function rejection(run: () => unknown): string | undefined {
   return undefined
 }
 
-function defaultRouteTable(): RouteTable {
+function defaultRouteTable(): RouteTable<CompiledRoute> {
   const result = parseConfig(env)
   if (!result.ok) throw new Error(`wrangler.toml config is invalid: ${result.problems.join('; ')}`)
   return result.config.routeTable
 }
 
 /** The route prefix a path matches in the shipped table, or the error code it gets. */
-function matchOutcome(table: RouteTable, path: CanonicalPath): string {
+function matchOutcome(table: RouteTable<CompiledRoute>, path: CanonicalPath): string {
   try {
     return table.match('GET', 'gateway.test', path).path
   } catch (error) {
@@ -139,7 +139,17 @@ describe('canonicalizePath keeps what is safe and decides on one spelling', () =
     ['three dots, which are not a dot segment', '/api/...', '/api/...', ['api', '...']],
     ['sub-delimiters and "@"', "/api/a!$&'()*+,=:@b", "/api/a!$&'()*+,=:@b", ['api', "a!$&'()*+,=:@b"]],
   ])('accepts %s', (_name, raw, path, keys) => {
-    expect(canonicalizePath(raw)).toEqual({ path, keys })
+    expect(canonicalizePath(raw)).toMatchObject({ path, keys })
+  })
+
+  it('records the decoded text of non-ASCII segments only, by index, for the fold check', () => {
+    expect(canonicalizePath('/api/%C5%BFecret/caf%c3%a9/x').unicode).toEqual(
+      new Map([
+        [1, 'ſecret'],
+        [2, 'café'],
+      ]),
+    )
+    expect(canonicalizePath('/api/%41DMIN/a%20b').unicode).toBeUndefined()
   })
 
   it('matches "/api/%61dmin" against the admin route, not the any-principal one', () => {
