@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { HEADER_NAME, normalizeHeaderName } from './header-names'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export const CREDENTIAL_KINDS = ['jwt', 'external_jwt', 'api_key', 'basic', 'session'] as const
@@ -140,6 +141,12 @@ export const settingsSchema = z
     role_scopes: z.record(roleName, z.array(scopeName)).default({}),
     throttle: throttleSchema.default(throttleSchema.parse({})),
     external_issuers: z.array(externalIssuerSchema).default([]),
+    /** Site-specific client-sent headers never forwarded (compared normalized, like X-Auth-*). */
+    strip_request_headers: z
+      .array(z.string().regex(HEADER_NAME, 'must be a header name (RFC 9110 token characters)'))
+      .max(256)
+      .default([])
+      .transform((names) => [...new Set(names.map(normalizeHeaderName))]),
   })
   .strict()
 
