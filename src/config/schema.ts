@@ -11,6 +11,10 @@ const VAR_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
 
 const roleName = z.string().regex(NAME, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
 const scopeName = z.string().regex(NAME, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
+// RFC 6749 §3.3 scope-token: an IdP's scopes (`read:messages`, `User.Read`) need not fit our own names.
+const externalScope = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be an OAuth scope token (RFC 6749 §3.3)')
 const method = z.enum(HTTP_METHODS)
 
 export function isOrigin(value: string): boolean {
@@ -106,7 +110,10 @@ export const externalIssuerSchema = z
       .nonempty(),
     roles_claim: z.string().min(1).default('roles'),
     scopes_claim: z.string().min(1).default('scope'),
+    /** External value → our roles. Only mapped values grant roles: empty (the default) grants none. */
     role_map: z.record(z.string(), z.array(roleName)).default({}),
+    /** The external scopes this issuer may grant; others are dropped. Empty (the default) grants none. */
+    allowed_scopes: z.array(externalScope).max(256).default([]),
     username_claim: z.string().min(1).default('sub'),
     /** Required `typ` header when set, e.g. "at+jwt" (RFC 9068) to refuse ID tokens as access tokens. */
     typ: z.string().min(1).optional(),
