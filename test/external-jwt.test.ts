@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test'
 import { importJWK, type JWK, jwtVerify } from 'jose'
 import { describe, expect, inject, it } from 'vitest'
 import { bearer, createUser, login } from './support/accounts'
+import { createApiKey } from './support/api-keys'
 import { type IdpKey, idpKey, jwksOf, signIdpToken } from './support/fake-idp'
 import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
 
@@ -29,7 +30,16 @@ async function publish(docId: string, document: unknown): Promise<void> {
 }
 
 /** A fresh IdP per test (its own name, so no test sees another's cached keys). */
-async function testIdp(options: { discovery?: boolean; publish?: boolean } = {}): Promise<TestIdp> {
+async function testIdp(
+  options: {
+    discovery?: boolean
+    publish?: boolean
+    /** Overrides of the issuer config's claim mapping. */
+    mapping?: Record<string, unknown>
+    /** Issuer config fields left out (to get the schema's defaults). */
+    omit?: string[]
+  } = {},
+): Promise<TestIdp> {
   const suffix = crypto.randomUUID().slice(0, 8)
   const name = `idp-${suffix}`
   const issuer = `https://idp-${suffix}.example.test`
@@ -41,50 +51,76 @@ async function testIdp(options: { discovery?: boolean; publish?: boolean } = {})
     await publish(`disc-${suffix}`, { issuer, jwks_uri: `${KEY_SERVER}/docs/${docId}` })
     source = { discovery_url: `${KEY_SERVER}/docs/disc-${suffix}` }
   }
+  const settings: Record<string, unknown> = {
+    name,
+    issuer,
+    ...source,
+    audiences: [AUDIENCE],
+    algorithms: ['ES256'],
+    roles_claim: 'groups',
+    scopes_claim: 'scp',
+    role_map: { 'gw-admins': ['admin'], staff: ['user'] },
+    allowed_scopes: ['read', 'write'],
+    username_claim: 'email',
+    ...options.mapping,
+  }
+  for (const field of options.omit ?? []) delete settings[field]
   return {
     name,
     issuer,
     key,
     docId,
-    settings: {
-      name,
-      issuer,
-      ...source,
-      audiences: [AUDIENCE],
-      algorithms: ['ES256'],
-      roles_claim: 'groups',
-      scopes_claim: 'scp',
-      role_map: { 'gw-admins': ['admin'], staff: ['user'] },
-      username_claim: 'email',
-    },
+    settings,
     token: (options = {}, audience = AUDIENCE) => signIdpToken(key, issuer, audience, options),
     hits: async () => ((await (await fetch(`${KEY_SERVER}/hits/${docId}`)).json()) as { hits: number }).hits,
   }
 }
 
-/** The gateway with routes that trust `idp` (our own tokens too on /ext). */
-function through(idp: TestIdp, path: string, token: string, id = testId()): Promise<Response> {
+/** The gateway with routes that trust `idps` (our own tokens too on /ext, API keys on /ext/keyed). */
+function throughAll(
+  idps: TestIdp[],
+  path: string,
+  headers: Record<string, string>,
+  id = testId(),
+): Promise<Response> {
+  const issuers = idps.map((idp) => idp.name)
   const routes = [
-    { path: '/ext', upstream: 'UPSTREAM_URL', credentials: ['jwt', 'external_jwt'], issuers: [idp.name] },
+    { path: '/ext', upstream: 'UPSTREAM_URL', credentials: ['jwt', 'external_jwt'], issuers },
+    { path: '/ext/keyed', upstream: 'UPSTREAM_URL', credentials: ['external_jwt', 'api_key'], issuers },
+    // The shipped admin rule, opened to the external issuers.
+    {
+      path: '/api/admin',
+      upstream: 'UPSTREAM_URL',
+      roles: ['admin'],
+      credentials: ['jwt', 'external_jwt'],
+      issuers,
+    },
     {
       path: '/ext/admin',
       upstream: 'UPSTREAM_URL',
       roles: ['admin'],
       credentials: ['external_jwt'],
-      issuers: [idp.name],
+      issuers,
     },
     {
       path: '/ext/write',
       upstream: 'UPSTREAM_URL',
       scopes: ['write'],
       credentials: ['external_jwt'],
-      issuers: [idp.name],
+      issuers,
     },
   ]
-  const settings = { ...(env.SETTINGS as Record<string, unknown>), external_issuers: [idp.settings] }
+  const settings = {
+    ...(env.SETTINGS as Record<string, unknown>),
+    external_issuers: idps.map((idp) => idp.settings),
+  }
   return fetchWithEnv({ ROUTES: routes, SETTINGS: settings }, path, {
-    headers: { ...bearer(token), 'x-test-id': id },
+    headers: { ...headers, 'x-test-id': id },
   })
+}
+
+function through(idp: TestIdp, path: string, token: string, id = testId()): Promise<Response> {
+  return throughAll([idp], path, bearer(token), id)
 }
 
 async function expectRejected(response: Response, id: string, status: number, error: string): Promise<void> {
@@ -110,7 +146,9 @@ describe('a token of a trusted external issuer', () => {
     const [received] = await upstreamReceived(id)
     expect(received?.headers).toMatchObject({
       'x-auth-method': 'external_jwt',
-      'x-auth-user-id': 'ext|42',
+      // Namespaced by the issuer's configured name, and that name on its own.
+      'x-auth-user-id': `${idp.name}|ext|42`,
+      'x-auth-issuer': idp.name,
       'x-auth-user': 'alice@corp.test',
       'x-auth-roles': 'user,admin',
       'x-auth-scopes': 'read write',
@@ -122,7 +160,11 @@ describe('a token of a trusted external issuer', () => {
     const verified = await jwtVerify(assertion, await importJWK(jwks.keys[0] as JWK, 'ES256'), {
       issuer: 'http://gateway.test',
     })
-    expect(verified.payload).toMatchObject({ sub: 'ext|42', auth_method: 'external_jwt' })
+    expect(verified.payload).toMatchObject({
+      sub: `${idp.name}|ext|42`,
+      idp: idp.name,
+      auth_method: 'external_jwt',
+    })
     expect(await idp.hits()).toBe(1)
   })
 
@@ -151,6 +193,70 @@ describe('a token of a trusted external issuer', () => {
     expect((await through(idp, '/ext/x', access_token, id)).status).toBe(200)
     expect((await upstreamReceived(id))[0]?.headers['x-auth-method']).toBe('jwt')
     expect(await idp.hits()).toBe(0)
+  })
+})
+
+describe('external identities are namespaced by issuer name', () => {
+  it('two issuers naming the same sub reach the upstream as two different principals', async () => {
+    const corp = await testIdp()
+    const partner = await testIdp()
+    const seen = []
+    for (const idp of [corp, partner]) {
+      const id = testId()
+      const token = await idp.token({ claims: { sub: 'same-sub' } })
+      expect((await throughAll([corp, partner], '/ext/x', bearer(token), id)).status).toBe(200)
+      const [received] = await upstreamReceived(id)
+      expect(received?.headers['x-auth-issuer']).toBe(idp.name)
+      seen.push(received?.headers['x-auth-user-id'])
+    }
+    expect(seen).toEqual([`${corp.name}|same-sub`, `${partner.name}|same-sub`])
+  })
+
+  it("an external token whose sub is a local user's id, presented with that user's API key, is 401", async () => {
+    const idp = await testIdp()
+    const user = await createUser('ext-sub-collision', ['user'])
+    const { key } = await createApiKey((await login('ext-sub-collision')).access_token, { name: 'collide' })
+    const token = await idp.token({ claims: { sub: user.id } })
+    // Each alone is fine, and names its own principal.
+    const alone = testId()
+    expect((await throughAll([idp], '/ext/keyed/x', bearer(token), alone)).status).toBe(200)
+    expect((await upstreamReceived(alone))[0]?.headers['x-auth-user-id']).toBe(`${idp.name}|${user.id}`)
+    expect((await throughAll([idp], '/ext/keyed/x', { 'x-api-key': key })).status).toBe(200)
+    // Together they name two principals: refused, not merged into one.
+    const id = testId()
+    const response = await throughAll([idp], '/ext/keyed/x', { ...bearer(token), 'x-api-key': key }, id)
+    await expectRejected(response, id, 401, 'invalid_token')
+  })
+})
+
+describe('an external token grants only the roles and scopes the issuer config maps', () => {
+  it('without role_map grants no roles, even with roles: ["admin"], and /api/admin refuses it', async () => {
+    const idp = await testIdp({ mapping: { roles_claim: 'roles' }, omit: ['role_map'] })
+    const token = await idp.token({ claims: { roles: ['admin'], groups: ['admin'] } })
+    const id = testId()
+    expect((await through(idp, '/ext/x', token, id)).status).toBe(200)
+    expect((await upstreamReceived(id))[0]?.headers['x-auth-roles']).toBe('')
+    const admin = testId()
+    await expectRejected(await through(idp, '/api/admin/users', token, admin), admin, 403, 'forbidden')
+  })
+
+  it('drops scopes outside allowed_scopes, so a route needing one of them refuses the token', async () => {
+    const idp = await testIdp({ mapping: { allowed_scopes: ['read'] } })
+    const token = await idp.token({ claims: { scp: ['read', 'write', 'admin'] } })
+    const id = testId()
+    expect((await through(idp, '/ext/x', token, id)).status).toBe(200)
+    expect((await upstreamReceived(id))[0]?.headers['x-auth-scopes']).toBe('read')
+    const write = testId()
+    await expectRejected(await through(idp, '/ext/write/x', token, write), write, 403, 'insufficient_scope')
+  })
+
+  it('without allowed_scopes grants no scopes at all', async () => {
+    const idp = await testIdp({ omit: ['allowed_scopes'] })
+    const id = testId()
+    expect(
+      (await through(idp, '/ext/x', await idp.token({ claims: { scp: ['read', 'write'] } }), id)).status,
+    ).toBe(200)
+    expect((await upstreamReceived(id))[0]?.headers['x-auth-scopes']).toBe('')
   })
 })
 

@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { fetchWithEnv, gatewayFetch, type Received, testId, upstreamReceived } from './support/gateway'
 
@@ -67,6 +68,78 @@ describe('spoofed identity headers never reach the upstream', () => {
     expect(received.headers['x-auth-method']).toBe('none')
     for (const name of ['x-auth-user-id', 'x-auth-user', 'x-auth-roles', 'x-auth-scopes', 'x-auth-assertion'])
       expect(received.headers[name]).toBeUndefined()
+  })
+})
+
+describe("other auth proxies' identity headers never reach the upstream", () => {
+  it.each([
+    ['Authelia', ['Remote-Groups', 'Remote-Email', 'Remote-Name', 'Remote_Email', 'remote.groups']],
+    [
+      'the Kubernetes front proxy',
+      ['X-Remote-User', 'X-Remote-Group', 'X-Remote-Extra-Scopes', 'X_Remote_User', 'x.remote.extra.scopes'],
+    ],
+    ['the Grafana auth proxy', ['X-WEBAUTH-USER', 'X-Webauth-Email', 'x.webauth.user', 'X_WEBAUTH_ROLE']],
+    [
+      'oauth2-proxy',
+      [
+        'X-Auth-Request-Email',
+        'X-Auth-Request-User',
+        'X_Auth_Request_Groups',
+        'X-Forwarded-Preferred-Username',
+        'x.forwarded.preferred.username',
+      ],
+    ],
+    ['Pomerium', ['X-Pomerium-Jwt-Assertion', 'X-Pomerium-Claim-Email', 'x_pomerium_claim_groups']],
+  ] as const)('headers of %s, sent in several spellings, are all dropped', async (_proxy, names) => {
+    const headers = Object.fromEntries(names.map((name, index) => [name, `root-spoof-${index}`]))
+    const { received, rawValues } = await sendPublic({ ...headers, 'X-Kept': 'kept' })
+    for (const name of names) expect(rawNames(received)).not.toContain(name.toLowerCase())
+    expect(rawValues).not.toContain('root-spoof')
+    expect(received.headers['x-kept']).toBe('kept')
+  })
+})
+
+describe('site-specific identity headers (SETTINGS.strip_request_headers)', () => {
+  const ROUTES = [{ path: '/api/public', upstream: 'UPSTREAM_URL', access: 'public' }]
+
+  async function sendWithStripList(list: string[] | undefined, headers: Record<string, string>) {
+    const id = testId()
+    const settings = { ...(env.SETTINGS as Record<string, unknown>), strip_request_headers: list }
+    const response = await fetchWithEnv({ ROUTES, SETTINGS: settings }, '/api/public/x', {
+      headers: { ...headers, 'x-test-id': id },
+    })
+    expect(response.status).toBe(200)
+    const [received] = await upstreamReceived(id)
+    if (!received) throw new Error('the upstream received nothing')
+    return received
+  }
+
+  it.each(['X-Acme-User', 'x_acme_user', 'X.Acme.User', 'X-ACME-USER'])(
+    'a listed X-Acme-User sent as %s is dropped, other headers pass',
+    async (name) => {
+      const received = await sendWithStripList(['X-Acme-User'], {
+        [name]: 'root-spoof',
+        'X-Acme-Theme': 'dark',
+      })
+      expect(JSON.stringify(received.rawHeaders)).not.toContain('root-spoof')
+      expect(received.headers['x-acme-theme']).toBe('dark')
+    },
+  )
+
+  it('without the setting the same header is forwarded (the list is what removes it)', async () => {
+    const received = await sendWithStripList(undefined, { 'X-Acme-User': 'alice' })
+    expect(received.headers['x-acme-user']).toBe('alice')
+  })
+
+  it('a name that is not a header token is a configuration error (503), never forwarded', async () => {
+    const id = testId()
+    const settings = { ...(env.SETTINGS as Record<string, unknown>), strip_request_headers: ['X Acme User'] }
+    const response = await fetchWithEnv({ ROUTES, SETTINGS: settings }, '/api/public/x', {
+      headers: { 'x-test-id': id },
+    })
+    expect(response.status).toBe(503)
+    expect(await response.json()).toMatchObject({ error: 'gateway_misconfigured' })
+    expect(await upstreamReceived(id)).toEqual([])
   })
 })
 

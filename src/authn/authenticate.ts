@@ -33,6 +33,14 @@ function missingCredentials(credentials: readonly CredentialKind[]): GatewayErro
 }
 
 /**
+ * Issuer and subject both: external ids are namespaced by issuer name (externalPrincipalId), and
+ * the issuer is compared on its own too so that no id spelling can make two identities equal.
+ */
+function samePrincipal(a: Principal, b: Principal): boolean {
+  return a.id === b.id && (a.issuerName ?? '') === (b.issuerName ?? '')
+}
+
+/**
  * Runs every loader the route enables. Precedence is fixed (jwt, external_jwt, api_key, basic,
  * session: the order of CREDENTIAL_KINDS, whatever order a route lists them in) but there is no downgrade: if two credentials are presented they must both be
  * valid and name the same subject, else the request is rejected.
@@ -45,7 +53,7 @@ export async function loadPrincipal(input: CredentialInput): Promise<Principal> 
     if (!loader) continue
     const principal = await loader(input)
     if (!principal) continue
-    if (found && found.id !== principal.id) {
+    if (found && !samePrincipal(found, principal)) {
       throw new GatewayError('invalid_token', 'The request carries credentials for different principals.', {
         challenge: { scheme: 'Bearer', error: 'invalid_token' },
       })

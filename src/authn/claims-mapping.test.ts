@@ -7,8 +7,11 @@ const DEFAULTS: ClaimsMappingOptions = {
   roles_claim: 'roles',
   scopes_claim: 'scope',
   role_map: {},
+  allowed_scopes: [],
   username_claim: 'sub',
 }
+
+const READ_WRITE: Partial<ClaimsMappingOptions> = { allowed_scopes: ['read', 'write'] }
 
 function map(payload: JWTPayload, options: Partial<ClaimsMappingOptions> = {}) {
   return mapExternalClaims({ sub: 'user-1', ...payload }, { ...DEFAULTS, ...options })
@@ -52,9 +55,14 @@ describe('roles from the configured claim', () => {
     expect(mapped.roles).toEqual(['editor'])
   })
 
-  it('with an empty role_map keeps only values that are valid role names', () => {
-    const mapped = map({ roles: ['editor', 'Domain Admins', 'user', '../admin', 'editor'] })
-    expect(mapped.roles).toEqual(['editor', 'user'])
+  it('with no role_map grants no roles, even for a token that says roles: ["admin"]', () => {
+    const mapped = map({ roles: ['admin', 'editor', 'Domain Admins', 'user'] })
+    expect(mapped.roles).toEqual([])
+  })
+
+  it('does not pass an unmapped value named like one of our roles through a non-empty role_map', () => {
+    const mapped = map({ roles: ['admin', 'staff'] }, { role_map: { staff: ['user'] } })
+    expect(mapped.roles).toEqual(['user'])
   })
 
   it('maps one external value to several roles, without duplicates', () => {
@@ -96,13 +104,28 @@ describe('scopes from the configured claim', () => {
     ['an Entra `scp` string', 'scp', { scp: 'read write' }],
     ['an Auth0 `permissions` array', 'permissions', { permissions: ['read', 'write'] }],
   ])('reads %s', (_name, scopesClaim, claims) => {
-    expect(map(claims, { scopes_claim: scopesClaim }).scopes).toEqual(['read', 'write'])
+    expect(map(claims, { ...READ_WRITE, scopes_claim: scopesClaim }).scopes).toEqual(['read', 'write'])
   })
 
-  it('keeps scope syntax other than ours (read:messages, User.Read) as sent', () => {
+  it('keeps allowed scope syntax other than ours (read:messages, User.Read) as sent', () => {
     expect(
-      map({ permissions: ['read:messages', 'User.Read'] }, { scopes_claim: 'permissions' }).scopes,
+      map(
+        { permissions: ['read:messages', 'User.Read'] },
+        { scopes_claim: 'permissions', allowed_scopes: ['read:messages', 'User.Read'] },
+      ).scopes,
     ).toEqual(['read:messages', 'User.Read'])
+  })
+
+  it('drops scopes outside allowed_scopes (the IdP cannot grant "admin" it was not trusted for)', () => {
+    expect(map({ scope: 'read admin write delete' }, READ_WRITE).scopes).toEqual(['read', 'write'])
+  })
+
+  it('grants no scopes without allowed_scopes, whatever the token says', () => {
+    expect(map({ scope: 'read write admin' }).scopes).toEqual([])
+  })
+
+  it('compares scopes exactly (case and look-alikes do not match)', () => {
+    expect(map({ scope: 'READ Read writе' }, READ_WRITE).scopes).toEqual([])
   })
 
   it('rejects an array scope containing a space (it would read as two scopes upstream)', () => {

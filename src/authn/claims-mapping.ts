@@ -7,8 +7,10 @@ export interface ClaimsMappingOptions {
   roles_claim: string
   /** Claim name or dot path holding scopes: a space-separated `scope` string or a `scp`/`permissions` array. */
   scopes_claim: string
-  /** External value → our roles. Empty: values that already are valid role names are kept as they are. */
+  /** External value → our roles. Only mapped values grant a role; an empty map grants none. */
   role_map: Readonly<Record<string, readonly string[]>>
+  /** Scopes this issuer may grant; any other scope in the token is dropped. Empty: none. */
+  allowed_scopes: readonly string[]
   /** Claim name or dot path of the display name; `sub` when absent. */
   username_claim: string
 }
@@ -19,8 +21,6 @@ export interface MappedIdentity {
   scopes: string[]
 }
 
-// Our role-name syntax (config/schema.ts): only such values may pass an empty role_map unchanged.
-const ROLE_NAME = /^[a-z][a-z0-9_:.-]{0,63}$/
 // Mapped values end up in upstream headers: a CR, LF or NUL could split or end a header line, and
 // other control characters have no business in a role, scope or name.
 const CONTROL = /\p{Cc}/u // C0 (incl. CR, LF, NUL), DEL and C1
@@ -66,19 +66,25 @@ function readList(payload: JWTPayload, path: string, separators: RegExp): string
   return out
 }
 
+/**
+ * Roles come only from the operator's role_map. An IdP's `admin` group is the IdP's word, not
+ * ours: passing role-looking values through would let whoever manages groups at the IdP (or a
+ * second IdP trusted on the same route) grant our roles.
+ */
 function mapRoles(values: readonly string[], roleMap: ClaimsMappingOptions['role_map']): string[] {
-  const mapped =
-    Object.keys(roleMap).length === 0
-      ? values.filter((value) => ROLE_NAME.test(value))
-      : values.flatMap((value) => (Object.hasOwn(roleMap, value) ? (roleMap[value] ?? []) : []))
+  const mapped = values.flatMap((value) => (Object.hasOwn(roleMap, value) ? (roleMap[value] ?? []) : []))
   return [...new Set(mapped)]
 }
 
-/** Scopes travel upstream space-separated, so one scope containing a space would read as two. */
-function readScopes(payload: JWTPayload, path: string): string[] {
+/**
+ * Scopes travel upstream space-separated, so one scope containing a space would read as two.
+ * Malformed scopes reject the token; well-formed ones outside allowed_scopes are dropped, so an
+ * IdP (or anyone who can configure a client there) cannot grant scopes this issuer was not trusted for.
+ */
+function readScopes(payload: JWTPayload, path: string, allowed: readonly string[]): string[] {
   const scopes = readList(payload, path, / +/)
   if (scopes.some((scope) => scope.includes(' '))) throw rejected(path)
-  return scopes
+  return scopes.filter((scope) => allowed.includes(scope))
 }
 
 function readUsername(payload: JWTPayload, path: string, subject: string): string {
@@ -95,8 +101,8 @@ function readUsername(payload: JWTPayload, path: string, subject: string): strin
 }
 
 /**
- * Maps a verified external token's claims to our roles, scopes and username. Unmapped roles are
- * dropped (an IdP group we were not told about grants nothing); malformed or header-unsafe values
+ * Maps a verified external token's claims to our roles, scopes and username. Unmapped roles and
+ * scopes outside allowed_scopes are dropped (an IdP group we were not told about grants nothing); malformed or header-unsafe values
  * reject the whole token rather than being silently cleaned.
  */
 export function mapExternalClaims(payload: JWTPayload, options: ClaimsMappingOptions): MappedIdentity {
@@ -113,6 +119,6 @@ export function mapExternalClaims(payload: JWTPayload, options: ClaimsMappingOpt
     // Roles and groups: Keycloak and Okta send arrays; some IdPs send "a,b" or "a b".
     roles: mapRoles(readList(payload, options.roles_claim, /[\s,]+/), options.role_map),
     // RFC 6749 §3.3: scope is space-delimited; Azure's `scp` is a string, Okta's and Auth0's lists are arrays.
-    scopes: readScopes(payload, options.scopes_claim),
+    scopes: readScopes(payload, options.scopes_claim, options.allowed_scopes),
   }
 }

@@ -6,7 +6,7 @@ import { parseConfig } from '../config/load'
 import type { CredentialKind } from '../config/schema'
 import { GatewayError } from '../errors/gateway-error'
 import { JwksCache } from '../tokens/jwks-cache'
-import { revokeAccessToken } from '../tokens/revocation'
+import { revokeAccessToken, revokeSubject } from '../tokens/revocation'
 import type { CredentialInput, CredentialLoader } from './credential-input'
 import { createExternalJwtLoader } from './external-jwt'
 
@@ -31,6 +31,7 @@ function issuerConfig(overrides: Record<string, unknown> = {}) {
     roles_claim: 'realm_access.roles',
     scopes_claim: 'scope',
     role_map: { 'gw-admins': ['admin'], staff: ['user'] },
+    allowed_scopes: ['read', 'write'],
     username_claim: 'preferred_username',
     ...overrides,
   }
@@ -117,6 +118,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await Promise.all(pending.splice(0))
   await env.KV.delete('jwks:corp')
+  await env.KV.delete('jwks:partner')
 })
 
 describe('a valid external token', () => {
@@ -134,7 +136,7 @@ describe('a valid external token', () => {
     const principal = await load(input(signed))
     expect(principal).toMatchObject({
       method: 'external_jwt',
-      id: 'f:123',
+      id: 'corp|f:123',
       username: 'alice@corp',
       roles: ['admin', 'user'],
       scopes: ['read', 'write'],
@@ -156,6 +158,39 @@ describe('a valid external token', () => {
     await load(input(signed))
     await load(input(signed))
     expect(idp.calls).toHaveLength(1)
+  })
+})
+
+describe('external ids are namespaced by issuer name', () => {
+  it('two issuers naming the same sub get different principal ids', async () => {
+    const issuers = ['corp', 'partner']
+    const fromCorp = await load(input(await token({ claims: { sub: 'same-sub' } }), { issuers }))
+    const partnerToken = await signIdpToken(key, 'https://partner.example.test', AUDIENCE, {
+      claims: { sub: 'same-sub' },
+    })
+    const fromPartner = await load(input(partnerToken, { issuers }))
+    expect(fromCorp).toMatchObject({ id: 'corp|same-sub', issuerName: 'corp' })
+    expect(fromPartner).toMatchObject({ id: 'partner|same-sub', issuerName: 'partner' })
+  })
+
+  it('keeps a sub that itself contains "|" (Auth0: auth0|abc) whole after the issuer name', async () => {
+    const principal = await load(input(await token({ claims: { sub: 'auth0|abc' } })))
+    expect(principal?.id).toBe('corp|auth0|abc')
+  })
+
+  it('a subject revocation of the namespaced id voids the external token', async () => {
+    const sub = `revoked-${crypto.randomUUID()}`
+    const signed = await token({ claims: { sub } })
+    expect(await load(input(signed))).toBeDefined()
+    await revokeSubject(env, `corp|${sub}`, 900)
+    expect(await invalid(load(input(signed)))).toBe('The access token has been revoked.')
+  })
+
+  it("a local user's revocation of the bare id (logout-all of a user whose id is the sub) leaves it alone", async () => {
+    const sub = `local-${crypto.randomUUID()}`
+    const signed = await token({ claims: { sub } })
+    await revokeSubject(env, sub, 900)
+    expect(await load(input(signed))).toMatchObject({ id: `corp|${sub}` })
   })
 })
 
@@ -320,7 +355,7 @@ describe('unknown kids and key rotation', () => {
     const next = await idpKey('k2')
     idp.jwks = jwksOf(key, next)
     now += 30
-    expect((await load(input(await token({}, next))))?.id).toBe('ext-user-1')
+    expect((await load(input(await token({}, next))))?.id).toBe('corp|ext-user-1')
     expect(idp.calls).toHaveLength(2)
   })
 
@@ -358,6 +393,13 @@ describe('issuer config validation', () => {
     expect(problems(issuerConfig({ jwks_refetch_cooldown_seconds: 1 }))[0]).toMatch(
       /^SETTINGS\.external_issuers\[0\]\.jwks_refetch_cooldown_seconds: /,
     )
+  })
+
+  it('refuses an allowed scope that is not an OAuth scope token (a space would read as two scopes)', () => {
+    expect(problems(issuerConfig({ allowed_scopes: ['read write'] }))).toEqual([
+      'SETTINGS.external_issuers[0].allowed_scopes[0]: must be an OAuth scope token (RFC 6749 §3.3)',
+    ])
+    expect(problems(issuerConfig({ allowed_scopes: ['read:messages', 'User.Read'] }))).toEqual([])
   })
 
   it('refuses symmetric algorithms', () => {

@@ -8,7 +8,7 @@ import {
 } from 'jose'
 import type { ExternalIssuerConfig } from '../config/schema'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
+import { externalPrincipalId, type Principal } from '../identity/principal'
 import { MAX_TOKEN_BYTES } from '../tokens/access-token'
 import { type IssuerKeys, type JwksCache, jwksCache } from '../tokens/jwks-cache'
 import { assertNotRevoked } from '../tokens/revocation'
@@ -136,7 +136,7 @@ function principalFrom(payload: JWTPayload, issuer: ExternalIssuerConfig, skew: 
   const identity = mapExternalClaims(payload, issuer)
   return {
     method: 'external_jwt',
-    id: payload.sub as string,
+    id: externalPrincipalId(issuer.name, payload.sub as string),
     username: identity.username,
     roles: identity.roles,
     scopes: identity.scopes,

@@ -27,6 +27,8 @@ export interface GatewayConfig {
   routes: CompiledRoute[]
   routeTable: RouteTable<CompiledRoute>
   roleClosure: RoleClosure
+  /** SETTINGS.strip_request_headers, normalized, as a set: one lookup per forwarded header. */
+  stripRequestHeaders: ReadonlySet<string>
 }
 
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] }
@@ -152,6 +154,7 @@ export function parseConfig(env: Env): ConfigResult {
     routes: compiled,
     routeTable: new RouteTable(compiled),
     roleClosure: buildRoleClosure(settings.data.role_hierarchy),
+    stripRequestHeaders: new Set(settings.data.strip_request_headers),
   }
   return { ok: true, config }
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { METHOD_TOKEN } from '../routing/methods'
+import { HEADER_NAME, normalizeHeaderName } from './header-names'
 
 export const CREDENTIAL_KINDS = ['jwt', 'external_jwt', 'api_key', 'basic', 'session'] as const
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
@@ -11,6 +12,10 @@ const roleName = z.string().regex(NAME, 'must be lowercase letters, digits, "_",
 const scopeName = z.string().regex(NAME, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
 const METHOD_MESSAGE = 'must be an uppercase HTTP method token (RFC 9110 §9.1), e.g. "GET" or "PROPFIND"'
 const method = z.string().regex(METHOD_TOKEN, METHOD_MESSAGE)
+// RFC 6749 §3.3 scope-token: an IdP's scopes (`read:messages`, `User.Read`) need not fit our own names.
+const externalScope = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be an OAuth scope token (RFC 6749 §3.3)')
 
 export function isOrigin(value: string): boolean {
   try {
@@ -121,7 +126,10 @@ export const externalIssuerSchema = z
       .nonempty(),
     roles_claim: z.string().min(1).default('roles'),
     scopes_claim: z.string().min(1).default('scope'),
+    /** External value → our roles. Only mapped values grant roles: empty (the default) grants none. */
     role_map: z.record(z.string(), z.array(roleName)).default({}),
+    /** The external scopes this issuer may grant; others are dropped. Empty (the default) grants none. */
+    allowed_scopes: z.array(externalScope).max(256).default([]),
     username_claim: z.string().min(1).default('sub'),
     /** Required `typ` header when set, e.g. "at+jwt" (RFC 9068) to refuse ID tokens as access tokens. */
     typ: z.string().min(1).optional(),
@@ -156,6 +164,12 @@ export const settingsSchema = z
     role_scopes: z.record(roleName, z.array(scopeName)).default({}),
     throttle: throttleSchema.default(throttleSchema.parse({})),
     external_issuers: z.array(externalIssuerSchema).default([]),
+    /** Site-specific client-sent headers never forwarded (compared normalized, like X-Auth-*). */
+    strip_request_headers: z
+      .array(z.string().regex(HEADER_NAME, 'must be a header name (RFC 9110 token characters)'))
+      .max(256)
+      .default([])
+      .transform((names) => [...new Set(names.map(normalizeHeaderName))]),
   })
   .strict()
 

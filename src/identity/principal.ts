@@ -4,7 +4,10 @@ export type AuthMethod = 'jwt' | 'external_jwt' | 'api_key' | 'basic' | 'session
 /** Who is calling, as every later stage sees it. Loaders build it; nothing else parses credentials. */
 export interface Principal {
   method: Exclude<AuthMethod, 'none'>
-  /** User id, or client id for client_credentials tokens, or the external subject. */
+  /**
+   * User id, or client id for client_credentials tokens, or `<issuer name>|<sub>` for an external
+   * subject (see externalPrincipalId).
+   */
   id: string
   username: string
   roles: string[]
@@ -20,4 +23,14 @@ export interface Principal {
   sessionId?: string
   /** The external issuer's configured name, for external_jwt. */
   issuerName?: string
+}
+
+/**
+ * The id of an external identity: the issuer's configured name, `|`, its `sub`. Without the
+ * namespace two IdPs, or an IdP and our own users, could name the same principal (and share its
+ * revocations, or pass the mixed-credential check together). Our ids never contain `|` (user ids
+ * are UUIDs, client ids exclude it) and issuer names cannot, so the first `|` splits it unambiguously.
+ */
+export function externalPrincipalId(issuerName: string, subject: string): string {
+  return `${issuerName}|${subject}`
 }

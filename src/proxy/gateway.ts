@@ -135,6 +135,7 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
     forwardAuthorization: route.forward_authorization,
     gatewayCookies: gatewayCookiesFor(route),
     websocket,
+    stripRequestHeaders: config.stripRequestHeaders,
   })
   const upstream = await forwardRequest({
     method: request.method,

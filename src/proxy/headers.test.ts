@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { normalizeHeaderName } from '../config/header-names'
 import type { Principal } from '../identity/principal'
-import { buildUpstreamHeaders, normalizeHeaderName, type UpstreamHeaderOptions } from './headers'
+import { buildUpstreamHeaders, type UpstreamHeaderOptions } from './headers'
 
 const GATEWAY_COOKIES: ReadonlySet<string> = new Set(['__Host-gw_session', '__Host-gw_csrf'])
 
@@ -15,6 +16,7 @@ function upstreamHeaders(
     forwardAuthorization: false,
     gatewayCookies: GATEWAY_COOKIES,
     websocket: false,
+    stripRequestHeaders: new Set(),
     ...overrides,
   })
 }
@@ -88,6 +90,78 @@ describe('spoofed identity headers', () => {
   })
 })
 
+// Identity headers of other auth proxies, which an upstream built behind one of them may trust.
+const OTHER_PROXIES_IDENTITY = [
+  // Authelia
+  'Remote-Groups',
+  'Remote-Email',
+  'Remote-Name',
+  'Remote_Email',
+  'remote.groups',
+  // Kubernetes front proxy
+  'X-Remote-User',
+  'X-Remote-Group',
+  'X-Remote-Extra-Scopes',
+  'X_Remote_Extra_Acme.com%2Fproject',
+  'x.remote.user',
+  // Grafana auth proxy
+  'X-WEBAUTH-USER',
+  'X-Webauth-Email',
+  'x.webauth.user',
+  'X_WEBAUTH_ROLE',
+  // oauth2-proxy
+  'X-Auth-Request-Email',
+  'X-Auth-Request-User',
+  'X_Auth_Request_Groups',
+  'X-Auth-Request-Preferred-Username',
+  'X-Forwarded-Preferred-Username',
+  'x.forwarded.preferred.username',
+  // Pomerium
+  'X-Pomerium-Jwt-Assertion',
+  'X-Pomerium-Claim-Email',
+  'x_pomerium_claim_groups',
+]
+
+describe("other auth proxies' identity headers", () => {
+  it.each(OTHER_PROXIES_IDENTITY)('drops a client-sent %s on a public route', (name) => {
+    const out = upstreamHeaders({ [name]: 'root-spoof' })
+    expect(out.has(name)).toBe(false)
+    expect([...out.values()]).not.toContain('root-spoof')
+  })
+
+  it.each(OTHER_PROXIES_IDENTITY)('drops a client-sent %s for an authenticated caller too', (name) => {
+    const out = upstreamHeaders({ [name]: 'root-spoof' }, { principal: ALICE })
+    expect([...out.values()]).not.toContain('root-spoof')
+  })
+
+  it('keeps names that only resemble a family prefix (Remoteness, X-Remotely, X-Auth)', () => {
+    const out = upstreamHeaders({ Remoteness: 'far', 'X-Remotely': 'yes', 'X-Auth': 'kept' })
+    expect(out.get('remoteness')).toBe('far')
+    expect(out.get('x-remotely')).toBe('yes')
+    expect(out.get('x-auth')).toBe('kept')
+  })
+})
+
+describe('site-specific headers (strip_request_headers)', () => {
+  const strip: ReadonlySet<string> = new Set(['x-acme-user', 'x-acme-tenant'])
+
+  it.each(['X-Acme-User', 'x_acme_user', 'X.ACME.USER', 'X-Acme-Tenant'])(
+    'drops a client-sent %s listed in any spelling',
+    (name) => {
+      const out = upstreamHeaders(
+        { [name]: 'root-spoof', 'X-Acme-Theme': 'dark' },
+        { stripRequestHeaders: strip },
+      )
+      expect([...out.values()]).not.toContain('root-spoof')
+      expect(out.get('x-acme-theme')).toBe('dark')
+    },
+  )
+
+  it('forwards the same header when it is not listed', () => {
+    expect(upstreamHeaders({ 'X-Acme-User': 'alice' }).get('x-acme-user')).toBe('alice')
+  })
+})
+
 describe('identity injection', () => {
   it('sets every identity header from the principal', () => {
     const out = upstreamHeaders({}, { principal: ALICE, assertion: 'header.payload.signature' })
@@ -97,6 +171,17 @@ describe('identity injection', () => {
     expect(out.get('x-auth-scopes')).toBe('read write')
     expect(out.get('x-auth-method')).toBe('jwt')
     expect(out.get('x-auth-assertion')).toBe('header.payload.signature')
+  })
+
+  it('sets X-Auth-Issuer to the configured issuer name for an external principal', () => {
+    const external: Principal = { ...ALICE, method: 'external_jwt', id: 'corp|42', issuerName: 'corp' }
+    const out = upstreamHeaders({ 'X-Auth-Issuer': 'partner' }, { principal: external })
+    expect(out.get('x-auth-issuer')).toBe('corp')
+    expect(out.get('x-auth-user-id')).toBe('corp|42')
+  })
+
+  it('sends no X-Auth-Issuer for our own principals, even when the client sent one', () => {
+    expect(upstreamHeaders({ 'X-Auth-Issuer': 'corp' }, { principal: ALICE }).get('x-auth-issuer')).toBeNull()
   })
 
   it.each(['jwt', 'external_jwt', 'api_key', 'basic', 'session'] as const)(

@@ -1,3 +1,4 @@
+import { normalizeHeaderName } from '../config/header-names'
 import type { Principal } from '../identity/principal'
 
 // RFC 9110 §7.6.1 connection-specific fields plus the de-facto ones proxies drop.
@@ -14,8 +15,18 @@ const HOP_BY_HOP = new Set([
   'host',
 ])
 
-// Client-sent identity claims an upstream might trust; removed before the gateway sets its own.
-const IDENTITY_EXACT = new Set(['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'remote-user'])
+// Client-sent identity claims an upstream (or a library in it) might trust, in the spellings of
+// the auth proxies it may have been built for; removed before the gateway sets its own.
+const IDENTITY_PREFIXES = [
+  'x-auth-', // ours, and oauth2-proxy's X-Auth-Request-*
+  'x-forwarded-', // oauth2-proxy's X-Forwarded-User/-Email/-Groups/-Preferred-Username, and every forwarding header
+  'x-remote-', // Kubernetes front proxy: X-Remote-User, X-Remote-Group, X-Remote-Extra-*
+  'remote-', // Authelia and CGI-style: Remote-User, Remote-Groups, Remote-Email, Remote-Name
+  'x-webauth-', // Grafana auth proxy: X-WEBAUTH-USER and friends
+  'x-pomerium-', // Pomerium: X-Pomerium-Jwt-Assertion, X-Pomerium-Claim-*
+] as const
+// One anchored alternation: a single test per header on the hot path.
+const IDENTITY_PREFIX = new RegExp(`^(?:${IDENTITY_PREFIXES.join('|')})`)
 
 // Spoofable routing and client-address headers: the gateway rewrites what it vouches for.
 const CLIENT_SPOOFABLE = new Set([
@@ -33,19 +44,17 @@ const CLIENT_SPOOFABLE = new Set([
   'x-api-key',
 ])
 
-/** Lowercase, with `_` and `.` read as `-`: how some servers (CGI, WSGI, nginx) see a name. */
-export function normalizeHeaderName(name: string): string {
-  return name.toLowerCase().replace(/[_.]/g, '-')
-}
-
-function isStripped(name: string, connectionListed: ReadonlySet<string>): boolean {
+function isStripped(
+  name: string,
+  connectionListed: ReadonlySet<string>,
+  siteSpecific: ReadonlySet<string>,
+): boolean {
   if (HOP_BY_HOP.has(name) || connectionListed.has(name)) return true
   const normalized = normalizeHeaderName(name)
   return (
     connectionListed.has(normalized) ||
-    normalized.startsWith('x-auth-') ||
-    normalized.startsWith('x-forwarded-') ||
-    IDENTITY_EXACT.has(normalized) ||
+    siteSpecific.has(normalized) ||
+    IDENTITY_PREFIX.test(normalized) ||
     CLIENT_SPOOFABLE.has(normalized) ||
     // X-HTTP-Method-Override and friends in any spelling.
     /^x-.*method-?override$/.test(normalized)
@@ -73,6 +82,8 @@ export interface UpstreamHeaderOptions {
   gatewayCookies: ReadonlySet<string>
   /** Keep `Upgrade: websocket` for a WebSocket handshake. */
   websocket: boolean
+  /** Normalized names from SETTINGS.strip_request_headers (site-specific identity headers). */
+  stripRequestHeaders: ReadonlySet<string>
 }
 
 function cookieName(pair: string): string {
@@ -109,7 +120,7 @@ export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderO
   )
   const out = new Headers()
   for (const [name, value] of incoming) {
-    if (isStripped(name, connectionListed)) continue
+    if (isStripped(name, connectionListed, options.stripRequestHeaders)) continue
     if (name === 'authorization' && !options.forwardAuthorization) continue
     if (name === 'cookie') {
       const kept = stripCookies(value, options.gatewayCookies)
@@ -130,6 +141,8 @@ export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderO
     out.set('x-auth-user', headerValue(principal.username))
     out.set('x-auth-roles', headerValue(principal.roles.join(',')))
     out.set('x-auth-scopes', headerValue(principal.scopes.join(' ')))
+    // Which external IdP vouched for the caller; the id is namespaced by the same name.
+    if (principal.issuerName) out.set('x-auth-issuer', principal.issuerName)
     if (options.assertion) out.set('x-auth-assertion', options.assertion)
   }
   out.set('x-request-id', options.requestId)

@@ -54,6 +54,8 @@ function mint(ring: KeyRing, principal: Principal, options: AssertionOptions, no
     auth_method: principal.method,
     username: principal.username,
     ...(principal.clientId ? { client_id: principal.clientId } : {}),
+    // The configured name of the external issuer that vouched for the caller (`sub` starts with it).
+    ...(principal.issuerName ? { idp: principal.issuerName } : {}),
   })
     .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ASSERTION_TYP })
     .setIssuer(options.issuer)

@@ -46,7 +46,9 @@ beforeAll(async () => {
         algorithms: ['ES256', 'RS256'],
         roles_claim: 'groups',
         scopes_claim: 'scope',
+        // Roles and scopes are granted only as mapped here (an unmapped group or scope grants nothing).
         role_map: { 'gw-admins': ['admin'], staff: ['user'] },
+        allowed_scopes: ['read', 'write'],
         username_claim: 'client_id',
         typ: 'at+jwt',
         jwks_refetch_cooldown_seconds: COOLDOWN_SECONDS,
@@ -123,8 +125,9 @@ describe('an access token of a trusted IdP (oidc-provider, client_credentials)',
     const [received] = await upstreamReceived(echo, id)
     expect(received?.url).toBe('/ext/reports?month=11')
     expect(received?.headers['x-auth-method']).toBe('external_jwt')
-    // client_credentials: the IdP makes the client its own subject.
-    expect(received?.headers['x-auth-user-id']).toBe('svc-reporting')
+    // client_credentials: the IdP makes the client its own subject, namespaced by the issuer name.
+    expect(received?.headers['x-auth-user-id']).toBe('corp|svc-reporting')
+    expect(received?.headers['x-auth-issuer']).toBe('corp')
     expect(received?.headers['x-auth-user']).toBe('svc-reporting')
     expect(received?.headers['x-auth-roles']).toBe('admin,user')
     expect(received?.headers['x-auth-scopes']).toBe('read write')
