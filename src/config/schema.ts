@@ -140,6 +140,11 @@ export const settingsSchema = z
     role_scopes: z.record(roleName, z.array(scopeName)).default({}),
     throttle: throttleSchema.default(throttleSchema.parse({})),
     external_issuers: z.array(externalIssuerSchema).default([]),
+    /**
+     * How often an open WebSocket's credential is checked again (proxy/websocket-relay.ts): a
+     * revocation ends the socket within this, plus the revocation's own propagation bound.
+     */
+    websocket_recheck_seconds: z.number().int().min(1).max(3_600).default(30),
   })
   .strict()
 
