@@ -7,6 +7,9 @@
  *   ?__bytes=N        answer with N bytes of streamed body
  * Requests carrying `x-test-id` are recorded; `GET /__requests/<id>` returns them (tests assert
  * on exactly what the upstream received, or that it received nothing).
+ * WebSockets echo every message. The text message `__close <code> <reason>` makes the upstream
+ * close with that code and reason; the close of a socket whose handshake carried `x-test-id` is
+ * recorded, and `GET /__ws_closes/<id>` returns `[{code, reason}]`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -51,10 +54,17 @@ function splitTarget(url: string): { path: string; query: string } {
 
 export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<EchoServer> {
   const recorded = new Map<string, ReceivedRequest[]>()
+  const closes = new Map<string, { code: number; reason: string }[]>()
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = request.url ?? '/'
     const { path, query } = splitTarget(url)
+    if (request.method === 'GET' && path.startsWith('/__ws_closes/')) {
+      const id = decodeURIComponent(path.slice('/__ws_closes/'.length))
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify(closes.get(id) ?? []))
+      return
+    }
     if (request.method === 'GET' && path.startsWith('/__requests/')) {
       const id = decodeURIComponent(path.slice('/__requests/'.length))
       response.writeHead(200, { 'content-type': 'application/json' })
@@ -114,8 +124,19 @@ export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<Ech
   const sockets = new WebSocketServer({ server })
   sockets.on('connection', (socket, request) => {
     socket.on('message', (data, isBinary) => {
+      const close = isBinary ? null : /^__close (\d{4}) ?(.*)$/.exec(data.toString())
+      if (close) {
+        socket.close(Number(close[1]), close[2])
+        return
+      }
       socket.send(isBinary ? data : `echo:${data.toString()}|user:${request.headers['x-auth-user'] ?? ''}`)
     })
+    const testId = request.headers['x-test-id']
+    if (typeof testId === 'string') {
+      socket.on('close', (code, reason) => {
+        closes.set(testId, [...(closes.get(testId) ?? []), { code, reason: reason.toString() }])
+      })
+    }
   })
   await new Promise<void>((resolve) => server.listen(port, host, resolve))
   const actualPort = (server.address() as AddressInfo).port

@@ -170,6 +170,11 @@ export const settingsSchema = z
       .max(256)
       .default([])
       .transform((names) => [...new Set(names.map(normalizeHeaderName))]),
+    /**
+     * How often an open WebSocket's credential is checked again (proxy/websocket-relay.ts): a
+     * revocation ends the socket within this, plus the revocation's own propagation bound.
+     */
+    websocket_recheck_seconds: z.number().int().min(1).max(3_600).default(30),
   })
   .strict()
 

@@ -9,6 +9,8 @@ import { assertionFor } from '../tokens/assertion'
 import { loadKeyRing } from '../tokens/signing-keys'
 import { forwardRequest } from './forward'
 import { buildUpstreamHeaders } from './headers'
+import { principalRecheck } from './websocket-recheck'
+import { relayWebSocket } from './websocket-relay'
 
 // Cookies the gateway itself sets (session, CSRF) never reach an upstream.
 const GATEWAY_COOKIES: ReadonlySet<string> = new Set([
@@ -100,6 +102,7 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
   const route = config.routeTable.match(request.method, target.host, path)
   const rule = ruleFor(route, request.method)
 
+  const authenticatedAtMs = Date.now() // a WebSocket's re-check compares against this
   let principal: Principal | undefined
   if (rule.access !== 'public') {
     principal = await loadPrincipal({
@@ -152,7 +155,23 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
   if (upstream.webSocket) {
     const headers = new Headers(upstream.headers)
     headers.set('x-request-id', requestId)
-    return new Response(null, { status: 101, webSocket: upstream.webSocket, headers })
+    // An authenticated socket is relayed, so its credential's expiry and revocation can end it.
+    const webSocket = principal
+      ? relayWebSocket(upstream.webSocket, {
+          expiresAtMs: principal.expiresAt === undefined ? undefined : principal.expiresAt * 1000,
+          recheckIntervalMs: config.settings.websocket_recheck_seconds * 1000,
+          recheck: principalRecheck({
+            request,
+            env,
+            config,
+            route,
+            rule,
+            principal,
+            handshakeAtMs: authenticatedAtMs,
+          }),
+        })
+      : upstream.webSocket
+    return new Response(null, { status: 101, webSocket, headers })
   }
   const response = new Response(upstream.body, upstream)
   withoutGatewaySetCookies(response.headers, GATEWAY_COOKIES)

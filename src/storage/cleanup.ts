@@ -1,4 +1,5 @@
 import { nowSeconds } from './json'
+import { deleteExpiredSeals } from './refresh-tokens'
 
 /** Slack after `expires_at` before a row is deleted: longer than any clock skew a token is accepted within. */
 export const CLEANUP_GRACE_SECONDS = 3_600
@@ -8,16 +9,20 @@ export interface CleanupReport {
   sessionAccessTokens: number
   refreshTokens: number
   authFailures: number
+  /** Sealed refresh-token successors whose grace window is over (tokens/successor-seal.ts). */
+  sealedSuccessors: number
 }
 
 /**
  * Deletes rows that can no longer matter: denylist entries and session records of tokens that
- * have expired, expired refresh tokens, and throttling rows whose windows and locks are over.
+ * have expired, expired refresh tokens, throttling rows whose windows and locks are over, and
+ * sealed refresh-token successors whose grace window is over (a rotation anywhere deletes those
+ * too, so this bounds how long one can outlive its window on an idle gateway).
  * Run hourly by the cron trigger in wrangler.toml; safe to run at any time.
  */
 export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Promise<CleanupReport> {
   const cutoff = now - CLEANUP_GRACE_SECONDS
-  const [revoked, sessions, refresh, failures] = await db.batch([
+  const [revoked, sessions, refresh, failures, seals] = await db.batch([
     db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
@@ -25,11 +30,13 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     db
       .prepare('DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2')
       .bind(now - 86_400, now),
+    deleteExpiredSeals(db, now),
   ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
     sessionAccessTokens: sessions?.meta.changes ?? 0,
     refreshTokens: refresh?.meta.changes ?? 0,
     authFailures: failures?.meta.changes ?? 0,
+    sealedSuccessors: seals?.meta.changes ?? 0,
   }
 }

@@ -1,5 +1,13 @@
 import { nowSeconds } from './json'
 
+/**
+ * A client that retries a refresh (lost response, two tabs) within this window gets the same
+ * successor instead of tripping reuse detection, as Supabase does with its 10 s reuse interval.
+ * Outside it, presenting a used token revokes the whole family; and the sealed successor that
+ * makes the retry possible is cleared once the window is over.
+ */
+export const REFRESH_REUSE_GRACE_SECONDS = 10
+
 export interface RefreshTokenRow {
   token_hash: string
   family_id: string
@@ -60,58 +68,123 @@ export async function insertRefreshToken(db: D1Database, token: NewRefreshToken)
 /**
  * Marks `parentHash` used and inserts its successor in one transaction (a D1 batch). The UPDATE is
  * conditional on the parent being unused, unrevoked and unexpired, so of many concurrent
- * rotations exactly one sees its RETURNING row: that caller is the winner.
+ * rotations exactly one sees its RETURNING row: that caller is the winner, and only its successor
+ * and sealed successor are stored. The same batch deletes seals that can no longer serve a retry:
+ * the grandparent's (its successor, the parent, is being used now) and every one whose grace
+ * window is over, so the seal table holds only the last few seconds' rotations.
  */
 export async function rotateRefreshToken(
   db: D1Database,
-  parentHash: string,
-  successor: NewRefreshToken,
+  parent: { tokenHash: string; parentHash: string | null },
+  successor: NewRefreshToken & { sealed: string },
 ): Promise<boolean> {
   const now = nowSeconds()
+  // Each INSERT runs only if this batch's UPDATE linked this (random, unique) successor.
+  const linked = 'EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?1 AND successor_hash = ?2)'
   const [update] = await db.batch([
     db
       .prepare(
         `UPDATE refresh_tokens SET used_at = ?2, successor_hash = ?3
          WHERE token_hash = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2 RETURNING token_hash`,
       )
-      .bind(parentHash, now, successor.tokenHash),
-    // Only inserted when this batch's UPDATE (or a concurrent one) linked the same successor.
+      .bind(parent.tokenHash, now, successor.tokenHash),
     db
       .prepare(
         `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-         WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?3 AND successor_hash = ?1)`,
+         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8 WHERE ${linked}`,
       )
       .bind(
+        parent.tokenHash,
         successor.tokenHash,
         successor.familyId,
-        parentHash,
         successor.userId,
         successor.clientId ?? null,
         successor.scope,
         now,
         successor.expiresAt,
       ),
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO refresh_token_successors (parent_hash, sealed, rotated_at)
+         SELECT ?1, ?3, ?4 WHERE ${linked}`,
+      )
+      .bind(parent.tokenHash, successor.tokenHash, successor.sealed, now),
+    db.prepare('DELETE FROM refresh_token_successors WHERE parent_hash = ?1').bind(parent.parentHash),
+    deleteExpiredSeals(db, now),
   ])
   return (update?.results.length ?? 0) > 0
 }
 
-/** Revokes every token of a family; returns the number newly revoked. */
-export async function revokeFamily(db: D1Database, familyId: string): Promise<number> {
-  const result = await db
-    .prepare('UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL')
-    .bind(familyId, nowSeconds())
-    .run()
-  return result.meta.changes ?? 0
+/** Deletes every sealed successor whose grace window is over (also run by the hourly clean-up). */
+export function deleteExpiredSeals(db: D1Database, now = nowSeconds()): D1PreparedStatement {
+  return db
+    .prepare('DELETE FROM refresh_token_successors WHERE rotated_at < ?1')
+    .bind(now - REFRESH_REUSE_GRACE_SECONDS)
 }
 
-/** Revokes every refresh token of a user (logout-all, disable, password change). */
+/** A rotated parent with what became of its successor, and its seal (for a retry within the window). */
+export interface RotatedParent extends RefreshTokenRow {
+  successor_sealed: string | null
+  successor_used_at: number | null
+  successor_revoked_at: number | null
+  successor_present: number
+}
+
+export async function findRotatedParent(
+  db: D1Database,
+  parentHash: string,
+): Promise<RotatedParent | undefined> {
+  const row = await db
+    .prepare(
+      `SELECT p.*, x.sealed AS successor_sealed, s.used_at AS successor_used_at,
+              s.revoked_at AS successor_revoked_at, s.token_hash IS NOT NULL AS successor_present
+       FROM refresh_tokens p
+       LEFT JOIN refresh_tokens s ON s.token_hash = p.successor_hash
+       LEFT JOIN refresh_token_successors x ON x.parent_hash = p.token_hash
+       WHERE p.token_hash = ?1`,
+    )
+    .bind(parentHash)
+    .first<RotatedParent>()
+  return row ?? undefined
+}
+
+/** Whether a refresh token still exists unrevoked (the refresh grant's final check). */
+export async function isRefreshTokenLive(db: D1Database, tokenHash: string): Promise<boolean> {
+  const row = await db
+    .prepare('SELECT 1 AS live FROM refresh_tokens WHERE token_hash = ?1 AND revoked_at IS NULL')
+    .bind(tokenHash)
+    .first<{ live: number }>()
+  return row !== null
+}
+
+/** Revokes every token of a family and deletes its seals; returns the number newly revoked. */
+export async function revokeFamily(db: D1Database, familyId: string): Promise<number> {
+  const [revoked] = await db.batch([
+    db
+      .prepare('UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL')
+      .bind(familyId, nowSeconds()),
+    db
+      .prepare(
+        'DELETE FROM refresh_token_successors WHERE parent_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = ?1)',
+      )
+      .bind(familyId),
+  ])
+  return revoked?.meta.changes ?? 0
+}
+
+/** Revokes every refresh token of a user (logout-all, disable, password change) and deletes their seals. */
 export async function revokeUserRefreshTokens(db: D1Database, userId: string): Promise<number> {
-  const result = await db
-    .prepare('UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL')
-    .bind(userId, nowSeconds())
-    .run()
-  return result.meta.changes ?? 0
+  const [revoked] = await db.batch([
+    db
+      .prepare('UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL')
+      .bind(userId, nowSeconds()),
+    db
+      .prepare(
+        'DELETE FROM refresh_token_successors WHERE parent_hash IN (SELECT token_hash FROM refresh_tokens WHERE user_id = ?1)',
+      )
+      .bind(userId),
+  ])
+  return revoked?.meta.changes ?? 0
 }
 
 export async function recordSessionAccessToken(
@@ -126,7 +199,6 @@ export async function recordSessionAccessToken(
     .run()
 }
 
-/** Still-live access tokens issued in a family (to deny them when the session ends). */
 /** Access tokens of a family still accepted: unexpired, or expired less than `graceSeconds` (clock skew) ago. */
 export async function liveFamilyAccessTokens(
   db: D1Database,

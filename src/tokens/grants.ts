@@ -6,7 +6,13 @@ import type { GrantType } from '../storage/clients'
 import { withStorage } from '../storage/errors'
 import { findUserById } from '../storage/users'
 import { type GrantContext, issueTokenResponse, type TokenResponse } from './issue'
-import { createRefreshToken, findUsableRefreshToken, invalidGrant, rotate } from './refresh'
+import {
+  assertRotationStillLive,
+  createRefreshToken,
+  findUsableRefreshToken,
+  invalidGrant,
+  rotate,
+} from './refresh'
 import { revokeSession } from './revocation'
 import { grantScopes, parseScope, scopesForRoles } from './scopes'
 
@@ -91,13 +97,7 @@ export async function refreshGrant(
   }
   const user = await withStorage('user lookup', () => findUserById(context.db, row.user_id))
   if (!user || user.disabled) throw invalidGrant('The refresh token is invalid.')
-  const outcome = await rotate(
-    context.db,
-    context.ring,
-    token,
-    row,
-    context.config.settings.refresh_token_ttl_seconds,
-  )
+  const outcome = await rotate(context.db, token, row, context.config.settings.refresh_token_ttl_seconds)
   if (outcome.kind === 'reused') {
     // A used token presented again: either the client or a thief holds a copy. End the session.
     await revokeSession({ DB: context.db, KV: context.kv }, row.family_id)
@@ -106,11 +106,14 @@ export async function refreshGrant(
   // Current roles decide, so a demoted user's refreshed token shrinks too.
   const allowed = userScopes(context, user.roles)
   const scopes = (requested ?? original).filter((scope) => allowed.has(scope)).sort()
-  return issueTokenResponse(context, user, scopes, {
+  const response = await issueTokenResponse(context, user, scopes, {
     clientId: row.client_id ?? undefined,
     sessionId: row.family_id,
     refreshToken: outcome.successor,
   })
+  // A logout-all or logout that committed while this refresh ran must win: see the function.
+  await assertRotationStillLive(context.db, outcome.successorHash)
+  return response
 }
 
 /** RFC 6749 §4.4: a confidential service client acting as itself. */

@@ -1,23 +1,23 @@
-import { hmacSha256, randomToken, sha256Hex, toBase64Url } from '../crypto/bytes'
+import { randomToken, sha256Hex, timingSafeEqual } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import {
   findRefreshToken,
+  findRotatedParent,
   insertRefreshToken,
+  isRefreshTokenLive,
+  REFRESH_REUSE_GRACE_SECONDS,
   type RefreshTokenRow,
+  type RotatedParent,
   rotateRefreshToken,
 } from '../storage/refresh-tokens'
-import type { KeyRing } from './signing-keys'
+import { openSuccessor, sealSuccessor } from './successor-seal'
+
+export { REFRESH_REUSE_GRACE_SECONDS }
 
 export const REFRESH_TOKEN_PREFIX = 'rt_'
 const REFRESH_TOKEN_SHAPE = /^rt_[A-Za-z0-9_-]{43}$/
-/**
- * A client that retries a refresh (lost response, two tabs) within this window gets the same
- * successor instead of tripping reuse detection, as Supabase does with its 10 s reuse interval.
- * Outside it, presenting a used token revokes the whole family.
- */
-export const REFRESH_REUSE_GRACE_SECONDS = 10
 
 export function invalidGrant(description: string): GatewayError {
   return new GatewayError('invalid_grant', description)
@@ -43,21 +43,12 @@ export async function createRefreshToken(
   return { token, familyId }
 }
 
-/**
- * The successor of a refresh token is derived (HMAC with a server secret), not random, so every
- * concurrent or retried rotation of the same parent computes the same successor and the store
- * can hand the losers of the race the winner's token without keeping plaintext.
- */
-async function successorOf(ring: KeyRing, parent: string): Promise<string> {
-  return REFRESH_TOKEN_PREFIX + toBase64Url(await hmacSha256(ring.successorSecret, parent))
-}
-
 export function isRefreshTokenShape(token: string): boolean {
   return REFRESH_TOKEN_SHAPE.test(token)
 }
 
 export type RotationOutcome =
-  | { kind: 'rotated'; row: RefreshTokenRow; successor: string }
+  | { kind: 'rotated'; row: RefreshTokenRow; successor: string; successorHash: string }
   | { kind: 'reused'; row: RefreshTokenRow }
 
 /**
@@ -79,39 +70,72 @@ export async function findUsableRefreshToken(
   return row
 }
 
-/** Rotates `token`: exactly one winner; retries within the grace window get the same successor. */
+/** Whether a retry of `token` may receive its sealed successor: the grace window, nothing moved on. */
+function retryable(
+  parent: RotatedParent | undefined,
+): parent is RotatedParent & { successor_sealed: string } {
+  return (
+    parent !== undefined &&
+    parent.used_at !== null &&
+    nowSeconds() - parent.used_at <= REFRESH_REUSE_GRACE_SECONDS &&
+    parent.revoked_at === null &&
+    parent.successor_sealed !== null &&
+    parent.successor_present === 1 &&
+    parent.successor_used_at === null &&
+    parent.successor_revoked_at === null
+  )
+}
+
+/**
+ * Rotates `token` to a random successor: exactly one concurrent caller wins and stores its
+ * successor sealed under `token` (tokens/successor-seal.ts); every other caller within the grace
+ * window opens that seal and gets the same successor. Anything else is reuse.
+ */
 export async function rotate(
   db: D1Database,
-  ring: KeyRing,
   token: string,
   row: RefreshTokenRow,
   ttlSeconds: number,
 ): Promise<RotationOutcome> {
-  const successor = await successorOf(ring, token)
+  const successor = randomToken(REFRESH_TOKEN_PREFIX, 32)
   const successorHash = await sha256Hex(successor)
+  const sealed = await sealSuccessor(token, row.token_hash, successor)
   const won = await withStorage('refresh rotation', () =>
-    rotateRefreshToken(db, row.token_hash, {
-      tokenHash: successorHash,
-      familyId: row.family_id,
-      parentHash: row.token_hash,
-      userId: row.user_id,
-      clientId: row.client_id ?? undefined,
-      scope: row.scope,
-      expiresAt: nowSeconds() + ttlSeconds,
-    }),
+    rotateRefreshToken(
+      db,
+      { tokenHash: row.token_hash, parentHash: row.parent_hash },
+      {
+        tokenHash: successorHash,
+        familyId: row.family_id,
+        parentHash: row.token_hash,
+        userId: row.user_id,
+        clientId: row.client_id ?? undefined,
+        scope: row.scope,
+        expiresAt: nowSeconds() + ttlSeconds,
+        sealed,
+      },
+    ),
   )
-  if (won) return { kind: 'rotated', row, successor }
-  const [current, next] = await withStorage('refresh reuse check', () =>
-    Promise.all([findRefreshToken(db, row.token_hash), findRefreshToken(db, successorHash)]),
-  )
-  const withinGrace =
-    current?.used_at !== null &&
-    current?.used_at !== undefined &&
-    nowSeconds() - current.used_at <= REFRESH_REUSE_GRACE_SECONDS &&
-    current.successor_hash === successorHash &&
-    current.revoked_at === null &&
-    next !== undefined &&
-    next.used_at === null &&
-    next.revoked_at === null
-  return withinGrace ? { kind: 'rotated', row, successor } : { kind: 'reused', row: current ?? row }
+  if (won) return { kind: 'rotated', row, successor, successorHash }
+  const parent = await withStorage('refresh reuse check', () => findRotatedParent(db, row.token_hash))
+  if (!retryable(parent)) return { kind: 'reused', row: parent ?? row }
+  const winner = await openSuccessor(token, row.token_hash, parent.successor_sealed)
+  const winnerHash = winner === undefined ? '' : await sha256Hex(winner)
+  if (winner === undefined || !timingSafeEqual(winnerHash, parent.successor_hash ?? ''))
+    return { kind: 'reused', row: parent }
+  return { kind: 'rotated', row, successor: winner, successorHash: winnerHash }
+}
+
+/**
+ * The refresh grant's last step, after the new access token is signed and recorded: the
+ * successor must still be unrevoked. Logout-all revokes refresh tokens first and only then takes
+ * its not-before instant (tokens/revocation.ts revokeSubject), so a refresh that rotated just
+ * before the revocation either signed its access token before that instant (void by not-before)
+ * or reads its successor here after the revocation committed and returns nothing. Ending one
+ * session (revokeSession) is covered the same way: it revokes the family, then denies the access
+ * tokens recorded so far, and a token recorded later is never returned.
+ */
+export async function assertRotationStillLive(db: D1Database, successorHash: string): Promise<void> {
+  const live = await withStorage('refresh final check', () => isRefreshTokenLive(db, successorHash))
+  if (!live) throw invalidGrant('The session was ended while the token was being refreshed.')
 }

@@ -136,30 +136,44 @@ export async function revokeAccessToken(
 
 /**
  * Voids every access token of a subject issued until now, and every refresh token of a user:
- * logout-all, disable, password change, admin "revoke all". The KV entry only needs to outlive
- * the longest access token.
+ * logout-all, disable, password change, admin "revoke all". Returns the not-before instant (ms).
+ *
+ * The order is what makes "nothing minted concurrently survives" hold:
+ * 1. Revoke the refresh tokens. From this commit on no rotation can succeed (its conditional
+ *    UPDATE requires an unrevoked parent), and every successor already inserted is revoked too.
+ * 2. Only then take the not-before instant, one millisecond past the clock, so every access token
+ *    signed up to now, including the same millisecond, is void.
+ * A refresh that rotated before step 1 signs its access token either before that instant (void)
+ * or after it, and then its final check (tokens/refresh.ts assertRotationStillLive) runs after
+ * step 1 committed, sees its successor revoked, and returns nothing. With the steps the other way
+ * round, a refresh committing between them signed after not-before and kept a live access token.
+ * The KV entry only needs to outlive the longest access token.
  */
 export async function revokeSubject(
   stores: RevocationStores,
   subject: string,
   accessTokenTtlSeconds: number,
   options: DenyOptions = {},
-): Promise<void> {
-  const now = Date.now()
-  await withStorage('revoke subject', async () => {
+): Promise<number> {
+  return withStorage('revoke subject', async () => {
+    await revokeUserRefreshTokens(stores.DB, subject)
+    const notBefore = Date.now() + 1
     await stores.DB.prepare(
       `INSERT INTO subject_revocations (subject, not_before_ms) VALUES (?1, ?2)
        ON CONFLICT(subject) DO UPDATE SET not_before_ms = MAX(not_before_ms, ?2)`,
     )
-      .bind(subject, now)
+      .bind(subject, notBefore)
       .run()
-    await revokeUserRefreshTokens(stores.DB, subject)
-    // Tokens issued before `now` are accepted until their exp plus the clock skew, at the latest.
-    await stores.KV.put(revokedSubjectKey(subject), String(now), {
+    // Tokens issued before `notBefore` are accepted until their exp plus the clock skew, at the latest.
+    await stores.KV.put(revokedSubjectKey(subject), String(notBefore), {
       expirationTtl: kvTtl(accessTokenTtlSeconds + (options.clockSkewSeconds ?? MAX_CLOCK_SKEW_SECONDS)),
     })
     // Else this isolate would keep answering from a cached "not revoked" for up to REVOCATION_CACHE_MS.
-    remember(revokedSubjectKey(subject), String(now), Date.now())
+    remember(revokedSubjectKey(subject), String(notBefore), Date.now())
+    // Tokens issued after this returns must be valid (the new session of a password change), so
+    // the clock must be past the instant; it almost always is already, after two writes.
+    while (Date.now() < notBefore) await scheduler.wait(1)
+    return notBefore
   })
 }
 

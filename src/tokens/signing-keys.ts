@@ -1,6 +1,5 @@
 import { type CryptoKey, exportJWK, importJWK, type JWK } from 'jose'
 import * as z from 'zod'
-import { sha256Hex } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
 
 export type SigningAlg = 'ES256' | 'EdDSA'
@@ -18,8 +17,6 @@ export interface KeyRing {
   verifiers: ReadonlyMap<string, VerificationKey>
   /** What /.well-known/jwks.json serves: public members only. */
   publicJwks: { keys: JWK[] }
-  /** Key material for deterministic refresh-token successors (tokens/refresh.ts), derived from the signer. */
-  successorSecret: string
 }
 
 const privateJwk = z
@@ -90,9 +87,7 @@ async function importKeyRing(secret: string): Promise<KeyRing> {
     throw misconfigured(`key "${first.kid}" cannot be imported as a private key`)
   }
   const signer = { ...(verifiers.get(first.kid) as VerificationKey), privateKey }
-  // Domain-separated from the signing use: a hash of the private scalar with a fixed label.
-  const successorSecret = await sha256Hex(`refresh-successor\0${first.d}`)
-  return { signer, verifiers, publicJwks: { keys: publicKeys }, successorSecret }
+  return { signer, verifiers, publicJwks: { keys: publicKeys } }
 }
 
 // Imported once per isolate and per secret value: a rotated secret (new deployment) re-imports.

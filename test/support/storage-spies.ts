@@ -66,6 +66,12 @@ export function failingKv(kv: KVNamespace): KVNamespace {
 export interface SpyDbOptions {
   /** Make executions (`first`/`all`/`run`/`raw`, `batch`, `exec`) throw when this says so. */
   failWhen?: (call: DbCall) => boolean
+  /**
+   * Awaited after an execution has completed and before its caller sees the result: a test holds
+   * one request at an exact point (its write committed, its next step not yet taken) to decide
+   * the interleaving with another request.
+   */
+  afterExecution?: (call: DbCall) => Promise<void> | void
 }
 
 /** The real D1, with every prepared statement and every execution recorded (and optionally failing). */
@@ -77,7 +83,12 @@ export function spyDb(db: D1Database, options: SpyDbOptions = {}): { db: D1Datab
   function execute<T>(call: DbCall, run: () => Promise<T>): Promise<T> {
     calls.push(call)
     if (options.failWhen?.(call)) return Promise.reject(new StorageUnavailableForTest('D1'))
-    return run()
+    const after = options.afterExecution
+    if (!after) return run()
+    return run().then(async (result) => {
+      await after(call)
+      return result
+    })
   }
 
   function wrapStatement(statement: D1PreparedStatement, sql: string): D1PreparedStatement {
