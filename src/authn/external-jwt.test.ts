@@ -39,7 +39,12 @@ function issuerConfig(overrides: Record<string, unknown> = {}) {
 
 function input(
   token: string | undefined,
-  options: { credentials?: CredentialKind[]; issuers?: string[]; issuer?: Record<string, unknown> } = {},
+  options: {
+    credentials?: CredentialKind[]
+    issuers?: string[]
+    issuer?: Record<string, unknown>
+    strict?: boolean
+  } = {},
 ): CredentialInput {
   const parsed = parseConfig({
     ...env,
@@ -71,7 +76,7 @@ function input(
     apiKeySources: ['header'],
     apiKeyParam: 'api_key',
     issuers: options.issuers ?? ['corp'],
-    strictRevocation: false,
+    strictRevocation: options.strict ?? false,
     waitUntil: (promise) => {
       pending.push(promise)
     },
@@ -184,6 +189,15 @@ describe('external ids are namespaced by issuer name', () => {
     expect(await load(input(signed))).toBeDefined()
     await revokeSubject(env, `corp|${sub}`, 900)
     expect(await invalid(load(input(signed)))).toBe('The access token has been revoked.')
+  })
+
+  it('a subject revocation voids an external token that carries no jti (logout-all cannot be skipped)', async () => {
+    const sub = `no-jti-${crypto.randomUUID()}`
+    const signed = await token({ claims: { sub, jti: undefined, iat: Math.floor(Date.now() / 1000) - 5 } })
+    expect(await load(input(signed))).toMatchObject({ id: `corp|${sub}` })
+    await revokeSubject(env, `corp|${sub}`, 900)
+    expect(await invalid(load(input(signed)))).toBe('The access token has been revoked.')
+    expect(await invalid(load(input(signed, { strict: true })))).toBe('The access token has been revoked.')
   })
 
   it("a local user's revocation of the bare id (logout-all of a user whose id is the sub) leaves it alone", async () => {

@@ -73,8 +73,9 @@ export async function assertNotRevoked(
   principal: Principal,
   options: { strict: boolean; iat?: number },
 ): Promise<void> {
-  if (!principal.tokenId) return
-  principal.tokenIdHash ??= await sha256Hex(principal.tokenId)
+  // A token without `jti` (some external IdPs omit it) cannot be denied one by one, but its
+  // subject's not-before still applies: logout-all or disable must not skip it.
+  if (principal.tokenId) principal.tokenIdHash ??= await sha256Hex(principal.tokenId)
   const jtiHash = principal.tokenIdHash
   const issued = issuedAtMs(principal, options.iat)
   if (options.strict) {
@@ -83,7 +84,7 @@ export async function assertNotRevoked(
         `SELECT (SELECT 1 FROM revoked_tokens WHERE jti_hash = ?1) AS jti_revoked,
                 (SELECT not_before_ms FROM subject_revocations WHERE subject = ?2) AS not_before_ms`,
       )
-        .bind(jtiHash, principal.id)
+        .bind(jtiHash ?? '', principal.id)
         .first<{ jti_revoked: number | null; not_before_ms: number | null }>(),
     )
     if (
@@ -94,10 +95,9 @@ export async function assertNotRevoked(
     }
     return
   }
-  const [jtiEntry, notBefore] = await readRevocationKeys(stores.KV, [
-    revokedJtiKey(jtiHash),
-    revokedSubjectKey(principal.id),
-  ])
+  const keys = [revokedSubjectKey(principal.id)]
+  if (jtiHash) keys.push(revokedJtiKey(jtiHash))
+  const [notBefore, jtiEntry = null] = await readRevocationKeys(stores.KV, keys)
   if (jtiEntry !== null || (notBefore !== null && notBefore !== undefined && issued < Number(notBefore)))
     throw revoked()
 }
