@@ -12,6 +12,8 @@ export interface RefreshTokenRow {
   used_at: number | null
   revoked_at: number | null
   successor_hash: string | null
+  /** When the user last authenticated (seconds), copied to every successor; NULL before 0004. */
+  auth_time: number | null
 }
 
 export async function findRefreshToken(
@@ -33,13 +35,14 @@ export interface NewRefreshToken {
   clientId?: string
   scope: string
   expiresAt: number
+  authTime?: number
 }
 
 function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
     )
     .bind(
       token.tokenHash,
@@ -50,6 +53,7 @@ function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D
       token.scope,
       now,
       token.expiresAt,
+      token.authTime ?? null,
     )
 }
 
@@ -78,8 +82,8 @@ export async function rotateRefreshToken(
     // Only inserted when this batch's UPDATE (or a concurrent one) linked the same successor.
     db
       .prepare(
-        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
          WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?3 AND successor_hash = ?1)`,
       )
       .bind(
@@ -91,6 +95,7 @@ export async function rotateRefreshToken(
         successor.scope,
         now,
         successor.expiresAt,
+        successor.authTime ?? null,
       ),
   ])
   return (update?.results.length ?? 0) > 0
