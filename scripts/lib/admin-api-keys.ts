@@ -93,13 +93,14 @@ ${TARGET_HELP}
       throw new Error(`${username}'s roles do not allow the scope(s): ${excess.join(' ')}`)
     const { id, key } = generateApiKey()
     const keyHash = await sha256Hex(key)
-    const expiresAt = Math.floor(Date.now() / 1000) + days * DAY_SECONDS
+    // D1's clock, as created_at: the lifetime is exact whatever the operator's laptop says.
+    const expiresAt = sql`${NOW_SECONDS} + ${days * DAY_SECONDS}`
     const roles = keyRoles === undefined ? null : jsonList(keyRoles)
     const statement = sql`INSERT INTO api_keys (id, user_id, name, key_hash, scopes, roles, created_at, expires_at)
       VALUES (${id}, ${user.id}, ${name}, ${keyHash}, ${jsonList(requested)}, ${roles}, ${NOW_SECONDS}, ${expiresAt})`
     await executeSql(target, joinStatements([statement]), { secrets: [keyHash] })
     process.stderr.write(
-      `created API key ${id} for ${username} (scopes: ${requested.join(' ') || 'none'}; roles: ${keyRoles?.join(' ') ?? "the user's"}; expires ${new Date(expiresAt * 1000).toISOString()}) in ${describeTarget(target)} D1\n`,
+      `created API key ${id} for ${username} (scopes: ${requested.join(' ') || 'none'}; roles: ${keyRoles?.join(' ') ?? "the user's"}; expires in ${days} days) in ${describeTarget(target)} D1\n`,
     )
     out(`id: ${id}`)
     out(`key: ${key}`)

@@ -286,12 +286,47 @@ describe('create-api-key', SLOW, () => {
       key_hash: await sha256Hex(key),
       name: 'ci',
       scopes: '["read"]',
+      roles: null,
       revoked_at: null,
     })
+    // Every key expires: api_key_default_ttl_days (90) without --expires-in-days.
+    expect(Number(row?.expires_at) - Number(row?.created_at)).toBe(90 * 86_400)
     expect(JSON.stringify(row)).not.toContain(key)
     const tooMuch = await admin(state.dir, ['create-api-key', 'key-owner', '--name', 'x', '--scope', 'admin'])
     expect(tooMuch.code).toBe(1)
     expect(tooMuch.stderr).toMatch(/do not allow the scope\(s\): admin/)
+  })
+
+  it("--role gives a key a subset of the owner's roles (refusing roles not held) and --expires-in-days its lifetime (at most 365)", async () => {
+    const notHeld = await admin(state.dir, ['create-api-key', 'key-owner', '--name', 'x', '--role', 'admin'])
+    expect(notHeld.code).toBe(1)
+    expect(notHeld.stderr).toMatch(/key-owner does not hold the role\(s\): admin/)
+    const tooLong = await admin(state.dir, [
+      'create-api-key',
+      'key-owner',
+      '--name',
+      'x',
+      '--expires-in-days',
+      '366',
+    ])
+    expect(tooLong.code).toBe(1)
+    expect(tooLong.stderr).toMatch(/--expires-in-days must be whole days between 1 and 365/)
+    const created = await admin(state.dir, [
+      'create-api-key',
+      'key-owner',
+      '--name',
+      'reader',
+      '--role',
+      'user',
+      '--expires-in-days',
+      '7',
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    const id = /^id: ([0-9a-f]{16})$/m.exec(created.stdout)?.[1]
+    const row = await one(`SELECT roles, scopes, created_at, expires_at FROM api_keys WHERE id = '${id}'`)
+    // The owner is an editor: "user" is held through the hierarchy, and its scopes are only read.
+    expect(row).toMatchObject({ roles: '["user"]', scopes: '["read"]' })
+    expect(Number(row?.expires_at) - Number(row?.created_at)).toBe(7 * 86_400)
   })
 })
 
