@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { API_KEY_ISOLATE_CACHE_MS, apiKeyTombstone } from '../src/api-keys/cache'
 import { sha256Hex } from '../src/crypto/bytes'
 import { touchApiKey } from '../src/storage/api-keys'
 import { apiKeyKey } from '../src/storage/kv-keys'
@@ -50,14 +51,15 @@ function everythingSeen(received: Received): string {
 }
 
 describe('creating a key shows it once and stores only its hash', () => {
-  it('answers 201 with id, key, name, scopes, expires_at and Cache-Control: no-store', async () => {
+  it('answers 201 with id, key, name, scopes, roles, expires_at and Cache-Control: no-store', async () => {
     const alice = await owner('ak-create')
     const response = await requestApiKey(alice.token, { name: 'ci runner', scopes: ['read'] })
     expect(response.status).toBe(201)
     expect(response.headers.get('cache-control')).toBe('no-store')
     const body = (await response.json()) as Record<string, unknown>
-    expect(Object.keys(body).sort()).toEqual(['expires_at', 'id', 'key', 'name', 'scopes'])
-    expect(body).toMatchObject({ name: 'ci runner', scopes: ['read'], expires_at: null })
+    expect(Object.keys(body).sort()).toEqual(['expires_at', 'id', 'key', 'name', 'roles', 'scopes'])
+    expect(body).toMatchObject({ name: 'ci runner', scopes: ['read'], roles: null })
+    expect(body.expires_at).toEqual(expect.any(Number))
     expect(body.key).toMatch(/^gwk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
     expect(String(body.key).slice(4, 20)).toBe(body.id)
   })
@@ -98,8 +100,9 @@ describe('creating a key shows it once and stores only its hash', () => {
       id: created.id,
       name: 'listed',
       scopes: ['read'],
+      roles: null,
       created_at: expect.any(Number),
-      expires_at: null,
+      expires_at: expect.any(Number),
       last_used_at: null,
       revoked_at: null,
     })
@@ -242,7 +245,53 @@ async function apiKeyRowsOf(userId: string): Promise<number> {
   return row?.n ?? -1
 }
 
+const DAY = 86_400
+
 describe('expiry', () => {
+  it('a key created without expires_in expires after api_key_default_ttl_days (90 days), not never', async () => {
+    const alice = await owner('ak-exp-default')
+    const before = Math.floor(Date.now() / 1000)
+    const created = await createApiKey(alice.token, { name: 'default-expiry' })
+    const after = Math.floor(Date.now() / 1000)
+    expect(created.expires_at).toBeGreaterThanOrEqual(before + 90 * DAY)
+    expect(created.expires_at).toBeLessThanOrEqual(after + 90 * DAY)
+    expect((await apiKeyRow(created.id))?.expires_at).toBe(created.expires_at)
+  })
+
+  it('an explicit "expires_in": null is the default lifetime too, not a key that never expires', async () => {
+    const alice = await owner('ak-exp-null')
+    const created = await createApiKey(alice.token, { name: 'null-expiry', expires_in: null })
+    expect(created.expires_at).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 90 * DAY - 5)
+  })
+
+  it('exactly api_key_max_ttl_days (365 days) is accepted; the error for more names the maximum', async () => {
+    const alice = await owner('ak-exp-max')
+    const created = await createApiKey(alice.token, { name: 'max', expires_in: 365 * DAY })
+    expect(created.expires_at).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 365 * DAY)
+    const response = await requestApiKey(alice.token, { name: 'too-long', expires_in: 366 * DAY })
+    expect(response.status).toBe(400)
+    const body = (await response.json()) as { error: string; error_description: string }
+    expect(body.error).toBe('invalid_request')
+    expect(body.error_description).toContain('365 days')
+  })
+
+  it('the default and the maximum follow SETTINGS (api_key_default_ttl_days 7, api_key_max_ttl_days 30)', async () => {
+    const alice = await owner('ak-exp-settings')
+    const SETTINGS = { ...(env.SETTINGS as object), api_key_default_ttl_days: 7, api_key_max_ttl_days: 30 }
+    const create = (body: Record<string, unknown>) =>
+      fetchWithEnv({ SETTINGS }, '/auth/api-keys', {
+        method: 'POST',
+        headers: { ...bearer(alice.token), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const response = await create({ name: 'weekly' })
+    expect(response.status).toBe(201)
+    const { expires_at } = (await response.json()) as { expires_at: number }
+    expect(expires_at).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 7 * DAY)
+    expect(expires_at).toBeGreaterThan(Math.floor(Date.now() / 1000) + 7 * DAY - 5)
+    expect((await create({ name: 'too-long', expires_in: 31 * DAY })).status).toBe(400)
+  })
+
   it('expires_at is creation time plus expires_in, and the key works until then', async () => {
     const alice = await owner('ak-exp-ok')
     const before = Math.floor(Date.now() / 1000)
@@ -282,7 +331,8 @@ describe('expiry', () => {
     ['fractional', 120.5],
     ['a string', '3600'],
     ['negative', -1],
-    ['beyond five years', 5 * 365 * 86_400 + 1],
+    ['one second beyond api_key_max_ttl_days (365 days)', 365 * DAY + 1],
+    ['beyond five years', 5 * 365 * DAY + 1],
   ])('expires_in %s is a 400', async (_label, expiresIn) => {
     const alice = await owner(`ak-exp-bad-${Math.random().toString(36).slice(2, 8)}`)
     const response = await requestApiKey(alice.token, { name: 'bad', expires_in: expiresIn })
@@ -334,12 +384,96 @@ describe('revocation', () => {
     expect((await callApi({ 'x-api-key': created.key })).status).toBe(200)
   })
 
+  it('the tombstone the operator CLI writes on revoke-user/disable refuses a cached key on the next request', async () => {
+    const alice = await owner('ak-tombstone')
+    const created = await createApiKey(alice.token, { name: 'cached' })
+    expect((await callApi({ 'x-api-key': created.key })).status).toBe(200)
+    // What scripts/lib/admin-revoke.ts puts (wrangler kv bulk put), and nothing in D1: the KV copy alone decides.
+    await env.KV.put(apiKeyKey(created.id), JSON.stringify(apiKeyTombstone(alice.id)), { expirationTtl: 60 })
+    // Past this isolate's 2 s record cache (the documented per-isolate bound).
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + API_KEY_ISOLATE_CACHE_MS + 1)
+    const after = await callApi({ 'x-api-key': created.key })
+    expect(after.status).toBe(401)
+    expect(after.received).toEqual([])
+  })
+
   it('a key of a disabled owner is rejected', async () => {
     const alice = await owner('ak-disabled')
     const created = await createApiKey(alice.token, { name: 'orphan' })
     await setUserDisabled(env.DB, 'ak-disabled', true)
     const result = await callApi({ 'x-api-key': created.key })
     expect(result.status).toBe(401)
+    expect(result.received).toEqual([])
+  })
+})
+
+describe("a key's own roles (a subset of its owner's)", () => {
+  it('a key with roles ["user"] of an admin is refused on /api/admin (403, nothing forwarded) and acts as user on /api', async () => {
+    const root = await owner('ak-roles-admin', ['admin'])
+    const created = await createApiKey(root.token, { name: 'ci', roles: ['user'] })
+    expect(created).toMatchObject({ roles: ['user'], scopes: ['read'] })
+    expect((await apiKeyRow(created.id))?.roles).toBe('["user"]')
+    const admin = await callApi({ 'x-api-key': created.key }, '/api/admin/users')
+    expect(admin.status).toBe(403)
+    expect(admin.received).toEqual([])
+    const api = await callApi({ 'x-api-key': created.key })
+    expect(api.status).toBe(200)
+    expect(api.received[0]?.headers['x-auth-roles']).toBe('user')
+    expect(api.received[0]?.headers['x-auth-scopes']).toBe('read')
+  })
+
+  it("a key without roles acts with its owner's roles (an admin's key opens /api/admin)", async () => {
+    const root = await owner('ak-roles-inherit', ['admin'])
+    const created = await createApiKey(root.token, { name: 'full' })
+    expect(created.roles).toBeNull()
+    expect((await callApi({ 'x-api-key': created.key }, '/api/admin/users')).status).toBe(200)
+  })
+
+  it('a role held only through the hierarchy may be given (an editor gives its key "user")', async () => {
+    const ed = await owner('ak-roles-hier', ['editor'])
+    const created = await createApiKey(ed.token, { name: 'reader', roles: ['user'] })
+    expect(created).toMatchObject({ roles: ['user'], scopes: ['read'] })
+  })
+
+  it.each([
+    ['a user asking for admin', ['user'], ['admin']],
+    ['an editor asking for admin', ['editor'], ['admin']],
+    ['a user asking for a role nobody has', ['user'], ['billing']],
+  ])('%s is a 400 invalid_request and stores nothing', async (_label, ownerRoles, roles) => {
+    const someone = await owner(`ak-roles-no-${Math.random().toString(36).slice(2, 8)}`, ownerRoles)
+    const response = await requestApiKey(someone.token, { name: 'escalate', roles })
+    expect(response.status).toBe(400)
+    const body = (await response.json()) as { error: string; error_description: string }
+    expect(body.error).toBe('invalid_request')
+    expect(body.error_description).toContain(roles[0])
+    expect(await apiKeyRowsOf(someone.id)).toBe(0)
+  })
+
+  it.each([
+    ['not an array', 'user'],
+    ['a non-string role', [1]],
+    ['a malformed role name', ['Admin"']],
+  ])('roles %s is a 400', async (_label, roles) => {
+    const someone = await owner(`ak-roles-bad-${Math.random().toString(36).slice(2, 8)}`, ['admin'])
+    expect((await requestApiKey(someone.token, { name: 'bad', roles })).status).toBe(400)
+    expect(await apiKeyRowsOf(someone.id)).toBe(0)
+  })
+
+  it("a key's scopes are capped by the key's roles, not the owner's (admin owner, roles [user], scope admin: 400)", async () => {
+    const root = await owner('ak-roles-scope', ['admin'])
+    const response = await requestApiKey(root.token, { name: 'x', roles: ['user'], scopes: ['admin'] })
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: 'invalid_scope' })
+    expect(await apiKeyRowsOf(root.id)).toBe(0)
+  })
+
+  it("a key with roles [admin] loses admin when its owner is demoted (capped by the owner's current roles)", async () => {
+    const root = await owner('ak-roles-demoted', ['admin'])
+    const created = await createApiKey(root.token, { name: 'admin-key', roles: ['admin'] })
+    await setUserRoles(env.DB, 'ak-roles-demoted', ['user'])
+    const result = await callApi({ 'x-api-key': created.key }, '/api/admin/users')
+    expect(result.status).toBe(403)
     expect(result.received).toEqual([])
   })
 })

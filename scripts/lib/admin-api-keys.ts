@@ -1,9 +1,8 @@
 /** create-api-key: an API key for a user, printed once; D1 stores only its SHA-256. */
 import { join } from 'node:path'
 import { generateApiKey } from '../../src/api-keys/format'
-import { MAX_API_KEY_LIFETIME_SECONDS } from '../../src/api-keys/service'
-import { buildRoleClosure } from '../../src/authz/roles'
-import { settingsSchema } from '../../src/config/schema'
+import { buildRoleClosure, effectiveRoles } from '../../src/authz/roles'
+import { type Settings, settingsSchema } from '../../src/config/schema'
 import { sha256Hex } from '../../src/crypto/bytes'
 import { parseStringList } from '../../src/storage/json'
 import { scopesForRoles } from '../../src/tokens/scopes'
@@ -15,27 +14,47 @@ import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './adm
 import { readWorkerVars } from './wrangler-config'
 
 const CONFIG_PATH = join(PROJECT_ROOT, 'wrangler.toml')
+const DAY_SECONDS = 86_400
 
-/** The scopes the user's roles allow, per the deployed settings (the same rule as POST /auth/api-keys). */
-function allowedScopes(roles: string[], envName: string | undefined): Set<string> {
+/** The deployed settings (wrangler.toml), for the same rules as POST /auth/api-keys. */
+function readSettings(envName: string | undefined): Settings {
   const vars = readWorkerVars(CONFIG_PATH, envName)
   const raw = typeof vars.SETTINGS === 'string' ? JSON.parse(vars.SETTINGS) : (vars.SETTINGS ?? {})
-  const settings = settingsSchema.parse(raw)
-  return scopesForRoles(roles, buildRoleClosure(settings.role_hierarchy), settings.role_scopes)
+  return settingsSchema.parse(raw)
+}
+
+function parseDays(value: string | undefined, settings: Settings): number {
+  if (value === undefined) return settings.api_key_default_ttl_days
+  const days = Number(value)
+  if (!Number.isInteger(days) || days < 1 || days > settings.api_key_max_ttl_days) {
+    throw new UsageError(
+      `--expires-in-days must be whole days between 1 and ${settings.api_key_max_ttl_days} (SETTINGS.api_key_max_ttl_days)`,
+    )
+  }
+  return days
 }
 
 export const createApiKey: AdminCommand = {
   name: 'create-api-key',
   summary: 'create an API key for a user (prints the key once)',
-  help: `Usage: npm run admin -- create-api-key <username> --name N [--scope S]... [--expires-in SECONDS] [target]
+  help: `Usage: npm run admin -- create-api-key <username> --name N [--scope S]... [--role R]... [--expires-in-days N] [target]
 
 Creates an API key (gwk_<id>_<secret>, 256 bits of secret) owned by <username>, printed on stdout
-once and never again: D1 stores only its SHA-256. Its scopes can never exceed what the owner's
-roles allow (SETTINGS.role_scopes in wrangler.toml); without --scope it gets all of them.
+once and never again: D1 stores only its SHA-256. Every key expires. Its scopes can never exceed
+what its roles allow (SETTINGS.role_scopes in wrangler.toml); without --scope it gets all of them.
 
-  --name N            a label for the key (required)
-  --scope S           a scope (repeatable)
-  --expires-in SECS   lifetime in seconds (60 .. ${MAX_API_KEY_LIFETIME_SECONDS}); default: no expiry
+  --name N               a label for the key (required)
+  --scope S              a scope (repeatable)
+  --role R               a role the key acts with (repeatable); each must be held by the user,
+                         directly or through SETTINGS.role_hierarchy. At each use the key's roles
+                         are capped by the user's current ones. Without --role the key acts with
+                         the user's current roles.
+  --expires-in-days N    lifetime in days, 1 .. SETTINGS.api_key_max_ttl_days (default 365);
+                         default: SETTINGS.api_key_default_ttl_days (default 90)
+
+The key stops working when it expires, when it is revoked (DELETE /auth/api-keys/<id> or
+/admin/api-keys/<id>), on revoke-user (revokes every key of the user) and while the user is
+disabled. logout-all and a password change do not end API keys.
 
 ${TARGET_HELP}
 `,
@@ -43,7 +62,8 @@ ${TARGET_HELP}
     const { values, positionals } = parseCommandArgs(args, {
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
-      'expires-in': { type: 'string' },
+      role: { type: 'string', multiple: true },
+      'expires-in-days': { type: 'string' },
     })
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
@@ -51,15 +71,9 @@ ${TARGET_HELP}
     if (!name || !/^[\p{L}\p{N} ._:-]{1,64}$/u.test(name)) {
       throw new UsageError('--name is required: 1-64 letters, digits, spaces or . _ : - characters')
     }
-    let expiresIn: number | undefined
-    if (values['expires-in'] !== undefined) {
-      expiresIn = Number(values['expires-in'])
-      if (!Number.isInteger(expiresIn) || expiresIn < 60 || expiresIn > MAX_API_KEY_LIFETIME_SECONDS) {
-        throw new UsageError(
-          `--expires-in must be whole seconds between 60 and ${MAX_API_KEY_LIFETIME_SECONDS}`,
-        )
-      }
-    }
+    const settings = readSettings(target.env)
+    const days = parseDays(values['expires-in-days'], settings)
+    const keyRoles = values.role ? [...new Set(assertNames(values.role, 'role'))].sort() : undefined
     const [users = []] = await executeSql(
       target,
       joinStatements([sql`SELECT id, roles, disabled FROM users WHERE username = ${username}`]),
@@ -67,19 +81,26 @@ ${TARGET_HELP}
     const user = users[0]
     if (!user || typeof user.id !== 'string') throw new Error(`no user "${username}"`)
     if (user.disabled) throw new Error(`user "${username}" is disabled`)
-    const allowed = allowedScopes(parseStringList(user.roles), target.env)
+    const closure = buildRoleClosure(settings.role_hierarchy)
+    const ownerRoles = parseStringList(user.roles)
+    const held = effectiveRoles(ownerRoles, closure)
+    const notHeld = (keyRoles ?? []).filter((role) => !held.has(role))
+    if (notHeld.length > 0) throw new Error(`${username} does not hold the role(s): ${notHeld.join(' ')}`)
+    const allowed = scopesForRoles(keyRoles ?? ownerRoles, closure, settings.role_scopes)
     const requested = values.scope ? assertNames(values.scope, 'scope') : [...allowed].sort()
     const excess = requested.filter((scope) => !allowed.has(scope))
     if (excess.length > 0)
       throw new Error(`${username}'s roles do not allow the scope(s): ${excess.join(' ')}`)
     const { id, key } = generateApiKey()
     const keyHash = await sha256Hex(key)
-    const expiresAt = expiresIn === undefined ? null : Math.floor(Date.now() / 1000) + expiresIn
-    const statement = sql`INSERT INTO api_keys (id, user_id, name, key_hash, scopes, created_at, expires_at)
-      VALUES (${id}, ${user.id}, ${name}, ${keyHash}, ${jsonList(requested)}, ${NOW_SECONDS}, ${expiresAt})`
+    // D1's clock, as created_at: the lifetime is exact whatever the operator's laptop says.
+    const expiresAt = sql`${NOW_SECONDS} + ${days * DAY_SECONDS}`
+    const roles = keyRoles === undefined ? null : jsonList(keyRoles)
+    const statement = sql`INSERT INTO api_keys (id, user_id, name, key_hash, scopes, roles, created_at, expires_at)
+      VALUES (${id}, ${user.id}, ${name}, ${keyHash}, ${jsonList(requested)}, ${roles}, ${NOW_SECONDS}, ${expiresAt})`
     await executeSql(target, joinStatements([statement]), { secrets: [keyHash] })
     process.stderr.write(
-      `created API key ${id} for ${username} (scopes: ${requested.join(' ') || 'none'}) in ${describeTarget(target)} D1\n`,
+      `created API key ${id} for ${username} (scopes: ${requested.join(' ') || 'none'}; roles: ${keyRoles?.join(' ') ?? "the user's"}; expires in ${days} days) in ${describeTarget(target)} D1\n`,
     )
     out(`id: ${id}`)
     out(`key: ${key}`)

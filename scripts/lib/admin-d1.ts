@@ -6,6 +6,9 @@
  * (test/e2e/admin-live-gateway.test.ts, which also says what did close the connections reported).
  */
 import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KV_MIN_TTL_SECONDS } from '../../src/storage/kv-keys'
 import { type AdminTarget, targetFlags } from './admin-target'
@@ -137,4 +140,40 @@ export async function putKv(
   ]
   const output = await runWranglerCaptured(args)
   if (output.code !== 0) throw new WranglerError(wranglerError(output))
+}
+
+/**
+ * `wrangler kv bulk put --binding KV`: many keys in one wrangler run (each run costs 1-2 s), all
+ * with the same TTL (≥ 60 s). The values pass through a private temporary file, not argv.
+ */
+export async function putKvBulk(
+  target: AdminTarget,
+  entries: readonly { key: string; value: string }[],
+  ttlSeconds: number,
+): Promise<void> {
+  if (entries.length === 0) return
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < KV_MIN_TTL_SECONDS) {
+    throw new Error(`KV TTL must be at least ${KV_MIN_TTL_SECONDS} s`)
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'edge-auth-admin-kv-'))
+  try {
+    const file = join(dir, 'entries.json')
+    const body = entries.map(({ key, value }) => ({ key, value, expiration_ttl: ttlSeconds }))
+    await writeFile(file, JSON.stringify(body), { mode: 0o600 })
+    const args = [
+      'kv',
+      'bulk',
+      'put',
+      file,
+      '--binding',
+      'KV',
+      ...targetFlags(target),
+      '--ttl',
+      String(ttlSeconds),
+    ]
+    const output = await runWranglerCaptured(args)
+    if (output.code !== 0) throw new WranglerError(wranglerError(output))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }

@@ -1,11 +1,13 @@
 /**
  * Ending every session of a user from the CLI, as `revokeSubject` in src/tokens/revocation.ts
  * does inside the Worker: D1 first (the truth that strict routes read), then the KV edge copy that
- * default routes read.
+ * default routes read. API keys are ended the same way (D1, then KV tombstones), as
+ * `revokeApiKey` in src/api-keys/service.ts does for one key.
  */
-import { kvTtl, revokedSubjectKey } from '../../src/storage/kv-keys'
+import { API_KEY_CACHE_SECONDS, API_KEY_ISOLATE_CACHE_MS, apiKeyTombstone } from '../../src/api-keys/cache'
+import { apiKeyKey, kvTtl, revokedSubjectKey } from '../../src/storage/kv-keys'
 import { out } from './admin-command'
-import { putKv } from './admin-d1'
+import { putKv, putKvBulk } from './admin-d1'
 import { NOW_MS, NOW_SECONDS, type SqlFragment, sql } from './admin-sql'
 import { type AdminTarget, describeTarget } from './admin-target'
 
@@ -100,4 +102,54 @@ export async function publishRevocation(
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
+}
+
+/** revoke-user ends every credential: every API key of the user is revoked in D1 (one row each). */
+export function revokeUserApiKeysStatement(username: string): SqlFragment {
+  return sql`UPDATE api_keys SET revoked_at = ${NOW_SECONDS}
+      WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE username = ${username})
+      RETURNING id`
+}
+
+/**
+ * The user's keys that a KV copy may still hold as live (not expired; revoked ones included, so
+ * running the command again rewrites tombstones whose first write failed).
+ */
+export function userApiKeysStatement(username: string): SqlFragment {
+  return sql`SELECT id FROM api_keys
+      WHERE user_id IN (SELECT id FROM users WHERE username = ${username})
+        AND (expires_at IS NULL OR expires_at > ${NOW_SECONDS})`
+}
+
+/**
+ * Overwrites the KV copies of the user's keys with tombstones, as revokeApiKey does in the Worker:
+ * without them a location that cached a key keeps accepting it on default routes until its copy
+ * expires (API_KEY_CACHE_SECONDS). Strict routes read D1 and refuse the keys already.
+ */
+export async function publishApiKeyTombstones(
+  target: AdminTarget,
+  userId: string,
+  keyRows: Record<string, unknown>[],
+  what: string,
+): Promise<void> {
+  const ids = keyRows.map((row) => row.id).filter((id): id is string => typeof id === 'string')
+  out(`${what}: routes with revocation = "strict" read D1 and refuse the user's API keys at once`)
+  if (ids.length === 0) return
+  const tombstone = JSON.stringify(apiKeyTombstone(userId))
+  try {
+    await putKvBulk(
+      target,
+      ids.map((id) => ({ key: apiKeyKey(id), value: tombstone })),
+      kvTtl(API_KEY_CACHE_SECONDS),
+    )
+    out(
+      `default routes: ${ids.length} API key tombstone(s) apikey:<id> written to KV now: refused at once in this location; elsewhere once KV propagates (up to 60 s) plus ${API_KEY_ISOLATE_CACHE_MS / 1000} s of per-isolate caching`,
+    )
+  } catch (error) {
+    process.stderr.write(
+      `warning: the KV tombstones of ${ids.length} API key(s) were not written (${describe(error)}) in ${describeTarget(target)} KV.\n` +
+        `  Default routes may accept those keys until their cached copies expire (at most ${API_KEY_CACHE_SECONDS} s plus KV propagation);\n` +
+        '  strict routes refuse them already. Retry the command to write the tombstones.\n',
+    )
+  }
 }

@@ -6,7 +6,15 @@ import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-
 import { executeSql, PROJECT_ROOT } from './admin-d1'
 import { assertNames, assertUsername } from './admin-names'
 import { promptNewPassword, readPasswordFromStdin } from './admin-password'
-import { publishRevocation, readRevocation, revocationTtlSeconds, revokeUserStatements } from './admin-revoke'
+import {
+  publishApiKeyTombstones,
+  publishRevocation,
+  readRevocation,
+  revocationTtlSeconds,
+  revokeUserApiKeysStatement,
+  revokeUserStatements,
+  userApiKeysStatement,
+} from './admin-revoke'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
 import { describeTarget, parseCommandArgs, readPepper, readTarget, TARGET_HELP } from './admin-target'
 
@@ -92,12 +100,16 @@ ${TARGET_HELP}
 
 export const disableUser: AdminCommand = {
   name: 'disable',
-  summary: 'disable a user and end every session',
+  summary: 'disable a user, end every session and suspend its API keys',
   help: `Usage: npm run admin -- disable <username> [target]
 
 Disables the account (logins fail as for a wrong password) and ends every session: every refresh
 token is revoked and every access token issued until now is void (subject_revocations in D1, read
 by strict routes at once, plus its KV edge copy revoked:sub:<id> for the default routes).
+The user's API keys stop working while the account is disabled: strict routes read the owner's
+state from D1 at once, default routes via KV tombstones apikey:<id> written now (other locations
+within KV's propagation, up to 60 s). The keys are not revoked: enable makes them work again
+(use revoke-user to end them for good).
 
 ${TARGET_HELP}
 `,
@@ -109,12 +121,17 @@ ${TARGET_HELP}
     const statements = [
       sql`UPDATE users SET disabled = 1, updated_at = ${NOW_SECONDS} WHERE username = ${username} RETURNING id`,
       ...revokeUserStatements(username),
+      userApiKeysStatement(username),
     ]
-    const [updated = [], revocation = [], refresh = []] = await executeSql(target, joinStatements(statements))
+    const [updated = [], revocation = [], refresh = [], keys = []] = await executeSql(
+      target,
+      joinStatements(statements),
+    )
     const outcome = readRevocation(revocation, refresh)
     if (!updated[0] || !outcome) throw noSuchUser(username)
     out(`disabled ${username} (id ${outcome.userId})`)
     await publishRevocation(target, outcome, ttl)
+    await publishApiKeyTombstones(target, outcome.userId, keys, `suspended ${keys.length} API key(s)`)
     return 0
   },
 }
@@ -125,6 +142,7 @@ export const enableUser: AdminCommand = {
   help: `Usage: npm run admin -- enable <username> [target]
 
 Lets the user log in again. Sessions ended by disable stay ended: the user logs in anew.
+API keys suspended by disable work again (on default routes once their tombstones expire, 60 s).
 
 ${TARGET_HELP}
 `,
@@ -142,12 +160,15 @@ ${TARGET_HELP}
 
 export const revokeUser: AdminCommand = {
   name: 'revoke-user',
-  summary: 'end every session of a user (without disabling)',
+  summary: 'end every session and API key of a user (without disabling)',
   help: `Usage: npm run admin -- revoke-user <username> [target]
 
-Ends every session of the user without disabling the account: every refresh token is revoked and
-every access token issued until now is void (D1 for strict routes at once, KV edge copy for the
-default routes). The user can log in again.
+Ends every credential of the user without disabling the account: every refresh token is revoked,
+every access token issued until now is void, and every API key is revoked (revoked_at in D1).
+Strict routes (revocation = "strict") read D1 and refuse them at once; default routes read the KV
+edge copies written now (revoked:sub:<id>, and a tombstone apikey:<id> per key), at once in this
+location and elsewhere within KV's propagation (up to 60 s). The user can log in again and create
+new keys.
 
 ${TARGET_HELP}
 `,
@@ -156,14 +177,20 @@ ${TARGET_HELP}
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
     const ttl = revocationTtlSeconds(target, CONFIG_PATH)
-    const [revocation = [], refresh = []] = await executeSql(
+    const statements = [
+      ...revokeUserStatements(username),
+      revokeUserApiKeysStatement(username),
+      userApiKeysStatement(username),
+    ]
+    const [revocation = [], refresh = [], revokedKeys = [], keys = []] = await executeSql(
       target,
-      joinStatements(revokeUserStatements(username)),
+      joinStatements(statements),
     )
     const outcome = readRevocation(revocation, refresh)
     if (!outcome) throw noSuchUser(username)
-    out(`revoked every session of ${username} (id ${outcome.userId})`)
+    out(`revoked every session and API key of ${username} (id ${outcome.userId})`)
     await publishRevocation(target, outcome, ttl)
+    await publishApiKeyTombstones(target, outcome.userId, keys, `revoked ${revokedKeys.length} API key(s)`)
     return 0
   },
 }

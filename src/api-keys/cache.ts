@@ -6,13 +6,17 @@ import { findUserById } from '../storage/users'
 /**
  * What the hot path needs to accept a key, cached in KV so a valid key costs no D1 read. KV copies
  * live 60 s (KV's minimum TTL), which bounds how long a role change or a disabled owner takes to
- * reach keys on default routes; a revoked key is overwritten with a tombstone at once.
+ * reach keys on default routes; a revoked key is overwritten with a tombstone at once (and so are
+ * every key of a user on `revoke-user` and `disable` from the operator CLI).
  */
 export interface CachedApiKey {
   keyHash: string
   userId: string
   username: string
+  /** The owner's current roles. */
   roles: string[]
+  /** The key's own roles (capped by `roles` at use); null: the key acts with the owner's roles. */
+  keyRoles?: string[] | null
   scopes: string[]
   expiresAt: number | null
   /** Revoked key, disabled owner, or deleted owner. */
@@ -42,11 +46,30 @@ export async function readApiKeyFromD1(db: D1Database, id: string): Promise<Cach
       userId: key.userId,
       username: user?.username ?? '',
       roles: user?.roles ?? [],
+      keyRoles: key.roles ?? null,
       scopes: key.scopes,
       expiresAt: key.expiresAt ?? null,
       dead: key.revokedAt !== undefined || !user || user.disabled,
     }
   })
+}
+
+/**
+ * The KV record that refuses a key whatever is presented: written over the cached copy when a key
+ * (or every key of a user) ends, so the next request in this location refuses it instead of
+ * trusting a live copy for up to API_KEY_CACHE_SECONDS. It holds no hash, so no key ever matches.
+ */
+export function apiKeyTombstone(userId: string): CachedApiKey {
+  return {
+    keyHash: '',
+    userId,
+    username: '',
+    roles: [],
+    keyRoles: null,
+    scopes: [],
+    expiresAt: null,
+    dead: true,
+  }
 }
 
 /**

@@ -7,13 +7,18 @@ import { nowSeconds } from '../storage/json'
 import { parseScope, scopesForRoles } from '../tokens/scopes'
 import { forgetMissingApiKey, readApiKeyFromD1, writeApiKeyCache } from './cache'
 import { generateApiKey } from './format'
+import { parseKeyRoles } from './key-roles'
 
-export const MAX_API_KEY_LIFETIME_SECONDS = 5 * 365 * 86_400
+const DAY_SECONDS = 86_400
+/** Shorter lifetimes are typos more often than intent (and a key is checked against KV's 60 s copy). */
+export const MIN_API_KEY_LIFETIME_SECONDS = 60
 
 export interface ApiKeyView {
   id: string
   name: string
   scopes: string[]
+  /** The key's own roles; null when it acts with its owner's current roles. */
+  roles: string[] | null
   created_at: number
   expires_at: number | null
   last_used_at: number | null
@@ -25,6 +30,7 @@ export function viewApiKey(record: ApiKeyRecord): ApiKeyView {
     id: record.id,
     name: record.name,
     scopes: record.scopes,
+    roles: record.roles ?? null,
     created_at: record.createdAt,
     expires_at: record.expiresAt ?? null,
     last_used_at: record.lastUsedAt ?? null,
@@ -40,6 +46,8 @@ export interface CreateApiKeyInput {
   owner: { id: string; roles: readonly string[]; scopes?: readonly string[] }
   name: unknown
   scopes: unknown
+  /** A subset of the owner's roles (after the hierarchy); absent: the owner's roles at each use. */
+  roles?: unknown
   expiresIn: unknown
 }
 
@@ -53,23 +61,31 @@ function parseName(name: unknown): string {
   return name
 }
 
-function parseExpiresIn(value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined
+/**
+ * Every key expires: `expires_in` (seconds) or `api_key_default_ttl_days`, never more than
+ * `api_key_max_ttl_days`. A key that never expires outlives the people and jobs it was made for.
+ */
+export function parseExpiresIn(value: unknown, settings: GatewayConfig['settings']): number {
+  if (value === undefined || value === null) return settings.api_key_default_ttl_days * DAY_SECONDS
+  const max = settings.api_key_max_ttl_days * DAY_SECONDS
   if (
     typeof value !== 'number' ||
     !Number.isInteger(value) ||
-    value < 60 ||
-    value > MAX_API_KEY_LIFETIME_SECONDS
+    value < MIN_API_KEY_LIFETIME_SECONDS ||
+    value > max
   ) {
     throw new GatewayError(
       'invalid_request',
-      `"expires_in" must be whole seconds between 60 and ${MAX_API_KEY_LIFETIME_SECONDS}.`,
+      `"expires_in" must be whole seconds between ${MIN_API_KEY_LIFETIME_SECONDS} and ${max} (${settings.api_key_max_ttl_days} days).`,
     )
   }
   return value
 }
 
-/** Creates a key whose scopes never exceed the owner's; the plaintext is returned only here. */
+/**
+ * Creates a key whose roles and scopes never exceed the owner's (nor the asking token's scopes);
+ * the plaintext is returned only here.
+ */
 export async function createApiKey(
   db: D1Database,
   config: GatewayConfig,
@@ -83,13 +99,14 @@ export async function createApiKey(
     throw new GatewayError('invalid_request', '"scopes" must be an array of strings.')
   }
   const requested = input.scopes === undefined ? undefined : parseScope((input.scopes as string[]).join(' '))
-  const allowed = scopesForRoles(input.owner.roles, config.roleClosure, config.settings.role_scopes)
+  const roles = parseKeyRoles(input.roles, input.owner.roles, config.roleClosure)
+  const allowed = scopesForRoles(roles ?? input.owner.roles, config.roleClosure, config.settings.role_scopes)
   const asking = input.owner.scopes
   if (asking) for (const scope of allowed) if (!asking.includes(scope)) allowed.delete(scope)
   const excess = (requested ?? []).filter((scope) => !allowed.has(scope))
   if (excess.length > 0)
     throw new GatewayError('invalid_scope', `You do not hold the scope(s): ${excess.join(' ')}.`)
-  const expiresIn = parseExpiresIn(input.expiresIn)
+  const expiresIn = parseExpiresIn(input.expiresIn, config.settings)
   const generated = generateApiKey()
   const record = await withStorage('create api key', async () =>
     insertApiKey(db, {
@@ -98,7 +115,8 @@ export async function createApiKey(
       name,
       keyHash: await sha256Hex(generated.key),
       scopes: requested ?? [...allowed].sort(),
-      expiresAt: expiresIn === undefined ? undefined : nowSeconds() + expiresIn,
+      roles,
+      expiresAt: nowSeconds() + expiresIn,
     }),
   )
   forgetMissingApiKey(record.id)

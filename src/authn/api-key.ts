@@ -1,5 +1,6 @@
 import { readApiKey } from '../api-keys/cache'
 import { apiKeyId } from '../api-keys/format'
+import { actingRoles } from '../api-keys/key-roles'
 import { sha256Hex, timingSafeEqual } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
 import type { Principal } from '../identity/principal'
@@ -72,14 +73,16 @@ export async function loadApiKey(input: CredentialInput): Promise<Principal | un
   if (!record || !timingSafeEqual(presentedHash, record.keyHash) || record.dead) throw invalidKey()
   if (record.expiresAt !== null && record.expiresAt <= now) throw invalidKey()
   touchLater(input, id, now)
-  // The key's scopes, capped by what the owner's current roles allow.
+  // The key's own roles (those the owner still holds) or the owner's current roles, and the key's
+  // scopes capped by what those roles allow.
   const { config } = input
-  const allowed = scopesForRoles(record.roles, config.roleClosure, config.settings.role_scopes)
+  const roles = actingRoles(record.roles, record.keyRoles, config.roleClosure)
+  const allowed = scopesForRoles(roles, config.roleClosure, config.settings.role_scopes)
   return {
     method: 'api_key',
     id: record.userId,
     username: record.username,
-    roles: record.roles,
+    roles,
     scopes: record.scopes.filter((scope) => allowed.has(scope)),
     expiresAt: record.expiresAt ?? undefined,
   }

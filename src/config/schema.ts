@@ -175,8 +175,21 @@ export const settingsSchema = z
      * revocation ends the socket within this, plus the revocation's own propagation bound.
      */
     websocket_recheck_seconds: z.number().int().min(1).max(3_600).default(30),
+    /**
+     * Minting an API key needs an access token whose `auth_time` is at most this old (RFC 9470
+     * `max_age`): a stolen short-lived token must not turn into a long-lived key.
+     */
+    api_key_max_auth_age_seconds: z.number().int().min(1).max(86_400).default(300),
+    /** Lifetime of a key created without `expires_in`. */
+    api_key_default_ttl_days: z.number().int().min(1).max(3_650).default(90),
+    /** No key lives longer than this. */
+    api_key_max_ttl_days: z.number().int().min(1).max(3_650).default(365),
   })
   .strict()
+  .refine((settings) => settings.api_key_default_ttl_days <= settings.api_key_max_ttl_days, {
+    message: 'must not exceed api_key_max_ttl_days',
+    path: ['api_key_default_ttl_days'],
+  })
 
 export const routesSchema = z.array(routeSchema).max(10_000)
 

@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   // RFC 6750 §3.1 resource-server errors.
   invalid_token: 401,
   insufficient_scope: 403,
+  // RFC 9470 §3 step-up: the token is valid but its authentication is too old for this request.
+  insufficient_user_authentication: 401,
   // Gateway errors.
   invalid_path: 400,
   invalid_credentials: 401,
@@ -34,9 +36,19 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS
 
-/** Which `WWW-Authenticate` challenge a 401/403 carries (RFC 6750 §3, RFC 7617 §2). */
+/**
+ * Which `WWW-Authenticate` challenge a 401/403 carries (RFC 6750 §3, RFC 7617 §2). RFC 9470 §3
+ * adds `insufficient_user_authentication` with `max_age` (seconds) and an `error_description`
+ * saying what to do: the client re-authenticates and retries.
+ */
 export type Challenge =
-  | { scheme: 'Bearer'; error?: 'invalid_token' | 'insufficient_scope'; scope?: string }
+  | {
+      scheme: 'Bearer'
+      error?: 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication'
+      description?: string
+      scope?: string
+      maxAge?: number
+    }
   | { scheme: 'Basic' }
   | { scheme: 'ApiKey' }
 

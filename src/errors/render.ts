@@ -24,7 +24,10 @@ export function formatChallenge(challenge: Challenge, realm: string): string {
   if (challenge.scheme === 'ApiKey') return `ApiKey realm=${quote(realm)}`
   const parts = [`realm=${quote(realm)}`]
   if (challenge.error) parts.push(`error=${quote(challenge.error)}`)
+  if (challenge.description) parts.push(`error_description=${quote(challenge.description)}`)
   if (challenge.scope) parts.push(`scope=${quote(challenge.scope)}`)
+  // RFC 9470 §3: max_age is a bare integer (a token, not a quoted string).
+  if (challenge.maxAge !== undefined) parts.push(`max_age=${Math.max(0, Math.floor(challenge.maxAge))}`)
   return `Bearer ${parts.join(', ')}`
 }
 

@@ -23,6 +23,11 @@ export interface Principal {
   sessionId?: string
   /** The external issuer's configured name, for external_jwt. */
   issuerName?: string
+  /**
+   * Seconds since epoch when the user last authenticated with a password or a provider (our
+   * access tokens' `auth_time`, unchanged through refreshes). Absent for client tokens and keys.
+   */
+  authTime?: number
 }
 
 /**

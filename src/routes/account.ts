@@ -8,6 +8,7 @@ import { authenticate, currentPrincipal } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { withStorage } from '../storage/errors'
+import { nowSeconds } from '../storage/json'
 import { insertUser, updatePasswordHash } from '../storage/users'
 import { type GrantContext, issueTokenResponse } from '../tokens/issue'
 import { createRefreshToken } from '../tokens/refresh'
@@ -98,16 +99,20 @@ accountRoutes.post(
       config,
       ring: await loadKeyRing(c.env.SIGNING_KEYS),
     }
+    // The caller just proved the current password: the new session's auth_time is now.
+    const authTime = nowSeconds()
     const session = await createRefreshToken(c.env.DB, {
       userId: user.id,
       clientId: principal.clientId,
       scope: principal.scopes.join(' '),
       ttlSeconds: config.settings.refresh_token_ttl_seconds,
+      authTime,
     })
     const tokens = await issueTokenResponse(context, user, principal.scopes, {
       clientId: principal.clientId,
       sessionId: session.familyId,
       refreshToken: session.token,
+      authTime,
     })
     return c.json(tokens, 200, { 'cache-control': 'no-store' })
   },

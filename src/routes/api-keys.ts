@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import { createApiKey, listOwnApiKeys, revokeApiKey, viewApiKey } from '../api-keys/service'
 import { authenticate, currentPrincipal, requireRole } from '../authn/middleware'
+import { assertRecentAuthentication } from '../authn/recent-authentication'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { listApiKeys } from '../storage/api-keys'
@@ -11,18 +12,27 @@ export const apiKeyRoutes = new Hono<AppBindings>()
 
 // Self-service: a user manages their own keys with a token (an API key cannot mint API keys).
 const self = authenticate({ credentials: ['jwt'] })
+// Minting makes a credential that outlives the token, so the token's revocation is checked in D1
+// (the truth), not the edge copy: a token ended by logout-all elsewhere cannot mint while KV lags.
+const minting = authenticate({ credentials: ['jwt'], revocation: 'strict' })
 
-apiKeyRoutes.post('/auth/api-keys', self, async function createKey(c) {
+apiKeyRoutes.post('/auth/api-keys', minting, async function createKey(c) {
   const principal = currentPrincipal(c)
   // A client_credentials token acts as a client, not a user: it has no account to own keys.
   if (principal.clientId !== undefined && principal.clientId === principal.id) {
     throw new GatewayError('forbidden', 'API keys belong to users; a client token cannot create them.')
   }
+  const { settings } = c.var.ctx.config
+  assertRecentAuthentication(principal, {
+    maxAgeSeconds: settings.api_key_max_auth_age_seconds,
+    clockSkewSeconds: settings.clock_skew_seconds,
+  })
   const fields = await readFields(c.req.raw)
   const created = await createApiKey(c.env.DB, c.var.ctx.config, {
     owner: principal,
     name: fields.name,
     scopes: fields.scopes,
+    roles: fields.roles,
     expiresIn: fields.expires_in,
   })
   return c.json(
@@ -31,6 +41,7 @@ apiKeyRoutes.post('/auth/api-keys', self, async function createKey(c) {
       key: created.key,
       name: created.name,
       scopes: created.scopes,
+      roles: created.roles,
       expires_at: created.expires_at,
     },
     201,

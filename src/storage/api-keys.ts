@@ -6,6 +6,8 @@ export interface ApiKeyRecord {
   name: string
   keyHash: string
   scopes: string[]
+  /** The roles the key acts with; undefined: the owner's current roles. */
+  roles?: string[]
   createdAt: number
   expiresAt?: number
   lastUsedAt?: number
@@ -19,6 +21,8 @@ export interface ApiKeyRow {
   name: string
   key_hash: string
   scopes: string
+  /** JSON array, or NULL for "the owner's roles" (migration 0004). */
+  roles: string | null
   created_at: number
   expires_at: number | null
   last_used_at: number | null
@@ -32,6 +36,7 @@ function toRecord(row: ApiKeyRow): ApiKeyRecord {
     name: row.name,
     keyHash: row.key_hash,
     scopes: parseStringList(row.scopes),
+    roles: row.roles === null || row.roles === undefined ? undefined : parseStringList(row.roles),
     createdAt: row.created_at,
     expiresAt: row.expires_at ?? undefined,
     lastUsedAt: row.last_used_at ?? undefined,
@@ -45,8 +50,8 @@ export async function insertApiKey(
 ): Promise<ApiKeyRecord> {
   const row = await db
     .prepare(
-      `INSERT INTO api_keys (id, user_id, name, key_hash, scopes, created_at, expires_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING *`,
+      `INSERT INTO api_keys (id, user_id, name, key_hash, scopes, roles, created_at, expires_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING *`,
     )
     .bind(
       key.id,
@@ -54,6 +59,7 @@ export async function insertApiKey(
       key.name,
       key.keyHash,
       JSON.stringify(key.scopes),
+      key.roles === undefined ? null : JSON.stringify(key.roles),
       nowSeconds(),
       key.expiresAt ?? null,
     )

@@ -20,6 +20,8 @@ export interface RefreshTokenRow {
   used_at: number | null
   revoked_at: number | null
   successor_hash: string | null
+  /** When the user last authenticated (seconds), copied to every successor; NULL before 0004. */
+  auth_time: number | null
 }
 
 export async function findRefreshToken(
@@ -41,13 +43,14 @@ export interface NewRefreshToken {
   clientId?: string
   scope: string
   expiresAt: number
+  authTime?: number
 }
 
 function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
     )
     .bind(
       token.tokenHash,
@@ -58,6 +61,7 @@ function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D
       token.scope,
       now,
       token.expiresAt,
+      token.authTime ?? null,
     )
 }
 
@@ -90,8 +94,8 @@ export async function rotateRefreshToken(
       .bind(parent.tokenHash, now, successor.tokenHash),
     db
       .prepare(
-        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at)
-         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8 WHERE ${linked}`,
+        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time)
+         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ${linked}`,
       )
       .bind(
         parent.tokenHash,
@@ -102,6 +106,7 @@ export async function rotateRefreshToken(
         successor.scope,
         now,
         successor.expiresAt,
+        successor.authTime ?? null,
       ),
     db
       .prepare(

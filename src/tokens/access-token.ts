@@ -22,6 +22,8 @@ export interface AccessTokenClaims {
   clientId?: string
   /** The refresh-token family (session) this token was issued in. */
   sessionId?: string
+  /** When the user last authenticated (seconds); absent for client_credentials tokens. */
+  authTime?: number
 }
 
 export interface IssueOptions {
@@ -50,6 +52,7 @@ export async function issueAccessToken(
     username: claims.username,
     client_id: claims.clientId ?? null,
     ...(claims.sessionId ? { sid: claims.sessionId } : {}),
+    ...(claims.authTime !== undefined ? { auth_time: claims.authTime } : {}),
   })
     .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(options.issuer)
@@ -119,6 +122,12 @@ function principalFromClaims(payload: JWTPayload, now: number, skew: number): Pr
     throw invalid('The access token\'s "scope" claim is not acceptable.')
   }
   const clientId = payload.client_id
+  const authTime = payload.auth_time
+  if (
+    authTime !== undefined &&
+    (typeof authTime !== 'number' || !Number.isSafeInteger(authTime) || authTime < 0)
+  )
+    throw invalid('The access token\'s "auth_time" claim is not acceptable.')
   return {
     method: 'jwt',
     id: safeString(payload.sub, 'sub'),
@@ -129,6 +138,7 @@ function principalFromClaims(payload: JWTPayload, now: number, skew: number): Pr
     tokenId: payload.jti,
     expiresAt: payload.exp,
     sessionId: typeof payload.sid === 'string' ? payload.sid : undefined,
+    authTime,
   }
 }
 

@@ -4,6 +4,7 @@ import { invalidClient } from '../authn/client-auth'
 import { GatewayError } from '../errors/gateway-error'
 import type { GrantType } from '../storage/clients'
 import { withStorage } from '../storage/errors'
+import { nowSeconds } from '../storage/json'
 import { findUserById } from '../storage/users'
 import { type GrantContext, issueTokenResponse, type TokenResponse } from './issue'
 import {
@@ -62,6 +63,8 @@ export async function passwordGrant(
     { username, password, ip: context.ip },
     'invalid_grant',
   )
+  // The user just proved the password: this is the session's auth_time, kept through refreshes.
+  const authTime = nowSeconds()
   const scopes = grantScopes(requested, withinClient(userScopes(context, user.roles), auth))
   const clientId = auth?.client.clientId
   const withRefresh = !auth || auth.client.grantTypes.includes('refresh_token')
@@ -71,12 +74,14 @@ export async function passwordGrant(
         clientId,
         scope: scopes.join(' '),
         ttlSeconds: context.config.settings.refresh_token_ttl_seconds,
+        authTime,
       })
     : undefined
   return issueTokenResponse(context, user, scopes, {
     clientId,
     sessionId: session?.familyId,
     refreshToken: session?.token,
+    authTime,
   })
 }
 
@@ -110,6 +115,7 @@ export async function refreshGrant(
     clientId: row.client_id ?? undefined,
     sessionId: row.family_id,
     refreshToken: outcome.successor,
+    authTime: row.auth_time ?? undefined,
   })
   // A logout-all or logout that committed while this refresh ran must win: see the function.
   await assertRotationStillLive(context.db, outcome.successorHash)

@@ -26,7 +26,7 @@ export function invalidGrant(description: string): GatewayError {
 /** A new refresh token for a new session (family); stored only as its SHA-256. */
 export async function createRefreshToken(
   db: D1Database,
-  input: { userId: string; clientId?: string; scope: string; ttlSeconds: number },
+  input: { userId: string; clientId?: string; scope: string; ttlSeconds: number; authTime?: number },
 ): Promise<{ token: string; familyId: string }> {
   const token = randomToken(REFRESH_TOKEN_PREFIX, 32)
   const familyId = crypto.randomUUID()
@@ -38,6 +38,7 @@ export async function createRefreshToken(
       clientId: input.clientId,
       scope: input.scope,
       expiresAt: nowSeconds() + input.ttlSeconds,
+      authTime: input.authTime,
     }),
   )
   return { token, familyId }
@@ -113,6 +114,8 @@ export async function rotate(
         scope: row.scope,
         expiresAt: nowSeconds() + ttlSeconds,
         sealed,
+        // A refresh is not an authentication: the session keeps the time of its login.
+        authTime: row.auth_time ?? undefined,
       },
     ),
   )

@@ -7,6 +7,7 @@ export interface CreatedKey {
   key: string
   name: string
   scopes: string[]
+  roles: string[] | null
   expires_at: number | null
 }
 
