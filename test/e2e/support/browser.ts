@@ -1,0 +1,124 @@
+/**
+ * A real browser for end-to-end tests: Debian's `chromium` package driven by playwright-core, which
+ * downloads no browser of its own (PLATFORM.md, "Browser tests"). Also what browser tests need
+ * around it: a record of what went wrong inside a page (console errors, uncaught exceptions, CSP
+ * violations), screenshots kept as artifacts, and a second web site on another origin.
+ */
+import { mkdir } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { PROJECT_ROOT } from './project-copy'
+
+/** Screenshots land here (gitignored; CI keeps the directory as an artifact). */
+export const ARTIFACTS_DIR = join(PROJECT_ROOT, 'test-artifacts')
+
+// Quiet and deterministic: no update checks, component downloads or first-run UI talking to the
+// network while a test runs, and no GPU in a headless container.
+const CHROMIUM_ARGS = [
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-gpu',
+]
+
+/**
+ * Starts Chromium (CHROMIUM_PATH, else Debian's /usr/bin/chromium) with a fresh temporary profile:
+ * one browser per test file, closed in afterAll. playwright-core adds the sandbox flags root needs.
+ */
+export async function launchChromium(): Promise<Browser> {
+  const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+  try {
+    return await chromium.launch({ executablePath, args: CHROMIUM_ARGS })
+  } catch (error) {
+    throw new Error(
+      `cannot start Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH): ${error}`,
+    )
+  }
+}
+
+export interface PageProblems {
+  /** Everything seen since the last take(), emptied by it. */
+  take(): string[]
+  /** Only the CSP violations seen so far (they are also in take()). */
+  cspViolations(): string[]
+}
+
+// Playwright has no event for CSP violations, so a listener in every document reports the DOM's
+// `securitypolicyviolation` event through a binding. Both run through the DevTools protocol, not
+// as page script, so the page's own CSP (which forbids inline script) does not block them.
+const CSP_BINDING = '__reportCspViolation'
+const CSP_LISTENER = `document.addEventListener('securitypolicyviolation', (event) => {
+  window.${CSP_BINDING}(event.effectiveDirective + ' blocked ' + (event.blockedURI || 'inline') +
+    ' in ' + event.documentURI + (event.sourceFile ? ' (' + event.sourceFile + ':' + event.lineNumber + ')' : ''))
+}, true)`
+
+/**
+ * Records console errors (Chromium also logs every CSP violation and every failed subresource
+ * load there), uncaught page exceptions and CSP violations of every page in the context.
+ */
+export async function watchProblems(context: BrowserContext): Promise<PageProblems> {
+  let problems: string[] = []
+  const csp: string[] = []
+  await context.exposeBinding(CSP_BINDING, (_source, text: string) => {
+    csp.push(text)
+    problems.push(`CSP violation: ${text}`)
+  })
+  await context.addInitScript({ content: CSP_LISTENER })
+  const watch = (page: Page): void => {
+    page.on('console', (message) => {
+      if (message.type() !== 'error') return
+      const where = message.location().url
+      problems.push(`console error: ${message.text()}${where ? ` (${where})` : ''}`)
+    })
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+  }
+  context.pages().forEach(watch)
+  context.on('page', watch)
+  return {
+    take() {
+      const seen = problems
+      problems = []
+      return seen
+    },
+    cspViolations: () => [...csp],
+  }
+}
+
+/** A full-page PNG in test-artifacts/<name>.png; looked at by people, never compared by pixel. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(ARTIFACTS_DIR, { recursive: true })
+  const path = join(ARTIFACTS_DIR, `${name}.png`)
+  await page.screenshot({ path, fullPage: true })
+  return path
+}
+
+export interface Site {
+  /** http://<host>:<port>, another origin than the gateway's. */
+  origin: string
+  close(): Promise<void>
+}
+
+/**
+ * A tiny web site serving fixed HTML pages by path (404 otherwise), e.g. an attacker's page on
+ * another origin. It listens on 127.0.0.1; `host` only names it in `origin`, so `localhost` gives
+ * a cross-site origin and `127.0.0.1` a same-site one (ports do not separate sites).
+ */
+export async function startSite(pages: Record<string, string>, host = '127.0.0.1'): Promise<Site> {
+  const server: Server = createServer((request, response) => {
+    const html = pages[new URL(request.url ?? '/', 'http://site').pathname]
+    response.writeHead(html === undefined ? 404 : 200, { 'content-type': 'text/html; charset=utf-8' })
+    response.end(html ?? 'not found')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    origin: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
