@@ -1,0 +1,317 @@
+/**
+ * Browser sessions in a real browser (issue 10): Debian's Chromium, driven by playwright-core,
+ * against the real gateway started with `npm start` and the local config's browser route `/app`
+ * (credentials ["session"]). One browser context walks the whole story in order: sent to the login
+ * page, signs in, sees the upstream's echo, reloads, lists its sessions, is attacked from pages on
+ * other origins, logs out. The upstream is an echo server in this process, so the test sees every
+ * request that reached it, including ones whose sender could not tag them.
+ */
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
+import {
+  launchChromium,
+  type PageProblems,
+  type Site,
+  screenshot,
+  startSite,
+  watchProblems,
+} from './support/browser'
+import { type RunningGateway, startGateway } from './support/gateway'
+
+const USERNAME = 'browser-user'
+const PASSWORD = 'correct horse battery staple in a browser'
+
+let echo: EchoServer
+let gateway: RunningGateway
+let browser: Browser
+let context: BrowserContext
+let page: Page
+let problems: PageProblems
+const upstreamSaw: { method: string; url: string; headers: IncomingHttpHeaders }[] = []
+
+/** Runs the operator CLI in the gateway's project copy (its local D1 is the gateway's). */
+function admin(args: string[], stdin?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'admin', '--', ...args], { cwd: gateway.dir })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`admin: ${output}`))))
+    child.stdin.end(stdin ?? '')
+  })
+}
+
+const url = (path: string): string => `${gateway.origin}${path}`
+
+const bodyText = async (): Promise<string> => (await page.locator('body').textContent()) ?? ''
+
+/** The echo upstream's JSON as the browser shows it (Chromium renders JSON as plain text). */
+async function echoShown(): Promise<{ method: string; path: string; headers: Record<string, string> }> {
+  return JSON.parse(await bodyText())
+}
+
+/** The gateway's cookies in the browser (session and CSRF cookies alike). */
+async function gatewayCookies(): Promise<Cookie[]> {
+  return (await context.cookies(gateway.origin)).filter((cookie) => /^(__Host-)?gw_/.test(cookie.name))
+}
+
+function expectLoginPage(at: string, returnTo: string): void {
+  const location = new URL(at)
+  expect(location.origin).toBe(gateway.origin)
+  expect(location.pathname).toBe('/auth/login')
+  expect(location.searchParams.get('return_to')).toBe(returnTo)
+}
+
+beforeAll(async () => {
+  echo = await startEchoServer(0)
+  echo.server.on('request', (request) => {
+    upstreamSaw.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers })
+  })
+  gateway = await startGateway({ upstreamUrl: echo.origin })
+  await admin(['create-user', USERNAME, '--password-stdin'], PASSWORD)
+  browser = await launchChromium()
+  context = await browser.newContext()
+  problems = await watchProblems(context)
+  page = await context.newPage()
+}, 300_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await gateway?.stop()
+  await echo?.close()
+})
+
+describe('signing in from a browser', () => {
+  test('a navigation to /app/ without a session is sent (302) to the login page with return_to', async () => {
+    const response = await page.goto(url('/app/'))
+    expect(response?.status()).toBe(200)
+    expect(response?.request().redirectedFrom()?.url()).toBe(url('/app/'))
+    expect((await response?.request().redirectedFrom()?.response())?.status()).toBe(302)
+    expectLoginPage(page.url(), '/app/')
+    expect(upstreamSaw).toEqual([])
+  })
+
+  test('the login page renders with its security headers and no console errors or CSP violations', async () => {
+    const response = await page.reload()
+    const headers = response?.headers() ?? {}
+    expect(headers['content-type']).toMatch(/^text\/html/)
+    expect(headers['content-security-policy']).toMatch(/frame-ancestors 'none'/)
+    expect(headers['content-security-policy']).not.toMatch(/unsafe-inline|unsafe-eval/)
+    expect(headers['referrer-policy']).toBe('no-referrer')
+    expect(headers['x-content-type-options']).toBe('nosniff')
+    await expect(page.getByLabel(/user ?name/i).isVisible()).resolves.toBe(true)
+    await screenshot(page, 'login-page')
+    await page.setViewportSize({ width: 360, height: 740 })
+    await screenshot(page, 'login-page-narrow')
+    await page.setViewportSize({ width: 1280, height: 720 })
+    expect(problems.take()).toEqual([])
+    expect(problems.cspViolations()).toEqual([])
+  })
+
+  test('a wrong password re-renders the form with status 401, the same message as an unknown user', async () => {
+    const messages: string[] = []
+    for (const [username, password] of [
+      [USERNAME, 'not the password at all'],
+      ['nobody-by-this-name', PASSWORD],
+    ] as const) {
+      await page.getByLabel(/user ?name/i).fill(username)
+      await page.getByLabel(/^password$/i).fill(password)
+      const [response] = await Promise.all([
+        page.waitForResponse(
+          (r) => r.url().startsWith(url('/auth/login')) && r.request().method() === 'POST',
+        ),
+        page.getByRole('button', { name: /sign in|log in/i }).click(),
+      ])
+      expect(response.status()).toBe(401)
+      await page.waitForLoadState()
+      expect(new URL(page.url()).pathname).toBe('/auth/login')
+      await expect(page.getByLabel(/^password$/i).inputValue()).resolves.toBe('')
+      messages.push(await bodyText())
+    }
+    expect(messages[0]).toBe(messages[1])
+    await screenshot(page, 'login-page-wrong-password')
+    // Chromium logs the 401 document itself as a failed load; nothing else may have gone wrong.
+    expect(problems.take().filter((problem) => !/status of 401/.test(problem))).toEqual([])
+    expect(problems.cspViolations()).toEqual([])
+    expect(await gatewayCookies()).not.toContainEqual(expect.objectContaining({ name: 'gw_session' }))
+    expect(upstreamSaw).toEqual([])
+  })
+
+  test('signing in lands on /app/; the upstream sees X-Auth-Method: session and never a gateway cookie', async () => {
+    await page.goto(url('/app/'))
+    await page.getByLabel(/user ?name/i).fill(USERNAME)
+    await page.getByLabel(/^password$/i).fill(PASSWORD)
+    await Promise.all([
+      page.waitForURL(url('/app/')),
+      page.getByRole('button', { name: /sign in|log in/i }).click(),
+    ])
+    const shown = await echoShown()
+    expect(shown.path).toBe('/app/')
+    expect(shown.headers['x-auth-method']).toBe('session')
+    expect(shown.headers['x-auth-user']).toBe(USERNAME)
+    expect(shown.headers['x-auth-user-id']).toMatch(/\S/)
+    expect(shown.headers['x-auth-assertion']).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+
+    // Plain http: the unprefixed cookie name, HttpOnly, SameSite=Lax, host-wide.
+    const cookies = await gatewayCookies()
+    const session = cookies.find((cookie) => cookie.name === 'gw_session')
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', secure: false })
+    expect(session?.value.length).toBeGreaterThanOrEqual(43) // 256 bits, base64url
+    const text = await bodyText()
+    for (const cookie of cookies) expect(text).not.toContain(cookie.value)
+    const forwarded = upstreamSaw.at(-1)
+    expect(forwarded?.url).toBe('/app/')
+    for (const cookie of cookies) expect(JSON.stringify(forwarded?.headers)).not.toContain(cookie.value)
+    expect(problems.take()).toEqual([])
+  })
+
+  test('a reload stays signed in', async () => {
+    const before = upstreamSaw.length
+    const response = await page.reload()
+    expect(response?.status()).toBe(200)
+    expect(page.url()).toBe(url('/app/'))
+    expect((await echoShown()).headers['x-auth-method']).toBe('session')
+    expect(upstreamSaw.length).toBe(before + 1)
+  })
+
+  test('the sessions page lists the current session', async () => {
+    const response = await page.goto(url('/auth/sessions'))
+    expect(response?.status()).toBe(200)
+    expect(response?.headers()['content-type']).toMatch(/^text\/html/)
+    await expect(
+      page
+        .getByText(/current/i)
+        .first()
+        .isVisible(),
+    ).resolves.toBe(true)
+    await screenshot(page, 'sessions-page')
+    expect(problems.take()).toEqual([])
+    expect(problems.cspViolations()).toEqual([])
+  })
+})
+
+/** An attacker's page: a form that posts itself to the gateway as soon as it loads. */
+const formAttack = (target: string): string => `<!doctype html><title>win a prize</title>
+<form method="POST" action="${target}"><input name="amount" value="1000000"></form>
+<script>document.forms[0].submit()</script>`
+
+/**
+ * An attacker's page: credentialed fetches (simple requests: no preflight). `cors` is the default
+ * mode, whose response a browser hides from both the page and Playwright when CORS refuses it;
+ * `no-cors` is the fire-and-forget variant, whose status Playwright does see.
+ */
+const fetchAttack = (target: string): string => `<!doctype html><title>win a prize</title>
+<script>
+const attack = (mode) => fetch(${JSON.stringify(target)} + '/' + mode,
+  { method: 'POST', mode, credentials: 'include', body: 'amount=1000000' })
+  .then((response) => 'read ' + response.status + ' ' + response.type, () => 'blocked')
+Promise.all([attack('cors'), attack('no-cors')]).then((results) => { document.title = results.join(', ') })
+</script>`
+
+describe('a signed-in browser attacked from another origin', () => {
+  const sites: Site[] = []
+  afterAll(async () => {
+    await Promise.all(sites.map((site) => site.close()))
+  })
+
+  /** Opens the attacker's page (one tiny site per test) in a new tab of the signed-in context. */
+  async function visit(html: string, host: string, during: (attacker: Page, site: Site) => Promise<void>) {
+    const site = await startSite({ '/': html }, host)
+    sites.push(site)
+    const attacker = await context.newPage()
+    try {
+      await during(attacker, site)
+    } finally {
+      await attacker.close()
+      problems.take() // the attacker's page logs its refused requests; not the gateway's concern
+    }
+  }
+
+  const forwarded = (marker: string) => upstreamSaw.filter((seen) => seen.url.includes(marker))
+
+  // 127.0.0.1 on another port is another origin but the same site, so SameSite=Lax still sends the
+  // session cookie and only the CSRF check stands in the way. localhost is another site as well,
+  // where SameSite=Lax already withholds the cookie from a POST.
+  for (const [kind, host] of [
+    ['same-site', '127.0.0.1'],
+    ['cross-site', 'localhost'],
+  ] as const) {
+    test(`a ${kind} auto-submitted form POST to a session route is refused and not forwarded`, async () => {
+      const marker = `csrf-form-${randomUUID()}`
+      const target = url(`/app/transfer/${marker}`)
+      await visit(formAttack(target), host, async (attacker, site) => {
+        const [response] = await Promise.all([
+          attacker.waitForResponse((r) => r.url() === target),
+          attacker.goto(`${site.origin}/`),
+        ])
+        const sent = await response.request().allHeaders()
+        expect(sent['sec-fetch-site']).toBe(kind)
+        if (kind === 'same-site') {
+          expect(sent.cookie).toMatch(/gw_session=/) // so the CSRF check is what refuses it
+          expect(response.status()).toBe(403)
+          expect(await response.json()).toMatchObject({ error: 'csrf_failed' })
+        } else {
+          expect([401, 403]).toContain(response.status())
+        }
+      })
+      expect(forwarded(marker)).toEqual([])
+    })
+
+    test(`a ${kind} fetch with credentials to a session route is refused and not forwarded`, async () => {
+      const marker = `csrf-fetch-${randomUUID()}`
+      const target = url(`/app/x/${marker}`)
+      await visit(fetchAttack(target), host, async (attacker, site) => {
+        const [opaque] = await Promise.all([
+          attacker.waitForResponse((r) => r.url() === `${target}/no-cors`),
+          attacker.goto(`${site.origin}/`),
+        ])
+        await attacker.waitForFunction(() => document.title.includes(','))
+        // The page learns nothing: CORS hides the answer, and no-cors yields an opaque response.
+        expect(await attacker.title()).toBe('blocked, read 0 opaque')
+        const sent = await opaque.request().allHeaders()
+        expect(sent['sec-fetch-site']).toBe(kind)
+        if (kind === 'same-site') {
+          expect(sent.cookie).toMatch(/gw_session=/)
+          expect(opaque.status()).toBe(403)
+        } else {
+          expect([401, 403]).toContain(opaque.status())
+        }
+      })
+      expect(forwarded(marker)).toEqual([])
+    })
+  }
+})
+
+describe('logging out', () => {
+  test('logout ends the session and the next navigation to /app/ is sent to the login page', async () => {
+    await page.goto(url('/auth/sessions'))
+    const before = await gatewayCookies()
+    const logout = page.getByRole('button', { name: /sign out|log out/i })
+    await Promise.all([
+      page.waitForResponse((r) => r.url() === url('/auth/logout') && r.request().method() === 'POST'),
+      logout.first().click(),
+    ])
+    await page.waitForLoadState()
+    expect(new URL(page.url()).pathname).toBe('/auth/login')
+    expect(await gatewayCookies()).not.toContainEqual(expect.objectContaining({ name: 'gw_session' }))
+
+    const seen = upstreamSaw.length
+    await page.goto(url('/app/'))
+    expectLoginPage(page.url(), '/app/')
+    expect(upstreamSaw.length).toBe(seen)
+
+    // Ended on the server, not only forgotten by the browser: the old cookie, replayed, is refused.
+    const old = before.find((cookie) => cookie.name === 'gw_session')
+    const replay = await fetch(url('/app/replay'), { headers: { cookie: `gw_session=${old?.value}` } })
+    expect(replay.status).toBe(401)
+    expect(upstreamSaw.length).toBe(seen)
+  })
+})
