@@ -6,6 +6,7 @@ import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import { kvTtl, revokedJtiKey, revokedSubjectKey } from '../storage/kv-keys'
 import { liveFamilyAccessTokens, revokeFamily, revokeUserRefreshTokens } from '../storage/refresh-tokens'
+import { endAllUserSessions } from '../storage/sessions'
 
 export interface RevocationStores {
   DB: D1Database
@@ -102,6 +103,15 @@ export async function assertNotRevoked(
     throw revoked()
 }
 
+/**
+ * The subject's not-before (ms) from KV, through the same isolate cache as the token check; null
+ * when there is none. Browser sessions compare it with their creation time (src/sessions).
+ */
+export async function subjectNotBeforeMs(kv: KVNamespace, subject: string): Promise<number | null> {
+  const [value] = await readRevocationKeys(kv, [revokedSubjectKey(subject)])
+  return value === null || value === undefined ? null : Number(value)
+}
+
 /** The largest `clock_skew_seconds` the settings schema allows (config/schema.ts). */
 export const MAX_CLOCK_SKEW_SECONDS = 300
 
@@ -135,7 +145,8 @@ export async function revokeAccessToken(
 }
 
 /**
- * Voids every access token of a subject issued until now, and every refresh token of a user:
+ * Voids every access token of a subject issued until now, and every refresh token and browser
+ * session of a user:
  * logout-all, disable, password change, admin "revoke all". The KV entry only needs to outlive
  * the longest access token.
  */
@@ -154,6 +165,9 @@ export async function revokeSubject(
       .bind(subject, now)
       .run()
     await revokeUserRefreshTokens(stores.DB, subject)
+    // Browser sessions outlive the KV entry below, so their rows end too: once the entry expires,
+    // their cached copies (60 s) have long been refilled from these rows.
+    await endAllUserSessions(stores.DB, subject, Math.floor(now / 1000))
     // Tokens issued before `now` are accepted until their exp plus the clock skew, at the latest.
     await stores.KV.put(revokedSubjectKey(subject), String(now), {
       expirationTtl: kvTtl(accessTokenTtlSeconds + (options.clockSkewSeconds ?? MAX_CLOCK_SKEW_SECONDS)),
