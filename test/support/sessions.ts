@@ -6,7 +6,7 @@ export type Fetcher = (path: string, init?: RequestInit) => Promise<Response>
 /** name → value of every Set-Cookie of a response (an empty value: a cookie being cleared). */
 export function setCookies(response: Response): Map<string, { value: string; attributes: string }> {
   const out = new Map<string, { value: string; attributes: string }>()
-  for (const line of response.headers.getSetCookie()) {
+  for (const line of response.headers.getAll('set-cookie')) {
     const [pair = '', ...rest] = line.split(';')
     const index = pair.indexOf('=')
     out.set(pair.slice(0, index).trim(), { value: pair.slice(index + 1), attributes: rest.join(';').trim() })
