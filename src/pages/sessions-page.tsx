@@ -32,6 +32,18 @@ export function SessionsPage(props: SessionsPageProps) {
     <Layout title="Your sessions" productName={props.productName} wide>
       <h1>Your sessions</h1>
       <p class="lead">Signed in as {props.username}. These browsers are signed in to your account.</p>
+      <div class="actions">
+        <form method="post" action="/auth/logout">
+          <button class="secondary" type="submit">
+            Sign out of this browser
+          </button>
+        </form>
+        <form method="post" action="/auth/logout-all">
+          <button class="secondary" type="submit">
+            Sign out everywhere
+          </button>
+        </form>
+      </div>
       <table>
         <thead>
           <tr>
@@ -49,7 +61,7 @@ export function SessionsPage(props: SessionsPageProps) {
             <tr>
               <td>
                 {session.user_agent || 'Unknown browser'}{' '}
-                {session.current && <span class="badge">this browser</span>}
+                {session.current && <span class="badge">current session</span>}
               </td>
               <td>{session.ip ?? 'unknown'}</td>
               <td>
@@ -60,8 +72,9 @@ export function SessionsPage(props: SessionsPageProps) {
               </td>
               <td>
                 <form class="inline" method="post" action={`/auth/sessions/${session.id}/end`}>
-                  <button class="secondary" type="submit" aria-label={`Sign out session ${session.id}`}>
-                    Sign out
+                  <button class="secondary" type="submit">
+                    End session
+                    <span class="visually-hidden"> signed in {new Date(session.created_at * 1000).toISOString()}</span>
                   </button>
                 </form>
               </td>
@@ -69,18 +82,6 @@ export function SessionsPage(props: SessionsPageProps) {
           ))}
         </tbody>
       </table>
-      <div class="actions">
-        <form method="post" action="/auth/logout">
-          <button class="secondary" type="submit">
-            Sign out of this browser
-          </button>
-        </form>
-        <form method="post" action="/auth/logout-all">
-          <button class="secondary" type="submit">
-            Sign out everywhere
-          </button>
-        </form>
-      </div>
     </Layout>
   )
 }

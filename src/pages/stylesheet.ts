@@ -30,6 +30,7 @@ button, .button { display: inline-block; margin-top: 1.25rem; padding: .6rem 1re
 button.secondary { color: var(--fg); background: transparent; border: 1px solid var(--line); margin-top: 0; }
 form.inline { display: inline; }
 :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .error { color: var(--error); font-weight: 600; }
 .providers { border-top: 1px solid var(--line); margin-top: 1.5rem; padding-top: 1rem; }
 table { width: 100%; border-collapse: collapse; margin: 1rem 0; }
