@@ -18,8 +18,8 @@ beforeAll(async () => {
   trustedBrowser = await browserLogin('csrf-user', { through: withTrusted })
 })
 
-type Headers = Record<string, string>
-const CASES: [string, Headers, 'allowed' | 'refused'][] = [
+type HeaderMap = Record<string, string>
+const CASES: [string, HeaderMap, 'allowed' | 'refused'][] = [
   ['Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site', origin: EVIL }, 'refused'],
   [
     'Sec-Fetch-Site: same-site (a sibling subdomain)',
@@ -45,11 +45,11 @@ const CASES: [string, Headers, 'allowed' | 'refused'][] = [
   ['neither header, a token that does not match', { 'x-csrf-token': 'D'.repeat(43) }, 'refused'],
 ]
 
-function cookieWithToken(login: BrowserLogin, headers: Headers): Headers {
+function cookieWithToken(login: BrowserLogin, headers: HeaderMap): HeaderMap {
   return { cookie: login.cookie, ...headers }
 }
 
-async function probeProxied(headers: Headers, through: Fetcher = gatewayFetch) {
+async function probeProxied(headers: HeaderMap, through: Fetcher = gatewayFetch) {
   const id = testId()
   const response = await through('/app/orders', {
     method: 'POST',
@@ -64,7 +64,7 @@ async function probeProxied(headers: Headers, through: Fetcher = gatewayFetch) {
 }
 
 /** A gateway endpoint: ending an unknown session is 404 when the request is let through, 403 when refused. */
-async function probeGateway(headers: Headers, through: Fetcher = gatewayFetch) {
+async function probeGateway(headers: HeaderMap, through: Fetcher = gatewayFetch) {
   const response = await through(`/auth/sessions/${crypto.randomUUID()}`, { method: 'DELETE', headers })
   return { status: response.status, body: await response.text() }
 }
@@ -105,7 +105,8 @@ describe('CSRF: session-authenticated unsafe requests must be same-origin', () =
   })
 
   it('a configured trusted origin is allowed, with or without Fetch Metadata', async () => {
-    for (const headers of [{ origin: TRUSTED }, { origin: TRUSTED, 'sec-fetch-site': 'cross-site' }]) {
+    const variants: HeaderMap[] = [{ origin: TRUSTED }, { origin: TRUSTED, 'sec-fetch-site': 'cross-site' }]
+    for (const headers of variants) {
       expect(await probeProxied(cookieWithToken(trustedBrowser, headers), withTrusted)).toMatchObject({
         status: 200,
         forwarded: 1,
@@ -144,7 +145,7 @@ describe('CSRF: session-authenticated unsafe requests must be same-origin', () =
 })
 
 describe('login CSRF: the login form needs its token and a same-origin POST', () => {
-  async function postLogin(fields: Record<string, string>, headers: Headers) {
+  async function postLogin(fields: Record<string, string>, headers: HeaderMap) {
     const response = await gatewayFetch('/auth/login', {
       method: 'POST',
       redirect: 'manual',
