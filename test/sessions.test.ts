@@ -154,10 +154,12 @@ describe('session-authenticated traffic to a browser route', () => {
   it('two session cookies under our name (one planted beside ours) are refused, not settled by picking one', async () => {
     await createUser('s-two-cookies')
     const login = await browserLogin('s-two-cookies')
-    const response = await gatewayFetch('/auth/me', {
-      headers: { cookie: `gw_session=${'C'.repeat(43)}; ${login.cookie}` },
-    })
-    expect(response.status).toBe(401)
+    for (const cookie of [
+      `gw_session=${'C'.repeat(43)}; ${login.cookie}`,
+      `${login.cookie}; gw_session=${'C'.repeat(43)}`,
+    ]) {
+      expect((await gatewayFetch('/auth/me', { headers: { cookie } })).status).toBe(401)
+    }
   })
 
   it('/auth/me accepts the session', async () => {

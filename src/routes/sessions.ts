@@ -41,8 +41,10 @@ function hasAuthorization(c: Context<AppBindings>): boolean {
 sessionRoutes.post('/auth/logout', async function logoutBrowser(c, next) {
   if (hasAuthorization(c)) return next()
   const { config } = c.var.ctx
-  await assertSessionRequestAllowed({ request: c.req.raw, config })
   const value = readSessionCookie(c.req.raw, config.issuer)
+  // No credential at all: an API client gets the bearer endpoint's 401, a browser the login page.
+  if (value === undefined && !wantsHtml(c.req.raw)) return next()
+  await assertSessionRequestAllowed({ request: c.req.raw, config })
   if (value !== undefined) await endSessionByValue(c.env, value)
   const requested = c.req.query('return_to')
   return signedOut(c, requested === undefined ? LOGIN_PATH : safeReturnTo(requested, config.issuer))
