@@ -94,6 +94,44 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path
 }
 
+/** A request as it went over the wire, and the status the server answered, if any. */
+export interface WireExchange {
+  method: string
+  /** Every header the browser sent, including Cookie and Sec-Fetch-* (lower-case names). */
+  sent: Record<string, string>
+  status?: number
+}
+
+/**
+ * Records what the page's requests carried on the wire and how the server answered, straight
+ * from the DevTools protocol. Playwright's own events do not cover a response that CORS keeps
+ * from the page: there the browser reports only a failure, yet the server did answer.
+ * Call before the page navigates; returns a lookup by URL (the latest request to it).
+ */
+export async function recordWire(page: Page): Promise<(url: string) => WireExchange | undefined> {
+  const byId = new Map<string, WireExchange & { url?: string }>()
+  const entry = (id: string) => {
+    const found = byId.get(id) ?? { method: '', sent: {} }
+    byId.set(id, found)
+    return found
+  }
+  const lower = (headers: Record<string, string>) =>
+    Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))
+  const cdp = await page.context().newCDPSession(page)
+  cdp.on('Network.requestWillBeSent', (event) => {
+    Object.assign(entry(event.requestId), { url: event.request.url, method: event.request.method })
+  })
+  // The ExtraInfo events carry the raw headers; they may arrive before or after the one above.
+  cdp.on('Network.requestWillBeSentExtraInfo', (event) => {
+    entry(event.requestId).sent = lower(event.headers as Record<string, string>)
+  })
+  cdp.on('Network.responseReceivedExtraInfo', (event) => {
+    entry(event.requestId).status = event.statusCode
+  })
+  await cdp.send('Network.enable')
+  return (url) => [...byId.values()].filter((exchange) => exchange.url === url).at(-1)
+}
+
 export interface Site {
   /** http://<host>:<port>, another origin than the gateway's. */
   origin: string
