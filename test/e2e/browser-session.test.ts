@@ -6,19 +6,23 @@
  * other origins, logs out. The upstream is an echo server in this process, so the test sees every
  * request that reached it, including ones whose sender could not tag them.
  */
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { join } from 'node:path'
 import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
+import { admin } from './admin-support'
 import {
+  autoSubmitFormPage,
+  credentialedFetchPage,
   launchChromium,
   type PageProblems,
   recordWire,
   type Site,
   screenshot,
   startSite,
+  type WireLookup,
   watchProblems,
 } from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
@@ -33,22 +37,6 @@ let context: BrowserContext
 let page: Page
 let problems: PageProblems
 const upstreamSaw: { method: string; url: string; headers: IncomingHttpHeaders }[] = []
-
-/** Runs the operator CLI in the gateway's project copy (its local D1 is the gateway's). */
-function admin(args: string[], stdin?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'admin', '--', ...args], { cwd: gateway.dir })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`admin: ${output}`))))
-    child.stdin.end(stdin ?? '')
-  })
-}
 
 const url = (path: string): string => `${gateway.origin}${path}`
 
@@ -85,7 +73,15 @@ beforeAll(async () => {
     upstreamSaw.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers })
   })
   gateway = await startGateway({ upstreamUrl: echo.origin })
-  await admin(['create-user', USERNAME, '--password-stdin'], PASSWORD)
+  // The CLI on the gateway's own local state (`npm start` keeps it in the copy's .wrangler/state).
+  const created = await admin(
+    join(gateway.dir, '.wrangler', 'state'),
+    ['create-user', USERNAME, '--password-stdin'],
+    {
+      stdin: PASSWORD,
+    },
+  )
+  if (created.code !== 0) throw new Error(`create-user failed: ${created.stderr}`)
   browser = await launchChromium()
   context = await browser.newContext()
   problems = await watchProblems(context)
@@ -207,37 +203,17 @@ describe('signing in from a browser', () => {
   })
 })
 
-/** An attacker's page: a form that posts itself to the gateway as soon as it loads. */
-const formAttack = (target: string): string => `<!doctype html><title>win a prize</title>
-<form method="POST" action="${target}"><input name="amount" value="1000000"></form>
-<script>document.forms[0].submit()</script>`
-
-/**
- * An attacker's page: credentialed fetches (simple requests: no preflight). `cors` is the default
- * mode, whose response a browser hides from both the page and Playwright when CORS refuses it;
- * `no-cors` is the fire-and-forget variant, whose status Playwright does see.
- */
-const fetchAttack = (target: string): string => `<!doctype html><title>win a prize</title>
-<script>
-const attack = (mode) => fetch(${JSON.stringify(target)} + '/' + mode,
-  { method: 'POST', mode, credentials: 'include', body: 'amount=1000000' })
-  .then((response) => 'read ' + response.status + ' ' + response.type, () => 'blocked')
-Promise.all([attack('cors'), attack('no-cors')]).then((results) => { document.title = results.join(', ') })
-</script>`
-
 describe('a signed-in browser attacked from another origin', () => {
   const sites: Site[] = []
   afterAll(async () => {
     await Promise.all(sites.map((site) => site.close()))
   })
 
-  type Wire = Awaited<ReturnType<typeof recordWire>>
-
   /** Opens the attacker's page (one tiny site per test) in a new tab of the signed-in context. */
   async function visit(
     html: string,
     host: string,
-    during: (attacker: Page, site: Site, wire: Wire) => Promise<void>,
+    during: (attacker: Page, site: Site, wire: WireLookup) => Promise<void>,
   ) {
     const site = await startSite({ '/': html }, host)
     sites.push(site)
@@ -251,7 +227,7 @@ describe('a signed-in browser attacked from another origin', () => {
   }
 
   /** What the browser sent and the gateway answered: refused, for the reason this kind implies. */
-  async function expectRefused(wire: Wire, target: string, kind: 'same-site' | 'cross-site') {
+  async function expectRefused(wire: WireLookup, target: string, kind: 'same-site' | 'cross-site') {
     // The raw request headers and the raw response arrive as separate protocol events.
     const complete = () =>
       Object.keys(wire(target)?.sent ?? {}).length > 0 && wire(target)?.status !== undefined
@@ -281,7 +257,7 @@ describe('a signed-in browser attacked from another origin', () => {
     test(`a ${kind} auto-submitted form POST to a session route is refused and not forwarded`, async () => {
       const marker = `csrf-form-${randomUUID()}`
       const target = url(`/app/transfer/${marker}`)
-      await visit(formAttack(target), host, async (attacker, site, wire) => {
+      await visit(autoSubmitFormPage(target), host, async (attacker, site, wire) => {
         const [response] = await Promise.all([
           attacker.waitForResponse((r) => r.url() === target),
           attacker.goto(`${site.origin}/`),
@@ -295,7 +271,7 @@ describe('a signed-in browser attacked from another origin', () => {
     test(`a ${kind} fetch with credentials to a session route is refused and not forwarded`, async () => {
       const marker = `csrf-fetch-${randomUUID()}`
       const target = url(`/app/x/${marker}`)
-      await visit(fetchAttack(target), host, async (attacker, site, wire) => {
+      await visit(credentialedFetchPage(target), host, async (attacker, site, wire) => {
         await attacker.goto(`${site.origin}/`)
         await attacker.waitForFunction(() => document.title.includes(','))
         // The page learns nothing: CORS hides the answer, and no-cors yields an opaque response.

@@ -108,7 +108,9 @@ export interface WireExchange {
  * from the page: there the browser reports only a failure, yet the server did answer.
  * Call before the page navigates; returns a lookup by URL (the latest request to it).
  */
-export async function recordWire(page: Page): Promise<(url: string) => WireExchange | undefined> {
+export type WireLookup = (url: string) => WireExchange | undefined
+
+export async function recordWire(page: Page): Promise<WireLookup> {
   const byId = new Map<string, WireExchange & { url?: string }>()
   const entry = (id: string) => {
     const found = byId.get(id) ?? { method: '', sent: {} }
@@ -131,6 +133,24 @@ export async function recordWire(page: Page): Promise<(url: string) => WireExcha
   await cdp.send('Network.enable')
   return (url) => [...byId.values()].filter((exchange) => exchange.url === url).at(-1)
 }
+
+/** An attacker's page: a form that posts itself to `target` as soon as it loads. */
+export const autoSubmitFormPage = (target: string): string => `<!doctype html><title>win a prize</title>
+<form method="POST" action="${target}"><input name="amount" value="1000000"></form>
+<script>document.forms[0].submit()</script>`
+
+/**
+ * An attacker's page: two credentialed POSTs, simple requests (no preflight), to `<target>/cors`
+ * (the default mode: CORS hides the answer) and `<target>/no-cors` (fire and forget: an opaque
+ * answer). The title then says what the page could learn, e.g. "blocked, read 0 opaque".
+ */
+export const credentialedFetchPage = (target: string): string => `<!doctype html><title>win a prize</title>
+<script>
+const attack = (mode) => fetch(${JSON.stringify(target)} + '/' + mode,
+  { method: 'POST', mode, credentials: 'include', body: 'amount=1000000' })
+  .then((response) => 'read ' + response.status + ' ' + response.type, () => 'blocked')
+Promise.all([attack('cors'), attack('no-cors')]).then((results) => { document.title = results.join(', ') })
+</script>`
 
 export interface Site {
   /** http://<host>:<port>, another origin than the gateway's. */
