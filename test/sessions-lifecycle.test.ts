@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { sha256Hex } from '../src/crypto/bytes'
+import { deleteExpiredRows } from '../src/storage/cleanup'
 import { revokeSubject } from '../src/tokens/revocation'
 import { bearer, createUser, login, PASSWORD } from './support/accounts'
 import { fetchWithEnv, gatewayFetch, testId, upstreamReceived } from './support/gateway'
@@ -256,5 +257,28 @@ describe('idle timeout and absolute lifetime', () => {
     expect(await call()).toEqual(ACCEPTED)
     vi.useFakeTimers({ now: Date.now() + 7 * 86_400_000 + 1000, toFake: ['Date'] })
     expect(await call()).toEqual(REJECTED)
+  })
+})
+
+describe('the hourly clean-up', () => {
+  it('deletes session rows past their absolute expiry or ended over a day ago, and keeps live ones', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const insert = (tag: string, expiresAt: number, endedAt: number | null) =>
+      env.DB.prepare(
+        `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, auth_method, auth_time, ended_at)
+         VALUES (?1, ?1, 'cleanup-user', ?2, ?2, ?3, 'password', ?2, ?4)`,
+      )
+        .bind(`cleanup-${tag}`, now - 100, expiresAt, endedAt)
+        .run()
+    await insert('expired', now - 2 * 3600, null)
+    await insert('ended', now + 3600, now - 2 * 86_400)
+    await insert('just-ended', now + 3600, now - 60)
+    await insert('live', now + 3600, null)
+    const report = await deleteExpiredRows(env.DB, now)
+    expect(report.browserSessions).toBe(2)
+    const { results } = await env.DB.prepare(
+      "SELECT id FROM sessions WHERE user_id = 'cleanup-user' ORDER BY id",
+    ).all()
+    expect(results.map((row) => row.id)).toEqual(['cleanup-just-ended', 'cleanup-live'])
   })
 })

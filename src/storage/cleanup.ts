@@ -8,6 +8,7 @@ export interface CleanupReport {
   sessionAccessTokens: number
   refreshTokens: number
   authFailures: number
+  browserSessions: number
 }
 
 /**
@@ -17,7 +18,7 @@ export interface CleanupReport {
  */
 export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Promise<CleanupReport> {
   const cutoff = now - CLEANUP_GRACE_SECONDS
-  const [revoked, sessions, refresh, failures] = await db.batch([
+  const [revoked, sessions, refresh, failures, browserSessions] = await db.batch([
     db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
@@ -25,11 +26,15 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     db
       .prepare('DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2')
       .bind(now - 86_400, now),
+    // Browser sessions past their absolute expiry, or ended: kept a day so the sessions page and an
+    // operator looking into a logout still see them.
+    db.prepare('DELETE FROM sessions WHERE expires_at < ?1 OR ended_at < ?2').bind(cutoff, now - 86_400),
   ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
     sessionAccessTokens: sessions?.meta.changes ?? 0,
     refreshTokens: refresh?.meta.changes ?? 0,
     authFailures: failures?.meta.changes ?? 0,
+    browserSessions: browserSessions?.meta.changes ?? 0,
   }
 }
