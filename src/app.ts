@@ -7,6 +7,7 @@ import { apiKeyRoutes } from './routes/api-keys'
 import { healthRoutes } from './routes/health'
 import { loginRoutes } from './routes/login'
 import { pageAssetRoutes } from './routes/pages'
+import { registerPageRoutes } from './routes/register-page'
 import { revocationRoutes } from './routes/revocation'
 import { sessionRoutes } from './routes/sessions'
 import { tokenRoutes } from './routes/token'
@@ -21,6 +22,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', tokenRoutes)
   app.route('/', pageAssetRoutes)
   app.route('/', loginRoutes)
+  app.route('/', registerPageRoutes)
   // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
   app.route('/', sessionRoutes)
   app.route('/', accountRoutes)

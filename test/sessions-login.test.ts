@@ -94,3 +94,49 @@ describe('POST /auth/login', () => {
     expect(login.csrf).toMatch(/^[A-Za-z0-9_-]{43}$/)
   })
 })
+
+describe('browser error pages and registration', () => {
+  it('a browser form post that fails (unknown session) gets the HTML error page with the security headers', async () => {
+    await createUser('lg-error-page')
+    const login = await browserLogin('lg-error-page')
+    const response = await gatewayFetch(`/auth/sessions/${crypto.randomUUID()}/end`, {
+      method: 'POST',
+      headers: { cookie: login.cookie, 'sec-fetch-site': 'same-origin', accept: 'text/html' },
+    })
+    expect(response.status).toBe(404)
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'")
+    expect(response.headers.get('x-request-id')).toBeTruthy()
+    expect(await response.text()).toContain('No such session.')
+  })
+
+  it('a cross-site form post to a gateway page is refused with the error page (403 csrf_failed)', async () => {
+    await createUser('lg-error-csrf')
+    const login = await browserLogin('lg-error-csrf')
+    const response = await gatewayFetch('/auth/logout-all', {
+      method: 'POST',
+      headers: { cookie: login.cookie, 'sec-fetch-site': 'cross-site', accept: 'application/json' },
+    })
+    expect(response.status).toBe(403)
+    expect(await response.json()).toMatchObject({ error: 'csrf_failed' })
+  })
+
+  it('GET /auth/register shows the form; a browser form POST creates the account and redirects to login', async () => {
+    const page = await gatewayFetch('/auth/register')
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('action="/auth/register"')
+    const post = (username: string, password: string) =>
+      gatewayFetch('/auth/register', {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: new URLSearchParams({ username, password }),
+      })
+    const created = await post('lg-registered', 'a long and unusual passphrase 42')
+    expect(created.status).toBe(303)
+    expect(created.headers.get('location')).toBe('/auth/login')
+    const duplicate = await post('lg-registered', 'a long and unusual passphrase 42')
+    expect(duplicate.status).toBe(409)
+    expect(await duplicate.text()).toContain('That username is taken.')
+  })
+})

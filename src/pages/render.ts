@@ -16,12 +16,26 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 }
 
+export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 429
+
 /** Renders a page (Hono JSX: every value is escaped) with the security headers. */
 export function renderPage(
   c: Context,
   page: JSX.Element,
-  status: 200 | 401 | 403 | 404 | 429 = 200,
+  status: PageStatus = 200,
 ): Response | Promise<Response> {
   for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) c.header(name, value)
   return c.html(page, status)
+}
+
+/**
+ * The same as a standalone Response, for middleware that replaces a response another handler
+ * already produced (an error, a JSON answer given to a browser form).
+ */
+export async function pageResponse(page: JSX.Element, status: PageStatus): Promise<Response> {
+  const html = `<!DOCTYPE html>${await page.toString()}`
+  return new Response(html, {
+    status,
+    headers: { ...PAGE_SECURITY_HEADERS, 'content-type': 'text/html; charset=UTF-8' },
+  })
 }

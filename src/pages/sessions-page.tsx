@@ -74,7 +74,10 @@ export function SessionsPage(props: SessionsPageProps) {
                 <form class="inline" method="post" action={`/auth/sessions/${session.id}/end`}>
                   <button class="secondary" type="submit">
                     End session
-                    <span class="visually-hidden"> signed in {new Date(session.created_at * 1000).toISOString()}</span>
+                    <span class="visually-hidden">
+                      {' '}
+                      signed in {new Date(session.created_at * 1000).toISOString()}
+                    </span>
                   </button>
                 </form>
               </td>

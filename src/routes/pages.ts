@@ -7,7 +7,7 @@ import { Hono } from 'hono'
 import type { AppBindings } from '../env'
 import { type ErrorCode, isGatewayError } from '../errors/gateway-error'
 import { ErrorPage } from '../pages/error-page'
-import { renderPage } from '../pages/render'
+import { type PageStatus, pageResponse } from '../pages/render'
 import { STYLESHEET, STYLESHEET_PATH } from '../pages/stylesheet'
 
 export const pageAssetRoutes = new Hono<AppBindings>()
@@ -34,17 +34,13 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   rate_limited: 'Too many requests',
 }
 
-type PageStatus = 401 | 403 | 404 | 429
-
-function renderErrorPage(c: Context<AppBindings>, error: Error): Response | Promise<Response> {
+async function renderErrorPage(c: Context<AppBindings>, error: Error): Promise<Response> {
   const known = isGatewayError(error) ? error : undefined
   const status =
     known && [401, 403, 404, 429].includes(known.status) ? (known.status as PageStatus) : undefined
   if (!known || !status) return c.res // 400s and 5xx keep the JSON body the error handler wrote.
-  if (known.retryAfter !== undefined)
-    c.header('retry-after', String(Math.max(1, Math.ceil(known.retryAfter))))
-  return renderPage(
-    c,
+  // Hono carries the error response's own headers (Retry-After, X-Request-Id) over to this one.
+  return pageResponse(
     ErrorPage({
       productName: c.var.ctx.config.settings.product_name,
       title: TITLES[known.code] ?? 'Something went wrong',
