@@ -90,6 +90,7 @@ function banner(gateway: string, upstream: string, demo: boolean): string {
     ['gateway', `${gateway}   (ISSUER, JWKS at ${gateway}/.well-known/jwks.json)`],
     ['upstream', `${upstream}${demo ? '   (demo echo API)' : ''}`],
     ['try', `curl -s ${gateway}/api/public/hello`],
+    ['browser', `${gateway}/app/   (sign in as a user from the README walkthrough)`],
     ['stop', 'Ctrl-C'],
   ]
   return `\n  edge-auth-gateway is running\n${rows.map(([k, v]) => `    ${k?.padEnd(9)} ${v}`).join('\n')}\n\n`

@@ -5,7 +5,11 @@ import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
 import { healthRoutes } from './routes/health'
+import { loginRoutes } from './routes/login'
+import { pageAssetRoutes } from './routes/pages'
+import { registerPageRoutes } from './routes/register-page'
 import { revocationRoutes } from './routes/revocation'
+import { sessionRoutes } from './routes/sessions'
 import { tokenRoutes } from './routes/token'
 import { wellKnownRoutes } from './routes/well-known'
 
@@ -16,6 +20,11 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', healthRoutes)
   app.route('/', wellKnownRoutes)
   app.route('/', tokenRoutes)
+  app.route('/', pageAssetRoutes)
+  app.route('/', loginRoutes)
+  app.route('/', registerPageRoutes)
+  // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
+  app.route('/', sessionRoutes)
   app.route('/', accountRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)

@@ -5,6 +5,8 @@ export interface BenchAccount {
   password: string
   accessToken: string
   apiKey: string
+  /** `name=value` of a browser session cookie, from the real login form. */
+  sessionCookie: string
   /** Wall time of each `POST /auth/token` (password grant), in ms. */
   loginMs: number[]
   /** CPU time the serving process spent on all the logins together, in ms. */
@@ -27,6 +29,30 @@ async function login(origin: string, username: string, password: string): Promis
   })
   const body = (await expectStatus(response, 200, 'password grant')) as { access_token: string }
   return [body.access_token, performance.now() - started]
+}
+
+/** Signs in through the browser login form (GET for its CSRF token, then a same-origin POST). */
+async function browserSession(origin: string, username: string, password: string): Promise<string> {
+  const form = await fetch(`${origin}/auth/login`)
+  const html = await form.text()
+  const csrfCookie = form.headers.getSetCookie().find((line) => /^(__Host-)?gw_csrf=/.test(line))
+  const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1]
+  if (!csrfCookie || !token) throw new Error('login form: no CSRF cookie or token')
+  const response = await fetch(`${origin}/auth/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'sec-fetch-site': 'same-origin',
+      cookie: csrfCookie.split(';')[0] as string,
+    },
+    body: new URLSearchParams({ username, password, csrf: token, return_to: '/app/' }),
+  })
+  await response.text()
+  const session = response.headers.getSetCookie().find((line) => /^(__Host-)?gw_session=/.test(line))
+  if (response.status !== 303 || !session)
+    throw new Error(`browser login: expected 303, got ${response.status}`)
+  return session.split(';')[0] as string
 }
 
 /** Registers a user, logs in `logins` times (timed), and creates an API key with the last access token. */
@@ -64,5 +90,6 @@ export async function createBenchAccount(
     201,
     'create API key',
   )) as { key: string }
-  return { username, password, accessToken, apiKey: created.key, loginMs, loginCpuMs }
+  const sessionCookie = await browserSession(origin, username, password)
+  return { username, password, accessToken, apiKey: created.key, sessionCookie, loginMs, loginCpuMs }
 }

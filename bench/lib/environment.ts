@@ -325,6 +325,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     steady: await writeRequests('steady', bearerLines(steady)),
     external: await writeRequests('external', bearerLines(external)),
     apiKey: await writeRequests('api-key', [`X-API-Key: ${account.apiKey}`]),
+    session: await writeRequests('session', [`Cookie: ${account.sessionCookie}`]),
     badSignature: await writeRequests('bad-signature', bearerLines([tamperSignature(steady[0] as string)])),
     // Replaced by the run with enough never-seen tokens; one for the preflight until then.
     cold: await writeRequests('cold', bearerLines([minter.mint('cold-probe')])),

@@ -26,6 +26,7 @@ export interface RequestFiles {
   steady: string
   external: string
   apiKey: string
+  session: string
   badSignature: string
   cold: string
 }
@@ -129,6 +130,14 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       target: 0.9,
       label: 'gateway: ES256 token, steady (1,000 seen)',
       url: gw(),
+    },
+    {
+      ...gateway,
+      id: 'session',
+      label: 'gateway: browser session cookie (KV record)',
+      url: gw('/app/bench/items?id=42'),
+      requestsFile: files.session,
+      expectStatus: 200,
     },
     {
       ...gateway,

@@ -6,14 +6,15 @@ import { loadBasic } from './basic'
 import { loadBearerJwt } from './bearer-jwt'
 import type { CredentialInput, CredentialLoader } from './credential-input'
 import { loadExternalJwt } from './external-jwt'
+import { assertSessionRequestAllowed, loadSession } from './session'
 
-// The credential kinds this build understands. A kind a route enables but that has no loader
-// here (`session`, until browser login lands) never yields a principal.
-const loaders: Partial<Record<CredentialKind, CredentialLoader>> = {
+// One loader per credential kind.
+const loaders: Record<CredentialKind, CredentialLoader> = {
   jwt: loadBearerJwt,
   external_jwt: loadExternalJwt,
   api_key: loadApiKey,
   basic: loadBasic,
+  session: loadSession,
 }
 
 /** 401 naming every scheme the route accepts, so a Basic-capable client is prompted too. */
@@ -49,9 +50,7 @@ export async function loadPrincipal(input: CredentialInput): Promise<Principal> 
   let found: Principal | undefined
   for (const kind of CREDENTIAL_KINDS) {
     if (!input.credentials.includes(kind)) continue
-    const loader = loaders[kind]
-    if (!loader) continue
-    const principal = await loader(input)
+    const principal = await loaders[kind](input)
     if (!principal) continue
     if (found && !samePrincipal(found, principal)) {
       throw new GatewayError('invalid_token', 'The request carries credentials for different principals.', {
@@ -61,5 +60,8 @@ export async function loadPrincipal(input: CredentialInput): Promise<Principal> 
     found ??= principal
   }
   if (!found) throw missingCredentials(input.credentials)
+  // Session comes last, so `found` is the session's only when no other credential was presented:
+  // then the ambient cookie is what authenticates, and the CSRF guard applies.
+  if (found.method === 'session') await assertSessionRequestAllowed(input)
   return found
 }

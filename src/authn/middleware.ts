@@ -4,6 +4,7 @@ import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import type { Principal } from '../identity/principal'
+import { loginRedirectFor } from '../sessions/navigation'
 import { loadPrincipal } from './authenticate'
 
 export interface AuthenticateOptions {
@@ -28,17 +29,24 @@ export function authenticate(options: AuthenticateOptions = {}): MiddlewareHandl
   const issuers = [...(options.issuers ?? [])]
   const strict = options.revocation === 'strict'
   return async function authenticate(c, next) {
-    c.var.ctx.principal = await loadPrincipal({
-      request: c.req.raw,
-      env: c.env,
-      config: c.var.ctx.config,
-      credentials,
-      apiKeySources,
-      apiKeyParam: 'api_key',
-      issuers,
-      strictRevocation: strict,
-      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-    })
+    try {
+      c.var.ctx.principal = await loadPrincipal({
+        request: c.req.raw,
+        env: c.env,
+        config: c.var.ctx.config,
+        credentials,
+        apiKeySources,
+        apiKeyParam: 'api_key',
+        issuers,
+        strictRevocation: strict,
+        waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      })
+    } catch (error) {
+      // A browser page of the gateway (e.g. /auth/sessions) sends the signed-out user to login.
+      const redirect = loginRedirectFor(c.req.raw, credentials, error, c.var.ctx.config.issuer)
+      if (!redirect) throw error
+      return redirect
+    }
     await next()
   }
 }

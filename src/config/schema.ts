@@ -184,6 +184,21 @@ export const settingsSchema = z
     api_key_default_ttl_days: z.number().int().min(1).max(3_650).default(90),
     /** No key lives longer than this. */
     api_key_max_ttl_days: z.number().int().min(1).max(3_650).default(365),
+    /** Shown on the login and sessions pages. */
+    product_name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+      .default('Edge Auth Gateway'),
+    /** Browser sessions end after this long without a request (checked to within about two minutes). */
+    session_idle_timeout_seconds: z.number().int().min(300).max(2_592_000).default(28_800),
+    /** Browser sessions end this long after sign-in whatever the activity (browsers cap cookies at 400 days). */
+    session_lifetime_seconds: z.number().int().min(300).max(34_560_000).default(604_800),
+    /** Other origins whose pages may send session-authenticated unsafe requests (CSRF check). */
+    trusted_origins: z
+      .array(z.string().refine(isOrigin, { message: 'must be an origin like "https://app.example.com"' }))
+      .default([]),
   })
   .strict()
   .refine((settings) => settings.api_key_default_ttl_days <= settings.api_key_max_ttl_days, {

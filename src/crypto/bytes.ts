@@ -40,3 +40,14 @@ export function timingSafeEqual(a: string, b: string): boolean {
   for (let i = 0; i < length; i++) difference |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0)
   return difference === 0
 }
+
+export async function hmacSha256(key: string, message: string): Promise<Uint8Array> {
+  const imported = await crypto.subtle.importKey(
+    'raw',
+    encoder.encode(key),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  )
+  return new Uint8Array(await crypto.subtle.sign('HMAC', imported, encoder.encode(message)))
+}

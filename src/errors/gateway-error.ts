@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
   invalid_path: 400,
   invalid_credentials: 401,
   forbidden: 403,
+  /** A session-authenticated unsafe request from another origin (src/sessions/csrf.ts). */
+  csrf_failed: 403,
   registration_disabled: 403,
   not_found: 404,
   method_not_allowed: 405,

@@ -21,6 +21,8 @@ export interface Principal {
   expiresAt?: number
   /** The refresh-token family (our login session) an access token belongs to. */
   sessionId?: string
+  /** The browser session (method `session`): its public id and the SHA-256 of its cookie value. */
+  browserSession?: { id: string; tokenHash: string }
   /** The external issuer's configured name, for external_jwt. */
   issuerName?: string
   /**

@@ -5,6 +5,7 @@ import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import type { Principal } from '../identity/principal'
 import { canonicalizePath, splitRequestUrl } from '../routing/canonical-path'
+import { loginRedirectFor } from '../sessions/navigation'
 import { assertionFor } from '../tokens/assertion'
 import { loadKeyRing } from '../tokens/signing-keys'
 import { forwardRequest } from './forward'
@@ -105,17 +106,24 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
   const authenticatedAtMs = Date.now() // a WebSocket's re-check compares against this
   let principal: Principal | undefined
   if (rule.access !== 'public') {
-    principal = await loadPrincipal({
-      request,
-      env,
-      config,
-      credentials: route.credentials,
-      apiKeySources: route.api_key_sources,
-      apiKeyParam: route.api_key_param,
-      issuers: route.issuers,
-      strictRevocation: route.revocation === 'strict',
-      waitUntil: proxy.waitUntil,
-    })
+    try {
+      principal = await loadPrincipal({
+        request,
+        env,
+        config,
+        credentials: route.credentials,
+        apiKeySources: route.api_key_sources,
+        apiKeyParam: route.api_key_param,
+        issuers: route.issuers,
+        strictRevocation: route.revocation === 'strict',
+        waitUntil: proxy.waitUntil,
+      })
+    } catch (error) {
+      const redirect = loginRedirectFor(request, route.credentials, error, config.issuer)
+      if (!redirect) throw error
+      redirect.headers.set('x-request-id', requestId)
+      return redirect
+    }
     const decision = decide(rule, principal, config.roleClosure)
     if (!decision.allow) throw deny(decision)
   }

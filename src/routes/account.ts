@@ -15,6 +15,7 @@ import { createRefreshToken } from '../tokens/refresh'
 import { revokeAccessToken, revokeSession, revokeSubject } from '../tokens/revocation'
 import { loadKeyRing } from '../tokens/signing-keys'
 import { readFields } from './form'
+import { signedOut } from './sessions'
 
 export const accountRoutes = new Hono<AppBindings>()
 
@@ -55,7 +56,7 @@ accountRoutes.post('/auth/register', async function register(c) {
   return c.json({ id: user.id, username: user.username }, 201)
 })
 
-accountRoutes.get('/auth/me', authenticate(), (c) => {
+accountRoutes.get('/auth/me', authenticate({ credentials: ['jwt', 'api_key', 'session'] }), (c) => {
   const principal = currentPrincipal(c)
   return c.json(
     {
@@ -132,11 +133,16 @@ accountRoutes.post('/auth/logout', authenticate({ credentials: ['jwt'] }), async
   return c.body(null, 204)
 })
 
-accountRoutes.post('/auth/logout-all', authenticate({ credentials: ['jwt'] }), async function logoutAll(c) {
-  const principal = currentPrincipal(c)
-  const { settings } = c.var.ctx.config
-  await revokeSubject(c.env, principal.id, settings.access_token_ttl_seconds, {
-    clockSkewSeconds: settings.clock_skew_seconds,
-  })
-  return c.body(null, 204)
-})
+accountRoutes.post(
+  '/auth/logout-all',
+  authenticate({ credentials: ['jwt', 'session'] }),
+  async function logoutAll(c) {
+    const principal = currentPrincipal(c)
+    const { settings } = c.var.ctx.config
+    // Ends every token and browser session of the user (revokeSubject marks the session rows too).
+    await revokeSubject(c.env, principal.id, settings.access_token_ttl_seconds, {
+      clockSkewSeconds: settings.clock_skew_seconds,
+    })
+    return principal.method === 'session' ? signedOut(c) : c.body(null, 204)
+  },
+)

@@ -11,6 +11,8 @@ export interface CleanupReport {
   authFailures: number
   /** Sealed refresh-token successors whose grace window is over (tokens/successor-seal.ts). */
   sealedSuccessors: number
+  /** Browser sessions past their absolute expiry, or ended over a day ago. */
+  browserSessions: number
 }
 
 /**
@@ -22,7 +24,7 @@ export interface CleanupReport {
  */
 export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Promise<CleanupReport> {
   const cutoff = now - CLEANUP_GRACE_SECONDS
-  const [revoked, sessions, refresh, failures, seals] = await db.batch([
+  const [revoked, sessions, refresh, failures, seals, browserSessions] = await db.batch([
     db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
@@ -31,6 +33,9 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
       .prepare('DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2')
       .bind(now - 86_400, now),
     deleteExpiredSeals(db, now),
+    // Browser sessions past their absolute expiry, or ended: kept a day so the sessions page and an
+    // operator looking into a logout still see them.
+    db.prepare('DELETE FROM sessions WHERE expires_at < ?1 OR ended_at < ?2').bind(cutoff, now - 86_400),
   ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
@@ -38,5 +43,6 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     refreshTokens: refresh?.meta.changes ?? 0,
     authFailures: failures?.meta.changes ?? 0,
     sealedSuccessors: seals?.meta.changes ?? 0,
+    browserSessions: browserSessions?.meta.changes ?? 0,
   }
 }

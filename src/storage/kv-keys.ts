@@ -21,6 +21,11 @@ export function apiKeyKey(id: string): string {
   return `apikey:${id}`
 }
 
+/** A browser session's cached record: `session:<sha256(cookie value)>` → JSON. */
+export function sessionKey(tokenHash: string): string {
+  return `session:${tokenHash}`
+}
+
 /** An external issuer's JWKS: `jwks:<issuer name>` → JSON. */
 export function jwksKey(issuerName: string): string {
   return `jwks:${issuerName}`

@@ -6,6 +6,7 @@ import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import { kvTtl, revokedJtiKey, revokedSubjectKey } from '../storage/kv-keys'
 import { liveFamilyAccessTokens, revokeFamily, revokeUserRefreshTokens } from '../storage/refresh-tokens'
+import { endAllUserSessions } from '../storage/sessions'
 
 export interface RevocationStores {
   DB: D1Database
@@ -102,6 +103,15 @@ export async function assertNotRevoked(
     throw revoked()
 }
 
+/**
+ * The subject's not-before (ms) from KV, through the same isolate cache as the token check; null
+ * when there is none. Browser sessions compare it with their creation time (src/sessions).
+ */
+export async function subjectNotBeforeMs(kv: KVNamespace, subject: string): Promise<number | null> {
+  const [value] = await readRevocationKeys(kv, [revokedSubjectKey(subject)])
+  return value === null || value === undefined ? null : Number(value)
+}
+
 /** The largest `clock_skew_seconds` the settings schema allows (config/schema.ts). */
 export const MAX_CLOCK_SKEW_SECONDS = 300
 
@@ -135,7 +145,8 @@ export async function revokeAccessToken(
 }
 
 /**
- * Voids every access token of a subject issued until now, and every refresh token of a user:
+ * Voids every access token of a subject issued until now, and every refresh token and browser
+ * session of a user:
  * logout-all, disable, password change, admin "revoke all". Returns the not-before instant (ms).
  *
  * The order is what makes "nothing minted concurrently survives" hold:
@@ -157,6 +168,9 @@ export async function revokeSubject(
 ): Promise<number> {
   return withStorage('revoke subject', async () => {
     await revokeUserRefreshTokens(stores.DB, subject)
+    // Browser sessions outlive the KV entry below, so their rows end too: once the entry expires,
+    // their cached copies (60 s) have long been refilled from these rows.
+    await endAllUserSessions(stores.DB, subject, Math.floor(Date.now() / 1000))
     const notBefore = Date.now() + 1
     await stores.DB.prepare(
       `INSERT INTO subject_revocations (subject, not_before_ms) VALUES (?1, ?2)

@@ -1,0 +1,87 @@
+/**
+ * Loader for `session`: the browser session cookie. Also home of the CSRF guard every
+ * session-authenticated request passes (src/sessions/csrf.ts decides; this applies it), called by
+ * `loadPrincipal` once it knows the cookie is what authenticated the request.
+ */
+import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
+import { cookieNames, readCookieValues } from '../sessions/cookies'
+import { checkCrossOrigin } from '../sessions/csrf'
+import { csrfTokenFor, tokensMatch } from '../sessions/csrf-token'
+import { resolveSession } from '../sessions/service'
+import { scopesForRoles } from '../tokens/scopes'
+import type { CredentialInput } from './credential-input'
+
+export const CSRF_HEADER = 'x-csrf-token'
+
+export function invalidSession(): GatewayError {
+  return new GatewayError('invalid_credentials', 'The session has ended or expired; sign in again.', {
+    challenge: { scheme: 'Bearer' },
+  })
+}
+
+/**
+ * The session cookie value, undefined without one. Only the name for ISSUER's scheme counts (an
+ * unprefixed cookie on an https deployment could have been planted by a sibling host), and two
+ * values under that name (one planted beside ours) are refused rather than settled by picking one.
+ */
+export function readSessionCookie(request: Request, issuer: string): string | undefined {
+  const values = readCookieValues(request.headers.get('cookie'), cookieNames(issuer).session)
+  if (values.length > 1) throw invalidSession()
+  return values[0]
+}
+
+export async function loadSession(input: CredentialInput): Promise<Principal | undefined> {
+  const value = readSessionCookie(input.request, input.config.issuer)
+  if (value === undefined) return undefined
+  const { config } = input
+  const result = await resolveSession(input.env, config.settings, value, {
+    strict: input.strictRevocation,
+    waitUntil: input.waitUntil,
+  })
+  if ('rejected' in result) throw invalidSession()
+  const { record, tokenHash } = result
+  return {
+    method: 'session',
+    id: record.userId,
+    username: record.username,
+    roles: record.roles,
+    scopes: [...scopesForRoles(record.roles, config.roleClosure, config.settings.role_scopes)].sort(),
+    expiresAt: record.expiresAt,
+    browserSession: { id: record.id, tokenHash },
+  }
+}
+
+/**
+ * 403 `csrf_failed` unless a request authenticated by the session cookie is same-origin (see
+ * src/sessions/csrf.ts for the rules). Nothing is forwarded or served on refusal.
+ */
+export async function assertSessionRequestAllowed(
+  input: Pick<CredentialInput, 'request' | 'config'>,
+): Promise<void> {
+  const { request, config } = input
+  const decision = await checkCrossOrigin({
+    method: request.method,
+    secFetchSite: request.headers.get('sec-fetch-site'),
+    origin: request.headers.get('origin'),
+    gatewayOrigin: config.issuer,
+    trustedOrigins: config.settings.trusted_origins,
+    hasValidToken: async () => {
+      const value = readSessionCookie(request, config.issuer)
+      if (value === undefined) return false
+      const expected = await csrfTokenFor(value)
+      const cookies = readCookieValues(request.headers.get('cookie'), cookieNames(config.issuer).csrf)
+      return (
+        cookies.length === 1 &&
+        tokensMatch(cookies[0], expected) &&
+        tokensMatch(request.headers.get(CSRF_HEADER), expected)
+      )
+    },
+  })
+  if (!decision.allow) {
+    throw new GatewayError(
+      'csrf_failed',
+      'Cross-site request refused: this request must come from the same origin.',
+    )
+  }
+}

@@ -1,0 +1,86 @@
+import { Layout } from './layout'
+
+/** An external login provider's button (none until the provider issues land). */
+export interface ProviderButton {
+  name: string
+  displayName: string
+}
+
+export interface LoginPageProps {
+  productName: string
+  csrfToken: string
+  returnTo: string
+  username?: string
+  /** One generic message: the page never says whether the account exists. */
+  error?: string
+  registration: boolean
+  providers: readonly ProviderButton[]
+}
+
+export function LoginPage(props: LoginPageProps) {
+  const described = props.error ? 'login-error' : undefined
+  const invalid = props.error ? 'true' : undefined
+  return (
+    <Layout title="Sign in" productName={props.productName}>
+      <h1>{props.productName}</h1>
+      <p class="lead">Sign in to continue.</p>
+      {props.error && (
+        <p id="login-error" class="error" role="alert">
+          {props.error}
+        </p>
+      )}
+      <form method="post" action="/auth/login">
+        <input type="hidden" name="csrf" value={props.csrfToken} />
+        <input type="hidden" name="return_to" value={props.returnTo} />
+        <label for="username">Username</label>
+        <input
+          id="username"
+          name="username"
+          type="text"
+          autocomplete="username"
+          autocapitalize="none"
+          spellcheck={false}
+          required
+          autofocus
+          value={props.username ?? ''}
+          aria-describedby={described}
+          aria-invalid={invalid}
+        />
+        <label for="password">Password</label>
+        <input
+          id="password"
+          name="password"
+          type="password"
+          autocomplete="current-password"
+          required
+          aria-describedby={described}
+          aria-invalid={invalid}
+        />
+        <label class="check" for="remember">
+          <input id="remember" name="remember" type="checkbox" value="1" />
+          Keep me signed in on this device
+        </label>
+        <button type="submit">Sign in</button>
+      </form>
+      {props.providers.length > 0 && (
+        <section class="providers" aria-label="Other ways to sign in">
+          {props.providers.map((provider) => (
+            <p>
+              <a
+                class="button"
+                href={`/auth/login/${encodeURIComponent(provider.name)}?return_to=${encodeURIComponent(props.returnTo)}`}
+              >
+                Continue with {provider.displayName}
+              </a>
+            </p>
+          ))}
+        </section>
+      )}
+      {props.registration && (
+        <p class="muted">
+          No account? <a href="/auth/register">Create one</a>.
+        </p>
+      )}
+    </Layout>
+  )
+}

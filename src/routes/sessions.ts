@@ -1,0 +1,98 @@
+/**
+ * Logout and session management for browsers: POST /auth/logout with the session cookie (the
+ * bearer version in account.ts answers when an Authorization header is sent; logout-all is there
+ * too and takes either credential),
+ * GET /auth/sessions, DELETE /auth/sessions/{id}, and POST /auth/sessions/{id}/end, the same as
+ * DELETE for the HTML page's forms (HTML forms can only GET and POST).
+ */
+import type { Context } from 'hono'
+import { Hono } from 'hono'
+import { authenticate, currentPrincipal } from '../authn/middleware'
+import { assertSessionRequestAllowed, readSessionCookie } from '../authn/session'
+import type { AppBindings } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import { renderPage } from '../pages/render'
+import { SessionsPage, type SessionView } from '../pages/sessions-page'
+import { clearSessionCookies, cookieNames } from '../sessions/cookies'
+import { LOGIN_PATH } from '../sessions/navigation'
+import { safeReturnTo } from '../sessions/return-to'
+import { endSessionById, endSessionByValue, listSessions } from '../sessions/service'
+import { htmlErrors, wantsHtml } from './pages'
+
+export const sessionRoutes = new Hono<AppBindings>()
+
+sessionRoutes.use('/auth/sessions', htmlErrors())
+sessionRoutes.use('/auth/sessions/*', htmlErrors())
+
+/** Clears the browser's cookies and sends it to the login page (or a validated return_to). */
+export function signedOut(c: Context<AppBindings>, returnTo = LOGIN_PATH): Response {
+  clearSessionCookies(c, cookieNames(c.var.ctx.config.issuer))
+  c.header('cache-control', 'no-store')
+  return c.redirect(returnTo, 303)
+}
+
+/** Whether the request carries an Authorization header (then the bearer handlers answer). */
+function hasAuthorization(c: Context<AppBindings>): boolean {
+  return c.req.header('authorization') !== undefined
+}
+
+// Logout with the cookie works even when the session already ended (the cookie is cleared all the
+// same), so it does not go through `authenticate`; the CSRF guard runs first all the same.
+sessionRoutes.post('/auth/logout', async function logoutBrowser(c, next) {
+  if (hasAuthorization(c)) return next()
+  const { config } = c.var.ctx
+  const value = readSessionCookie(c.req.raw, config.issuer)
+  // No credential at all: an API client gets the bearer endpoint's 401, a browser the login page.
+  if (value === undefined && !wantsHtml(c.req.raw)) return next()
+  await assertSessionRequestAllowed({ request: c.req.raw, config })
+  if (value !== undefined) await endSessionByValue(c.env, value)
+  const requested = c.req.query('return_to')
+  return signedOut(c, requested === undefined ? LOGIN_PATH : safeReturnTo(requested, config.issuer))
+})
+
+const listAuth = authenticate({ credentials: ['jwt', 'session'] })
+
+sessionRoutes.get('/auth/sessions', listAuth, async function showSessions(c) {
+  const principal = currentPrincipal(c)
+  const rows = await listSessions(c.env, c.var.ctx.config.settings, principal.id)
+  const sessions: SessionView[] = rows.map((row) => ({
+    id: row.id,
+    created_at: row.created_at,
+    last_seen_at: row.last_seen_at,
+    expires_at: row.expires_at,
+    user_agent: row.user_agent,
+    ip: row.ip,
+    auth_method: row.auth_method,
+    current: row.id === principal.browserSession?.id,
+  }))
+  if (!wantsHtml(c.req.raw)) return c.json({ items: sessions }, 200, { 'cache-control': 'no-store' })
+  return renderPage(
+    c,
+    SessionsPage({
+      productName: c.var.ctx.config.settings.product_name,
+      username: principal.username,
+      sessions,
+    }),
+  )
+})
+
+async function endOne(c: Context<AppBindings>): Promise<{ current: boolean }> {
+  const principal = currentPrincipal(c)
+  const id = c.req.param('id') ?? ''
+  if (!(await endSessionById(c.env, principal.id, id)))
+    throw new GatewayError('not_found', 'No such session.')
+  return { current: id === principal.browserSession?.id }
+}
+
+sessionRoutes.delete('/auth/sessions/:id', listAuth, async function endSession(c) {
+  const { current } = await endOne(c)
+  if (current) clearSessionCookies(c, cookieNames(c.var.ctx.config.issuer))
+  return c.body(null, 204)
+})
+
+sessionRoutes.post('/auth/sessions/:id/end', listAuth, async function endSessionFromForm(c) {
+  const { current } = await endOne(c)
+  if (current) return signedOut(c)
+  c.header('cache-control', 'no-store')
+  return c.redirect('/auth/sessions', 303)
+})

@@ -1,0 +1,41 @@
+/**
+ * Browsers that navigate to a session route without a valid session are sent to the login page
+ * instead of being shown a JSON 401; API clients (and browser `fetch` calls, which do not ask for
+ * text/html first) keep the usual 401.
+ */
+import type { CredentialKind } from '../config/schema'
+import { isGatewayError } from '../errors/gateway-error'
+import { safeReturnTo } from './return-to'
+
+export const LOGIN_PATH = '/auth/login'
+
+/** GET or HEAD whose Accept names text/html: what a browser sends for a page load. */
+export function isBrowserNavigation(request: Request): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false
+  return (request.headers.get('accept') ?? '').toLowerCase().includes('text/html')
+}
+
+export function loginUrl(returnTo: string): string {
+  return returnTo === '/' ? LOGIN_PATH : `${LOGIN_PATH}?return_to=${encodeURIComponent(returnTo)}`
+}
+
+/**
+ * The 302 to the login page for a navigation that failed authentication on a route accepting
+ * `session`, else undefined (the error is rendered as usual). `return_to` is the requested path
+ * and query, already held to the rules it is checked against after login.
+ */
+export function loginRedirectFor(
+  request: Request,
+  credentials: readonly CredentialKind[],
+  error: unknown,
+  gatewayOrigin: string,
+): Response | undefined {
+  if (!credentials.includes('session') || !isBrowserNavigation(request)) return undefined
+  if (!isGatewayError(error) || error.status !== 401) return undefined
+  const url = new URL(request.url)
+  const returnTo = safeReturnTo(url.pathname + url.search, gatewayOrigin)
+  return new Response(null, {
+    status: 302,
+    headers: { location: loginUrl(returnTo), 'cache-control': 'no-store' },
+  })
+}
