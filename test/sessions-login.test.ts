@@ -74,8 +74,9 @@ describe('POST /auth/login', () => {
 
   it('shows the wait when the account is throttled: 429 with Retry-After, and no session', async () => {
     await createUser('lg-throttled')
+    // A backoff lock of two minutes (below the hourly cap, which would say an hour).
     await env.DB.prepare(
-      'INSERT INTO auth_failures (subject, window_start, failures_in_window, consecutive_failures, locked_until) VALUES (?1, ?2, 20, 20, ?3)',
+      'INSERT INTO auth_failures (subject, window_start, failures_in_window, consecutive_failures, locked_until) VALUES (?1, ?2, 1, 1, ?3)',
     )
       .bind('account:lg-throttled', Math.floor(Date.now() / 1000), Math.floor(Date.now() / 1000) + 120)
       .run()
