@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error'
+import { readCappedBody } from '../http/capped-body'
 
 /** Request bodies of the gateway's own endpoints are small; larger ones are refused unread. */
 export const MAX_FORM_BYTES = 16 * 1024
@@ -7,35 +8,11 @@ function tooLarge(): GatewayError {
   return new GatewayError('payload_too_large', 'The request body is too large.')
 }
 
-/**
- * The body, counted as it arrives: past MAX_FORM_BYTES the stream is cancelled and 413 thrown, so
- * a chunked body (no Content-Length) or one under a lying Content-Length costs at most the cap
- * (plus one chunk) in memory and reading, never the whole upload.
- */
+/** The body, counted as it arrives (http/capped-body.ts); an honest oversized declaration is refused unread. */
 async function readCappedBytes(request: Request): Promise<Uint8Array> {
-  // An honest oversized declaration is refused before a byte is read.
   if (Number(request.headers.get('content-length') ?? 0) > MAX_FORM_BYTES) throw tooLarge()
-  if (request.body === null) return new Uint8Array(0)
-  const reader = (request.body as ReadableStream<Uint8Array>).getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > MAX_FORM_BYTES) {
-      // Not awaited: a source slow to acknowledge the cancel must not hold the 413.
-      reader.cancel().catch(() => undefined)
-      throw tooLarge()
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
+  const bytes = await readCappedBody(request.body as ReadableStream<Uint8Array> | null, MAX_FORM_BYTES)
+  if (bytes === undefined) throw tooLarge()
   return bytes
 }
 

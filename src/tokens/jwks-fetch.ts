@@ -1,4 +1,5 @@
 import type { JSONWebKeySet, JWK } from 'jose'
+import { readCappedBody } from '../http/capped-body'
 
 /** A fetch the cache can be handed in tests; production uses the platform's. */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>
@@ -34,26 +35,8 @@ export class JwksFetchError extends Error {
 async function readCapped(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN)
   if (declared > maxBytes) throw new JwksFetchError(`response larger than ${maxBytes} bytes`)
-  if (!response.body) return ''
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel()
-      throw new JwksFetchError(`response larger than ${maxBytes} bytes`)
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let at = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, at)
-    at += chunk.byteLength
-  }
+  const bytes = await readCappedBody(response.body, maxBytes)
+  if (bytes === undefined) throw new JwksFetchError(`response larger than ${maxBytes} bytes`)
   return new TextDecoder().decode(bytes)
 }
 
