@@ -12,7 +12,7 @@ import {
   requireScopes,
 } from './lib'
 
-// The README's "Building on the gateway" example, verbatim in spirit: a Worker of your own that
+// The "Building on the gateway" example of docs/authorization.md, verbatim in spirit: a Worker of your own that
 // uses the gateway's credentials, roles and scopes.
 function reportsApp(ran: string[]) {
   const app = new Hono<AppBindings>()

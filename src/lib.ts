@@ -1,6 +1,6 @@
 /**
  * The gateway's pieces for building your own Worker (the seed's parameterized guards as Hono
- * middleware). The README's "Building on the gateway" section shows a whole app.
+ * middleware). "Building on the gateway" in docs/authorization.md shows a whole app.
  */
 export { createApp } from './app'
 export { authenticate, currentPrincipal, requireRole, requireScopes } from './authn'

@@ -23,7 +23,7 @@ export function readBasicCredentials(request: Request): { username: string; pass
 
 /**
  * Loader for `basic`: the same users, hashes and throttling as the password grant. Every request
- * costs one PBKDF2 derivation (100,000 iterations), which is why the README recommends Basic only
+ * costs one PBKDF2 derivation (100,000 iterations), which is why docs/credentials.md recommends Basic only
  * for low-rate machine clients and legacy tools.
  */
 export async function loadBasic(input: CredentialInput): Promise<Principal | undefined> {

@@ -42,7 +42,7 @@ function withinClient(allowed: Set<string>, auth: ClientAuthentication | undefin
 
 /**
  * RFC 6749 §4.3, for first-party clients (the seed's OAuth2PasswordRequestForm flow). RFC 9700
- * §2.4 says not to use it for third-party clients; the README says so and `password_grant`
+ * §2.4 says not to use it for third-party clients; docs/credentials.md says so and `password_grant`
  * turns it off.
  */
 export async function passwordGrant(
