@@ -123,13 +123,13 @@ ${TARGET_HELP}
       ...revokeUserStatements(username),
       userApiKeysStatement(username),
     ]
-    const [updated = [], revocation = [], refresh = [], keys = []] = await executeSql(
+    const [updated = [], revocation = [], refresh = [], browserSessions = [], keys = []] = await executeSql(
       target,
       joinStatements(statements),
     )
     const outcome = readRevocation(revocation, refresh)
     if (!updated[0] || !outcome) throw noSuchUser(username)
-    out(`disabled ${username} (id ${outcome.userId})`)
+    out(`disabled ${username} (id ${outcome.userId}); ${browserSessions.length} browser session(s) ended`)
     await publishRevocation(target, outcome, ttl)
     await publishApiKeyTombstones(target, outcome.userId, keys, `suspended ${keys.length} API key(s)`)
     return 0
@@ -182,13 +182,13 @@ ${TARGET_HELP}
       revokeUserApiKeysStatement(username),
       userApiKeysStatement(username),
     ]
-    const [revocation = [], refresh = [], revokedKeys = [], keys = []] = await executeSql(
-      target,
-      joinStatements(statements),
-    )
+    const [revocation = [], refresh = [], browserSessions = [], revokedKeys = [], keys = []] =
+      await executeSql(target, joinStatements(statements))
     const outcome = readRevocation(revocation, refresh)
     if (!outcome) throw noSuchUser(username)
-    out(`revoked every session and API key of ${username} (id ${outcome.userId})`)
+    out(
+      `revoked every session and API key of ${username} (id ${outcome.userId}); ${browserSessions.length} browser session(s) ended`,
+    )
     await publishRevocation(target, outcome, ttl)
     await publishApiKeyTombstones(target, outcome.userId, keys, `revoked ${revokedKeys.length} API key(s)`)
     return 0

@@ -213,19 +213,28 @@ describe('disable, enable and revoke-user', SLOW, () => {
     expect(revocations).toEqual([{ n: 1 }])
   })
 
-  it('revoke-user ends every session of a user without disabling the account', async () => {
+  it('revoke-user ends every session of a user (refresh tokens and browser sessions) without disabling the account', async () => {
+    // A live browser session row of alice's (what POST /auth/login writes).
+    await query(
+      state.dir,
+      `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, auth_method, auth_time)
+       VALUES ('alice-browser', 'alice-browser-hash', '${aliceId}', unixepoch(), unixepoch(), unixepoch() + 3600, 'password', unixepoch())`,
+    )
     const revoked = await admin(state.dir, ['revoke-user', 'alice'])
     expect(revoked.code, revoked.stderr).toBe(0)
     expect(revoked.stdout).toMatch(/1 refresh-token session\(s\) revoked/)
-    const [users = [], revocations = [], tokens = []] = await query(
+    expect(revoked.stdout).toMatch(/1 browser session\(s\) ended/)
+    const [users = [], revocations = [], tokens = [], sessions = []] = await query(
       state.dir,
       `SELECT disabled FROM users WHERE id = '${aliceId}';
        SELECT COUNT(*) AS n FROM subject_revocations WHERE subject = '${aliceId}';
-       SELECT revoked_at FROM refresh_tokens WHERE token_hash = 'alice-1'`,
+       SELECT revoked_at FROM refresh_tokens WHERE token_hash = 'alice-1';
+       SELECT ended_at FROM sessions WHERE id = 'alice-browser'`,
     )
     expect(users).toEqual([{ disabled: 0 }])
     expect(revocations).toEqual([{ n: 1 }])
     expect(tokens[0]?.revoked_at).not.toBeNull()
+    expect(sessions[0]?.ended_at).not.toBeNull()
   })
 })
 

@@ -60,7 +60,7 @@ describe('check-config warns when the deployed config opens registration', { tim
   it('the shipped wrangler.toml passes without a registration warning (sign-up is off when deployed)', async () => {
     const result = await checkConfig('shipped', shipped)
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout).toMatch(/^configuration OK: 3 routes/)
+    expect(result.stdout).toMatch(/^configuration OK: \d+ routes/)
     expect(result.stderr).not.toMatch(WARNING)
   })
 
