@@ -5,6 +5,7 @@ import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
 import { healthRoutes } from './routes/health'
+import { oidcRoutes } from './routes/oidc'
 import { revocationRoutes } from './routes/revocation'
 import { tokenRoutes } from './routes/token'
 import { wellKnownRoutes } from './routes/well-known'
@@ -19,6 +20,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', accountRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
+  app.route('/', oidcRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,

@@ -22,6 +22,8 @@ export interface AccessTokenClaims {
   clientId?: string
   /** The refresh-token family (session) this token was issued in. */
   sessionId?: string
+  /** When the user last authenticated (seconds); absent for client_credentials tokens. */
+  authTime?: number
 }
 
 export interface IssueOptions {
@@ -50,6 +52,7 @@ export async function issueAccessToken(
     username: claims.username,
     client_id: claims.clientId ?? null,
     ...(claims.sessionId ? { sid: claims.sessionId } : {}),
+    ...(claims.authTime !== undefined ? { auth_time: claims.authTime } : {}),
   })
     .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(options.issuer)

@@ -33,7 +33,7 @@ export async function issueTokenResponse(
   context: GrantContext,
   subject: TokenSubject,
   scopes: readonly string[],
-  options: { clientId?: string; sessionId?: string; refreshToken?: string },
+  options: { clientId?: string; sessionId?: string; refreshToken?: string; authTime?: number },
 ): Promise<TokenResponse> {
   const { config } = context
   const ttl = config.settings.access_token_ttl_seconds
@@ -47,6 +47,7 @@ export async function issueTokenResponse(
       scope,
       clientId: options.clientId,
       sessionId: options.sessionId,
+      authTime: options.authTime,
     },
     { issuer: config.issuer, audience: config.settings.audience, ttlSeconds: ttl },
   )
