@@ -344,6 +344,34 @@ describe('code replay (RFC 6749 §4.1.2)', () => {
     expect(await callApi(first.access_token)).toEqual({ status: 401, forwarded: 0 })
   })
 
+  it('ends the session of an exchange that a replay overtook while it was still writing its tokens', async () => {
+    const user = await createUser('ac-overtaken')
+    await createCodeClient('ac-overtaken-app')
+    const issued = await issueCode('ac-overtaken-app', user.id)
+    // The mark a replay leaves when it loses the redemption before the winner linked its session.
+    await env.DB.prepare('UPDATE authorization_codes SET replayed_at = ?2 WHERE code_hash = ?1')
+      .bind(await sha256Hex(issued.code), nowSeconds())
+      .run()
+    await expectError(await exchangeCode('ac-overtaken-app', issued), 400, 'invalid_grant')
+    const row = await codeRow(issued.code)
+    expect(row?.used_at).not.toBeNull()
+    const live = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE family_id = ?1 AND revoked_at IS NULL',
+    )
+      .bind(row?.family_id)
+      .first<{ n: number }>()
+    expect(live?.n).toBe(0)
+    // The access token it signed before noticing is on the denylist.
+    const issuedTokens = await env.DB.prepare('SELECT jti FROM session_access_tokens WHERE family_id = ?1')
+      .bind(row?.family_id)
+      .all<{ jti: string }>()
+    expect(issuedTokens.results).toHaveLength(1)
+    const denied = await env.DB.prepare('SELECT 1 AS hit FROM revoked_tokens WHERE jti_hash = ?1')
+      .bind(await sha256Hex(issuedTokens.results[0]?.jti ?? ''))
+      .first()
+    expect(denied).toEqual({ hit: 1 })
+  })
+
   it('lets exactly one of two concurrent redemptions win in D1, and leaves no usable token behind', async () => {
     const user = await createUser('ac-race')
     await createCodeClient('ac-race-app')
