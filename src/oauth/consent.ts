@@ -47,7 +47,7 @@ export function listGrants(db: D1Database, userId: string): Promise<ConsentGrant
 
 /**
  * Withdraws consent and ends every session the user has with that client (its refresh tokens and
- * their live access tokens). Returns false when there was neither a grant nor a session.
+ * their live access tokens). Returns false when there was neither a grant nor a live session.
  */
 export async function revokeGrant(
   stores: RevocationStores,
@@ -59,8 +59,8 @@ export async function revokeGrant(
       findClientSessionFamilies(stores.DB, input.userId, input.clientId),
     ]),
   )
-  for (const familyId of families) {
+  for (const { familyId } of families) {
     await revokeSession(stores, familyId, { clockSkewSeconds: input.clockSkewSeconds })
   }
-  return removed || families.length > 0
+  return removed || families.some((family) => family.live)
 }

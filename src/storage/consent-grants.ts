@@ -79,22 +79,26 @@ export async function deleteConsentGrant(db: D1Database, userId: string, clientI
 }
 
 /**
- * Sessions (refresh-token families) a user holds with a client that are not yet revoked, plus
- * those the client got from authorization codes (a client without the refresh grant has a family
- * of access tokens only).
+ * Sessions (refresh-token families) a user holds with a client: `live` ones still have an
+ * unrevoked refresh token; the others come from authorization codes (a client without the refresh
+ * grant has a family of access tokens only) and may hold live access tokens all the same.
  */
 export async function findClientSessionFamilies(
   db: D1Database,
   userId: string,
   clientId: string,
-): Promise<string[]> {
+): Promise<{ familyId: string; live: boolean }[]> {
   const result = await db
     .prepare(
-      `SELECT DISTINCT family_id FROM refresh_tokens WHERE user_id = ?1 AND client_id = ?2 AND revoked_at IS NULL
+      `SELECT DISTINCT family_id, 1 AS live FROM refresh_tokens
+         WHERE user_id = ?1 AND client_id = ?2 AND revoked_at IS NULL
        UNION
-       SELECT family_id FROM authorization_codes WHERE user_id = ?1 AND client_id = ?2 AND family_id IS NOT NULL`,
+       SELECT family_id, 0 AS live FROM authorization_codes
+         WHERE user_id = ?1 AND client_id = ?2 AND family_id IS NOT NULL`,
     )
     .bind(userId, clientId)
-    .all<{ family_id: string }>()
-  return result.results.map((row) => row.family_id)
+    .all<{ family_id: string; live: number }>()
+  const families = new Map<string, boolean>()
+  for (const row of result.results) families.set(row.family_id, families.get(row.family_id) || row.live === 1)
+  return [...families].map(([familyId, live]) => ({ familyId, live }))
 }
