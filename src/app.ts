@@ -6,6 +6,7 @@ import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
 import { healthRoutes } from './routes/health'
 import { loginRoutes } from './routes/login'
+import { oidcRoutes } from './routes/oidc'
 import { pageAssetRoutes } from './routes/pages'
 import { registerPageRoutes } from './routes/register-page'
 import { revocationRoutes } from './routes/revocation'
@@ -28,6 +29,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', accountRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
+  app.route('/', oidcRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,
