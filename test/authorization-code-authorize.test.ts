@@ -167,7 +167,7 @@ describe('the authorization response URL', () => {
 
 describe('what authorize does next', () => {
   async function validRequest(overrides: Record<string, string | null> = {}): Promise<AuthorizationRequest> {
-    const result = await validateAuthorizationRequest(env.DB, await params(overrides))
+    const result = await validateAuthorizationRequest(env.DB, await params(overrides), now)
     if (!result.ok) throw new Error(JSON.stringify(result))
     return result.request
   }
@@ -218,10 +218,47 @@ describe('what authorize does next', () => {
     expect(decision).toEqual({ next: 'issue' })
   })
 
-  it('comes back from the login page without prompt=login (no loop), other prompts kept', () => {
-    expect(returnToAfterLogin('/auth/authorize?client_id=a&prompt=login&state=s')).toBe(
-      '/auth/authorize?client_id=a&state=s',
+  it('comes back from the login page without prompt=login (no loop) but with login_after, other prompts kept', () => {
+    expect(returnToAfterLogin('/auth/authorize?client_id=a&prompt=login&state=s', now)).toBe(
+      `/auth/authorize?client_id=a&state=s&login_after=${now}`,
     )
-    expect(returnToAfterLogin('/auth/authorize?prompt=login+consent')).toBe('/auth/authorize?prompt=consent')
+    expect(returnToAfterLogin('/auth/authorize?prompt=login+consent', now)).toBe(
+      `/auth/authorize?prompt=consent&login_after=${now}`,
+    )
+  })
+
+  it.each([
+    ['a sign-in from before the request (the old session, no new login) → login', now - 1, 'login'],
+    ['a sign-in at or after the request → issue', now, 'issue'],
+  ] as const)('prompt=login came back with login_after: %s', async (_, authTime, expected) => {
+    const request = await validRequest({ login_after: String(now - 5) })
+    const decision = decideInteraction({
+      request: { ...request, loginAfter: now },
+      user: { userId: 'u', authTime },
+      consentCovers: true,
+      now: now + 30,
+    })
+    expect(decision.next).toBe(expected)
+  })
+
+  it('a sign-in after login_after satisfies max_age=0 (no login loop once the user signed in)', async () => {
+    const request = await validRequest({ max_age: '0', login_after: String(now - 5) })
+    expect(request.loginAfter).toBe(now - 5)
+    const decision = decideInteraction({
+      request,
+      user: { userId: 'u', authTime: now - 5 },
+      consentCovers: true,
+      now: now + 2,
+    })
+    expect(decision.next).toBe('issue')
+  })
+
+  it('refuses a login_after in the future (no sign-in could satisfy it) with invalid_request', async () => {
+    const result = await validateAuthorizationRequest(
+      env.DB,
+      await params({ login_after: String(now + 60) }),
+      now,
+    )
+    expect(result).toMatchObject({ ok: false, show: 'redirect', error: 'invalid_request' })
   })
 })

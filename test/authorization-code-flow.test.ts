@@ -71,6 +71,9 @@ describe('the authorization code flow through the authorize service', () => {
     // prompt=login was dropped from return_to; the original still asks for a login.
     expect(again.kind).toBe('login')
     const back = new URLSearchParams(anonymous.kind === 'login' ? anonymous.returnTo.split('?')[1] : '')
+    // Coming back with the sign-in from before the request is not the new login prompt=login asked for.
+    expect((await authorize(context(), back, `/auth/authorize?${back}`, user)).kind).toBe('login')
+    user.authTime = nowSeconds()
     const consent = await authorize(context(), back, `/auth/authorize?${back}`, user)
     expect(consent).toMatchObject({ kind: 'consent', scopes: ['openid', 'read'] })
 

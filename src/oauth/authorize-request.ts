@@ -7,6 +7,7 @@
 import { isGatewayError } from '../errors/gateway-error'
 import { findClient, type OAuthClient } from '../storage/clients'
 import { withStorage } from '../storage/errors'
+import { nowSeconds } from '../storage/json'
 import { parseScope } from '../tokens/scopes'
 import { isS256Challenge, PKCE_METHOD } from './pkce'
 import { matchRedirectUri } from './redirect-uri'
@@ -40,7 +41,16 @@ export interface AuthorizationRequest {
   prompt: ReadonlySet<Prompt>
   maxAge?: number
   loginHint?: string
+  /** `login_after`: only a sign-in at or after this time (unix seconds) counts (interaction.ts). */
+  loginAfter?: number
 }
+
+/**
+ * The gateway's own parameter on the authorize URL it sends to the login page as `return_to`
+ * (interaction.ts). A client may send it too; it can only make its own request stricter, and a
+ * value in the future is refused, since no sign-in could ever satisfy it.
+ */
+export const LOGIN_AFTER = 'login_after'
 
 export type AuthorizeValidation =
   | { ok: true; request: AuthorizationRequest }
@@ -86,6 +96,7 @@ function parsePrompt(value: string | null): Set<Prompt> | string {
 export async function validateAuthorizationRequest(
   db: D1Database,
   params: URLSearchParams,
+  now = nowSeconds(),
 ): Promise<AuthorizeValidation> {
   const clientId = single(params, 'client_id')
   if (clientId === undefined || clientId === null || !CLIENT_ID.test(clientId))
@@ -152,6 +163,10 @@ export async function validateAuthorizationRequest(
   if (loginHint !== null && loginHint.length > MAX_LOGIN_HINT)
     return back('invalid_request', 'The login_hint is too long.')
 
+  const loginAfterText = params.get(LOGIN_AFTER)
+  if (loginAfterText !== null && !(/^\d{1,10}$/.test(loginAfterText) && Number(loginAfterText) <= now))
+    return back('invalid_request', `${LOGIN_AFTER} must be a past time in seconds.`)
+
   return {
     ok: true,
     request: {
@@ -164,6 +179,7 @@ export async function validateAuthorizationRequest(
       prompt,
       ...(maxAgeText !== null ? { maxAge: Number(maxAgeText) } : {}),
       ...(loginHint !== null ? { loginHint } : {}),
+      ...(loginAfterText !== null ? { loginAfter: Number(loginAfterText) } : {}),
     },
   }
 }

@@ -98,7 +98,7 @@ export async function authorize(
   user: AuthorizingUser | undefined,
   now = nowSeconds(),
 ): Promise<AuthorizeOutcome> {
-  const validation = await validateAuthorizationRequest(context.db, params)
+  const validation = await validateAuthorizationRequest(context.db, params, now)
   if (!validation.ok) {
     if (validation.show === 'page') return { kind: 'error_page', description: validation.description }
     return {
@@ -122,7 +122,11 @@ export async function authorize(
   const decision = decideInteraction({ request, user, consentCovers, now })
   switch (decision.next) {
     case 'login':
-      return { kind: 'login', returnTo: returnToAfterLogin(pathAndQuery), loginHint: request.loginHint }
+      return {
+        kind: 'login',
+        returnTo: returnToAfterLogin(pathAndQuery, now),
+        loginHint: request.loginHint,
+      }
     case 'error':
       return back(context, request, { error: decision.error, state: request.state })
     case 'consent':
@@ -131,7 +135,7 @@ export async function authorize(
       // decideInteraction issues only for a signed-in user; without one, fail closed to the login.
       return user
         ? issue(context, request, user, scopes)
-        : { kind: 'login', returnTo: returnToAfterLogin(pathAndQuery) }
+        : { kind: 'login', returnTo: returnToAfterLogin(pathAndQuery, now) }
   }
 }
 

@@ -4,7 +4,7 @@
  * with an error (`prompt=none`, OIDC Core §3.1.2.6), or issue the code. Pure, so every branch is
  * tested without a browser.
  */
-import type { AuthorizationRequest, AuthorizeErrorCode } from './authorize-request'
+import { type AuthorizationRequest, type AuthorizeErrorCode, LOGIN_AFTER } from './authorize-request'
 
 export interface SignedInUser {
   userId: string
@@ -28,7 +28,7 @@ export function decideInteraction(input: {
   const { request, user, now } = input
   const { prompt } = request
   const silent = prompt.has('none')
-  const stale = user !== undefined && request.maxAge !== undefined && now - user.authTime > request.maxAge
+  const stale = user !== undefined && isStale(request, user, now)
   if (!user || stale || prompt.has('login')) {
     return silent ? { next: 'error', error: 'login_required' } : { next: 'login' }
   }
@@ -38,15 +38,29 @@ export function decideInteraction(input: {
 }
 
 /**
- * The authorize URL to come back to after the login page (its `return_to`). `prompt=login` is
- * taken out: the user has just signed in, and keeping it would send them to the login page again.
+ * Whether the sign-in is too old for this request. Once the login page sent the user back
+ * (`login_after`, see below), only a sign-in at or after that moment counts, and it satisfies
+ * `max_age` too: the user authenticated after this authorization began, which is what `max_age`
+ * asks, and `max_age=0` (OIDC Core §3.1.2.1: like prompt=login) would otherwise loop forever.
  */
-export function returnToAfterLogin(authorizePathAndQuery: string): string {
+function isStale(request: AuthorizationRequest, user: SignedInUser, now: number): boolean {
+  if (request.loginAfter !== undefined) return user.authTime < request.loginAfter
+  return request.maxAge !== undefined && now - user.authTime > request.maxAge
+}
+
+/**
+ * The authorize URL to come back to after the login page (its `return_to`). `prompt=login` is
+ * taken out (keeping it would send the user to the login page again) and replaced by
+ * `login_after=<now>`: coming back with the session that was already there, without signing in
+ * again, is sent to the login page once more, so the code's `auth_time` is after this request.
+ */
+export function returnToAfterLogin(authorizePathAndQuery: string, now: number): string {
   const url = new URL(authorizePathAndQuery, 'http://gateway.invalid')
   const prompt = (url.searchParams.get('prompt') ?? '')
     .split(' ')
     .filter((value) => value && value !== 'login')
   if (prompt.length > 0) url.searchParams.set('prompt', prompt.join(' '))
   else url.searchParams.delete('prompt')
+  url.searchParams.set(LOGIN_AFTER, String(now))
   return `${url.pathname}${url.search}`
 }
