@@ -4,6 +4,7 @@ import type { AppBindings } from './env'
 import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
+import { authorizeRoutes } from './routes/authorize'
 import { healthRoutes } from './routes/health'
 import { loginRoutes } from './routes/login'
 import { oidcRoutes } from './routes/oidc'
@@ -30,6 +31,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
   app.route('/', oidcRoutes)
+  app.route('/', authorizeRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,

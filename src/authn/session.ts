@@ -90,6 +90,7 @@ export async function assertSessionRequestAllowed(
 export interface CurrentSession {
   id: string
   userId: string
+  username: string
   roles: string[]
   /** When the user signed in, unix seconds. */
   authTime: number
@@ -125,6 +126,7 @@ export async function currentSession(
   return {
     id: record.id,
     userId: record.userId,
+    username: record.username,
     roles: record.roles,
     authTime: record.authTime,
     authMethod: record.authMethod,

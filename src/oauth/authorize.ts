@@ -9,7 +9,11 @@ import { isGatewayError } from '../errors/gateway-error'
 import { nowSeconds } from '../storage/json'
 import { scopesForRoles } from '../tokens/scopes'
 import { issueAuthorizationCode } from './authorization-code'
-import { type AuthorizationRequest, validateAuthorizationRequest } from './authorize-request'
+import {
+  type AuthorizationRequest,
+  type AuthorizeValidation,
+  validateAuthorizationRequest,
+} from './authorize-request'
 import { authorizationResponseUrl } from './authorize-response'
 import { findGrant, grantCovers, recordGrant } from './consent'
 import { decideInteraction, returnToAfterLogin, type SignedInUser } from './interaction'
@@ -90,6 +94,22 @@ async function issue(
   return back(context, request, { code, state: request.state })
 }
 
+/** An invalid request: our error page before the redirect URI is trusted, the client's after. */
+function refused(
+  context: AuthorizeContext,
+  validation: Extract<AuthorizeValidation, { ok: false }>,
+): AuthorizeOutcome {
+  if (validation.show === 'page') return { kind: 'error_page', description: validation.description }
+  return {
+    kind: 'redirect',
+    location: authorizationResponseUrl(validation.redirectUri, context.config.issuer, {
+      error: validation.error,
+      error_description: validation.description,
+      state: validation.state,
+    }),
+  }
+}
+
 /** GET /auth/authorize. `pathAndQuery` is the request's own path and query (for `return_to`). */
 export async function authorize(
   context: AuthorizeContext,
@@ -99,17 +119,7 @@ export async function authorize(
   now = nowSeconds(),
 ): Promise<AuthorizeOutcome> {
   const validation = await validateAuthorizationRequest(context.db, params, now)
-  if (!validation.ok) {
-    if (validation.show === 'page') return { kind: 'error_page', description: validation.description }
-    return {
-      kind: 'redirect',
-      location: authorizationResponseUrl(validation.redirectUri, context.config.issuer, {
-        error: validation.error,
-        error_description: validation.description,
-        state: validation.state,
-      }),
-    }
-  }
+  if (!validation.ok) return refused(context, validation)
   const { request } = validation
   const scopes = user ? capScopes(context, request, user) : []
   if (!Array.isArray(scopes)) return scopes
@@ -161,4 +171,21 @@ export function denyAuthorization(
     error_description: 'The user denied the request.',
     state: request.state,
   })
+}
+
+/**
+ * POST /auth/authorize from the consent page (CSRF-checked by the caller): the posted query is
+ * validated again from scratch, since the form is in the browser's hands, then approved or denied.
+ */
+export async function answerConsent(
+  context: AuthorizeContext,
+  params: URLSearchParams,
+  user: AuthorizingUser,
+  approve: boolean,
+): Promise<AuthorizeOutcome> {
+  const validation = await validateAuthorizationRequest(context.db, params)
+  if (!validation.ok) return refused(context, validation)
+  return approve
+    ? approveAuthorization(context, validation.request, user)
+    : denyAuthorization(context, validation.request)
 }

@@ -64,9 +64,14 @@ function renderLogin(
   )
 }
 
+// OIDC `login_hint`, passed on by /auth/authorize: it only prefills the form (and is escaped).
+const MAX_LOGIN_HINT = 256
+
 loginRoutes.get('/auth/login', function showLogin(c) {
   const returnTo = safeReturnTo(c.req.query('return_to'), c.var.ctx.config.issuer)
-  return renderLogin(c, { returnTo })
+  const hint = c.req.query('login_hint')
+  const username = hint !== undefined && hint.length <= MAX_LOGIN_HINT ? hint : undefined
+  return renderLogin(c, { returnTo, username })
 })
 
 loginRoutes.post('/auth/login', async function login(c) {
