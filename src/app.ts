@@ -5,6 +5,7 @@ import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
 import { authorizeRoutes } from './routes/authorize'
+import { endSessionRoutes } from './routes/end-session'
 import { healthRoutes } from './routes/health'
 import { loginRoutes } from './routes/login'
 import { oidcRoutes } from './routes/oidc'
@@ -32,6 +33,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', apiKeyRoutes)
   app.route('/', oidcRoutes)
   app.route('/', authorizeRoutes)
+  app.route('/', endSessionRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,
