@@ -115,8 +115,12 @@ describe('GET /auth/authorize without a session', () => {
     const first = await open(started.path)
     const returnTo = returnToOf(first)
     expect(returnTo).toMatch(/^\/auth\/authorize\?.*client_id=br-login/)
-    const loginPage = await (await open(first.headers.get('location') ?? '')).text()
-    expect(loginPage).toContain('value="br-login-user"')
+    const loginResponse = await open(first.headers.get('location') ?? '')
+    expect(await loginResponse.text()).toContain('value="br-login-user"')
+    // Chromium applies form-action to the redirects after the login form: "→ authorize → app".
+    expect(loginResponse.headers.get('content-security-policy')).toContain(
+      "form-action 'self' https://app.example;",
+    )
 
     const login = await browserLogin('br-login-user', { returnTo })
     expect(login.response.status).toBe(303)
@@ -159,6 +163,20 @@ describe('the consent page', () => {
     expect(html).toContain('br-consent-user')
     expect(hidden(html, 'csrf')).toBe(login.csrf)
     expect(await codesOf('br-consent')).toBe(0)
+  })
+
+  it("lets the consent form lead only to our origin and the request's registered redirect URI (CSP form-action)", async () => {
+    await createCodeClient('br-csp')
+    await createUser('br-csp-user')
+    const login = await browserLogin('br-csp-user')
+    const response = await open((await authorizePath('br-csp')).path, login)
+    const csp = response.headers.get('content-security-policy') ?? ''
+    expect(csp).toContain("form-action 'self' https://app.example;")
+    expect(csp).toContain("frame-ancestors 'none'")
+    // A login page whose return_to names an unregistered redirect URI lists nothing extra.
+    const phished = await authorizePath('br-csp', { redirect_uri: 'https://evil.example/cb' })
+    const loginPage = await open(`/auth/login?return_to=${encodeURIComponent(phished.path)}`)
+    expect(loginPage.headers.get('content-security-policy')).toContain("form-action 'self';")
   })
 
   it('Allow sends a code (state, iss) that the app redeems for tokens opening /api', async () => {

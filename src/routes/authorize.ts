@@ -103,6 +103,8 @@ async function respond(
           authorizationQuery: query,
           switchAccountHref: loginUrl(`/auth/authorize?${query}`),
         }),
+        200,
+        { formTargets: [request.redirectUri] },
       )
     }
   }

@@ -86,6 +86,8 @@ endSessionRoutes.get('/auth/end-session', async function endSessionRequest(c) {
       csrfToken: await csrfTokenFor(session.value),
       fields,
     }),
+    200,
+    { formTargets: validation.redirect ? [validation.redirect] : [] },
   )
 })
 

@@ -10,6 +10,7 @@ import { Hono } from 'hono'
 import { verifyLogin } from '../accounts/login'
 import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
+import { loginReturnTarget } from '../oauth/login-return'
 import { LoginPage } from '../pages/login-page'
 import { renderPage } from '../pages/render'
 import { cookieNames, readCookieValues, setCsrfCookie, setSessionCookies } from '../sessions/cookies'
@@ -44,11 +45,12 @@ function waitText(seconds: number): string {
   return `${Math.ceil(seconds / 60)} minutes`
 }
 
-function renderLogin(
+async function renderLogin(
   c: Context<AppBindings>,
   options: { returnTo: string; status?: 200 | 401 | 403 | 429; error?: string; username?: string },
 ) {
   const { settings } = c.var.ctx.config
+  const target = await loginReturnTarget(c.env.DB, options.returnTo)
   return renderPage(
     c,
     LoginPage({
@@ -61,6 +63,7 @@ function renderLogin(
       providers: [],
     }),
     options.status ?? 200,
+    { formTargets: target ? [target] : [] },
   )
 }
 
