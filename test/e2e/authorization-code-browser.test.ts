@@ -5,6 +5,7 @@
  * and the app's redirect URI is a loopback callback server this test runs (RFC 8252 §7.3). The
  * gateway is the real one (`npm start`), its client and user made with the operator CLI.
  */
+import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -16,6 +17,7 @@ import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
 import { admin } from './admin-support'
 import { launchChromium, type PageProblems, screenshot, watchProblems } from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
+import { PROJECT_ROOT } from './support/project-copy'
 import { upstreamReceived } from './support/upstream'
 
 const USERNAME = 'spa-user'
@@ -120,6 +122,21 @@ beforeAll(async () => {
     'read',
     '--name',
     'Demo SPA',
+  ])
+  await cli([
+    'create-client',
+    'cli-demo',
+    '--public',
+    '--redirect-uri',
+    'http://127.0.0.1/callback',
+    '--scope',
+    'openid',
+    '--scope',
+    'profile',
+    '--scope',
+    'read',
+    '--name',
+    'CLI demo',
   ])
   const issuer = new URL(gateway.origin)
   as = await oauth.processDiscoveryResponse(
@@ -239,6 +256,49 @@ describe('a public SPA client signs a user in with oauth4webapi and Chromium', (
     } finally {
       await second.close()
     }
+  })
+
+  test('the example in examples/cli-pkce signs in through a browser and prints verified tokens', async () => {
+    const child = spawn(process.execPath, ['examples/cli-pkce/sign-in.mjs'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ISSUER: gateway.origin, CLIENT_ID: 'cli-demo' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? 1)))
+    const second = await browser.newContext()
+    try {
+      const deadline = Date.now() + 20_000
+      while (!/https?:\/\/\S+\/auth\/authorize\?\S+/.test(stdout) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      const link = /(https?:\/\/\S+\/auth\/authorize\?\S+)/.exec(stdout)?.[1]
+      expect(link, stderr).toBeDefined()
+      const tab = await second.newPage()
+      await tab.goto(link as string)
+      await tab.getByLabel(/user ?name/i).fill(USERNAME)
+      await tab.getByLabel(/^password$/i).fill(PASSWORD)
+      await tab.getByRole('button', { name: /sign in/i }).click()
+      await tab.getByRole('button', { name: 'Allow' }).click()
+      await tab.waitForURL((url) => url.pathname === '/callback')
+      expect(await exited, stderr).toBe(0)
+    } finally {
+      await second.close()
+      child.kill()
+    }
+    const printed = JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<string, unknown>
+    expect(printed).toMatchObject({
+      scope: 'openid profile read',
+      id_token_claims: { iss: gateway.origin, aud: 'cli-demo' },
+      userinfo: { preferred_username: USERNAME },
+    })
+    expect(printed.access_token).toEqual(expect.any(String))
   })
 
   test('RP-initiated logout with the ID token ends the browser session and returns to the app with state', async () => {
