@@ -270,6 +270,29 @@ describe('consent CSRF: another site cannot approve for the user', () => {
     expect(grants?.n).toBe(0)
   })
 
+  it.each([
+    ['an unregistered redirect_uri', { redirect_uri: 'https://evil.example/callback' }, 'page'],
+    ['a scope the user does not hold', { scope: 'openid write' }, 'invalid_scope'],
+  ] as const)('re-validates a tampered form (%s): no code', async (_, change, expected) => {
+    const clientId = `br-tamper-${Math.random().toString(36).slice(2, 8)}`
+    await createCodeClient(clientId)
+    await createUser(`${clientId}-user`)
+    const login = await browserLogin(`${clientId}-user`)
+    const page = await consentPage(clientId, login)
+    const query = new URLSearchParams(hidden(page.html, 'authorization_query'))
+    for (const [name, value] of Object.entries(change)) query.set(name, value)
+    const tampered = page.html.replace(
+      /name="authorization_query" value="[^"]*"/,
+      `name="authorization_query" value="${query.toString().replace(/&/g, '&amp;')}"`,
+    )
+    const response = await consentPost(login, tampered, 'allow')
+    if (expected === 'page') {
+      expect(response.status).toBe(400)
+      expect(response.headers.get('location')).toBeNull()
+    } else expect(atApp(response).get('error')).toBe(expected)
+    expect(await codesOf(clientId)).toBe(0)
+  })
+
   it("refuses another session's token (the token is bound to the session cookie)", async () => {
     await createCodeClient('br-csrf-swap')
     await createUser('br-csrf-victim')
