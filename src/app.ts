@@ -4,8 +4,11 @@ import type { AppBindings } from './env'
 import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
+import { authorizeRoutes } from './routes/authorize'
+import { endSessionRoutes } from './routes/end-session'
 import { healthRoutes } from './routes/health'
 import { loginRoutes } from './routes/login'
+import { oidcRoutes } from './routes/oidc'
 import { pageAssetRoutes } from './routes/pages'
 import { registerPageRoutes } from './routes/register-page'
 import { revocationRoutes } from './routes/revocation'
@@ -28,6 +31,9 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', accountRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
+  app.route('/', oidcRoutes)
+  app.route('/', authorizeRoutes)
+  app.route('/', endSessionRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,

@@ -1,5 +1,6 @@
 /** create-client: an OAuth client whose secret is shown once and stored only as SHA-256. */
 import { randomToken, sha256Hex } from '../../src/crypto/bytes'
+import { checkRedirectUri } from '../../src/oauth/redirect-uri'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql } from './admin-d1'
 import { assertClientId, assertClientName, assertGrantTypes, assertNames } from './admin-names'
@@ -11,17 +12,41 @@ import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './adm
 export const CLIENT_SECRET_PREFIX = 'gws_'
 const CLIENT_SECRET_BYTES = 32
 
+function defaultGrants(isPublic: boolean, redirects: boolean): string[] {
+  if (redirects) return ['authorization_code', 'refresh_token']
+  return isPublic ? ['password', 'refresh_token'] : ['client_credentials']
+}
+
+/** The Worker's own registration rules (src/oauth/redirect-uri.ts), so both sides agree. */
+function assertRedirectUris(values: readonly string[], flag: string): string[] {
+  for (const uri of values) {
+    const check = checkRedirectUri(uri)
+    if (!check.ok) throw new UsageError(`${flag} ${JSON.stringify(uri.slice(0, 100))} ${check.reason}`)
+  }
+  return [...new Set(values)]
+}
+
 export const createClient: AdminCommand = {
   name: 'create-client',
   summary: 'create an OAuth client (prints its secret once)',
-  help: `Usage: npm run admin -- create-client <client_id> [--scope S]... [--grant G]... [--role R]... [--public] [--name N] [target]
+  help: `Usage: npm run admin -- create-client <client_id> [--public] [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
+         [--grant G]... [--scope S]... [--role R]... [--skip-consent] [--name N] [target]
 
 Creates an OAuth client. A confidential client gets a generated secret (${CLIENT_SECRET_PREFIX} + 32 random
 bytes, base64url), printed on stdout once and never again: D1 stores only its SHA-256.
 
   --scope S     a scope the client may request (repeatable; lowercase name)
   --grant G     an allowed grant (repeatable): password, refresh_token, client_credentials,
-                authorization_code (default: client_credentials; for --public: password, refresh_token)
+                authorization_code (default: authorization_code, refresh_token when --redirect-uri is
+                given; else client_credentials, or for --public: password, refresh_token)
+  --redirect-uri URI
+                a redirect URI for the authorization code flow (repeatable; matched exactly; https, http
+                only on 127.0.0.1, [::1] or localhost, or a reverse-DNS app scheme like com.example.app:/cb;
+                no fragment, no userinfo). Required with the authorization_code grant.
+  --post-logout-redirect-uri URI
+                where /auth/end-session may send the browser afterwards (repeatable; same rules)
+  --skip-consent
+                a first-party app: users are not shown the consent page
   --role R      a role of the client itself, for client_credentials tokens (repeatable)
   --public      a public client (no secret; it names itself with client_id); cannot use client_credentials
   --name N      a display name (default: the client id)
@@ -35,13 +60,24 @@ ${TARGET_HELP}
       role: { type: 'string', multiple: true },
       public: { type: 'boolean' },
       name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      'skip-consent': { type: 'boolean' },
     })
     const target = readTarget(values)
     const clientId = assertClientId(exactlyPositionals(positionals, ['client_id'])[0] as string)
     const isPublic = values.public === true
-    const grants = assertGrantTypes(
-      values.grant ?? (isPublic ? ['password', 'refresh_token'] : ['client_credentials']),
+    const redirectUris = assertRedirectUris(values['redirect-uri'] ?? [], '--redirect-uri')
+    const postLogoutRedirectUris = assertRedirectUris(
+      values['post-logout-redirect-uri'] ?? [],
+      '--post-logout-redirect-uri',
     )
+    const grants = assertGrantTypes(values.grant ?? defaultGrants(isPublic, redirectUris.length > 0))
+    if (grants.includes('authorization_code') !== redirectUris.length > 0) {
+      throw new UsageError(
+        'the authorization_code grant and --redirect-uri go together: give both or neither',
+      )
+    }
     if (isPublic && grants.includes('client_credentials')) {
       throw new UsageError(
         'a public client cannot use client_credentials (RFC 6749 §4.4 needs client authentication)',
@@ -52,8 +88,11 @@ ${TARGET_HELP}
     const name = assertClientName(values.name ?? clientId)
     const secret = isPublic ? undefined : randomToken(CLIENT_SECRET_PREFIX, CLIENT_SECRET_BYTES)
     const secretHash = secret === undefined ? null : await sha256Hex(secret)
-    const statement = sql`INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, first_party, disabled, created_at)
-      VALUES (${clientId}, ${secretHash}, ${name}, ${jsonList(grants)}, ${jsonList(scopes)}, ${jsonList(roles)}, 0, 0, ${NOW_SECONDS})
+    const skipConsent = values['skip-consent'] === true
+    const statement = sql`INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles,
+        redirect_uris, post_logout_redirect_uris, first_party, disabled, created_at)
+      VALUES (${clientId}, ${secretHash}, ${name}, ${jsonList(grants)}, ${jsonList(scopes)}, ${jsonList(roles)},
+        ${jsonList(redirectUris)}, ${jsonList(postLogoutRedirectUris)}, ${skipConsent}, 0, ${NOW_SECONDS})
       ON CONFLICT(client_id) DO NOTHING RETURNING client_id`
     const [rows = []] = await executeSql(target, joinStatements([statement]), {
       secrets: secretHash === null ? [] : [secretHash],

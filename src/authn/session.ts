@@ -85,3 +85,52 @@ export async function assertSessionRequestAllowed(
     )
   }
 }
+
+/** The signed-in browser session of a request, for endpoints that work with or without one. */
+export interface CurrentSession {
+  id: string
+  userId: string
+  username: string
+  roles: string[]
+  /** When the user signed in, unix seconds. */
+  authTime: number
+  authMethod: string
+  /** The cookie value (the CSRF token of its forms is derived from it). */
+  value: string
+  tokenHash: string
+}
+
+/**
+ * The live session the request's cookie names, read from D1 (the authorization server issues
+ * codes on it, so a session ended a moment ago must not count), or undefined: no cookie, a dead
+ * or unknown one, or two cookies under our name. Never throws for a bad cookie; the caller
+ * treats "undefined" as "not signed in".
+ */
+export async function currentSession(
+  input: Pick<CredentialInput, 'request' | 'config' | 'env' | 'waitUntil'>,
+): Promise<CurrentSession | undefined> {
+  const values = readCookieValues(
+    input.request.headers.get('cookie'),
+    cookieNames(input.config.issuer).session,
+  )
+  const value = values.length === 1 ? values[0] : undefined
+  if (value === undefined) return undefined
+  const result = await resolveSession(input.env, input.config.settings, value, {
+    strict: true,
+    waitUntil: input.waitUntil,
+  })
+  if ('rejected' in result) return undefined
+  const { record, tokenHash } = result
+  // D1 always has both; a record without them is not one to issue codes on.
+  if (record.authTime === undefined || record.authMethod === undefined) return undefined
+  return {
+    id: record.id,
+    userId: record.userId,
+    username: record.username,
+    roles: record.roles,
+    authTime: record.authTime,
+    authMethod: record.authMethod,
+    value,
+    tokenHash,
+  }
+}

@@ -18,13 +18,46 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 429
 
+// An origin (scheme://host[:port]) or a bare scheme ("com.example.app:"), nothing that could end
+// the directive or add another.
+const CSP_SOURCE = /^[a-z][a-z0-9+.-]*:(\/\/[a-z0-9.:[\]-]+)?$/i
+
+/**
+ * The CSP source for a place a form's answer may redirect to: the URL's origin, or its scheme for a
+ * native app's redirect URI. Chromium applies `form-action` to every redirect that follows a form
+ * submission, so a consent form whose answer is a 303 to the app needs the app's origin listed.
+ */
+export function formTargetSource(uri: string): string | undefined {
+  try {
+    const url = new URL(uri)
+    const source = url.host ? `${url.protocol}//${url.host}` : url.protocol
+    return CSP_SOURCE.test(source) ? source.toLowerCase() : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export interface RenderOptions {
+  /** Redirect targets (validated, registered URIs) the page's forms lead to, besides our origin. */
+  formTargets?: readonly string[]
+}
+
 /** Renders a page (Hono JSX: every value is escaped) with the security headers. */
 export function renderPage(
   c: Context,
   page: JSX.Element,
   status: PageStatus = 200,
+  options: RenderOptions = {},
 ): Response | Promise<Response> {
   for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) c.header(name, value)
+  const sources = (options.formTargets ?? []).map(formTargetSource).filter((s) => s !== undefined)
+  if (sources.length > 0) {
+    const csp = PAGE_SECURITY_HEADERS['content-security-policy'] as string
+    c.header(
+      'content-security-policy',
+      csp.replace("form-action 'self'", `form-action 'self' ${sources.join(' ')}`),
+    )
+  }
   return c.html(page, status)
 }
 

@@ -10,6 +10,7 @@ import { Hono } from 'hono'
 import { verifyLogin } from '../accounts/login'
 import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
+import { loginReturnTarget } from '../oauth/login-return'
 import { LoginPage } from '../pages/login-page'
 import { renderPage } from '../pages/render'
 import { cookieNames, readCookieValues, setCsrfCookie, setSessionCookies } from '../sessions/cookies'
@@ -44,11 +45,12 @@ function waitText(seconds: number): string {
   return `${Math.ceil(seconds / 60)} minutes`
 }
 
-function renderLogin(
+async function renderLogin(
   c: Context<AppBindings>,
   options: { returnTo: string; status?: 200 | 401 | 403 | 429; error?: string; username?: string },
 ) {
   const { settings } = c.var.ctx.config
+  const target = await loginReturnTarget(c.env.DB, options.returnTo)
   return renderPage(
     c,
     LoginPage({
@@ -61,12 +63,18 @@ function renderLogin(
       providers: [],
     }),
     options.status ?? 200,
+    { formTargets: target ? [target] : [] },
   )
 }
 
+// OIDC `login_hint`, passed on by /auth/authorize: it only prefills the form (and is escaped).
+const MAX_LOGIN_HINT = 256
+
 loginRoutes.get('/auth/login', function showLogin(c) {
   const returnTo = safeReturnTo(c.req.query('return_to'), c.var.ctx.config.issuer)
-  return renderLogin(c, { returnTo })
+  const hint = c.req.query('login_hint')
+  const username = hint !== undefined && hint.length <= MAX_LOGIN_HINT ? hint : undefined
+  return renderLogin(c, { returnTo, username })
 })
 
 loginRoutes.post('/auth/login', async function login(c) {

@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { authenticateClient } from '../authn/client-auth'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
+import { authorizationCodeGrant } from '../oauth/code-grant'
 import { clientCredentialsGrant, passwordGrant, refreshGrant } from '../tokens/grants'
 import type { GrantContext } from '../tokens/issue'
 import { loadKeyRing } from '../tokens/signing-keys'
@@ -36,6 +37,8 @@ tokenRoutes.post('/auth/token', async function tokenEndpoint(c) {
       return c.json(await refreshGrant(context, form, auth))
     case 'client_credentials':
       return c.json(await clientCredentialsGrant(context, form, auth))
+    case 'authorization_code':
+      return c.json(await authorizationCodeGrant(context, form, auth))
     default:
       throw new GatewayError('unsupported_grant_type', 'This grant type is not supported.')
   }

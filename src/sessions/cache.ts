@@ -23,6 +23,9 @@ export interface CachedSession {
   /** Last activity recorded in D1, unix seconds. */
   lastSeenAt: number
   persistent: boolean
+  /** When the user signed in (unix seconds) and how ("password"); absent in records cached before. */
+  authTime?: number
+  authMethod?: string
   /** Ended (logout, revocation), or the user is disabled or deleted. */
   dead: boolean
   /** `subject_revocations.not_before_ms` as D1 had it (strict reads only). */
@@ -64,6 +67,8 @@ export async function readSessionFromD1(
     expiresAt: session.expires_at,
     lastSeenAt: session.last_seen_at,
     persistent: session.persistent !== 0,
+    authTime: session.auth_time,
+    authMethod: session.auth_method,
     dead: session.ended_at !== null || found.userGone,
     notBeforeMs: found.notBeforeMs,
   }

@@ -77,6 +77,8 @@ export async function createSession(
     expiresAt,
     lastSeenAt: now,
     persistent: input.persistent,
+    authTime: now,
+    authMethod: input.authMethod,
     dead: false,
   }
   await writeSessionCache(stores.KV, tokenHash, record)

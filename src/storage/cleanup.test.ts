@@ -55,6 +55,20 @@ describe('the hourly clean-up', () => {
     expect(await count('auth_failures', "subject = 'account:stale'")).toBe(0)
   })
 
+  it('deletes authorization codes a day past expiry and keeps recent ones (a late replay still finds them)', async () => {
+    const now = nowSeconds()
+    const insert = (hash: string, expiresAt: number) =>
+      env.DB.prepare(
+        `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, auth_time, issued_at, expires_at)
+         VALUES (?1, 'c', 'u', 'https://app.test/cb', 'x', ?2, ?2, ?3)`,
+      ).bind(hash, expiresAt - 60, expiresAt)
+    await env.DB.batch([insert('code-old', now - 90_000), insert('code-recent', now - 120)])
+    const report = await deleteExpiredRows(env.DB, now)
+    expect(report.authorizationCodes).toBe(1)
+    expect(await count('authorization_codes', "code_hash = 'code-old'")).toBe(0)
+    expect(await count('authorization_codes', "code_hash = 'code-recent'")).toBe(1)
+  })
+
   it('runs from the Worker scheduled handler (the cron trigger)', async () => {
     const now = nowSeconds()
     await seed('cron-old', now - CLEANUP_GRACE_SECONDS - 10)

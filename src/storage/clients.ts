@@ -10,6 +10,12 @@ export interface OAuthClient {
   grantTypes: GrantType[]
   scopes: string[]
   roles: string[]
+  /** Exact redirect URIs for the authorization code flow (src/oauth/redirect-uri.ts). */
+  redirectUris: string[]
+  /** Where RP-initiated logout may send the browser afterwards. */
+  postLogoutRedirectUris: string[]
+  /** A first-party app: no consent page (the `first_party` column). */
+  skipConsent: boolean
   disabled: boolean
 }
 
@@ -20,6 +26,9 @@ interface ClientRow {
   grant_types: string
   scopes: string
   roles: string
+  redirect_uris: string
+  post_logout_redirect_uris: string
+  first_party: number
   disabled: number
 }
 
@@ -31,8 +40,16 @@ function toClient(row: ClientRow): OAuthClient {
     grantTypes: parseStringList(row.grant_types) as GrantType[],
     scopes: parseStringList(row.scopes),
     roles: parseStringList(row.roles),
+    redirectUris: parseStringList(row.redirect_uris),
+    postLogoutRedirectUris: parseStringList(row.post_logout_redirect_uris),
+    skipConsent: row.first_party !== 0,
     disabled: row.disabled !== 0,
   }
+}
+
+/** A public client proves nothing about itself: it has no secret (RFC 6749 §2.1). */
+export function isPublicClient(client: OAuthClient): boolean {
+  return client.secretHash === undefined
 }
 
 export async function findClient(db: D1Database, clientId: string): Promise<OAuthClient | undefined> {
@@ -43,14 +60,19 @@ export async function findClient(db: D1Database, clientId: string): Promise<OAut
   return row ? toClient(row) : undefined
 }
 
-export async function insertClient(
-  db: D1Database,
-  client: Omit<OAuthClient, 'disabled'>,
-): Promise<OAuthClient | undefined> {
+export type NewClient = Omit<
+  OAuthClient,
+  'disabled' | 'redirectUris' | 'postLogoutRedirectUris' | 'skipConsent'
+> &
+  Partial<Pick<OAuthClient, 'redirectUris' | 'postLogoutRedirectUris' | 'skipConsent'>>
+
+/** Inserts a client; undefined when the id is taken. Callers validate redirect URIs first. */
+export async function insertClient(db: D1Database, client: NewClient): Promise<OAuthClient | undefined> {
   const row = await db
     .prepare(
-      `INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, first_party, disabled, created_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, ?7) ON CONFLICT(client_id) DO NOTHING RETURNING *`,
+      `INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, redirect_uris,
+         post_logout_redirect_uris, first_party, disabled, created_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10) ON CONFLICT(client_id) DO NOTHING RETURNING *`,
     )
     .bind(
       client.clientId,
@@ -59,6 +81,9 @@ export async function insertClient(
       JSON.stringify(client.grantTypes),
       JSON.stringify(client.scopes),
       JSON.stringify(client.roles),
+      JSON.stringify(client.redirectUris ?? []),
+      JSON.stringify(client.postLogoutRedirectUris ?? []),
+      client.skipConsent ? 1 : 0,
       Math.floor(Date.now() / 1000),
     )
     .first<ClientRow>()

@@ -15,7 +15,7 @@ import {
   rotate,
 } from './refresh'
 import { revokeSession } from './revocation'
-import { grantScopes, parseScope, scopesForRoles } from './scopes'
+import { grantScopes, IDENTITY_SCOPES, parseScope, scopesForRoles } from './scopes'
 
 function required(form: URLSearchParams, name: string): string {
   const value = form.get(name)
@@ -110,7 +110,10 @@ export async function refreshGrant(
   }
   // Current roles decide, so a demoted user's refreshed token shrinks too.
   const allowed = userScopes(context, user.roles)
-  const scopes = (requested ?? original).filter((scope) => allowed.has(scope)).sort()
+  // OpenID identity scopes (from the code flow) need no role; they stay as long as the session.
+  const scopes = (requested ?? original)
+    .filter((scope) => allowed.has(scope) || IDENTITY_SCOPES.has(scope))
+    .sort()
   const response = await issueTokenResponse(context, user, scopes, {
     clientId: row.client_id ?? undefined,
     sessionId: row.family_id,

@@ -5,6 +5,12 @@ import { GatewayError } from '../errors/gateway-error'
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/
 const MAX_SCOPES = 64
 
+/**
+ * OpenID Connect's identity scopes ask for facts about the user, not for power over the API: no
+ * role is needed to hold them (a client must still be registered with them).
+ */
+export const IDENTITY_SCOPES: ReadonlySet<string> = new Set(['openid', 'profile', 'email'])
+
 /** Parses a requested `scope` parameter; undefined when absent. */
 export function parseScope(value: string | null | undefined): string[] | undefined {
   if (value === null || value === undefined) return undefined

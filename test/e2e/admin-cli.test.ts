@@ -281,6 +281,53 @@ describe('create-client', SLOW, () => {
   })
 })
 
+describe('create-client for the authorization code flow', SLOW, () => {
+  it('registers redirect URIs, post-logout URIs and skip-consent, with the code grants by default', async () => {
+    const created = await admin(state.dir, [
+      'create-client',
+      'web-app',
+      '--public',
+      '--redirect-uri',
+      'https://app.example/callback',
+      '--redirect-uri',
+      'http://127.0.0.1/native',
+      '--post-logout-redirect-uri',
+      'https://app.example/',
+      '--scope',
+      'openid',
+      '--skip-consent',
+      '--name',
+      'Web App',
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout).not.toMatch(/client_secret/)
+    expect(
+      await one(
+        "SELECT secret_hash, grant_types, redirect_uris, post_logout_redirect_uris, first_party FROM oauth_clients WHERE client_id = 'web-app'",
+      ),
+    ).toEqual({
+      secret_hash: null,
+      grant_types: '["authorization_code","refresh_token"]',
+      redirect_uris: '["https://app.example/callback","http://127.0.0.1/native"]',
+      post_logout_redirect_uris: '["https://app.example/"]',
+      first_party: 1,
+    })
+  })
+
+  it('refuses a redirect URI with a fragment, plain http on a public host, or no redirect URI for the code grant', async () => {
+    for (const [args, message] of [
+      [['--redirect-uri', 'https://app.example/cb#x'], /must not contain a fragment/],
+      [['--redirect-uri', 'http://app.example/cb'], /http is allowed only for/],
+      [['--grant', 'authorization_code'], /authorization_code grant and --redirect-uri go together/],
+    ] as const) {
+      const refused = await admin(state.dir, ['create-client', 'bad-app', ...args])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toMatch(message)
+    }
+    expect(await one("SELECT client_id FROM oauth_clients WHERE client_id = 'bad-app'")).toBeUndefined()
+  })
+})
+
 describe('create-api-key', SLOW, () => {
   it("prints a gwk_ key once, stores only its SHA-256, and refuses scopes beyond the owner's roles", async () => {
     const user = await createUser('key-owner', ['editor'])

@@ -1,0 +1,151 @@
+/**
+ * GET /auth/authorize and the consent page's POST: the browser half of the authorization code
+ * flow. The decisions (login, consent, code, error) are the authorize service's
+ * (src/oauth/authorize.ts); this module reads the browser session, renders pages and redirects.
+ */
+import type { Context } from 'hono'
+import { Hono } from 'hono'
+import { type CurrentSession, currentSession } from '../authn/session'
+import type { AppBindings } from '../env'
+import {
+  type AuthorizeContext,
+  type AuthorizeOutcome,
+  type AuthorizingUser,
+  answerConsent,
+  authorize,
+} from '../oauth/authorize'
+import { ConsentPage } from '../pages/consent-page'
+import { ErrorPage } from '../pages/error-page'
+import { type PageStatus, renderPage } from '../pages/render'
+import { signedInFormAllowed } from '../sessions/csrf-form'
+import { csrfTokenFor } from '../sessions/csrf-token'
+import { LOGIN_PATH, loginUrl } from '../sessions/navigation'
+import { readForm } from './form'
+import { htmlErrors } from './pages'
+
+export const authorizeRoutes = new Hono<AppBindings>()
+
+authorizeRoutes.use('/auth/authorize', htmlErrors())
+
+/** RFC 8176 `amr` of a session's login; provider logins name no method of their own here. */
+function amrFor(authMethod: string): string[] | undefined {
+  return authMethod === 'password' ? ['pwd'] : undefined
+}
+
+function authorizingUser(session: CurrentSession): AuthorizingUser {
+  return {
+    userId: session.userId,
+    authTime: session.authTime,
+    roles: session.roles,
+    browserSessionId: session.id,
+    amr: amrFor(session.authMethod),
+  }
+}
+
+function readSession(c: Context<AppBindings>): Promise<CurrentSession | undefined> {
+  return currentSession({
+    request: c.req.raw,
+    env: c.env,
+    config: c.var.ctx.config,
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+  })
+}
+
+function serviceContext(c: Context<AppBindings>): AuthorizeContext {
+  return { db: c.env.DB, config: c.var.ctx.config }
+}
+
+function errorPage(c: Context<AppBindings>, title: string, message: string, status: PageStatus) {
+  return renderPage(
+    c,
+    ErrorPage({
+      productName: c.var.ctx.config.settings.product_name,
+      title,
+      message,
+      requestId: c.var.ctx.requestId,
+    }),
+    status,
+  )
+}
+
+async function respond(
+  c: Context<AppBindings>,
+  outcome: AuthorizeOutcome,
+  session: CurrentSession | undefined,
+  redirectStatus: 302 | 303,
+) {
+  c.header('cache-control', 'no-store')
+  switch (outcome.kind) {
+    case 'error_page':
+      return errorPage(c, 'This sign-in link is not valid', outcome.description, 400)
+    case 'redirect':
+      return c.redirect(outcome.location, redirectStatus)
+    case 'login': {
+      const query = new URLSearchParams({ return_to: outcome.returnTo })
+      if (outcome.loginHint) query.set('login_hint', outcome.loginHint)
+      return c.redirect(`${LOGIN_PATH}?${query}`, redirectStatus)
+    }
+    case 'consent': {
+      // authorize() asks for consent only for a signed-in user; without one, fail closed.
+      if (!session) return errorPage(c, 'Sign in first', 'Sign in and try again.', 400)
+      const { request } = outcome
+      const query = new URL(c.req.url).search.slice(1)
+      return renderPage(
+        c,
+        ConsentPage({
+          productName: c.var.ctx.config.settings.product_name,
+          clientName: request.client.name || request.client.clientId,
+          clientId: request.client.clientId,
+          redirectUri: request.redirectUri,
+          username: session.username,
+          scopes: outcome.scopes,
+          csrfToken: await csrfTokenFor(session.value),
+          authorizationQuery: query,
+          switchAccountHref: loginUrl(`/auth/authorize?${query}`),
+        }),
+        200,
+        { formTargets: [request.redirectUri] },
+      )
+    }
+  }
+}
+
+authorizeRoutes.get('/auth/authorize', async function authorizeRequest(c) {
+  const session = await readSession(c)
+  const url = new URL(c.req.url)
+  const outcome = await authorize(
+    serviceContext(c),
+    url.searchParams,
+    `${url.pathname}${url.search}`,
+    session ? authorizingUser(session) : undefined,
+  )
+  return respond(c, outcome, session, 302)
+})
+
+const FORM_EXPIRED =
+  'This consent form has expired or was sent from another site. Go back to the app and try again.'
+
+authorizeRoutes.post('/auth/authorize', async function consentDecision(c) {
+  const form = await readForm(c.req.raw)
+  const session = await readSession(c)
+  const allowed =
+    session !== undefined &&
+    (await signedInFormAllowed({
+      request: c.req.raw,
+      config: c.var.ctx.config,
+      sessionValue: session.value,
+      field: form.get('csrf'),
+    }))
+  if (!session || !allowed) return errorPage(c, 'Request refused', FORM_EXPIRED, 403)
+  const decision = form.get('decision')
+  if (decision !== 'allow' && decision !== 'deny')
+    return errorPage(c, 'Request refused', 'Choose Allow or Deny.', 400)
+  const params = new URLSearchParams(form.get('authorization_query') ?? '')
+  const outcome = await answerConsent(
+    serviceContext(c),
+    params,
+    authorizingUser(session),
+    decision === 'allow',
+  )
+  return respond(c, outcome, session, 303)
+})

@@ -1,0 +1,74 @@
+import { type Context, Hono } from 'hono'
+import { authenticate, currentPrincipal, requireScopes } from '../authn/middleware'
+import type { AppBindings } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import type { Principal } from '../identity/principal'
+import { type ConsentGrant, listGrants, revokeGrant } from '../oauth/consent'
+import { withStorage } from '../storage/errors'
+import { findUserById } from '../storage/users'
+
+/** OpenID Connect's UserInfo endpoint and the user's list of apps they consented to. */
+export const oidcRoutes = new Hono<AppBindings>()
+
+const bearer = authenticate({ credentials: ['jwt'] })
+
+/** OIDC Core §5.3: claims about the signed-in user, for an access token that carries `openid`. */
+async function userInfo(c: Context<AppBindings>) {
+  const principal = currentPrincipal(c)
+  // Current facts, not the token's copy: a renamed, re-roled or disabled user shows as such.
+  const user = await withStorage('user lookup', () => findUserById(c.env.DB, principal.id))
+  if (!user || user.disabled) {
+    throw new GatewayError('invalid_token', 'The access token does not belong to an active user.', {
+      challenge: { scheme: 'Bearer', error: 'invalid_token' },
+    })
+  }
+  // The users table knows no e-mail address yet; `email` claims appear once it does.
+  return c.json({ sub: user.id, preferred_username: user.username, roles: user.roles }, 200, {
+    'cache-control': 'no-store',
+  })
+}
+
+oidcRoutes.get('/auth/userinfo', bearer, requireScopes('openid'), userInfo)
+oidcRoutes.post('/auth/userinfo', bearer, requireScopes('openid'), userInfo)
+
+/**
+ * A token an app obtained on the user's behalf (it carries `client_id`) sees and withdraws only
+ * that app's own grant: an app may disconnect itself but not read or end the user's other apps.
+ */
+function visibleTo(principal: Principal, clientId: string): boolean {
+  return principal.clientId === undefined || principal.clientId === clientId
+}
+
+function describeGrant(grant: ConsentGrant) {
+  return {
+    client_id: grant.clientId,
+    client_name: grant.clientName ?? grant.clientId,
+    scopes: grant.scopes,
+    created_at: grant.createdAt,
+    updated_at: grant.updatedAt,
+  }
+}
+
+oidcRoutes.get('/auth/grants', bearer, async function listConsents(c) {
+  const principal = currentPrincipal(c)
+  const grants = (await listGrants(c.env.DB, principal.id)).filter((grant) =>
+    visibleTo(principal, grant.clientId),
+  )
+  return c.json({ grants: grants.map(describeGrant) }, 200, { 'cache-control': 'no-store' })
+})
+
+oidcRoutes.delete('/auth/grants/:client_id', bearer, async function revokeConsent(c) {
+  const principal = currentPrincipal(c)
+  const clientId = c.req.param('client_id')
+  if (!visibleTo(principal, clientId)) throw new GatewayError('not_found', 'No such grant.')
+  const ended = await revokeGrant(
+    { DB: c.env.DB, KV: c.env.KV },
+    {
+      userId: principal.id,
+      clientId,
+      clockSkewSeconds: c.var.ctx.config.settings.clock_skew_seconds,
+    },
+  )
+  if (!ended) throw new GatewayError('not_found', 'No such grant.')
+  return c.body(null, 204)
+})

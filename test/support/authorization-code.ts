@@ -1,0 +1,98 @@
+import { env } from 'cloudflare:test'
+import { sha256Hex } from '../../src/crypto/bytes'
+import { issueAuthorizationCode } from '../../src/oauth/authorization-code'
+import { s256 } from '../../src/oauth/pkce'
+import { type GrantType, insertClient } from '../../src/storage/clients'
+import { nowSeconds } from '../../src/storage/json'
+import { basicAuth, tokenRequest } from './accounts'
+
+export const REDIRECT = 'https://app.example/callback'
+export const CLIENT_SECRET = 'gws_test-secret-of-the-confidential-code-client'
+
+export interface CodeClientOptions {
+  secret?: string
+  scopes?: string[]
+  grantTypes?: GrantType[]
+  redirectUris?: string[]
+}
+
+/** A client registered for the code flow, straight in D1 (what create-client --redirect-uri does). */
+export async function createCodeClient(clientId: string, options: CodeClientOptions = {}): Promise<void> {
+  await insertClient(env.DB, {
+    clientId,
+    secretHash: options.secret ? await sha256Hex(options.secret) : undefined,
+    name: `App ${clientId}`,
+    grantTypes: options.grantTypes ?? ['authorization_code', 'refresh_token'],
+    scopes: options.scopes ?? ['openid', 'profile', 'read', 'write'],
+    roles: [],
+    redirectUris: options.redirectUris ?? [REDIRECT],
+  })
+}
+
+/** A fresh RFC 7636 verifier (64 unreserved characters) and its S256 challenge. */
+export async function pkcePair(): Promise<{ verifier: string; challenge: string }> {
+  const bytes = crypto.getRandomValues(new Uint8Array(48))
+  const verifier = btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')
+  return { verifier, challenge: await s256(verifier) }
+}
+
+export interface IssuedCode {
+  code: string
+  verifier: string
+  authTime: number
+}
+
+/**
+ * A code as /auth/authorize will issue it after login and consent: the real
+ * issueAuthorizationCode against the real D1.
+ */
+export async function issueCode(
+  clientId: string,
+  userId: string,
+  options: { scopes?: string[]; nonce?: string; redirectUri?: string; authTime?: number } = {},
+): Promise<IssuedCode> {
+  const { verifier, challenge } = await pkcePair()
+  const authTime = options.authTime ?? nowSeconds() - 5
+  const { code } = await issueAuthorizationCode(env.DB, {
+    clientId,
+    userId,
+    redirectUri: options.redirectUri ?? REDIRECT,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+    scopes: options.scopes ?? ['openid', 'read'],
+    nonce: options.nonce,
+    authTime,
+    amr: ['pwd'],
+  })
+  return { code, verifier, authTime }
+}
+
+/** The token request of a public client (names itself) or a confidential one (Basic). */
+export function exchangeCode(
+  clientId: string,
+  issued: { code: string; verifier: string },
+  options: { secret?: string; redirectUri?: string; extra?: Record<string, string> } = {},
+): Promise<Response> {
+  const params: Record<string, string> = {
+    grant_type: 'authorization_code',
+    code: issued.code,
+    redirect_uri: options.redirectUri ?? REDIRECT,
+    code_verifier: issued.verifier,
+    ...(options.secret === undefined ? { client_id: clientId } : {}),
+    ...options.extra,
+  }
+  const headers = options.secret === undefined ? {} : basicAuth(clientId, options.secret)
+  return tokenRequest(params, headers)
+}
+
+export interface CodeTokens {
+  access_token: string
+  refresh_token?: string
+  id_token?: string
+  scope: string
+  expires_in: number
+  token_type: string
+}
