@@ -5,7 +5,9 @@ import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
 import { healthRoutes } from './routes/health'
+import { identityRoutes } from './routes/identities'
 import { loginRoutes } from './routes/login'
+import { providerLoginRoutes } from './routes/login-providers'
 import { pageAssetRoutes } from './routes/pages'
 import { registerPageRoutes } from './routes/register-page'
 import { revocationRoutes } from './routes/revocation'
@@ -22,6 +24,8 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', tokenRoutes)
   app.route('/', pageAssetRoutes)
   app.route('/', loginRoutes)
+  app.route('/', providerLoginRoutes)
+  app.route('/', identityRoutes)
   app.route('/', registerPageRoutes)
   // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
   app.route('/', sessionRoutes)

@@ -16,7 +16,7 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 }
 
-export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 429
+export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 429 | 502 | 503
 
 /** Renders a page (Hono JSX: every value is escaped) with the security headers. */
 export function renderPage(

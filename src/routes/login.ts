@@ -11,7 +11,7 @@ import { verifyLogin } from '../accounts/login'
 import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
 import { LoginPage } from '../pages/login-page'
-import { renderPage } from '../pages/render'
+import { type PageStatus, renderPage } from '../pages/render'
 import { cookieNames, readCookieValues, setCsrfCookie, setSessionCookies } from '../sessions/cookies'
 import { checkCrossOrigin } from '../sessions/csrf'
 import { csrfTokenFor, isTokenShape, newPreSessionToken, tokensMatch } from '../sessions/csrf-token'
@@ -44,9 +44,9 @@ function waitText(seconds: number): string {
   return `${Math.ceil(seconds / 60)} minutes`
 }
 
-function renderLogin(
+export function renderLogin(
   c: Context<AppBindings>,
-  options: { returnTo: string; status?: 200 | 401 | 403 | 429; error?: string; username?: string },
+  options: { returnTo: string; status?: PageStatus; error?: string; username?: string },
 ) {
   const { settings } = c.var.ctx.config
   return renderPage(
@@ -58,7 +58,10 @@ function renderLogin(
       username: options.username,
       error: options.error,
       registration: settings.registration,
-      providers: [],
+      providers: [...c.var.ctx.config.loginProviders.values()].map((provider) => ({
+        name: provider.name,
+        displayName: provider.display_name,
+      })),
     }),
     options.status ?? 200,
   )

@@ -25,6 +25,8 @@ export interface CachedSession {
   persistent: boolean
   /** Ended (logout, revocation), or the user is disabled or deleted. */
   dead: boolean
+  /** How the user signed in: "password" or "provider:<name>" (absent in records cached before 0009). */
+  authMethod?: string
   /** `subject_revocations.not_before_ms` as D1 had it (strict reads only). */
   notBeforeMs?: number | null
 }
@@ -65,6 +67,7 @@ export async function readSessionFromD1(
     lastSeenAt: session.last_seen_at,
     persistent: session.persistent !== 0,
     dead: session.ended_at !== null || found.userGone,
+    authMethod: session.auth_method,
     notBeforeMs: found.notBeforeMs,
   }
 }

@@ -78,6 +78,7 @@ export async function createSession(
     lastSeenAt: now,
     persistent: input.persistent,
     dead: false,
+    authMethod: input.authMethod,
   }
   await writeSessionCache(stores.KV, tokenHash, record)
   return { value, id, expiresAt }

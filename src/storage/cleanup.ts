@@ -13,6 +13,8 @@ export interface CleanupReport {
   sealedSuccessors: number
   /** Browser sessions past their absolute expiry, or ended over a day ago. */
   browserSessions: number
+  /** Sign-ins started at a provider and never finished (login_flows rows live 10 minutes). */
+  loginFlows: number
 }
 
 /**
@@ -24,7 +26,7 @@ export interface CleanupReport {
  */
 export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Promise<CleanupReport> {
   const cutoff = now - CLEANUP_GRACE_SECONDS
-  const [revoked, sessions, refresh, failures, seals, browserSessions] = await db.batch([
+  const [revoked, sessions, refresh, failures, seals, browserSessions, flows] = await db.batch([
     db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
@@ -36,6 +38,7 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     // Browser sessions past their absolute expiry, or ended: kept a day so the sessions page and an
     // operator looking into a logout still see them.
     db.prepare('DELETE FROM sessions WHERE expires_at < ?1 OR ended_at < ?2').bind(cutoff, now - 86_400),
+    db.prepare('DELETE FROM login_flows WHERE expires_at < ?1').bind(now),
   ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
@@ -44,5 +47,6 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     authFailures: failures?.meta.changes ?? 0,
     sealedSuccessors: seals?.meta.changes ?? 0,
     browserSessions: browserSessions?.meta.changes ?? 0,
+    loginFlows: flows?.meta.changes ?? 0,
   }
 }
