@@ -33,7 +33,8 @@ async function api<T>(provider: GithubProviderConfig, token: string, path: strin
         // GitHub refuses API requests without a User-Agent.
         'user-agent': 'edge-auth-gateway',
       },
-      redirect: 'error',
+      // Workers have no redirect: 'error'; a 3xx is then just not ok below.
+      redirect: 'manual',
       signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     })
   } catch (error) {
