@@ -16,11 +16,11 @@ import {
   writeDevVarsFile,
 } from './lib/dev-vars'
 import { generateKeySet } from './lib/key-set'
-import { missingStandInSecrets, type RunningStandIns, startStandIns } from './lib/stand-ins'
-import { readWorkerVars } from './lib/wrangler-config'
 import { freePort, parsePort } from './lib/ports'
 import { exitOf, isPortFree, stopChild, waitForOk } from './lib/processes'
+import { missingStandInSecrets, type RunningStandIns, startStandIns } from './lib/stand-ins'
 import { hasOption, runWrangler, sharedOptions, spawnWrangler, wranglerEnv } from './lib/wrangler'
+import { readWorkerVars } from './lib/wrangler-config'
 
 const HELP = `Usage: npm start [-- <wrangler dev options>]
 
@@ -148,7 +148,10 @@ async function main(): Promise<void> {
   const gateway = `http://${HOST}:${port}`
   const configOptions = sharedOptions(passThrough, ['--env', '-e', '--config', '-c'])
   const standIns: RunningStandIns = await startStandIns(
-    readWorkerVars(optionValue(configOptions, '--config', '-c') ?? 'wrangler.toml', optionValue(configOptions, '--env', '-e')).LOGIN_PROVIDERS,
+    readWorkerVars(
+      optionValue(configOptions, '--config', '-c') ?? 'wrangler.toml',
+      optionValue(configOptions, '--env', '-e'),
+    ).LOGIN_PROVIDERS,
     (await readDevVarsFile()) ?? '',
     gateway,
     HOST,

@@ -54,8 +54,7 @@ export const STAND_IN_USERS: StandInUser[] = [
   },
 ]
 
-const escape = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
 
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
@@ -71,20 +70,26 @@ function send(response: ServerResponse, status: number, body: unknown, type = 'a
 
 function consentPage(params: URLSearchParams, users: Iterable<StandInUser>): string {
   const hidden = ['client_id', 'redirect_uri', 'state', 'scope', 'code_challenge', 'code_challenge_method']
-    .map((name) => `<input type="hidden" name="${name}" value="${escape(params.get(name) ?? '')}">`)
+    .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(params.get(name) ?? '')}">`)
     .join('')
   const buttons = [...users]
-    .map((user) => `<button type="submit" name="login" value="${escape(user.login)}">Sign in as ${escape(user.login)}</button>`)
+    .map(
+      (user) =>
+        `<button type="submit" name="login" value="${escapeHtml(user.login)}">Sign in as ${escapeHtml(user.login)}</button>`,
+    )
     .join(' ')
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>GitHub stand-in · Authorize</title></head>
-<body><h1>GitHub stand-in</h1><p>Authorize the application to read your profile and email (scope: ${escape(params.get('scope') ?? '')}).</p>
+<body><h1>GitHub stand-in</h1><p>Authorize the application to read your profile and email (scope: ${escapeHtml(params.get('scope') ?? '')}).</p>
 <form method="post" action="/login/oauth/authorize">${hidden}${buttons}
 <button type="submit" name="cancel" value="1">Cancel</button></form></body></html>`
 }
 
 export async function startGithubStandIn(options: GithubStandInOptions): Promise<GithubStandIn> {
   const users = new Map((options.users ?? STAND_IN_USERS).map((user) => [user.login, user]))
-  const codes = new Map<string, { login: string; redirectUri: string; challenge: string; scope: string; until: number }>()
+  const codes = new Map<
+    string,
+    { login: string; redirectUri: string; challenge: string; scope: string; until: number }
+  >()
   const tokens = new Map<string, string>()
 
   function redirectBack(response: ServerResponse, redirectUri: string, params: Record<string, string>): void {
@@ -124,13 +129,23 @@ export async function startGithubStandIn(options: GithubStandInOptions): Promise
       if (!users.has(login)) return send(response, 400, 'unknown user', 'text/plain')
       const code = randomBytes(20).toString('hex')
       const challenge = form.get('code_challenge_method') === 'S256' ? (form.get('code_challenge') ?? '') : ''
-      codes.set(code, { login, redirectUri, challenge, scope: form.get('scope') ?? '', until: Date.now() + 600_000 })
+      codes.set(code, {
+        login,
+        redirectUri,
+        challenge,
+        scope: form.get('scope') ?? '',
+        until: Date.now() + 600_000,
+      })
       return redirectBack(response, redirectUri, { code, state })
     }
     if (path === '/login/oauth/access_token' && request.method === 'POST') {
       const form = new URLSearchParams(await readBody(request))
       const basic = /^Basic (.+)$/i.exec(request.headers.authorization ?? '')
-      const [basicId, basicSecret] = basic ? Buffer.from(basic[1] ?? '', 'base64').toString().split(':') : []
+      const [basicId, basicSecret] = basic
+        ? Buffer.from(basic[1] ?? '', 'base64')
+            .toString()
+            .split(':')
+        : []
       const clientId = form.get('client_id') ?? decodeURIComponent(basicId ?? '')
       const secret = form.get('client_secret') ?? decodeURIComponent(basicSecret ?? '')
       if (clientId !== options.clientId || secret !== options.clientSecret)
@@ -146,7 +161,11 @@ export async function startGithubStandIn(options: GithubStandInOptions): Promise
         return send(response, 200, { error: 'bad_verification_code' })
       const token = `gho_${randomBytes(18).toString('hex')}`
       tokens.set(token, grant.login)
-      return send(response, 200, { access_token: token, token_type: 'bearer', scope: grant.scope.replace(/ /g, ',') })
+      return send(response, 200, {
+        access_token: token,
+        token_type: 'bearer',
+        scope: grant.scope.replace(/ /g, ','),
+      })
     }
     if (options.control && path.startsWith('/__users/') && request.method === 'PUT') {
       const user = JSON.parse(await readBody(request)) as StandInUser
@@ -156,9 +175,14 @@ export async function startGithubStandIn(options: GithubStandInOptions): Promise
     if (request.method === 'GET' && ['/user', '/user/emails', '/user/orgs'].includes(path)) {
       const user = tokenUser(request)
       if (!user) return send(response, 401, { message: 'Bad credentials' })
-      if (path === '/user') return send(response, 200, { id: user.id, login: user.login, name: user.name ?? null })
+      if (path === '/user')
+        return send(response, 200, { id: user.id, login: user.login, name: user.name ?? null })
       if (path === '/user/emails') return send(response, 200, user.emails)
-      return send(response, 200, user.orgs.map((login) => ({ login })))
+      return send(
+        response,
+        200,
+        user.orgs.map((login) => ({ login })),
+      )
     }
     send(response, 404, { message: 'Not Found' })
   }

@@ -70,7 +70,14 @@ export async function startOidcStandIn(options: OidcStandInOptions): Promise<Oid
       await grant.save()
       return grant
     },
-    ttl: { AccessToken: 300, IdToken: 300, AuthorizationCode: 60, Grant: 600, Session: 600, Interaction: 600 },
+    ttl: {
+      AccessToken: 300,
+      IdToken: 300,
+      AuthorizationCode: 60,
+      Grant: 600,
+      Session: 600,
+      Interaction: 600,
+    },
   }
   const provider = new Provider(issuer, configuration)
   server.on('request', provider.callback())

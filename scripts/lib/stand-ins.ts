@@ -14,7 +14,12 @@ import { parsePort } from './ports'
 
 export const STAND_INS = {
   oidc: { name: 'local-oidc', secret: 'LOCAL_OIDC_CLIENT_SECRET', portVar: 'OIDC_STAND_IN_PORT', port: 8789 },
-  github: { name: 'local-github', secret: 'LOCAL_GITHUB_CLIENT_SECRET', portVar: 'GITHUB_STAND_IN_PORT', port: 8790 },
+  github: {
+    name: 'local-github',
+    secret: 'LOCAL_GITHUB_CLIENT_SECRET',
+    portVar: 'GITHUB_STAND_IN_PORT',
+    port: 8790,
+  },
 } as const
 
 type ProviderEntry = Record<string, unknown> & { name?: unknown; client_id?: unknown }
@@ -90,7 +95,9 @@ export async function startStandIns(
         )
       }
     } catch (error) {
-      info(`warning: cannot start the ${stand.name} stand-in on ${host}:${port} (${String(error)}); set ${stand.portVar}`)
+      info(
+        `warning: cannot start the ${stand.name} stand-in on ${host}:${port} (${String(error)}); set ${stand.portVar}`,
+      )
     }
   }
   return {

@@ -27,7 +27,8 @@ export interface SignInTarget {
 }
 
 function usable(user: User | undefined): User {
-  if (!user || user.disabled) throw new ProviderLoginFailure('account_disabled', 'linked user disabled or gone')
+  if (!user || user.disabled)
+    throw new ProviderLoginFailure('account_disabled', 'linked user disabled or gone')
   return user
 }
 
@@ -61,7 +62,9 @@ async function registerUser(
       return usable(await withStorage('read new user', () => findUserById(db, id)))
     } catch (error) {
       // Another tab registered the same identity first: sign in as that user.
-      const raced = await withStorage('identity lookup', () => findIdentity(db, provider.name, profile.subject))
+      const raced = await withStorage('identity lookup', () =>
+        findIdentity(db, provider.name, profile.subject),
+      )
       if (raced) return usable(await withStorage('user lookup', () => findUserById(db, raced.user_id)))
       if (!/UNIQUE/i.test(String(error))) return withStorage('register user', () => Promise.reject(error))
       // The username is taken: try the next suffix.
@@ -89,13 +92,20 @@ export async function resolveExternalUser(
     const existing = await withStorage('user lookup', () => findUserByUsername(db, email))
     if (existing) {
       const user = usable(existing)
-      const input = { provider: provider.name, subject: profile.subject, userId: user.id, email, display: profile.display }
+      const input = {
+        provider: provider.name,
+        subject: profile.subject,
+        userId: user.id,
+        email,
+        display: profile.display,
+      }
       if (!(await withStorage('link identity', () => insertIdentity(db, input))))
         throw new ProviderLoginFailure('already_linked', 'identity linked concurrently')
       return { user, created: false }
     }
   }
-  if (!provider.registration) throw new ProviderLoginFailure('no_account', 'not linked and registration is off')
+  if (!provider.registration)
+    throw new ProviderLoginFailure('no_account', 'not linked and registration is off')
   const roles = rolesForNewUser(provider, profile, globalDefaultRoles)
   return { user: await registerUser(db, provider, profile, roles), created: true }
 }
@@ -115,6 +125,8 @@ export async function linkExternalIdentity(
     display: profile.display,
   }
   if (await withStorage('link identity', () => insertIdentity(db, input))) return
-  const existing = await withStorage('identity lookup', () => findIdentity(db, provider.name, profile.subject))
+  const existing = await withStorage('identity lookup', () =>
+    findIdentity(db, provider.name, profile.subject),
+  )
   if (existing?.user_id !== userId) throw new ProviderLoginFailure('already_linked', 'linked to another user')
 }

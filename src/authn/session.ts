@@ -34,7 +34,9 @@ export function readSessionCookie(request: Request, issuer: string): string | un
 const PROVIDER_METHOD = 'provider:'
 
 /** `amr` and the login provider of a session, from its stored auth method. */
-export function sessionAuthentication(authMethod: string | undefined): Pick<Principal, 'amr' | 'loginProvider'> {
+export function sessionAuthentication(
+  authMethod: string | undefined,
+): Pick<Principal, 'amr' | 'loginProvider'> {
   if (authMethod?.startsWith(PROVIDER_METHOD))
     return { amr: ['fed'], loginProvider: authMethod.slice(PROVIDER_METHOD.length) }
   if (authMethod === 'password') return { amr: ['pwd'] }

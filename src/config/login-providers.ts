@@ -9,8 +9,12 @@ import * as z from 'zod'
 
 const ROLE = /^[a-z][a-z0-9_:.-]{0,63}$/
 const roleName = z.string().regex(ROLE, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
-const secretName = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be a secret name like "GOOGLE_CLIENT_SECRET"')
-const scope = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be an OAuth scope token (RFC 6749 §3.3)')
+const secretName = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be a secret name like "GOOGLE_CLIENT_SECRET"')
+const scope = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be an OAuth scope token (RFC 6749 §3.3)')
 const domain = z
   .string()
   .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lowercase domain name like "example.com"')
@@ -33,7 +37,9 @@ const providerUrl = z
 
 const common = {
   /** In the login and callback URLs: /auth/login/{name}, /auth/callback/{name}. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be URL-safe: lowercase letters, digits, "_", "-" (max 32)'),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be URL-safe: lowercase letters, digits, "_", "-" (max 32)'),
   display_name: z
     .string()
     .min(1)
@@ -88,14 +94,20 @@ export const githubProviderSchema = z
     api_url: providerUrl.default(GITHUB_DEFAULTS.api_url),
     scopes: z.array(scope).max(64).default(['read:user', 'user:email']),
     /** Only members of one of these organizations may sign in (needs scope read:org). */
-    allowed_orgs: z.array(z.string().regex(/^[A-Za-z0-9-]{1,39}$/)).max(256).default([]),
+    allowed_orgs: z
+      .array(z.string().regex(/^[A-Za-z0-9-]{1,39}$/))
+      .max(256)
+      .default([]),
   })
   .strict()
   .refine(
     (provider) =>
       (provider.allowed_orgs.length === 0 && Object.keys(provider.role_map).length === 0) ||
       provider.scopes.includes('read:org'),
-    { message: 'must include "read:org" when allowed_orgs or role_map names organizations', path: ['scopes'] },
+    {
+      message: 'must include "read:org" when allowed_orgs or role_map names organizations',
+      path: ['scopes'],
+    },
   )
   .refine((provider) => provider.scopes.includes('user:email') || provider.scopes.includes('user'), {
     message: 'must include "user:email" (the verified primary email is read from /user/emails)',
@@ -116,7 +128,9 @@ export function loginProviderProblems(providers: readonly LoginProviderConfig[])
   providers.forEach((provider, index) => {
     const earlier = seen.get(provider.name)
     if (earlier !== undefined)
-      problems.push(`LOGIN_PROVIDERS[${index}].name: "${provider.name}" duplicates LOGIN_PROVIDERS[${earlier}]`)
+      problems.push(
+        `LOGIN_PROVIDERS[${index}].name: "${provider.name}" duplicates LOGIN_PROVIDERS[${earlier}]`,
+      )
     else seen.set(provider.name, index)
   })
   return problems

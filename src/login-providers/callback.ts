@@ -28,7 +28,11 @@ function jwksCacheFor(provider: LoginProviderConfig): oauth.JWKSCacheInput {
 }
 
 /** The authorization response, checked; provider `error`s become failures with our own message. */
-function checkAuthorizationResponse(pc: ProviderClient, query: URLSearchParams, state: string): URLSearchParams {
+function checkAuthorizationResponse(
+  pc: ProviderClient,
+  query: URLSearchParams,
+  state: string,
+): URLSearchParams {
   try {
     return oauth.validateAuthResponse(pc.as, pc.client, query, state)
   } catch (error) {
@@ -96,7 +100,10 @@ async function verifyIdTokenSignature(provider: OidcProviderConfig, pc: Provider
       [oauth.jwksCache]: jwksCacheFor(provider),
     } as oauth.ValidateSignatureOptions)
   } catch (error) {
-    if (isTransport(error) || (error instanceof oauth.OperationProcessingError && error.code === oauth.RESPONSE_IS_NOT_CONFORM))
+    if (
+      isTransport(error) ||
+      (error instanceof oauth.OperationProcessingError && error.code === oauth.RESPONSE_IS_NOT_CONFORM)
+    )
       throw new ProviderLoginFailure('provider_unavailable', 'JWKS unreachable', error)
     throw new ProviderLoginFailure('invalid_response', 'ID token signature refused', error)
   }

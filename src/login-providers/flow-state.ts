@@ -96,6 +96,9 @@ export async function takeFlow(
   if (!cookie || !FLOW_COOKIE_VALUE.test(cookie))
     throw new ProviderLoginFailure('flow_invalid', 'callback without the flow cookie')
   if (!timingSafeEqual(await sha256Hex(cookie), row.browser_hash))
-    throw new ProviderLoginFailure('flow_invalid', 'callback from another browser than the one that started it')
+    throw new ProviderLoginFailure(
+      'flow_invalid',
+      'callback from another browser than the one that started it',
+    )
   return row
 }

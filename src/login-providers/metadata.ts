@@ -67,7 +67,12 @@ export async function providerClient(provider: LoginProviderConfig, secret: stri
   const client: oauth.Client = { client_id: provider.client_id }
   if (provider.kind === 'oidc') {
     const as = await discover(provider.issuer)
-    const urls = [provider.issuer, as.authorization_endpoint ?? '', as.token_endpoint ?? '', as.jwks_uri ?? '']
+    const urls = [
+      provider.issuer,
+      as.authorization_endpoint ?? '',
+      as.token_endpoint ?? '',
+      as.jwks_uri ?? '',
+    ]
     return { as, client, auth: clientAuth(as, secret), http: httpOptions(urls) }
   }
   const as: oauth.AuthorizationServer = {

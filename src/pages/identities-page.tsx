@@ -68,7 +68,7 @@ export function IdentitiesPage(props: IdentitiesPageProps) {
           {props.linkable.map((provider) => (
             <p>
               <a class="button" href={`/auth/login/${encodeURIComponent(provider.name)}?link=1`}>
-                Link {provider.displayName}
+                Link your {provider.displayName} account
               </a>
             </p>
           ))}

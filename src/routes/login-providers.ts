@@ -65,13 +65,17 @@ function failed(c: Context<AppBindings>, error: unknown, provider: string, retur
       ? error
       : new ProviderLoginFailure('provider_error', 'unexpected error', error)
   const cause = failure.cause instanceof Error ? `${failure.cause.name}: ${failure.cause.message}` : undefined
-  logEvent(failure.reason === 'provider_error' && !(error instanceof ProviderLoginFailure) ? 'error' : 'warn', 'provider_login_failed', {
-    request_id: c.var.ctx.requestId,
-    provider: provider.slice(0, 64),
-    reason: failure.reason,
-    detail: failure.message,
-    ...(cause ? { cause: cause.slice(0, 300) } : {}),
-  })
+  logEvent(
+    failure.reason === 'provider_error' && !(error instanceof ProviderLoginFailure) ? 'error' : 'warn',
+    'provider_login_failed',
+    {
+      request_id: c.var.ctx.requestId,
+      provider: provider.slice(0, 64),
+      reason: failure.reason,
+      detail: failure.message,
+      ...(cause ? { cause: cause.slice(0, 300) } : {}),
+    },
+  )
   const display = c.var.ctx.config.loginProviders.get(provider)?.display_name ?? 'the provider'
   return renderLogin(c, {
     returnTo,
@@ -89,7 +93,8 @@ providerLoginRoutes.get('/auth/login/:provider', async function startProviderLog
     let linkUserId: string | null = null
     if (c.req.query('link') !== undefined) {
       linkUserId = (startedHere(c) ? await signedInUser(c) : undefined) ?? null
-      if (!linkUserId) throw new ProviderLoginFailure('link_needs_session', 'link without a session or cross-site')
+      if (!linkUserId)
+        throw new ProviderLoginFailure('link_needs_session', 'link without a session or cross-site')
     }
     const pc = await providerClient(provider, clientSecret(c.env, provider))
     const request = await authorizationRequest(provider, pc, config.issuer)
