@@ -18,7 +18,7 @@ import {
 import { generateKeySet } from './lib/key-set'
 import { freePort, parsePort } from './lib/ports'
 import { exitOf, isPortFree, stopChild, waitForOk } from './lib/processes'
-import { missingStandInSecrets, type RunningStandIns, startStandIns } from './lib/stand-ins'
+import { missingStandInSecrets, type RunningStandIns, STAND_INS, startStandIns } from './lib/stand-ins'
 import { hasOption, runWrangler, sharedOptions, spawnWrangler, wranglerEnv } from './lib/wrangler'
 import { readWorkerVars } from './lib/wrangler-config'
 
@@ -128,6 +128,8 @@ async function main(): Promise<void> {
   try {
     port = parsePort(process.env.PORT, 'PORT', 8787)
     demoPort = parsePort(process.env.DEMO_UPSTREAM_PORT, 'DEMO_UPSTREAM_PORT', 8788)
+    for (const stand of Object.values(STAND_INS))
+      parsePort(process.env[stand.portVar], stand.portVar, stand.port)
   } catch (error) {
     fail(describeError(error), 2)
   }
@@ -135,6 +137,18 @@ async function main(): Promise<void> {
 
   await ensureDevVars()
 
+  // Started now, so their start-up (oidc-provider's import) overlaps the migrations.
+  const gateway = `http://${HOST}:${port}`
+  const configOptions = sharedOptions(passThrough, ['--env', '-e', '--config', '-c'])
+  const standInsStarting = startStandIns(
+    readWorkerVars(
+      optionValue(configOptions, '--config', '-c') ?? 'wrangler.toml',
+      optionValue(configOptions, '--env', '-e'),
+    ).LOGIN_PROVIDERS,
+    (await readDevVarsFile()) ?? '',
+    gateway,
+    HOST,
+  )
   const stateOptions = sharedOptions(passThrough, ['--persist-to', '--env', '-e', '--config', '-c'])
   const migrated = await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local', ...stateOptions], {
     env: wranglerEnv({ nonInteractive: true }),
@@ -145,17 +159,7 @@ async function main(): Promise<void> {
   const configuredUpstream = process.env.UPSTREAM_URL
   const demo = configuredUpstream ? undefined : await startDemoUpstream(demoPort)
   const upstream = configuredUpstream ?? (demo as EchoServer).origin
-  const gateway = `http://${HOST}:${port}`
-  const configOptions = sharedOptions(passThrough, ['--env', '-e', '--config', '-c'])
-  const standIns: RunningStandIns = await startStandIns(
-    readWorkerVars(
-      optionValue(configOptions, '--config', '-c') ?? 'wrangler.toml',
-      optionValue(configOptions, '--env', '-e'),
-    ).LOGIN_PROVIDERS,
-    (await readDevVarsFile()) ?? '',
-    gateway,
-    HOST,
-  )
+  const standIns: RunningStandIns = await standInsStarting
 
   const devArgs = ['dev', '--ip', HOST, '--port', String(port)]
   // A distinct inspector port: two gateways (a developer's and a test's) can then run at once.

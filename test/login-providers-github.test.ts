@@ -122,6 +122,7 @@ describe('sign in with GitHub (Enterprise-style endpoints)', () => {
     const users = await userCount()
     const response = await signInGithub(browser, 'gh', who.login)
     expect(response.status).toBe(502)
+    expect(await loginError(response)).toBe('Test GitHub could not complete the sign-in. Please try again.')
     expect(await userCount()).toBe(users)
   })
 

@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto'
 import { info } from './cli'
 import { devVar, formatDevVar } from './dev-vars'
 import { startGithubStandIn } from './github-stand-in'
-import { startOidcStandIn } from './oidc-stand-in'
 import { parsePort } from './ports'
 
 export const STAND_INS = {
@@ -78,7 +77,8 @@ export async function startStandIns(
     try {
       const origin =
         kind === 'oidc'
-          ? await startOidcStandIn(common).then((running) => {
+          ? // Loaded only when needed: oidc-provider takes most of a second to import.
+            await (await import('./oidc-stand-in')).startOidcStandIn(common).then((running) => {
               closers.push(running.close)
               return running.issuer
             })

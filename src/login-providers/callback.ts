@@ -76,6 +76,8 @@ async function exchangeCode(
   } catch (error) {
     throw new ProviderLoginFailure('provider_unavailable', 'token endpoint unreachable', error)
   }
+  // GitHub answers a refused code exchange with 200 and an `error` body; kept to tell it apart.
+  const copy = response.clone()
   try {
     const tokens = await oauth.processAuthorizationCodeResponse(pc.as, pc.client, response, {
       expectedNonce: flow.nonce ?? oauth.expectNoNonce,
@@ -86,6 +88,9 @@ async function exchangeCode(
   } catch (error) {
     if (error instanceof oauth.ResponseBodyError)
       throw new ProviderLoginFailure('provider_error', `token endpoint error=${error.error.slice(0, 64)}`)
+    const body = (await copy.json().catch(() => undefined)) as { error?: unknown } | undefined
+    if (typeof body?.error === 'string')
+      throw new ProviderLoginFailure('provider_error', `token endpoint error=${body.error.slice(0, 64)}`)
     if (response.status >= 500)
       throw new ProviderLoginFailure('provider_unavailable', `token endpoint answered ${response.status}`)
     // ID token claims (iss, aud, exp, nonce ...) or a malformed token response.

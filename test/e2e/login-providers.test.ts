@@ -79,7 +79,9 @@ describe('sign in with the stand-in providers in Chromium', () => {
     expect(echo.headers['x-auth-roles']).toBe('editor,user')
     // The account page lists the identity.
     await page.goto(`${gateway.origin}/auth/identities`)
-    await expect(page.getByRole('cell', { name: 'Local GitHub (stand-in)', exact: true }).count()).resolves.toBe(1)
+    await expect(
+      page.getByRole('cell', { name: 'Local GitHub (stand-in)', exact: true }).count(),
+    ).resolves.toBe(1)
     await context.close()
   })
 
