@@ -355,3 +355,20 @@ describe('accounts: registration, allow-lists and linking by email', () => {
     expect(PASSWORD.length).toBeGreaterThan(0)
   })
 })
+
+describe('the flow cookie on an https deployment', () => {
+  it('is __Host-gw_flow (Secure, Path=/, no Domain: no sibling host can plant it)', async () => {
+    const idp = await oidcProvider()
+    const browser = newBrowser([oidcConfig(idp)], { ISSUER: 'https://gateway.example' })
+    const response = await gatewayGet(browser, `/auth/login/${idp.name}`)
+    expect(response.status).toBe(302)
+    const cookie = response.headers.getAll('set-cookie').find((line) => line.includes('gw_flow='))
+    expect(cookie).toMatch(/^__Host-gw_flow=/)
+    expect(cookie).toMatch(/Secure/)
+    expect(cookie).toMatch(/Path=\//)
+    expect(cookie).not.toMatch(/Domain/i)
+    expect(new URL(response.headers.get('location') ?? '').searchParams.get('redirect_uri')).toBe(
+      `https://gateway.example/auth/callback/${idp.name}`,
+    )
+  })
+})
