@@ -60,22 +60,18 @@ function startedHere(c: Context<AppBindings>): boolean {
 /** Renders a failure on the login page (and logs why); other errors go to the error handler. */
 function failed(c: Context<AppBindings>, error: unknown, provider: string, returnTo: string) {
   if (isGatewayError(error)) throw error
-  const failure =
-    error instanceof ProviderLoginFailure
-      ? error
-      : new ProviderLoginFailure('provider_error', 'unexpected error', error)
+  // A bug here must still end on the login page (never a 500), and be logged as an error.
+  const unexpected = !(error instanceof ProviderLoginFailure)
+  const failure = unexpected ? new ProviderLoginFailure('provider_error', 'unexpected error', error) : error
   const cause = failure.cause instanceof Error ? `${failure.cause.name}: ${failure.cause.message}` : undefined
-  logEvent(
-    failure.reason === 'provider_error' && !(error instanceof ProviderLoginFailure) ? 'error' : 'warn',
-    'provider_login_failed',
-    {
-      request_id: c.var.ctx.requestId,
-      provider: provider.slice(0, 64),
-      reason: failure.reason,
-      detail: failure.message,
-      ...(cause ? { cause: cause.slice(0, 300) } : {}),
-    },
-  )
+  // oauth4webapi's messages name the failed check, never a token; their `cause` (bodies) is not logged.
+  logEvent(unexpected ? 'error' : 'warn', 'provider_login_failed', {
+    request_id: c.var.ctx.requestId,
+    provider: provider.slice(0, 64),
+    reason: failure.reason,
+    detail: failure.message,
+    ...(cause ? { cause: cause.slice(0, 300) } : {}),
+  })
   const display = c.var.ctx.config.loginProviders.get(provider)?.display_name ?? 'the provider'
   return renderLogin(c, {
     returnTo,
