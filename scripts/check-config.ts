@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
-import { checkConfig, openRegistrationWarning } from './lib/wrangler-config'
+import { checkConfig, loginProviderNotes, openRegistrationWarning } from './lib/wrangler-config'
 
 const HELP = `Usage: npm run check-config [-- --env NAME] [--config PATH]
 
@@ -19,6 +19,9 @@ every var a route's "upstream" names) with the same validator the Worker runs, o
 
 UPSTREAM_URL and ISSUER in the environment override the file, as \`npm start\` does.
 Prints every problem with its field and exits 1, or "configuration OK: N routes" and exits 0.
+
+Lists the secret each LOGIN_PROVIDERS entry needs, and warns about providers on loopback (the
+local stand-ins) or with open registration.
 
 Warns (on stderr, still exit 0) when the checked config has open registration, through
 SETTINGS.registration = true or REGISTRATION = "on": a deploy of it lets anyone sign up. .dev.vars
@@ -64,6 +67,7 @@ function main(): void {
   }
   const registration = openRegistrationWarning(result)
   if (registration) info(registration)
+  for (const note of loginProviderNotes(result.vars)) info(note)
   if (result.ok) {
     process.stdout.write(
       `configuration OK: ${result.routes} route${result.routes === 1 ? '' : 's'} (${where})\n`,

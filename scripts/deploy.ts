@@ -8,6 +8,7 @@ import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
 import { hasOption, runWrangler, sharedOptions, wranglerEnv } from './lib/wrangler'
 import {
   checkConfig,
+  loopbackProviders,
   loopbackVars,
   openRegistrationWarning,
   placeholderBindings,
@@ -73,7 +74,11 @@ async function main(): Promise<void> {
   }
   const registration = openRegistrationWarning(check)
   if (registration) info(registration)
-  const unfinished = [...placeholderBindings(configPath, envName), ...loopbackVars(check.vars)]
+  const unfinished = [
+    ...placeholderBindings(configPath, envName),
+    ...loopbackVars(check.vars),
+    ...loopbackProviders(check.vars),
+  ]
   if (unfinished.length > 0 && !dryRun) {
     info(`${configPath} is still set up for local development, not deploying:`)
     for (const problem of unfinished) info(`  ${problem}`)

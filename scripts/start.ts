@@ -18,7 +18,9 @@ import {
 import { generateKeySet } from './lib/key-set'
 import { freePort, parsePort } from './lib/ports'
 import { exitOf, isPortFree, stopChild, waitForOk } from './lib/processes'
+import { missingStandInSecrets, type RunningStandIns, STAND_INS, startStandIns } from './lib/stand-ins'
 import { hasOption, runWrangler, sharedOptions, spawnWrangler, wranglerEnv } from './lib/wrangler'
+import { readWorkerVars } from './lib/wrangler-config'
 
 const HELP = `Usage: npm start [-- <wrangler dev options>]
 
@@ -26,13 +28,16 @@ Runs the gateway locally with local D1 and KV (state under .wrangler/):
   1. creates .dev.vars with freshly generated dev SIGNING_KEYS if it is missing, and
      REGISTRATION=on (open sign-up for local development; wrangler.toml ships it off)
   2. applies pending D1 migrations (wrangler d1 migrations apply DB --local)
-  3. starts the demo upstream (echo API) unless UPSTREAM_URL is set
+  3. starts the demo upstream (echo API) unless UPSTREAM_URL is set, and the stand-in login
+     providers the config names (local-oidc, local-github), with their secrets in .dev.vars
   4. runs wrangler dev with UPSTREAM_URL and ISSUER pointing at the right places
 
 Environment:
   PORT                 gateway port (default 8787); ISSUER becomes http://127.0.0.1:$PORT
   UPSTREAM_URL         origin the default routes forward to; when set, no demo upstream is started
   DEMO_UPSTREAM_PORT   port of the demo upstream (default 8788)
+  OIDC_STAND_IN_PORT   port of the local OpenID Connect provider (default 8789)
+  GITHUB_STAND_IN_PORT port of the local GitHub stand-in (default 8790)
 
 Options after \`--\` go to wrangler dev, e.g. \`npm start -- --persist-to /tmp/gw-state\`
 (--persist-to, --env and --config also apply to the migrations). Ctrl-C stops everything.
@@ -64,6 +69,11 @@ async function ensureDevVars(): Promise<void> {
     text += REGISTRATION_COMMENT + formatDevVar('REGISTRATION', 'on')
     added.push('REGISTRATION=on (open sign-up, local only)')
   }
+  const standInSecrets = missingStandInSecrets(existing)
+  if (standInSecrets) {
+    text += standInSecrets
+    added.push('client secrets of the stand-in login providers')
+  }
   if (added.length === 0) return
   if (existing === undefined) {
     await writeDevVarsFile(DEV_VARS_HEADER + text)
@@ -85,8 +95,9 @@ async function startDemoUpstream(port: number): Promise<EchoServer> {
   }
 }
 
-function banner(gateway: string, upstream: string, demo: boolean): string {
+function banner(gateway: string, upstream: string, demo: boolean, standIns: string[]): string {
   const rows = [
+    ...standIns.map((line) => ['provider', line]),
     ['gateway', `${gateway}   (ISSUER, JWKS at ${gateway}/.well-known/jwks.json)`],
     ['upstream', `${upstream}${demo ? '   (demo echo API)' : ''}`],
     ['try', `curl -s ${gateway}/api/public/hello`],
@@ -94,6 +105,16 @@ function banner(gateway: string, upstream: string, demo: boolean): string {
     ['stop', 'Ctrl-C'],
   ]
   return `\n  edge-auth-gateway is running\n${rows.map(([k, v]) => `    ${k?.padEnd(9)} ${v}`).join('\n')}\n\n`
+}
+
+/** The value of `--name V` / `--name=V` (or its short form) in wrangler options. */
+function optionValue(args: readonly string[], name: string, short: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (arg === name || arg === short) return args[i + 1]
+    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1)
+  }
+  return undefined
 }
 
 async function main(): Promise<void> {
@@ -107,6 +128,8 @@ async function main(): Promise<void> {
   try {
     port = parsePort(process.env.PORT, 'PORT', 8787)
     demoPort = parsePort(process.env.DEMO_UPSTREAM_PORT, 'DEMO_UPSTREAM_PORT', 8788)
+    for (const stand of Object.values(STAND_INS))
+      parsePort(process.env[stand.portVar], stand.portVar, stand.port)
   } catch (error) {
     fail(describeError(error), 2)
   }
@@ -114,6 +137,18 @@ async function main(): Promise<void> {
 
   await ensureDevVars()
 
+  // Started now, so their start-up (oidc-provider's import) overlaps the migrations.
+  const gateway = `http://${HOST}:${port}`
+  const configOptions = sharedOptions(passThrough, ['--env', '-e', '--config', '-c'])
+  const standInsStarting = startStandIns(
+    readWorkerVars(
+      optionValue(configOptions, '--config', '-c') ?? 'wrangler.toml',
+      optionValue(configOptions, '--env', '-e'),
+    ).LOGIN_PROVIDERS,
+    (await readDevVarsFile()) ?? '',
+    gateway,
+    HOST,
+  )
   const stateOptions = sharedOptions(passThrough, ['--persist-to', '--env', '-e', '--config', '-c'])
   const migrated = await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local', ...stateOptions], {
     env: wranglerEnv({ nonInteractive: true }),
@@ -124,12 +159,13 @@ async function main(): Promise<void> {
   const configuredUpstream = process.env.UPSTREAM_URL
   const demo = configuredUpstream ? undefined : await startDemoUpstream(demoPort)
   const upstream = configuredUpstream ?? (demo as EchoServer).origin
-  const gateway = `http://${HOST}:${port}`
+  const standIns: RunningStandIns = await standInsStarting
 
   const devArgs = ['dev', '--ip', HOST, '--port', String(port)]
   // A distinct inspector port: two gateways (a developer's and a test's) can then run at once.
   if (!hasOption(passThrough, '--inspector-port')) devArgs.push('--inspector-port', String(await freePort()))
-  devArgs.push('--var', `UPSTREAM_URL:${upstream}`, '--var', `ISSUER:${gateway}`, ...passThrough)
+  devArgs.push('--var', `UPSTREAM_URL:${upstream}`, '--var', `ISSUER:${gateway}`, ...standIns.wranglerArgs)
+  devArgs.push(...passThrough)
   const wrangler = spawnWrangler(devArgs)
   const exited = exitOf(wrangler)
 
@@ -145,11 +181,12 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => void stop('SIGHUP'))
 
   waitForOk(`${gateway}/healthz`, READY_TIMEOUT_MS, exited).then((ready) => {
-    if (ready) process.stdout.write(banner(gateway, upstream, demo !== undefined))
+    if (ready) process.stdout.write(banner(gateway, upstream, demo !== undefined, standIns.summary))
   })
 
   const code = await exited
   await demo?.close()
+  await standIns.close()
   // A stop the user asked for is a success; otherwise wrangler's own exit code.
   process.exit(stopping ? 0 : code)
 }

@@ -7,7 +7,9 @@ import { apiKeyRoutes } from './routes/api-keys'
 import { authorizeRoutes } from './routes/authorize'
 import { endSessionRoutes } from './routes/end-session'
 import { healthRoutes } from './routes/health'
+import { identityRoutes } from './routes/identities'
 import { loginRoutes } from './routes/login'
+import { providerLoginRoutes } from './routes/login-providers'
 import { oidcRoutes } from './routes/oidc'
 import { pageAssetRoutes } from './routes/pages'
 import { registerPageRoutes } from './routes/register-page'
@@ -25,6 +27,8 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', tokenRoutes)
   app.route('/', pageAssetRoutes)
   app.route('/', loginRoutes)
+  app.route('/', providerLoginRoutes)
+  app.route('/', identityRoutes)
   app.route('/', registerPageRoutes)
   // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
   app.route('/', sessionRoutes)

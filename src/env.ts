@@ -9,6 +9,8 @@ export interface Env {
   /** Raw values from wrangler.toml `[vars]`; validated by config/load.ts. */
   SETTINGS?: unknown
   ROUTES?: unknown
+  /** `[[vars.LOGIN_PROVIDERS]]`; each names the secret holding its client secret. */
+  LOGIN_PROVIDERS?: unknown
   /** "on" / "off": overrides SETTINGS.registration (local development sets "on" in .dev.vars). */
   REGISTRATION?: string
   /** Secret: a private JWK set (JSON). The first key signs, all verify. */

@@ -101,3 +101,61 @@ export function loopbackVars(vars: Record<string, unknown>): string[] {
   }
   return found
 }
+
+function providerEntries(vars: Record<string, unknown>): Record<string, unknown>[] {
+  let providers = vars.LOGIN_PROVIDERS
+  if (typeof providers === 'string') {
+    try {
+      providers = JSON.parse(providers)
+    } catch {
+      return []
+    }
+  }
+  return Array.isArray(providers) ? (providers as Record<string, unknown>[]) : []
+}
+
+/** Login providers on this machine (the local stand-ins): unreachable once deployed. */
+export function loopbackProviders(vars: Record<string, unknown>): string[] {
+  const found: string[] = []
+  for (const provider of providerEntries(vars)) {
+    for (const key of ['issuer', 'authorization_url', 'token_url', 'api_url']) {
+      const value = provider[key]
+      if (typeof value !== 'string') continue
+      try {
+        if (LOOPBACK.has(new URL(value).hostname))
+          found.push(
+            `login provider "${String(provider.name)}" ${key} points at this machine (a local stand-in)`,
+          )
+      } catch {
+        // parseConfig reports it.
+      }
+    }
+  }
+  return found
+}
+
+/**
+ * Notes on LOGIN_PROVIDERS that only an operator can act on (the config itself is valid): the
+ * secret each provider needs (a missing one disables that provider at runtime, with a page
+ * saying so), providers on loopback, and providers whose first sign-in creates users without any
+ * allow-list (open sign-up).
+ */
+export function loginProviderNotes(vars: Record<string, unknown>): string[] {
+  const notes: string[] = loopbackProviders(vars).map((text) => `warning: ${text}`)
+  for (const provider of providerEntries(vars)) {
+    const name = String(provider.name)
+    const secret = String(provider.client_secret_secret)
+    notes.push(
+      `login provider "${name}" reads its client secret from ${secret} (wrangler secret put ${secret}; .dev.vars locally)`,
+    )
+    const open =
+      provider.registration === true &&
+      !(Array.isArray(provider.allowed_email_domains) && provider.allowed_email_domains.length > 0) &&
+      !(Array.isArray(provider.allowed_orgs) && provider.allowed_orgs.length > 0)
+    if (open)
+      notes.push(
+        `warning: login provider "${name}" has registration = true and no allowed_email_domains/allowed_orgs: anyone with an account there can sign up`,
+      )
+  }
+  return notes
+}

@@ -31,6 +31,18 @@ export function readSessionCookie(request: Request, issuer: string): string | un
   return values[0]
 }
 
+const PROVIDER_METHOD = 'provider:'
+
+/** `amr` and the login provider of a session, from its stored auth method. */
+export function sessionAuthentication(
+  authMethod: string | undefined,
+): Pick<Principal, 'amr' | 'loginProvider'> {
+  if (authMethod?.startsWith(PROVIDER_METHOD))
+    return { amr: ['fed'], loginProvider: authMethod.slice(PROVIDER_METHOD.length) }
+  if (authMethod === 'password') return { amr: ['pwd'] }
+  return {}
+}
+
 export async function loadSession(input: CredentialInput): Promise<Principal | undefined> {
   const value = readSessionCookie(input.request, input.config.issuer)
   if (value === undefined) return undefined
@@ -49,6 +61,7 @@ export async function loadSession(input: CredentialInput): Promise<Principal | u
     scopes: [...scopesForRoles(record.roles, config.roleClosure, config.settings.role_scopes)].sort(),
     expiresAt: record.expiresAt,
     browserSession: { id: record.id, tokenHash },
+    ...sessionAuthentication(record.authMethod),
   }
 }
 

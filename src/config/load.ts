@@ -4,6 +4,7 @@ import type { Env } from '../env'
 import { canonicalizePath } from '../routing/canonical-path'
 import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
 import { RouteTable } from '../routing/route-table'
+import { type LoginProviderConfig, loginProviderProblems, loginProvidersSchema } from './login-providers'
 import { parseRegistrationOverride } from './registration'
 import {
   isOrigin,
@@ -29,6 +30,8 @@ export interface GatewayConfig {
   roleClosure: RoleClosure
   /** SETTINGS.strip_request_headers, normalized, as a set: one lookup per forwarded header. */
   stripRequestHeaders: ReadonlySet<string>
+  /** LOGIN_PROVIDERS by name, in configured order (the login page's buttons). */
+  loginProviders: ReadonlyMap<string, LoginProviderConfig>
 }
 
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] }
@@ -108,6 +111,21 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
+/**
+ * A structured var, which may also arrive as JSON text: `wrangler dev --var` and the dashboard give
+ * strings (`npm start` passes LOGIN_PROVIDERS that way when its stand-ins run on other ports).
+ */
+function jsonVar(value: unknown, name: string, problems: string[]): unknown {
+  if (value === undefined) return []
+  if (typeof value !== 'string') return value
+  try {
+    return JSON.parse(value)
+  } catch {
+    problems.push(`${name}: is a string but not valid JSON`)
+    return []
+  }
+}
+
 /** Validates every part of the configuration and reports all problems together. */
 export function parseConfig(env: Env): ConfigResult {
   const problems: string[] = []
@@ -122,6 +140,9 @@ export function parseConfig(env: Env): ConfigResult {
   if (!registration.ok) problems.push(registration.problem)
   const routes = routesSchema.safeParse(env.ROUTES ?? [])
   if (!routes.success) problems.push(...zodProblems('ROUTES', routes.error))
+  const providers = loginProvidersSchema.safeParse(jsonVar(env.LOGIN_PROVIDERS, 'LOGIN_PROVIDERS', problems))
+  if (!providers.success) problems.push(...zodProblems('LOGIN_PROVIDERS', providers.error))
+  else problems.push(...loginProviderProblems(providers.data))
 
   const compiled: CompiledRoute[] = []
   // Each route is checked on its own so that one malformed route does not hide the problems of
@@ -146,7 +167,7 @@ export function parseConfig(env: Env): ConfigResult {
       problems.push(`ROUTES[${route.index}].issuers: a route that accepts external_jwt must name its issuers`)
     }
   }
-  if (problems.length > 0 || !settings.success || !routes.success || !registration.ok)
+  if (problems.length > 0 || !settings.success || !routes.success || !registration.ok || !providers.success)
     return { ok: false, problems }
   const config: GatewayConfig = {
     issuer,
@@ -155,6 +176,7 @@ export function parseConfig(env: Env): ConfigResult {
     routeTable: new RouteTable(compiled),
     roleClosure: buildRoleClosure(settings.data.role_hierarchy),
     stripRequestHeaders: new Set(settings.data.strip_request_headers),
+    loginProviders: new Map(providers.data.map((provider) => [provider.name, provider])),
   }
   return { ok: true, config }
 }

@@ -30,6 +30,12 @@ export interface Principal {
    * access tokens' `auth_time`, unchanged through refreshes). Absent for client tokens and keys.
    */
   authTime?: number
+  /**
+   * Browser sessions: how the session was authenticated (RFC 8176 `amr`): ["pwd"] for a password,
+   * ["fed"] for an external login provider, whose configured name is then `loginProvider`.
+   */
+  amr?: string[]
+  loginProvider?: string
 }
 
 /**

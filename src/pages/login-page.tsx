@@ -1,6 +1,6 @@
 import { Layout } from './layout'
 
-/** An external login provider's button (none until the provider issues land). */
+/** An external login provider's button (LOGIN_PROVIDERS in wrangler.toml). */
 export interface ProviderButton {
   name: string
   displayName: string
@@ -70,7 +70,7 @@ export function LoginPage(props: LoginPageProps) {
                 class="button"
                 href={`/auth/login/${encodeURIComponent(provider.name)}?return_to=${encodeURIComponent(props.returnTo)}`}
               >
-                Continue with {provider.displayName}
+                Sign in with {provider.displayName}
               </a>
             </p>
           ))}

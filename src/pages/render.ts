@@ -16,7 +16,7 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 }
 
-export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 429
+export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 429 | 502 | 503
 
 // An origin (scheme://host[:port]) or a bare scheme ("com.example.app:"), nothing that could end
 // the directive or add another.

@@ -85,6 +85,9 @@ export function SessionsPage(props: SessionsPageProps) {
           ))}
         </tbody>
       </table>
+      <p>
+        <a href="/auth/identities">Sign-in methods (Google, GitHub…)</a>
+      </p>
     </Layout>
   )
 }

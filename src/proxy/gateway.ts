@@ -13,12 +13,14 @@ import { buildUpstreamHeaders } from './headers'
 import { principalRecheck } from './websocket-recheck'
 import { relayWebSocket } from './websocket-relay'
 
-// Cookies the gateway itself sets (session, CSRF) never reach an upstream.
-const GATEWAY_COOKIES: ReadonlySet<string> = new Set([
+// Cookies the gateway itself sets (session, CSRF, login-provider flow) never reach an upstream.
+export const GATEWAY_COOKIES: ReadonlySet<string> = new Set([
   '__Host-gw_session',
   '__Host-gw_csrf',
+  '__Host-gw_flow',
   'gw_session',
   'gw_csrf',
+  'gw_flow',
 ])
 
 /** The raw query minus the route's API key parameter (byte for byte otherwise): keys never go upstream. */

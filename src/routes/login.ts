@@ -12,7 +12,7 @@ import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
 import { loginReturnTarget } from '../oauth/login-return'
 import { LoginPage } from '../pages/login-page'
-import { renderPage } from '../pages/render'
+import { type PageStatus, renderPage } from '../pages/render'
 import { cookieNames, readCookieValues, setCsrfCookie, setSessionCookies } from '../sessions/cookies'
 import { checkCrossOrigin } from '../sessions/csrf'
 import { csrfTokenFor, isTokenShape, newPreSessionToken, tokensMatch } from '../sessions/csrf-token'
@@ -45,9 +45,9 @@ function waitText(seconds: number): string {
   return `${Math.ceil(seconds / 60)} minutes`
 }
 
-async function renderLogin(
+export async function renderLogin(
   c: Context<AppBindings>,
-  options: { returnTo: string; status?: 200 | 401 | 403 | 429; error?: string; username?: string },
+  options: { returnTo: string; status?: PageStatus; error?: string; username?: string },
 ) {
   const { settings } = c.var.ctx.config
   const target = await loginReturnTarget(c.env.DB, options.returnTo)
@@ -60,7 +60,10 @@ async function renderLogin(
       username: options.username,
       error: options.error,
       registration: settings.registration,
-      providers: [],
+      providers: [...c.var.ctx.config.loginProviders.values()].map((provider) => ({
+        name: provider.name,
+        displayName: provider.display_name,
+      })),
     }),
     options.status ?? 200,
     { formTargets: target ? [target] : [] },

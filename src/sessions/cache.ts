@@ -23,11 +23,12 @@ export interface CachedSession {
   /** Last activity recorded in D1, unix seconds. */
   lastSeenAt: number
   persistent: boolean
-  /** When the user signed in (unix seconds) and how ("password"); absent in records cached before. */
+  /** When the user signed in (unix seconds); absent in records cached before. */
   authTime?: number
-  authMethod?: string
   /** Ended (logout, revocation), or the user is disabled or deleted. */
   dead: boolean
+  /** How the user signed in: "password" or "provider:<name>" (absent in records cached before 0009). */
+  authMethod?: string
   /** `subject_revocations.not_before_ms` as D1 had it (strict reads only). */
   notBeforeMs?: number | null
 }

@@ -15,6 +15,8 @@ export interface CleanupReport {
   browserSessions: number
   /** Authorization codes a day past their 60 s lifetime (replay marks included). */
   authorizationCodes: number
+  /** Sign-ins started at a provider and never finished (login_flows rows live 10 minutes). */
+  loginFlows: number
 }
 
 /**
@@ -26,7 +28,7 @@ export interface CleanupReport {
  */
 export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Promise<CleanupReport> {
   const cutoff = now - CLEANUP_GRACE_SECONDS
-  const [revoked, sessions, refresh, failures, seals, browserSessions, codes] = await db.batch([
+  const [revoked, sessions, refresh, failures, seals, browserSessions, codes, flows] = await db.batch([
     db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
@@ -40,6 +42,7 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     db.prepare('DELETE FROM sessions WHERE expires_at < ?1 OR ended_at < ?2').bind(cutoff, now - 86_400),
     // Kept a day after expiry so a late replay still finds the code and revokes what it issued.
     db.prepare('DELETE FROM authorization_codes WHERE expires_at < ?1').bind(now - 86_400),
+    db.prepare('DELETE FROM login_flows WHERE expires_at < ?1').bind(now),
   ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
@@ -49,5 +52,6 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     sealedSuccessors: seals?.meta.changes ?? 0,
     browserSessions: browserSessions?.meta.changes ?? 0,
     authorizationCodes: codes?.meta.changes ?? 0,
+    loginFlows: flows?.meta.changes ?? 0,
   }
 }

@@ -27,6 +27,8 @@ export class AssertionCache {
       principal.scopes.join(' '),
       principal.clientId ?? '',
       principal.issuerName ?? '',
+      principal.amr?.join(' ') ?? '',
+      principal.loginProvider ?? '',
       audience,
     ].join('\n')
   }

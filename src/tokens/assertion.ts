@@ -56,6 +56,9 @@ function mint(ring: KeyRing, principal: Principal, options: AssertionOptions, no
     ...(principal.clientId ? { client_id: principal.clientId } : {}),
     // The configured name of the external issuer that vouched for the caller (`sub` starts with it).
     ...(principal.issuerName ? { idp: principal.issuerName } : {}),
+    // Browser sessions: how the user signed in, and which login provider vouched for them.
+    ...(principal.amr ? { amr: principal.amr } : {}),
+    ...(principal.loginProvider ? { idp: principal.loginProvider } : {}),
   })
     .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ASSERTION_TYP })
     .setIssuer(options.issuer)

@@ -87,6 +87,9 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   delete env.UPSTREAM_URL
   if (options.upstreamUrl) env.UPSTREAM_URL = options.upstreamUrl
   else env.DEMO_UPSTREAM_PORT = String(await freePort())
+  // The stand-in login providers too, so test gateways never contend for their default ports.
+  env.OIDC_STAND_IN_PORT = String(await freePort())
+  env.GITHUB_STAND_IN_PORT = String(await freePort())
   Object.assign(env, options.env)
   const upstreamOrigin = env.UPSTREAM_URL ?? `http://127.0.0.1:${env.DEMO_UPSTREAM_PORT}`
 

@@ -1,0 +1,137 @@
+/**
+ * `[[vars.LOGIN_PROVIDERS]]`: external login providers (Sign in with Google / GitHub / any OpenID
+ * Connect provider). Validated like the route table: every problem is reported with its field.
+ * The client secret is never in wrangler.toml: `client_secret_secret` names the secret that holds
+ * it (`wrangler secret put NAME`, `.dev.vars` locally); a missing secret disables that one
+ * provider at runtime with a clear page, it does not take the gateway down.
+ */
+import * as z from 'zod'
+
+const ROLE = /^[a-z][a-z0-9_:.-]{0,63}$/
+const roleName = z.string().regex(ROLE, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
+const secretName = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be a secret name like "GOOGLE_CLIENT_SECRET"')
+const scope = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be an OAuth scope token (RFC 6749 §3.3)')
+const domain = z
+  .string()
+  .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lowercase domain name like "example.com"')
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+/** https, or plain http to loopback only (the local stand-ins): nothing on the network can answer for it. */
+export function isProviderUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    if (url.username || url.password || url.hash) return false
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))
+  } catch {
+    return false
+  }
+}
+
+const providerUrl = z
+  .string()
+  .refine(isProviderUrl, { message: 'must be an https URL (http only for 127.0.0.1, localhost or [::1])' })
+
+const common = {
+  /** In the login and callback URLs: /auth/login/{name}, /auth/callback/{name}. */
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be URL-safe: lowercase letters, digits, "_", "-" (max 32)'),
+  display_name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
+  client_id: z.string().min(1).max(512),
+  client_secret_secret: secretName,
+  /** Only users whose verified email is in one of these domains may sign in (empty: any). */
+  allowed_email_domains: z.array(domain).max(256).default([]),
+  /** Roles of a user this provider creates; SETTINGS.default_roles when absent. */
+  default_roles: z.array(roleName).optional(),
+  /** Provider value (OIDC: a `roles_claim` value; GitHub: an organization login) → roles, at account creation. */
+  role_map: z.record(z.string().min(1).max(256), z.array(roleName)).default({}),
+  /** First sign-in creates a local user. Off: only identities linked before may sign in. */
+  registration: z.boolean().default(false),
+  /**
+   * First sign-in joins the local account whose username equals the email the provider asserts as
+   * verified. Off by default: trust a provider's email verification only on purpose.
+   */
+  link_by_verified_email: z.boolean().default(false),
+}
+
+export const oidcProviderSchema = z
+  .object({
+    ...common,
+    kind: z.literal('oidc'),
+    /** The issuer identifier; its /.well-known/openid-configuration is fetched (discovery). */
+    issuer: providerUrl,
+    scopes: z.array(scope).max(64).default(['openid', 'email', 'profile']),
+    /** The ID token claim whose values `role_map` maps (e.g. "groups"). */
+    roles_claim: z.string().min(1).max(128).default('groups'),
+  })
+  .strict()
+  .refine((provider) => provider.scopes.includes('openid'), {
+    message: 'must include "openid"',
+    path: ['scopes'],
+  })
+
+export const GITHUB_DEFAULTS = {
+  authorization_url: 'https://github.com/login/oauth/authorize',
+  token_url: 'https://github.com/login/oauth/access_token',
+  api_url: 'https://api.github.com',
+} as const
+
+export const githubProviderSchema = z
+  .object({
+    ...common,
+    kind: z.literal('github'),
+    /** GitHub Enterprise Server: https://HOST/login/oauth/authorize, .../access_token, https://HOST/api/v3. */
+    authorization_url: providerUrl.default(GITHUB_DEFAULTS.authorization_url),
+    token_url: providerUrl.default(GITHUB_DEFAULTS.token_url),
+    api_url: providerUrl.default(GITHUB_DEFAULTS.api_url),
+    scopes: z.array(scope).max(64).default(['read:user', 'user:email']),
+    /** Only members of one of these organizations may sign in (needs scope read:org). */
+    allowed_orgs: z
+      .array(z.string().regex(/^[A-Za-z0-9-]{1,39}$/))
+      .max(256)
+      .default([]),
+  })
+  .strict()
+  .refine(
+    (provider) =>
+      (provider.allowed_orgs.length === 0 && Object.keys(provider.role_map).length === 0) ||
+      provider.scopes.includes('read:org'),
+    {
+      message: 'must include "read:org" when allowed_orgs or role_map names organizations',
+      path: ['scopes'],
+    },
+  )
+  .refine((provider) => provider.scopes.includes('user:email') || provider.scopes.includes('user'), {
+    message: 'must include "user:email" (the verified primary email is read from /user/emails)',
+    path: ['scopes'],
+  })
+
+export const loginProviderSchema = z.discriminatedUnion('kind', [oidcProviderSchema, githubProviderSchema])
+export const loginProvidersSchema = z.array(loginProviderSchema).max(32)
+
+export type OidcProviderConfig = z.output<typeof oidcProviderSchema>
+export type GithubProviderConfig = z.output<typeof githubProviderSchema>
+export type LoginProviderConfig = z.output<typeof loginProviderSchema>
+
+/** Problems no single entry shows: duplicate names. */
+export function loginProviderProblems(providers: readonly LoginProviderConfig[]): string[] {
+  const seen = new Map<string, number>()
+  const problems: string[] = []
+  providers.forEach((provider, index) => {
+    const earlier = seen.get(provider.name)
+    if (earlier !== undefined)
+      problems.push(
+        `LOGIN_PROVIDERS[${index}].name: "${provider.name}" duplicates LOGIN_PROVIDERS[${earlier}]`,
+      )
+    else seen.set(provider.name, index)
+  })
+  return problems
+}

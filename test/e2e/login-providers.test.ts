@@ -1,0 +1,106 @@
+/**
+ * Sign in with the local config's two stand-in providers in a real browser (issue 12): `npm start`
+ * runs the gateway and both stand-ins (here on other ports than wrangler.toml names, which
+ * exercises the LOGIN_PROVIDERS override `npm start` passes to wrangler), and Chromium clicks
+ * "Sign in with …" on the login page, signs in at the provider's own page, and lands signed in on
+ * /app/, where the demo upstream echoes what it received.
+ */
+
+import { decodeJwt } from 'jose'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { freePort } from '../../scripts/lib/ports'
+import { launchChromium, screenshot } from './support/browser'
+import { type RunningGateway, startGateway } from './support/gateway'
+
+let gateway: RunningGateway
+let browser: Browser
+
+beforeAll(async () => {
+  gateway = await startGateway({
+    env: { OIDC_STAND_IN_PORT: String(await freePort()), GITHUB_STAND_IN_PORT: String(await freePort()) },
+  })
+  browser = await launchChromium()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await gateway?.stop()
+})
+
+async function echoShown(page: Page): Promise<{ path: string; headers: Record<string, string> }> {
+  return JSON.parse((await page.locator('body').textContent()) ?? '')
+}
+
+async function signedInAt(page: Page, provider: string) {
+  expect(new URL(page.url()).origin).toBe(gateway.origin)
+  expect(new URL(page.url()).pathname).toBe('/app/')
+  const echo = await echoShown(page)
+  expect(echo.headers['x-auth-method']).toBe('session')
+  const assertion = decodeJwt(echo.headers['x-auth-assertion'] ?? '')
+  expect(assertion.amr).toEqual(['fed'])
+  expect(assertion.idp).toBe(provider)
+  // None of the gateway's cookies (session, CSRF, flow) reaches the upstream.
+  expect(echo.headers.cookie ?? '').not.toMatch(/gw_/)
+  return echo
+}
+
+describe('sign in with the stand-in providers in Chromium', () => {
+  let context: BrowserContext
+
+  test('OpenID Connect (oidc-provider): click, sign in at the provider, land on /app/', async () => {
+    context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${gateway.origin}/app/`)
+    expect(new URL(page.url()).pathname).toBe('/auth/login')
+    await page.getByRole('link', { name: 'Sign in with Local OIDC (Google stand-in)' }).click()
+    // oidc-provider's own development login page, on its own origin.
+    await page.waitForURL((url) => url.origin !== gateway.origin)
+    await page.locator('input[name="login"]').fill('ada')
+    await page.locator('input[name="password"]').fill('any password')
+    await page.locator('button[type="submit"]').click()
+    await page.waitForURL(`${gateway.origin}/app/`)
+    const echo = await signedInAt(page, 'local-oidc')
+    expect(echo.headers['x-auth-user']).toBe('ada')
+    await screenshot(page, 'login-provider-oidc-app')
+    await context.close()
+  })
+
+  test('GitHub stand-in: click, authorize at the consent page, land on /app/ with the org role', async () => {
+    context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${gateway.origin}/auth/login?return_to=%2Fapp%2F`)
+    await page.getByRole('link', { name: 'Sign in with Local GitHub (stand-in)' }).click()
+    await page.waitForURL((url) => url.pathname === '/login/oauth/authorize')
+    await page.getByRole('button', { name: 'Sign in as octo-dev' }).click()
+    await page.waitForURL(`${gateway.origin}/app/`)
+    const echo = await signedInAt(page, 'local-github')
+    expect(echo.headers['x-auth-user']).toBe('octo-dev')
+    expect(echo.headers['x-auth-roles']).toBe('editor,user')
+    // The account page lists the identity.
+    await page.goto(`${gateway.origin}/auth/identities`)
+    await expect(
+      page.getByRole('cell', { name: 'Local GitHub (stand-in)', exact: true }).count(),
+    ).resolves.toBe(1)
+    await context.close()
+  })
+
+  test('cancel at the provider: back on the login page with a message and the buttons', async () => {
+    context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${gateway.origin}/auth/login`)
+    await page.getByRole('link', { name: 'Sign in with Local GitHub (stand-in)' }).click()
+    await page.waitForURL((url) => url.pathname === '/login/oauth/authorize')
+    await page.getByRole('button', { name: 'Cancel' }).click()
+    await page.waitForURL(
+      (url) => url.origin === gateway.origin && url.pathname.startsWith('/auth/callback/'),
+    )
+    await expect(page.getByRole('alert').textContent()).resolves.toBe(
+      'Signing in with Local GitHub (stand-in) was cancelled.',
+    )
+    await expect(
+      page.getByRole('link', { name: 'Sign in with Local GitHub (stand-in)' }).count(),
+    ).resolves.toBe(1)
+    await context.close()
+  })
+})
