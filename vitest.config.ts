@@ -30,7 +30,11 @@ export default defineConfig({
     })),
   ],
   test: {
-    globalSetup: ['./test/global-setup.ts', './test/global-setup-jwks.ts', './test/global-setup-providers.ts'],
+    globalSetup: [
+      './test/global-setup.ts',
+      './test/global-setup-jwks.ts',
+      './test/global-setup-providers.ts',
+    ],
     setupFiles: ['./test/apply-migrations.ts'],
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['test/e2e/**'],
