@@ -3,6 +3,7 @@ import { gatewayContext, gatewayErrorHandler } from './context'
 import type { AppBindings } from './env'
 import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
+import { adminRoutes } from './routes/admin'
 import { apiKeyRoutes } from './routes/api-keys'
 import { healthRoutes } from './routes/health'
 import { loginRoutes } from './routes/login'
@@ -28,6 +29,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', accountRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
+  app.route('/', adminRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,
@@ -35,6 +37,7 @@ export function createApp(): Hono<AppBindings> {
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       requestId: c.var.ctx.requestId,
       config: c.var.ctx.config,
+      audit: c.var.ctx.audit,
     }),
   )
   app.onError(gatewayErrorHandler)
