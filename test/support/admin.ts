@@ -37,6 +37,7 @@ export async function adminJson<T = Record<string, unknown>>(
 
 interface AuditRow {
   id: string
+  at_ms: number
   type: string
   outcome: string
   actor_id: string | null
@@ -48,8 +49,8 @@ interface AuditRow {
   details: string
 }
 
-function toEvent(row: AuditRow): AuditEvent {
-  return { ...row, details: JSON.parse(row.details) } as unknown as AuditEvent
+function toEvent({ at_ms, ...row }: AuditRow): AuditEvent {
+  return { ...row, at: new Date(at_ms).toISOString(), details: JSON.parse(row.details) } as AuditEvent
 }
 
 /** Every stored audit row, oldest first. */
