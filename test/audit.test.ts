@@ -269,7 +269,7 @@ describe('retention', () => {
 describe('GET /admin/audit', () => {
   it('filters by type, actor and subject, pages newest first, and exports JSON Lines', async () => {
     const admin = await adminToken('au-query')
-    const targets = []
+    const targets: { id: string }[] = []
     for (const n of [1, 2, 3]) targets.push(await createUser(`au-q-${n}`))
     for (const target of targets) await adminJson(admin.token, 'POST', `/admin/users/${target.id}/revoke`)
     await waitForAudit(has('admin_action', { subject_id: targets[2]?.id ?? '' }))
