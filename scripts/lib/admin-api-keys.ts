@@ -9,8 +9,9 @@ import { scopesForRoles } from '../../src/tokens/scopes'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql, PROJECT_ROOT } from './admin-d1'
 import { assertNames, assertUsername } from './admin-names'
+import { remoteCreateApiKey } from './admin-remote'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
-import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './admin-target'
+import { describeTarget, parseCommandArgs, readTarget, remoteOf, TARGET_HELP } from './admin-target'
 import { readWorkerVars } from './wrangler-config'
 
 const CONFIG_PATH = join(PROJECT_ROOT, 'wrangler.toml')
@@ -71,9 +72,21 @@ ${TARGET_HELP}
     if (!name || !/^[\p{L}\p{N} ._:-]{1,64}$/u.test(name)) {
       throw new UsageError('--name is required: 1-64 letters, digits, spaces or . _ : - characters')
     }
+    const keyRoles = values.role ? [...new Set(assertNames(values.role, 'role'))].sort() : undefined
+    const remote = remoteOf(values)
+    if (remote) {
+      const days = values['expires-in-days'] === undefined ? undefined : Number(values['expires-in-days'])
+      const scopes = values.scope ? assertNames(values.scope, 'scope') : undefined
+      await remoteCreateApiKey(
+        remote,
+        username,
+        { name, scopes, roles: keyRoles, days },
+        values.json === true,
+      )
+      return 0
+    }
     const settings = readSettings(target.env)
     const days = parseDays(values['expires-in-days'], settings)
-    const keyRoles = values.role ? [...new Set(assertNames(values.role, 'role'))].sort() : undefined
     const [users = []] = await executeSql(
       target,
       joinStatements([sql`SELECT id, roles, disabled FROM users WHERE username = ${username}`]),

@@ -3,8 +3,9 @@ import { randomToken, sha256Hex } from '../../src/crypto/bytes'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql } from './admin-d1'
 import { assertClientId, assertClientName, assertGrantTypes, assertNames } from './admin-names'
+import { remoteCreateClient } from './admin-remote'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
-import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './admin-target'
+import { describeTarget, parseCommandArgs, readTarget, remoteOf, TARGET_HELP } from './admin-target'
 
 // A recognisable prefix lets secret scanners (and people) spot a leaked secret; 32 random bytes
 // (256 bits) make the unsalted SHA-256 that client-auth.ts compares against safe to store.
@@ -50,6 +51,12 @@ ${TARGET_HELP}
     const scopes = assertNames(values.scope ?? [], 'scope')
     const roles = assertNames(values.role ?? [], 'role')
     const name = assertClientName(values.name ?? clientId)
+    const remote = remoteOf(values)
+    if (remote) {
+      const input = { client_id: clientId, name, public: isPublic, grant_types: grants, scopes, roles }
+      await remoteCreateClient(remote, input, values.json === true)
+      return 0
+    }
     const secret = isPublic ? undefined : randomToken(CLIENT_SECRET_PREFIX, CLIENT_SECRET_BYTES)
     const secretHash = secret === undefined ? null : await sha256Hex(secret)
     const statement = sql`INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, first_party, disabled, created_at)

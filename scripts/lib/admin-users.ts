@@ -6,6 +6,7 @@ import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-
 import { executeSql, PROJECT_ROOT } from './admin-d1'
 import { assertNames, assertUsername } from './admin-names'
 import { promptNewPassword, readPasswordFromStdin } from './admin-password'
+import { remoteCreateUser, remoteRevokeUser, remoteSetDisabled, remoteSetRoles } from './admin-remote'
 import {
   publishApiKeyTombstones,
   publishRevocation,
@@ -16,7 +17,14 @@ import {
   userApiKeysStatement,
 } from './admin-revoke'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
-import { describeTarget, parseCommandArgs, readPepper, readTarget, TARGET_HELP } from './admin-target'
+import {
+  describeTarget,
+  parseCommandArgs,
+  readPepper,
+  readTarget,
+  remoteOf,
+  TARGET_HELP,
+} from './admin-target'
 
 const CONFIG_PATH = join(PROJECT_ROOT, 'wrangler.toml')
 const DEFAULT_ROLES = ['user']
@@ -54,6 +62,11 @@ Example:  printf '%s' "$PASSWORD" | npm run --silent admin -- create-user alice 
     const password = values['password-stdin'] ? await readPasswordFromStdin() : await promptNewPassword()
     const check = checkPassword(password, { username })
     if (!check.ok) throw new Error(`password refused: ${check.message}`)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteCreateUser(remote, { username, password, roles }, values.json === true)
+      return 0
+    }
     const passwordHash = await hashPassword(password, { pepper: await readPepper(target, PROJECT_ROOT) })
     const statement = sql`INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at, password_changed_at)
       VALUES (${crypto.randomUUID()}, ${username}, ${passwordHash}, ${jsonList(roles)}, 0, ${NOW_SECONDS}, ${NOW_SECONDS}, ${NOW_SECONDS})
@@ -89,6 +102,11 @@ ${TARGET_HELP}
     if (name === undefined || requested.length === 0) throw new UsageError('expected <username> <role>...')
     const username = assertUsername(name)
     const roles = assertNames(requested, 'role')
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteSetRoles(remote, username, roles, values.json === true)
+      return 0
+    }
     const statement = sql`UPDATE users SET roles = ${jsonList(roles)}, updated_at = ${NOW_SECONDS}
       WHERE username = ${username} RETURNING id, username`
     const [rows = []] = await executeSql(target, joinStatements([statement]))
@@ -117,6 +135,11 @@ ${TARGET_HELP}
     const { values, positionals } = parseCommandArgs(args, {})
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteSetDisabled(remote, username, true, values.json === true)
+      return 0
+    }
     const ttl = revocationTtlSeconds(target, CONFIG_PATH)
     const statements = [
       sql`UPDATE users SET disabled = 1, updated_at = ${NOW_SECONDS} WHERE username = ${username} RETURNING id`,
@@ -150,6 +173,11 @@ ${TARGET_HELP}
     const { values, positionals } = parseCommandArgs(args, {})
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteSetDisabled(remote, username, false, values.json === true)
+      return 0
+    }
     const statement = sql`UPDATE users SET disabled = 0, updated_at = ${NOW_SECONDS} WHERE username = ${username} RETURNING id`
     const [rows = []] = await executeSql(target, joinStatements([statement]))
     if (!rows[0]) throw noSuchUser(username)
@@ -176,6 +204,11 @@ ${TARGET_HELP}
     const { values, positionals } = parseCommandArgs(args, {})
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteRevokeUser(remote, username, values.json === true)
+      return 0
+    }
     const ttl = revocationTtlSeconds(target, CONFIG_PATH)
     const statements = [
       ...revokeUserStatements(username),

@@ -1,5 +1,6 @@
 /** /admin/api-keys: every user's keys (never the key itself) and revocation. */
-import { revokeApiKey, viewApiKey } from '../../api-keys/service'
+import { requireUser } from '../../admin/users'
+import { createApiKey, revokeApiKey, viewApiKey } from '../../api-keys/service'
 import { GatewayError } from '../../errors/gateway-error'
 import { pageApiKeys } from '../../storage/api-keys'
 import { withStorage } from '../../storage/errors'
@@ -14,7 +15,7 @@ import {
   SECURITY,
 } from './common'
 import { operation } from './openapi'
-import { ApiKeyId, ApiKeyList, ApiKeyQuery } from './schemas'
+import { ApiKeyId, ApiKeyList, ApiKeyQuery, CreateApiKey, CreatedApiKey, UserId } from './schemas'
 
 export const adminApiKeyRoutes = adminApp()
 const common = { tags: ['Admin: API keys'], security: SECURITY }
@@ -64,5 +65,43 @@ operation(
       details: { key_id: params.id, by: 'admin' },
     })
     return c.body(null, 204)
+  },
+)
+
+operation(
+  adminApiKeyRoutes,
+  {
+    ...common,
+    method: 'post',
+    path: '/admin/users/{id}/api-keys',
+    summary: 'Create an API key for a user (the key is shown only in this response)',
+    description:
+      "What `npm run admin -- create-api-key` does: the key's roles and scopes never exceed the user's.",
+    params: UserId,
+    body: CreateApiKey,
+    responses: {
+      201: { description: 'The new key', schema: CreatedApiKey },
+      ...ERROR_RESPONSES,
+      ...NOT_FOUND,
+    },
+  },
+  async (c, { params, body }) => {
+    const action = adminAction(c)
+    const user = await requireUser(c.env.DB, params.id)
+    if (user.disabled) throw new GatewayError('invalid_request', 'The user is disabled.')
+    const created = await createApiKey(c.env.DB, c.var.ctx.config, {
+      owner: { id: user.id, roles: user.roles },
+      name: body.name,
+      scopes: body.scopes,
+      roles: body.roles,
+      expiresIn: body.expires_in,
+    })
+    action.audit?.record({
+      type: 'api_key_created',
+      actorId: action.actorId,
+      subjectId: user.id,
+      details: { key_id: created.id, name: created.name, scopes: created.scopes, by: 'admin' },
+    })
+    return c.json({ ...created, user_id: user.id }, 201, NO_STORE)
   },
 )

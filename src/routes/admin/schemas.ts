@@ -220,3 +220,23 @@ export const AuditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   format: z.enum(['json', 'jsonl']).default('json'),
 })
+
+export const CreateApiKey = named(
+  'CreateApiKey',
+  z
+    .object({
+      name: z.string().regex(/^[\p{L}\p{N} ._:-]{1,64}$/u, 'must be 1-64 letters, digits, spaces or . _ : -'),
+      scopes: z.array(scopeName).max(64).optional(),
+      roles: z.array(roleName).max(32).optional(),
+      expires_in: z
+        .number()
+        .int()
+        .optional()
+        .meta({ description: 'Seconds; default and maximum from SETTINGS' }),
+    })
+    .strict(),
+)
+export const CreatedApiKey = named(
+  'AdminCreatedApiKey',
+  ApiKey.extend({ key: z.string().meta({ description: 'Shown only in this response' }) }),
+)
