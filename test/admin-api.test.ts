@@ -31,6 +31,7 @@ describe('every admin operation is for admins only', () => {
       ['POST', `/admin/users/${target.id}/revoke`],
       ['GET', `/admin/users/${target.id}/sessions`],
       ['GET', `/admin/users/${target.id}/api-keys`],
+      ['POST', `/admin/users/${target.id}/api-keys`, { name: 'authz key' }],
       ['GET', '/admin/clients'],
       ['POST', '/admin/clients', { client_id: 'authz-client' }],
       ['POST', '/admin/clients/authz-client/secret'],

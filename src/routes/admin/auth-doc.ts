@@ -70,7 +70,12 @@ const html = (description: string): ResponseSpec => ({
   schema: z.string(),
   contentType: 'text/html',
 })
-const CreatedApiKey = named('CreatedApiKey', OwnApiKey.extend({ key: z.string() }))
+const CreatedApiKey = named(
+  'CreatedApiKey',
+  OwnApiKey.pick({ id: true, name: true, scopes: true, roles: true, expires_at: true }).extend({
+    key: z.string(),
+  }),
+)
 const error = (description: string) => json(ErrorBody, description)
 const redirect = (description: string): ResponseSpec => ({ description })
 const IdParam = z.object({ id: z.string() })
