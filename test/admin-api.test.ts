@@ -220,6 +220,9 @@ describe('admin actions take effect on the public endpoints', () => {
     const key = await createApiKey(token, { name: 'fx' })
     const session = await browserLogin('fx-disabled')
     expect(await meStatus(bearer(token))).toBe(200)
+    // Used once: the key's live record and the session's are now cached in KV (60 s).
+    expect(await meStatus({ 'x-api-key': key.key })).toBe(200)
+    expect(await meStatus({ cookie: session.cookie })).toBe(200)
     const patched = await adminJson<UserView>(admin.token, 'PATCH', `/admin/users/${user.id}`, {
       disabled: true,
     })
@@ -239,6 +242,7 @@ describe('admin actions take effect on the public endpoints', () => {
     const user = await createUser('fx-revoked')
     const token = (await login('fx-revoked')).access_token
     const key = await createApiKey(token, { name: 'fx' })
+    expect(await meStatus({ 'x-api-key': key.key })).toBe(200)
     const body = await adminJson<{ api_keys_revoked: number }>(
       admin.token,
       'POST',

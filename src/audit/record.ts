@@ -47,14 +47,21 @@ export class AuditRecorder implements AuditSink {
   private ended = false
   private count = 0
 
+  private info: AuditRequestInfo | undefined
+
+  /**
+   * `describe` is called at the first event only: most requests (every proxied one without a
+   * key's first use in the minute) record nothing and so read no header for it.
+   */
   constructor(
     private readonly db: D1Database,
     private readonly waitUntil: (promise: Promise<unknown>) => void,
-    private readonly info: AuditRequestInfo,
+    private readonly describe: () => AuditRequestInfo,
   ) {}
 
   record(input: AuditInput): void {
     const atMs = Date.now()
+    this.info ??= this.describe()
     const event = buildAuditEvent(input, this.info, atMs)
     logEvent(event.outcome === 'failure' ? 'warn' : 'info', 'audit', { ...event })
     if (++this.count > MAX_EVENTS_PER_REQUEST) return
@@ -75,7 +82,7 @@ export class AuditRecorder implements AuditSink {
     this.pending = []
     const write = insertAuditEvents(this.db, batch).catch((error: unknown) =>
       logEvent('error', 'audit_write_failed', {
-        request_id: this.info.requestId,
+        request_id: this.info?.requestId,
         events: batch.length,
         cause: error instanceof Error ? error.message : String(error),
       }),
@@ -89,11 +96,11 @@ export function recordAuditEvent(ctx: { audit?: AuditSink }, event: AuditInput):
   ctx.audit?.record(event)
 }
 
-/** The request facts every event carries, read from the headers Cloudflare sets. */
-export function requestInfo(request: Request, requestId: string): AuditRequestInfo {
-  return {
+/** The request facts every event carries, read (when first needed) from the headers Cloudflare sets. */
+export function requestInfo(request: Request, requestId: string): () => AuditRequestInfo {
+  return () => ({
     requestId,
     ip: request.headers.get('cf-connecting-ip'),
     userAgent: request.headers.get('user-agent'),
-  }
+  })
 }
