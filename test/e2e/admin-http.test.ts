@@ -165,6 +165,20 @@ describe('the CLI over HTTP (--url, GATEWAY_ADMIN_TOKEN)', () => {
     expect(all.stdout).not.toMatch(/gwk_|gws_|passphrase/)
   }, 120_000)
 
+  it('users and audit also read D1 directly (no --url), the same rows the gateway wrote', async () => {
+    const state = join(gateway.dir, '.wrangler', 'state')
+    const users = await admin(state, ['users', '--query', 'cli-remote', '--json'])
+    expect(users.code, users.stderr).toBe(0)
+    expect(JSON.parse(users.stdout.trim())).toMatchObject({ username: 'cli-remote' })
+    const events = await admin(state, ['audit', '--type', 'roles_changed', '--json'])
+    expect(events.code, events.stderr).toBe(0)
+    const last = JSON.parse(events.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>
+    expect(last).toMatchObject({ type: 'roles_changed', details: { to: ['editor'] } })
+    expect(String(last.at)).toMatch(/^\d{4}-\d\d-\d\dT/)
+    const table = await admin(state, ['audit', '--limit', '3'])
+    expect(table.stdout).toMatch(/^AT\s+TYPE/)
+  }, 120_000)
+
   it('refuses a non-admin token with the gateway error and exit code 1; --help documents --url', async () => {
     const created = await cli(['create-user', 'cli-plain', '--password-stdin'], 'cli plain passphrase 7')
     expect(created.code).toBe(0)

@@ -19,7 +19,6 @@ import { adminUserRoutes } from './users'
 
 export const adminRoutes = adminApp()
 
-adminRoutes.use('/admin', htmlErrors(), ...requireAdmin)
 adminRoutes.use('/admin/*', htmlErrors(), ...requireAdmin)
 
 adminRoutes.route('/', adminUserRoutes)
