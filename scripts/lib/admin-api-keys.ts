@@ -6,6 +6,7 @@ import { type Settings, settingsSchema } from '../../src/config/schema'
 import { sha256Hex } from '../../src/crypto/bytes'
 import { parseStringList } from '../../src/storage/json'
 import { scopesForRoles } from '../../src/tokens/scopes'
+import { userAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql, PROJECT_ROOT } from './admin-d1'
 import { assertNames, assertUsername } from './admin-names'
@@ -111,7 +112,8 @@ ${TARGET_HELP}
     const roles = keyRoles === undefined ? null : jsonList(keyRoles)
     const statement = sql`INSERT INTO api_keys (id, user_id, name, key_hash, scopes, roles, created_at, expires_at)
       VALUES (${id}, ${user.id}, ${name}, ${keyHash}, ${jsonList(requested)}, ${roles}, ${NOW_SECONDS}, ${expiresAt})`
-    await executeSql(target, joinStatements([statement]), { secrets: [keyHash] })
+    const audit = userAuditStatement('api_key_created', { username }, { key_id: id, name, scopes: requested })
+    await executeSql(target, joinStatements([statement, audit]), { secrets: [keyHash] })
     process.stderr.write(
       `created API key ${id} for ${username} (scopes: ${requested.join(' ') || 'none'}; roles: ${keyRoles?.join(' ') ?? "the user's"}; expires in ${days} days) in ${describeTarget(target)} D1\n`,
     )

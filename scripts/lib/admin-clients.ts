@@ -1,5 +1,6 @@
 /** create-client: an OAuth client whose secret is shown once and stored only as SHA-256. */
 import { randomToken, sha256Hex } from '../../src/crypto/bytes'
+import { clientCreatedAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql } from './admin-d1'
 import { assertClientId, assertClientName, assertGrantTypes, assertNames } from './admin-names'
@@ -62,7 +63,10 @@ ${TARGET_HELP}
     const statement = sql`INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, first_party, disabled, created_at)
       VALUES (${clientId}, ${secretHash}, ${name}, ${jsonList(grants)}, ${jsonList(scopes)}, ${jsonList(roles)}, 0, 0, ${NOW_SECONDS})
       ON CONFLICT(client_id) DO NOTHING RETURNING client_id`
-    const [rows = []] = await executeSql(target, joinStatements([statement]), {
+    // The row this batch inserted is the one holding this secret's hash (or, public, made just now).
+    const marker = secretHash === null ? sql`created_at = ${NOW_SECONDS}` : sql`secret_hash = ${secretHash}`
+    const audit = clientCreatedAuditStatement(clientId, marker, { grant_types: grants, scopes })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]), {
       secrets: secretHash === null ? [] : [secretHash],
     })
     if (!rows[0]) throw new Error(`client "${clientId}" already exists`)

@@ -19,7 +19,8 @@ const MAX_CLOCK_SKEW_SECONDS = 300
 /**
  * Statements that void every access token of the user issued until now (subject_revocations,
  * stamped with D1's clock), revoke every refresh token and end every browser session. The first
- * returns `not_before_ms`, the second one row per revoked refresh token.
+ * returns `not_before_ms`, the second one row per revoked refresh token, the third one row per
+ * ended browser session (callers destructure the results in this order).
  */
 export function revokeUserStatements(username: string): SqlFragment[] {
   return [
@@ -32,7 +33,8 @@ export function revokeUserStatements(username: string): SqlFragment[] {
         RETURNING family_id`,
     // Browser sessions outlive the KV not-before: their rows end too (as revokeSubject does).
     sql`UPDATE sessions SET ended_at = ${NOW_SECONDS}
-        WHERE ended_at IS NULL AND user_id IN (SELECT id FROM users WHERE username = ${username})`,
+        WHERE ended_at IS NULL AND user_id IN (SELECT id FROM users WHERE username = ${username})
+        RETURNING id`,
   ]
 }
 

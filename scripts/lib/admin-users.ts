@@ -2,6 +2,7 @@
 import { join } from 'node:path'
 import { hashPassword } from '../../src/accounts/password-hash'
 import { checkPassword } from '../../src/accounts/password-policy'
+import { userAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql, PROJECT_ROOT } from './admin-d1'
 import { assertNames, assertUsername } from './admin-names'
@@ -68,10 +69,14 @@ Example:  printf '%s' "$PASSWORD" | npm run --silent admin -- create-user alice 
       return 0
     }
     const passwordHash = await hashPassword(password, { pepper: await readPepper(target, PROJECT_ROOT) })
+    const newId = crypto.randomUUID()
     const statement = sql`INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at, password_changed_at)
-      VALUES (${crypto.randomUUID()}, ${username}, ${passwordHash}, ${jsonList(roles)}, 0, ${NOW_SECONDS}, ${NOW_SECONDS}, ${NOW_SECONDS})
+      VALUES (${newId}, ${username}, ${passwordHash}, ${jsonList(roles)}, 0, ${NOW_SECONDS}, ${NOW_SECONDS}, ${NOW_SECONDS})
       ON CONFLICT(username) DO NOTHING RETURNING id`
-    const [rows = []] = await executeSql(target, joinStatements([statement]), { secrets: [passwordHash] })
+    const audit = userAuditStatement('user_created', { id: newId }, { username, roles })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]), {
+      secrets: [passwordHash],
+    })
     const id = rows[0]?.id
     if (typeof id !== 'string') {
       throw new Error(`user "${username}" already exists (usernames are compared case-insensitively)`)
@@ -109,7 +114,8 @@ ${TARGET_HELP}
     }
     const statement = sql`UPDATE users SET roles = ${jsonList(roles)}, updated_at = ${NOW_SECONDS}
       WHERE username = ${username} RETURNING id, username`
-    const [rows = []] = await executeSql(target, joinStatements([statement]))
+    const audit = userAuditStatement('roles_changed', { username }, { to: roles })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]))
     if (!rows[0]) throw noSuchUser(username)
     out(`set roles of ${String(rows[0].username)} to ${roles.join(', ')}`)
     return 0
@@ -145,14 +151,15 @@ ${TARGET_HELP}
       sql`UPDATE users SET disabled = 1, updated_at = ${NOW_SECONDS} WHERE username = ${username} RETURNING id`,
       ...revokeUserStatements(username),
       userApiKeysStatement(username),
+      userAuditStatement('user_disabled', { username }),
     ]
-    const [updated = [], revocation = [], refresh = [], keys = []] = await executeSql(
+    const [updated = [], revocation = [], refresh = [], browserSessions = [], keys = []] = await executeSql(
       target,
       joinStatements(statements),
     )
     const outcome = readRevocation(revocation, refresh)
     if (!updated[0] || !outcome) throw noSuchUser(username)
-    out(`disabled ${username} (id ${outcome.userId})`)
+    out(`disabled ${username} (id ${outcome.userId}); ${browserSessions.length} browser session(s) ended`)
     await publishRevocation(target, outcome, ttl)
     await publishApiKeyTombstones(target, outcome.userId, keys, `suspended ${keys.length} API key(s)`)
     return 0
@@ -179,7 +186,8 @@ ${TARGET_HELP}
       return 0
     }
     const statement = sql`UPDATE users SET disabled = 0, updated_at = ${NOW_SECONDS} WHERE username = ${username} RETURNING id`
-    const [rows = []] = await executeSql(target, joinStatements([statement]))
+    const audit = userAuditStatement('user_enabled', { username })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]))
     if (!rows[0]) throw noSuchUser(username)
     out(`enabled ${username} (id ${String(rows[0].id)})`)
     return 0
@@ -214,14 +222,15 @@ ${TARGET_HELP}
       ...revokeUserStatements(username),
       revokeUserApiKeysStatement(username),
       userApiKeysStatement(username),
+      userAuditStatement('admin_action', { username }, { action: 'revoke_user' }),
     ]
-    const [revocation = [], refresh = [], revokedKeys = [], keys = []] = await executeSql(
-      target,
-      joinStatements(statements),
-    )
+    const [revocation = [], refresh = [], browserSessions = [], revokedKeys = [], keys = []] =
+      await executeSql(target, joinStatements(statements))
     const outcome = readRevocation(revocation, refresh)
     if (!outcome) throw noSuchUser(username)
-    out(`revoked every session and API key of ${username} (id ${outcome.userId})`)
+    out(
+      `revoked every session and API key of ${username} (id ${outcome.userId}); ${browserSessions.length} browser session(s) ended`,
+    )
     await publishRevocation(target, outcome, ttl)
     await publishApiKeyTombstones(target, outcome.userId, keys, `revoked ${revokedKeys.length} API key(s)`)
     return 0

@@ -88,26 +88,32 @@ export interface AuditQuery {
   limit: number
 }
 
-/** Newest first, or oldest first when following (`after`); every filter is optional. */
+/**
+ * Newest first, or oldest first when following (`after`). The WHERE clause holds only the filters
+ * given, so SQLite can walk an index ((type, id), (actor_id, id), (subject_id, id) or the primary
+ * key) in id order and stop at the limit instead of sorting the whole log.
+ */
 export async function queryAuditEvents(db: D1Database, query: AuditQuery): Promise<AuditEvent[]> {
+  const conditions: string[] = []
+  const values: (string | number)[] = []
+  const add = (condition: string, value: string | number | undefined) => {
+    if (value === undefined) return
+    values.push(value)
+    conditions.push(condition.replace('?', `?${values.length}`))
+  }
+  add('type = ?', query.type)
+  add('actor_id = ?', query.actorId)
+  add('subject_id = ?', query.subjectId)
+  add('at_ms >= ?', query.sinceMs)
+  add('at_ms < ?', query.untilMs)
+  add('id < ?', query.before)
+  add('id > ?', query.after)
+  values.push(query.limit)
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''
+  const order = query.after === undefined ? 'DESC' : 'ASC'
   const { results } = await db
-    .prepare(
-      `SELECT * FROM audit_events
-       WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR actor_id = ?2) AND (?3 IS NULL OR subject_id = ?3)
-         AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5)
-         AND (?6 IS NULL OR id < ?6) AND (?7 IS NULL OR id > ?7)
-       ORDER BY CASE WHEN ?7 IS NULL THEN id END DESC, id ASC LIMIT ?8`,
-    )
-    .bind(
-      query.type ?? null,
-      query.actorId ?? null,
-      query.subjectId ?? null,
-      query.sinceMs ?? null,
-      query.untilMs ?? null,
-      query.before ?? null,
-      query.after ?? null,
-      query.limit,
-    )
+    .prepare(`SELECT * FROM audit_events ${where} ORDER BY id ${order} LIMIT ?${values.length}`)
+    .bind(...values)
     .all<AuditRow>()
   return results.map(toEvent)
 }

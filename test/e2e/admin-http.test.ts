@@ -175,6 +175,15 @@ describe('the CLI over HTTP (--url, GATEWAY_ADMIN_TOKEN)', () => {
     const last = JSON.parse(events.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>
     expect(last).toMatchObject({ type: 'roles_changed', details: { to: ['editor'] } })
     expect(String(last.at)).toMatch(/^\d{4}-\d\d-\d\dT/)
+    // The D1 form records its own changes: the first admin, created before any API existed.
+    const created = await admin(state, ['audit', '--type', 'user_created', '--json'])
+    const first = JSON.parse(created.stdout.trim().split('\n')[0] ?? '{}') as Record<string, unknown>
+    expect(first).toMatchObject({
+      type: 'user_created',
+      actor_id: null,
+      user_agent: 'npm run admin (D1)',
+      details: { username: 'root', roles: ['admin'], via: 'cli' },
+    })
     const table = await admin(state, ['audit', '--limit', '3'])
     expect(table.stdout).toMatch(/^AT\s+TYPE/)
   }, 120_000)
