@@ -8,7 +8,9 @@ import { createApiKey } from './lib/admin-api-keys'
 import { createClient } from './lib/admin-clients'
 import { type AdminCommand, UsageError } from './lib/admin-command'
 import { WranglerError } from './lib/admin-d1'
+import { AdminApiError } from './lib/admin-http'
 import { importUsers } from './lib/admin-import'
+import { audit, listUsers } from './lib/admin-lists'
 import { TARGET_HELP } from './lib/admin-target'
 import { createUser, disableUser, enableUser, revokeUser, setRoles } from './lib/admin-users'
 import { describeError, scriptArgs } from './lib/cli'
@@ -22,11 +24,14 @@ const COMMANDS: readonly AdminCommand[] = [
   createClient,
   createApiKey,
   importUsers,
+  listUsers,
+  audit,
 ]
 
 const HELP = `Usage: npm run admin -- <command> [arguments] [--local | --remote] [--env NAME]
 
-Operator commands against the gateway's D1 (and KV), local by default.
+Operator commands against the gateway's D1 (and KV), local by default, or through a running
+gateway's admin API with --url and an admin token (GATEWAY_URL, GATEWAY_ADMIN_TOKEN).
 
 Commands:
 ${COMMANDS.map((command) => `  ${command.name.padEnd(15)}${command.summary}`).join('\n')}
@@ -59,7 +64,12 @@ async function main(args: string[]): Promise<number> {
   try {
     return await command.run(rest)
   } catch (error) {
-    const prefix = error instanceof WranglerError ? 'wrangler failed: ' : ''
+    const prefix =
+      error instanceof WranglerError
+        ? 'wrangler failed: '
+        : error instanceof AdminApiError
+          ? 'admin API: '
+          : ''
     process.stderr.write(`error: ${prefix}${describeError(error)}\n`)
     if (error instanceof UsageError || isParseArgsError(error))
       process.stderr.write(`(see npm run admin -- ${command.name} --help)\n`)

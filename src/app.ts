@@ -3,6 +3,7 @@ import { gatewayContext, gatewayErrorHandler } from './context'
 import type { AppBindings } from './env'
 import { proxyRequest } from './proxy/gateway'
 import { accountRoutes } from './routes/account'
+import { adminRoutes } from './routes/admin'
 import { apiKeyRoutes } from './routes/api-keys'
 import { authorizeRoutes } from './routes/authorize'
 import { endSessionRoutes } from './routes/end-session'
@@ -38,6 +39,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', oidcRoutes)
   app.route('/', authorizeRoutes)
   app.route('/', endSessionRoutes)
+  app.route('/', adminRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,
@@ -45,6 +47,7 @@ export function createApp(): Hono<AppBindings> {
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       requestId: c.var.ctx.requestId,
       config: c.var.ctx.config,
+      audit: c.var.ctx.audit,
     }),
   )
   app.onError(gatewayErrorHandler)

@@ -1,4 +1,6 @@
-import type { ErrorHandler, MiddlewareHandler } from 'hono'
+import type { Context, ErrorHandler, MiddlewareHandler } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { AuditRecorder, requestInfo } from './audit/record'
 import { loadConfig } from './config/load'
 import type { AppBindings } from './env'
 import { GatewayError } from './errors/gateway-error'
@@ -6,6 +8,17 @@ import { DEFAULT_REALM, logEvent, renderError } from './errors/render'
 
 export function newRequestId(): string {
   return crypto.randomUUID()
+}
+
+/** The request's `waitUntil`; without an execution context (a bare `app.request`), a no-op catch. */
+function waitUntilOf(c: Context<AppBindings>): (promise: Promise<unknown>) => void {
+  return (promise) => {
+    try {
+      c.executionCtx.waitUntil(promise)
+    } catch {
+      promise.catch(() => undefined)
+    }
+  }
 }
 
 /**
@@ -17,15 +30,20 @@ export function gatewayContext(): MiddlewareHandler<AppBindings> {
   return async function loadRequestContext(c, next) {
     const requestId = newRequestId()
     const result = loadConfig(c.env)
+    const audit = new AuditRecorder(c.env.DB, waitUntilOf(c), requestInfo(c.req.raw, requestId))
     if (!result.ok) {
       logEvent('error', 'gateway_misconfigured', { request_id: requestId, problems: result.problems })
-      c.set('ctx', { requestId, config: undefined as never })
+      c.set('ctx', { requestId, config: undefined as never, audit })
       throw new GatewayError('gateway_misconfigured', 'The gateway is misconfigured; see its logs.')
     }
-    c.set('ctx', { requestId, config: result.config })
+    c.set('ctx', { requestId, config: result.config, audit })
     // Set before the handler runs: setting it afterwards makes Hono copy the finished response.
     c.header('x-request-id', requestId)
-    await next()
+    try {
+      await next()
+    } finally {
+      audit.end()
+    }
     if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', requestId)
   }
 }
@@ -33,5 +51,10 @@ export function gatewayContext(): MiddlewareHandler<AppBindings> {
 /** The one place errors become responses (`app.onError(gatewayErrorHandler)`). */
 export const gatewayErrorHandler: ErrorHandler<AppBindings> = function renderGatewayError(error, c) {
   const ctx = c.get('ctx')
-  return renderError(error, ctx?.requestId ?? newRequestId(), ctx?.config?.settings.realm ?? DEFAULT_REALM)
+  // Hono's validator refuses a body it cannot parse with its own exception: the same 400 as ours.
+  const known =
+    error instanceof HTTPException && error.status === 400
+      ? new GatewayError('invalid_request', 'The request body is not valid JSON.')
+      : error
+  return renderError(known, ctx?.requestId ?? newRequestId(), ctx?.config?.settings.realm ?? DEFAULT_REALM)
 }

@@ -1,4 +1,5 @@
 import { createApp } from './app'
+import { AuditRecorder, requestInfo } from './audit/record'
 import { loadConfig } from './config/load'
 import { newRequestId } from './context'
 import type { Env } from './env'
@@ -32,6 +33,11 @@ function isGatewayEndpoint(url: string): boolean {
 async function proxyDirect(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const requestId = newRequestId()
   const result = loadConfig(env)
+  const audit = new AuditRecorder(
+    env.DB,
+    (promise) => ctx.waitUntil(promise),
+    requestInfo(request, requestId),
+  )
   try {
     if (!result.ok) {
       logEvent('error', 'gateway_misconfigured', { request_id: requestId, problems: result.problems })
@@ -43,9 +49,12 @@ async function proxyDirect(request: Request, env: Env, ctx: ExecutionContext): P
       waitUntil: (promise) => ctx.waitUntil(promise),
       requestId,
       config: result.config,
+      audit,
     })
   } catch (error) {
     return renderError(error, requestId, result.ok ? result.config.settings.realm : DEFAULT_REALM)
+  } finally {
+    audit.end()
   }
 }
 
@@ -55,7 +64,10 @@ export default {
   },
   // The hourly cron in wrangler.toml: D1 tables of expired tokens and throttling windows stay small.
   async scheduled(_controller, env) {
-    const report = await deleteExpiredRows(env.DB)
+    const config = loadConfig(env)
+    const report = await deleteExpiredRows(env.DB, undefined, {
+      auditRetentionDays: config.ok ? config.config.settings.audit_retention_days : undefined,
+    })
     logEvent('info', 'expired_rows_deleted', { ...report })
   },
 } satisfies ExportedHandler<Env>

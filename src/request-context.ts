@@ -1,3 +1,4 @@
+import type { AuditSink } from './audit/record'
 import type { GatewayConfig } from './config/load'
 import type { Principal } from './identity/principal'
 
@@ -6,4 +7,6 @@ export interface RequestContext {
   requestId: string
   config: GatewayConfig
   principal?: Principal
+  /** This request's audit events (src/audit/record.ts): written in one batch after the response. */
+  audit?: AuditSink
 }

@@ -489,8 +489,8 @@ describe('admin endpoints', () => {
     expect(response.status).toBe(200)
     const text = await response.text()
     expect(text).not.toContain(created.key.slice(21))
-    const { api_keys } = JSON.parse(text) as { api_keys: { id: string; user_id: string }[] }
-    expect(api_keys).toEqual([expect.objectContaining({ id: created.id, user_id: alice.id })])
+    const { items } = JSON.parse(text) as { items: { id: string; user_id: string }[] }
+    expect(items).toEqual([expect.objectContaining({ id: created.id, user_id: alice.id })])
   })
 
   it("an admin revokes another user's key and it is rejected on the next request", async () => {

@@ -6,11 +6,13 @@ import { type Settings, settingsSchema } from '../../src/config/schema'
 import { sha256Hex } from '../../src/crypto/bytes'
 import { parseStringList } from '../../src/storage/json'
 import { scopesForRoles } from '../../src/tokens/scopes'
+import { userAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql, PROJECT_ROOT } from './admin-d1'
 import { assertNames, assertUsername } from './admin-names'
+import { remoteCreateApiKey } from './admin-remote'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
-import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './admin-target'
+import { describeTarget, parseCommandArgs, readTarget, remoteOf, TARGET_HELP } from './admin-target'
 import { readWorkerVars } from './wrangler-config'
 
 const CONFIG_PATH = join(PROJECT_ROOT, 'wrangler.toml')
@@ -71,9 +73,21 @@ ${TARGET_HELP}
     if (!name || !/^[\p{L}\p{N} ._:-]{1,64}$/u.test(name)) {
       throw new UsageError('--name is required: 1-64 letters, digits, spaces or . _ : - characters')
     }
+    const keyRoles = values.role ? [...new Set(assertNames(values.role, 'role'))].sort() : undefined
+    const remote = remoteOf(values)
+    if (remote) {
+      const days = values['expires-in-days'] === undefined ? undefined : Number(values['expires-in-days'])
+      const scopes = values.scope ? assertNames(values.scope, 'scope') : undefined
+      await remoteCreateApiKey(
+        remote,
+        username,
+        { name, scopes, roles: keyRoles, days },
+        values.json === true,
+      )
+      return 0
+    }
     const settings = readSettings(target.env)
     const days = parseDays(values['expires-in-days'], settings)
-    const keyRoles = values.role ? [...new Set(assertNames(values.role, 'role'))].sort() : undefined
     const [users = []] = await executeSql(
       target,
       joinStatements([sql`SELECT id, roles, disabled FROM users WHERE username = ${username}`]),
@@ -98,7 +112,8 @@ ${TARGET_HELP}
     const roles = keyRoles === undefined ? null : jsonList(keyRoles)
     const statement = sql`INSERT INTO api_keys (id, user_id, name, key_hash, scopes, roles, created_at, expires_at)
       VALUES (${id}, ${user.id}, ${name}, ${keyHash}, ${jsonList(requested)}, ${roles}, ${NOW_SECONDS}, ${expiresAt})`
-    await executeSql(target, joinStatements([statement]), { secrets: [keyHash] })
+    const audit = userAuditStatement('api_key_created', { username }, { key_id: id, name, scopes: requested })
+    await executeSql(target, joinStatements([statement, audit]), { secrets: [keyHash] })
     process.stderr.write(
       `created API key ${id} for ${username} (scopes: ${requested.join(' ') || 'none'}; roles: ${keyRoles?.join(' ') ?? "the user's"}; expires in ${days} days) in ${describeTarget(target)} D1\n`,
     )

@@ -1,11 +1,13 @@
 /** create-client: an OAuth client whose secret is shown once and stored only as SHA-256. */
 import { randomToken, sha256Hex } from '../../src/crypto/bytes'
 import { checkRedirectUri } from '../../src/oauth/redirect-uri'
+import { clientCreatedAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql } from './admin-d1'
 import { assertClientId, assertClientName, assertGrantTypes, assertNames } from './admin-names'
+import { remoteCreateClient } from './admin-remote'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
-import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './admin-target'
+import { describeTarget, parseCommandArgs, readTarget, remoteOf, TARGET_HELP } from './admin-target'
 
 // A recognisable prefix lets secret scanners (and people) spot a leaked secret; 32 random bytes
 // (256 bits) make the unsalted SHA-256 that client-auth.ts compares against safe to store.
@@ -86,6 +88,12 @@ ${TARGET_HELP}
     const scopes = assertNames(values.scope ?? [], 'scope')
     const roles = assertNames(values.role ?? [], 'role')
     const name = assertClientName(values.name ?? clientId)
+    const remote = remoteOf(values)
+    if (remote) {
+      const input = { client_id: clientId, name, public: isPublic, grant_types: grants, scopes, roles }
+      await remoteCreateClient(remote, input, values.json === true)
+      return 0
+    }
     const secret = isPublic ? undefined : randomToken(CLIENT_SECRET_PREFIX, CLIENT_SECRET_BYTES)
     const secretHash = secret === undefined ? null : await sha256Hex(secret)
     const skipConsent = values['skip-consent'] === true
@@ -94,7 +102,10 @@ ${TARGET_HELP}
       VALUES (${clientId}, ${secretHash}, ${name}, ${jsonList(grants)}, ${jsonList(scopes)}, ${jsonList(roles)},
         ${jsonList(redirectUris)}, ${jsonList(postLogoutRedirectUris)}, ${skipConsent}, 0, ${NOW_SECONDS})
       ON CONFLICT(client_id) DO NOTHING RETURNING client_id`
-    const [rows = []] = await executeSql(target, joinStatements([statement]), {
+    // The row this batch inserted is the one holding this secret's hash (or, public, made just now).
+    const marker = secretHash === null ? sql`created_at = ${NOW_SECONDS}` : sql`secret_hash = ${secretHash}`
+    const audit = clientCreatedAuditStatement(clientId, marker, { grant_types: grants, scopes })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]), {
       secrets: secretHash === null ? [] : [secretHash],
     })
     if (!rows[0]) throw new Error(`client "${clientId}" already exists`)

@@ -9,7 +9,7 @@ import { type AdminCommand, exactlyPositionals, out } from './admin-command'
 import { executeSql, MAX_COMMAND_BYTES } from './admin-d1'
 import { NAME, USERNAME, USERNAME_RULE } from './admin-names'
 import { joinStatements, jsonList, NOW_SECONDS, type SqlFragment, sql } from './admin-sql'
-import { describeTarget, parseCommandArgs, readTarget, TARGET_HELP } from './admin-target'
+import { describeTarget, parseCommandArgs, readTarget, remoteOf, TARGET_HELP } from './admin-target'
 
 // A valid line is a few hundred bytes; this bounds JSON.parse on a corrupt file.
 const MAX_LINE_BYTES = 16 * 1024
@@ -113,6 +113,8 @@ ${TARGET_HELP}
 `,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {})
+    // The admin API takes passwords, never hashes: importing hashes stays an operator's D1 task.
+    if (remoteOf(values)) throw new Error('import-users writes D1 directly; it has no --url form')
     const target = readTarget(values)
     const [file] = exactlyPositionals(positionals, ['file.jsonl'])
     const lines = (await readFile(file as string, 'utf8')).split(/\r?\n/)

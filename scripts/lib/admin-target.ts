@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { REMOTE_HELP, REMOTE_OPTIONS, type RemoteTarget, readRemote } from './admin-http'
 import { devVar, readDevVarsFile } from './dev-vars'
 
 export interface AdminTarget {
@@ -19,7 +20,9 @@ export const TARGET_HELP = `Target (every command):
   --remote             the deployed D1 and KV (needs \`wrangler login\` or CLOUDFLARE_API_TOKEN)
   --env NAME           the [env.NAME] section of wrangler.toml
   --persist-to DIR     local state directory (as for \`wrangler dev --persist-to\`)
-  -h, --help           this help`
+  -h, --help           this help
+
+${REMOTE_HELP}`
 
 const TARGET_OPTIONS = {
   local: { type: 'boolean' },
@@ -27,6 +30,7 @@ const TARGET_OPTIONS = {
   env: { type: 'string' },
   'persist-to': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...REMOTE_OPTIONS,
 } as const satisfies NonNullable<ParseArgsConfig['options']>
 
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -95,4 +99,23 @@ export async function readPepper(target: AdminTarget, projectRoot: string): Prom
   const text = envFile ?? (await readDevVarsFile(resolve(projectRoot, '.dev.vars')))
   const value = text === undefined ? undefined : devVar(text, 'PASSWORD_PEPPER')
   return value === '' ? undefined : value
+}
+
+/** The admin API to act through (--url), or undefined for D1; refuses a mix of both kinds. */
+export function remoteOf(values: {
+  url?: string
+  token?: string
+  remote?: boolean
+  local?: boolean
+  'persist-to'?: string
+  env?: string
+}): RemoteTarget | undefined {
+  const remote = readRemote(values)
+  if (
+    remote &&
+    (values.remote || values.local || values['persist-to'] !== undefined || values.env !== undefined)
+  ) {
+    throw new Error('--url acts through the admin API: it excludes --local, --remote, --persist-to and --env')
+  }
+  return remote
 }

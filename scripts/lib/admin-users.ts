@@ -2,10 +2,12 @@
 import { join } from 'node:path'
 import { hashPassword } from '../../src/accounts/password-hash'
 import { checkPassword } from '../../src/accounts/password-policy'
+import { userAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql, PROJECT_ROOT } from './admin-d1'
 import { assertNames, assertUsername } from './admin-names'
 import { promptNewPassword, readPasswordFromStdin } from './admin-password'
+import { remoteCreateUser, remoteRevokeUser, remoteSetDisabled, remoteSetRoles } from './admin-remote'
 import {
   publishApiKeyTombstones,
   publishRevocation,
@@ -16,7 +18,14 @@ import {
   userApiKeysStatement,
 } from './admin-revoke'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
-import { describeTarget, parseCommandArgs, readPepper, readTarget, TARGET_HELP } from './admin-target'
+import {
+  describeTarget,
+  parseCommandArgs,
+  readPepper,
+  readTarget,
+  remoteOf,
+  TARGET_HELP,
+} from './admin-target'
 
 const CONFIG_PATH = join(PROJECT_ROOT, 'wrangler.toml')
 const DEFAULT_ROLES = ['user']
@@ -54,11 +63,20 @@ Example:  printf '%s' "$PASSWORD" | npm run --silent admin -- create-user alice 
     const password = values['password-stdin'] ? await readPasswordFromStdin() : await promptNewPassword()
     const check = checkPassword(password, { username })
     if (!check.ok) throw new Error(`password refused: ${check.message}`)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteCreateUser(remote, { username, password, roles }, values.json === true)
+      return 0
+    }
     const passwordHash = await hashPassword(password, { pepper: await readPepper(target, PROJECT_ROOT) })
+    const newId = crypto.randomUUID()
     const statement = sql`INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at, password_changed_at)
-      VALUES (${crypto.randomUUID()}, ${username}, ${passwordHash}, ${jsonList(roles)}, 0, ${NOW_SECONDS}, ${NOW_SECONDS}, ${NOW_SECONDS})
+      VALUES (${newId}, ${username}, ${passwordHash}, ${jsonList(roles)}, 0, ${NOW_SECONDS}, ${NOW_SECONDS}, ${NOW_SECONDS})
       ON CONFLICT(username) DO NOTHING RETURNING id`
-    const [rows = []] = await executeSql(target, joinStatements([statement]), { secrets: [passwordHash] })
+    const audit = userAuditStatement('user_created', { id: newId }, { username, roles })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]), {
+      secrets: [passwordHash],
+    })
     const id = rows[0]?.id
     if (typeof id !== 'string') {
       throw new Error(`user "${username}" already exists (usernames are compared case-insensitively)`)
@@ -89,9 +107,15 @@ ${TARGET_HELP}
     if (name === undefined || requested.length === 0) throw new UsageError('expected <username> <role>...')
     const username = assertUsername(name)
     const roles = assertNames(requested, 'role')
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteSetRoles(remote, username, roles, values.json === true)
+      return 0
+    }
     const statement = sql`UPDATE users SET roles = ${jsonList(roles)}, updated_at = ${NOW_SECONDS}
       WHERE username = ${username} RETURNING id, username`
-    const [rows = []] = await executeSql(target, joinStatements([statement]))
+    const audit = userAuditStatement('roles_changed', { username }, { to: roles })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]))
     if (!rows[0]) throw noSuchUser(username)
     out(`set roles of ${String(rows[0].username)} to ${roles.join(', ')}`)
     return 0
@@ -117,11 +141,17 @@ ${TARGET_HELP}
     const { values, positionals } = parseCommandArgs(args, {})
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteSetDisabled(remote, username, true, values.json === true)
+      return 0
+    }
     const ttl = revocationTtlSeconds(target, CONFIG_PATH)
     const statements = [
       sql`UPDATE users SET disabled = 1, updated_at = ${NOW_SECONDS} WHERE username = ${username} RETURNING id`,
       ...revokeUserStatements(username),
       userApiKeysStatement(username),
+      userAuditStatement('user_disabled', { username }),
     ]
     const [updated = [], revocation = [], refresh = [], browserSessions = [], keys = []] = await executeSql(
       target,
@@ -150,8 +180,14 @@ ${TARGET_HELP}
     const { values, positionals } = parseCommandArgs(args, {})
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteSetDisabled(remote, username, false, values.json === true)
+      return 0
+    }
     const statement = sql`UPDATE users SET disabled = 0, updated_at = ${NOW_SECONDS} WHERE username = ${username} RETURNING id`
-    const [rows = []] = await executeSql(target, joinStatements([statement]))
+    const audit = userAuditStatement('user_enabled', { username })
+    const [rows = []] = await executeSql(target, joinStatements([statement, audit]))
     if (!rows[0]) throw noSuchUser(username)
     out(`enabled ${username} (id ${String(rows[0].id)})`)
     return 0
@@ -176,11 +212,17 @@ ${TARGET_HELP}
     const { values, positionals } = parseCommandArgs(args, {})
     const target = readTarget(values)
     const username = assertUsername(exactlyPositionals(positionals, ['username'])[0] as string)
+    const remote = remoteOf(values)
+    if (remote) {
+      await remoteRevokeUser(remote, username, values.json === true)
+      return 0
+    }
     const ttl = revocationTtlSeconds(target, CONFIG_PATH)
     const statements = [
       ...revokeUserStatements(username),
       revokeUserApiKeysStatement(username),
       userApiKeysStatement(username),
+      userAuditStatement('admin_action', { username }, { action: 'revoke_user' }),
     ]
     const [revocation = [], refresh = [], browserSessions = [], revokedKeys = [], keys = []] =
       await executeSql(target, joinStatements(statements))

@@ -1,3 +1,4 @@
+import type { AuditSink } from '../audit/record'
 import type { Settings } from '../config/schema'
 import { GatewayError } from '../errors/gateway-error'
 import { withStorage } from '../storage/errors'
@@ -15,6 +16,9 @@ export interface LoginAttempt {
   password: string
   /** `CF-Connecting-IP`, when known. */
   ip?: string
+  /** Where login_succeeded / login_failed / throttled go (src/audit), with how the login came. */
+  audit?: AuditSink
+  via?: 'password_grant' | 'form' | 'basic' | 'password_change'
 }
 
 const MAX_USERNAME_LENGTH = 256
@@ -44,7 +48,15 @@ export async function verifyLogin(
   const ip = attempt.ip ? throttleSubject.ip(attempt.ip) : undefined
   // Until settled below, the reservation counts as a failure: if the lookup or the derivation
   // throws, it stays one (fail closed, bounded by the window).
-  const reservation = await reserveLoginAttempt(stores.DB, settings.throttle, { account, ip })
+  let reservation: Awaited<ReturnType<typeof reserveLoginAttempt>>
+  try {
+    reservation = await reserveLoginAttempt(stores.DB, settings.throttle, { account, ip })
+  } catch (error) {
+    // The submitted name is not recorded: people type passwords into username fields.
+    if (error instanceof GatewayError && error.code === 'rate_limited')
+      attempt.audit?.record({ type: 'throttled', outcome: 'failure', details: { via: attempt.via } })
+    throw error
+  }
   const pepper = { pepper: stores.PASSWORD_PEPPER || undefined }
   const user =
     attempt.username.length > 0 && attempt.username.length <= MAX_USERNAME_LENGTH
@@ -55,9 +67,26 @@ export async function verifyLogin(
     : await dummyVerify(attempt.password, pepper)
   if (!user || !result.ok || user.disabled) {
     await reservation.failed()
+    attempt.audit?.record({
+      type: 'login_failed',
+      outcome: 'failure',
+      subjectId: user?.id,
+      details: {
+        via: attempt.via,
+        reason: !user ? 'unknown_user' : user.disabled ? 'disabled' : 'bad_password',
+      },
+    })
     throw badCredentials(failure)
   }
   await reservation.succeeded()
+  // Basic authenticates every proxied request: its successes belong to request logs, not to D1.
+  if (attempt.via !== 'basic')
+    attempt.audit?.record({
+      type: 'login_succeeded',
+      actorId: user.id,
+      subjectId: user.id,
+      details: { via: attempt.via, username: user.username },
+    })
   if (result.needsRehash) {
     const rehashed = await hashPassword(attempt.password, pepper)
     await withStorage('password rehash', () => updatePasswordHash(stores.DB, user.id, rehashed, false))

@@ -1,11 +1,18 @@
 import type { GatewayConfig } from '../config/load'
 import { sha256Hex } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
-import { type ApiKeyRecord, insertApiKey, listApiKeys, revokeApiKeyRow } from '../storage/api-keys'
+import {
+  type ApiKeyRecord,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKeyRow,
+  revokeUserApiKeyRows,
+  userKeyIds,
+} from '../storage/api-keys'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import { parseScope, scopesForRoles } from '../tokens/scopes'
-import { forgetMissingApiKey, readApiKeyFromD1, writeApiKeyCache } from './cache'
+import { apiKeyTombstone, forgetMissingApiKey, readApiKeyFromD1, writeApiKeyCache } from './cache'
 import { generateApiKey } from './format'
 import { parseKeyRoles } from './key-roles'
 
@@ -135,11 +142,30 @@ export async function revokeApiKey(
   stores: { DB: D1Database; KV: KVNamespace },
   id: string,
   ownerId?: string,
-): Promise<boolean> {
-  if (!/^[0-9a-f]{16}$/.test(id)) return false
+): Promise<{ userId: string } | undefined> {
+  if (!/^[0-9a-f]{16}$/.test(id)) return undefined
   const revoked = await withStorage('revoke api key', () => revokeApiKeyRow(stores.DB, id, ownerId))
-  if (!revoked) return false
+  if (!revoked) return undefined
   const record = await readApiKeyFromD1(stores.DB, id)
   if (record) await writeApiKeyCache(stores.KV, id, record)
-  return true
+  return { userId: revoked.userId }
+}
+
+/**
+ * Ends a user's keys on disable, revoke and delete: `revoke` marks them revoked in D1 (for good);
+ * either way every cached copy is overwritten with a tombstone, so default routes in this location
+ * refuse them at once (elsewhere within KV's propagation), as the operator CLI does.
+ */
+export async function endUserApiKeys(
+  stores: { DB: D1Database; KV: KVNamespace },
+  userId: string,
+  options: { revoke: boolean },
+): Promise<number> {
+  const now = nowSeconds()
+  const revoked = options.revoke
+    ? await withStorage('revoke api keys', () => revokeUserApiKeyRows(stores.DB, userId, now))
+    : 0
+  const ids = await withStorage('list api keys', () => userKeyIds(stores.DB, userId, now))
+  await Promise.all(ids.map((id) => writeApiKeyCache(stores.KV, id, apiKeyTombstone(userId))))
+  return revoked
 }

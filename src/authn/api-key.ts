@@ -53,12 +53,14 @@ function presentedKey(input: CredentialInput): string | undefined {
 // minute per key per isolate (and the UPDATE's own condition makes extra writers no-ops).
 const lastTouched = new Map<string, number>()
 
-function touchLater(input: CredentialInput, id: string, now: number): void {
+function touchLater(input: CredentialInput, id: string, userId: string, now: number): void {
   const previous = lastTouched.get(id) ?? 0
   if (now - previous < LAST_USED_INTERVAL_SECONDS) return
   if (lastTouched.size > 10_000) lastTouched.clear()
   lastTouched.set(id, now)
   input.waitUntil(touchApiKey(input.env.DB, id, now).catch(() => undefined))
+  // As often as last_used_at is written: a key's use is audited, not each request it makes.
+  input.audit?.record({ type: 'api_key_used', actorId: userId, subjectId: userId, details: { key_id: id } })
 }
 
 /** Loader for `api_key`: a KV-cached record, no D1 read on the hot path (D1 on strict routes). */
@@ -72,7 +74,7 @@ export async function loadApiKey(input: CredentialInput): Promise<Principal | un
   const now = Math.floor(Date.now() / 1000)
   if (!record || !timingSafeEqual(presentedHash, record.keyHash) || record.dead) throw invalidKey()
   if (record.expiresAt !== null && record.expiresAt <= now) throw invalidKey()
-  touchLater(input, id, now)
+  touchLater(input, id, record.userId, now)
   // The key's own roles (those the owner still holds) or the owner's current roles, and the key's
   // scopes capped by what those roles allow.
   const { config } = input

@@ -33,7 +33,12 @@ export async function loadBasic(input: CredentialInput): Promise<Principal | und
   const user = await verifyLogin(
     input.env,
     config.settings,
-    { ...credentials, ip: input.request.headers.get('cf-connecting-ip') ?? undefined },
+    {
+      ...credentials,
+      ip: input.request.headers.get('cf-connecting-ip') ?? undefined,
+      audit: input.audit,
+      via: 'basic',
+    },
     'invalid_credentials',
   )
   return {

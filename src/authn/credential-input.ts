@@ -2,6 +2,7 @@
  * What a credential loader sees and returns. In its own module so that the loaders and
  * `authenticate.ts`, which runs them, do not import each other.
  */
+import type { AuditSink } from '../audit/record'
 import type { GatewayConfig } from '../config/load'
 import type { CredentialKind } from '../config/schema'
 import type { Env } from '../env'
@@ -18,6 +19,8 @@ export interface CredentialInput {
   issuers: readonly string[]
   strictRevocation: boolean
   waitUntil: (promise: Promise<unknown>) => void
+  /** Where failed logins and key uses are recorded (src/audit/record.ts); none in a re-check. */
+  audit?: AuditSink
 }
 
 /**

@@ -40,6 +40,7 @@ export function authenticate(options: AuthenticateOptions = {}): MiddlewareHandl
         issuers,
         strictRevocation: strict,
         waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+        audit: c.var.ctx.audit,
       })
     } catch (error) {
       // A browser page of the gateway (e.g. /auth/sessions) sends the signed-out user to login.

@@ -195,6 +195,8 @@ export const settingsSchema = z
     session_idle_timeout_seconds: z.number().int().min(300).max(2_592_000).default(28_800),
     /** Browser sessions end this long after sign-in whatever the activity (browsers cap cookies at 400 days). */
     session_lifetime_seconds: z.number().int().min(300).max(34_560_000).default(604_800),
+    /** Audit events older than this are deleted by the hourly cron (src/storage/cleanup.ts). */
+    audit_retention_days: z.number().int().min(1).max(3_650).default(90),
     /** Other origins whose pages may send session-authenticated unsafe requests (CSRF check). */
     trusted_origins: z
       .array(z.string().refine(isOrigin, { message: 'must be an origin like "https://app.example.com"' }))

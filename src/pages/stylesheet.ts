@@ -3,7 +3,7 @@
  * pages' CSP allows `style-src 'self'` only (no inline styles). Its URL carries a version so it can
  * be cached for a long time; change STYLESHEET_VERSION when the rules change.
  */
-export const STYLESHEET_VERSION = '1'
+export const STYLESHEET_VERSION = '2'
 export const STYLESHEET_PATH = '/auth/assets/gateway.css'
 
 export const STYLESHEET = `
@@ -36,6 +36,8 @@ form.inline { display: inline; }
 table { width: 100%; border-collapse: collapse; margin: 1rem 0; }
 th, td { text-align: left; padding: .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 .badge { font-size: .8rem; padding: .1rem .4rem; border: 1px solid var(--line); border-radius: 999px; }
+h2 { font-size: 1.15rem; margin: 1.75rem 0 .25rem; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }
 .actions { display: flex; flex-wrap: wrap; gap: .75rem; margin-top: 1rem; }
 @media (max-width: 40rem) { main { margin: 0; border-radius: 0; border: 0; min-height: 100vh; padding: 1.25rem; }
   thead { display: none; } tr, td { display: block; } td { border: 0; padding: .2rem 0; }

@@ -1,3 +1,4 @@
+import type { AuditSink } from '../audit/record'
 import { loadPrincipal } from '../authn'
 import { decide, ruleFor } from '../authz/policy'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
@@ -96,6 +97,8 @@ export interface ProxyContext {
   waitUntil: (promise: Promise<unknown>) => void
   requestId: string
   config: GatewayConfig
+  /** Audit events of credential checks (a failed Basic login, a key's use): src/audit/record.ts. */
+  audit?: AuditSink
 }
 
 export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
@@ -119,6 +122,7 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
         issuers: route.issuers,
         strictRevocation: route.revocation === 'strict',
         waitUntil: proxy.waitUntil,
+        audit: proxy.audit,
       })
     } catch (error) {
       const redirect = loginRedirectFor(request, route.credentials, error, config.issuer)

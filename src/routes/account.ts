@@ -4,6 +4,7 @@ import { hashPassword } from '../accounts/password-hash'
 import { checkPassword } from '../accounts/password-policy'
 import { reserveRegistration } from '../accounts/throttle'
 import { USERNAME } from '../accounts/username'
+import { recordAuditEvent } from '../audit/record'
 import { authenticate, currentPrincipal } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -53,6 +54,12 @@ accountRoutes.post('/auth/register', async function register(c) {
     insertUser(c.env.DB, { username, passwordHash, roles: settings.default_roles }),
   )
   if (!user) throw new GatewayError('conflict', 'That username is taken.')
+  recordAuditEvent(c.var.ctx, {
+    type: 'user_created',
+    actorId: user.id,
+    subjectId: user.id,
+    details: { username: user.username, roles: user.roles, via: 'registration' },
+  })
   return c.json({ id: user.id, username: user.username }, 201)
 })
 
@@ -84,7 +91,13 @@ accountRoutes.post(
     const user = await verifyLogin(
       c.env,
       config.settings,
-      { username: principal.username, password: current, ip: c.req.header('cf-connecting-ip') },
+      {
+        username: principal.username,
+        password: current,
+        ip: c.req.header('cf-connecting-ip'),
+        audit: c.var.ctx.audit,
+        via: 'password_change',
+      },
       'invalid_credentials',
     )
     if (user.id !== principal.id)
@@ -94,6 +107,7 @@ accountRoutes.post(
     await withStorage('change password', () => updatePasswordHash(c.env.DB, user.id, hash, true))
     // A changed password ends every session; the caller continues in a new one, returned here.
     await revokeSubject(c.env, user.id, config.settings.access_token_ttl_seconds)
+    recordAuditEvent(c.var.ctx, { type: 'password_changed', actorId: user.id, subjectId: user.id })
     const context: GrantContext = {
       db: c.env.DB,
       kv: c.env.KV,
@@ -130,6 +144,13 @@ accountRoutes.post('/auth/logout', authenticate({ credentials: ['jwt'] }), async
       deny,
     )
   }
+  recordAuditEvent(c.var.ctx, {
+    type: 'logout',
+    actorId: principal.id,
+    subjectId: principal.id,
+    clientId: principal.clientId,
+    details: { method: principal.method },
+  })
   return c.body(null, 204)
 })
 
@@ -142,6 +163,12 @@ accountRoutes.post(
     // Ends every token and browser session of the user (revokeSubject marks the session rows too).
     await revokeSubject(c.env, principal.id, settings.access_token_ttl_seconds, {
       clockSkewSeconds: settings.clock_skew_seconds,
+    })
+    recordAuditEvent(c.var.ctx, {
+      type: 'logout_all',
+      actorId: principal.id,
+      subjectId: principal.id,
+      details: { method: principal.method },
     })
     return principal.method === 'session' ? signedOut(c) : c.body(null, 204)
   },

@@ -1,11 +1,10 @@
 import { Hono } from 'hono'
-import { createApiKey, listOwnApiKeys, revokeApiKey, viewApiKey } from '../api-keys/service'
-import { authenticate, currentPrincipal, requireRole } from '../authn/middleware'
+import { createApiKey, listOwnApiKeys, revokeApiKey } from '../api-keys/service'
+import { recordAuditEvent } from '../audit/record'
+import { authenticate, currentPrincipal } from '../authn/middleware'
 import { assertRecentAuthentication } from '../authn/recent-authentication'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import { listApiKeys } from '../storage/api-keys'
-import { withStorage } from '../storage/errors'
 import { readFields } from './form'
 
 export const apiKeyRoutes = new Hono<AppBindings>()
@@ -35,6 +34,18 @@ apiKeyRoutes.post('/auth/api-keys', minting, async function createKey(c) {
     roles: fields.roles,
     expiresIn: fields.expires_in,
   })
+  recordAuditEvent(c.var.ctx, {
+    type: 'api_key_created',
+    actorId: principal.id,
+    subjectId: principal.id,
+    clientId: principal.clientId,
+    details: {
+      key_id: created.id,
+      name: created.name,
+      scopes: created.scopes,
+      expires_at: created.expires_at,
+    },
+  })
   return c.json(
     {
       id: created.id,
@@ -56,24 +67,17 @@ apiKeyRoutes.get('/auth/api-keys', self, async (c) => {
 })
 
 apiKeyRoutes.delete('/auth/api-keys/:id', self, async (c) => {
-  const revoked = await revokeApiKey(c.env, c.req.param('id'), currentPrincipal(c).id)
+  const principal = currentPrincipal(c)
+  const id = c.req.param('id')
+  const revoked = await revokeApiKey(c.env, id, principal.id)
   if (!revoked) throw new GatewayError('not_found', 'No active API key of yours has that id.')
-  return c.body(null, 204)
-})
-
-// Admin: every user's keys (the full admin API comes with its own issue).
-const admin = [authenticate({ credentials: ['jwt'] }), requireRole('admin')] as const
-
-apiKeyRoutes.get('/admin/api-keys', ...admin, async (c) => {
-  const userId = c.req.query('user_id')
-  const keys = await withStorage('list api keys', () => listApiKeys(c.env.DB, userId))
-  return c.json({ api_keys: keys.map((key) => ({ ...viewApiKey(key), user_id: key.userId })) }, 200, {
-    'cache-control': 'no-store',
+  recordAuditEvent(c.var.ctx, {
+    type: 'api_key_revoked',
+    actorId: principal.id,
+    subjectId: principal.id,
+    details: { key_id: id, by: 'owner' },
   })
-})
-
-apiKeyRoutes.delete('/admin/api-keys/:id', ...admin, async (c) => {
-  const revoked = await revokeApiKey(c.env, c.req.param('id'))
-  if (!revoked) throw new GatewayError('not_found', 'No active API key has that id.')
   return c.body(null, 204)
 })
+
+// Admins list and revoke every user's keys at /admin/api-keys (src/routes/admin/api-keys.ts).

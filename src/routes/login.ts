@@ -8,6 +8,7 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { verifyLogin } from '../accounts/login'
+import { recordAuditEvent } from '../audit/record'
 import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
 import { loginReturnTarget } from '../oauth/login-return'
@@ -108,7 +109,13 @@ loginRoutes.post('/auth/login', async function login(c) {
     user = await verifyLogin(
       c.env,
       config.settings,
-      { username, password: form.get('password') ?? '', ip: c.req.header('cf-connecting-ip') },
+      {
+        username,
+        password: form.get('password') ?? '',
+        ip: c.req.header('cf-connecting-ip'),
+        audit: c.var.ctx.audit,
+        via: 'form',
+      },
       'invalid_credentials',
     )
   } catch (error) {
@@ -135,6 +142,12 @@ loginRoutes.post('/auth/login', async function login(c) {
     userAgent: c.req.header('user-agent') ?? null,
     ip: c.req.header('cf-connecting-ip') ?? null,
     authMethod: 'password',
+  })
+  recordAuditEvent(c.var.ctx, {
+    type: 'session_created',
+    actorId: user.id,
+    subjectId: user.id,
+    details: { session_id: session.id, persistent },
   })
   setSessionCookies(
     c,

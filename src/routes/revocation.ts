@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
+import { recordAuditEvent } from '../audit/record'
 import { readBearerToken } from '../authn/bearer-jwt'
 import { authenticateClient, type ClientAuthentication, invalidClient } from '../authn/client-auth'
 import { effectiveRoles } from '../authz/roles'
@@ -82,6 +83,22 @@ function requiredToken(form: URLSearchParams): string {
   return token
 }
 
+function auditRevoked(
+  c: Context<AppBindings>,
+  caller: Caller,
+  subjectId: string,
+  clientId: string | null | undefined,
+  tokenType: 'access_token' | 'refresh_token',
+): void {
+  recordAuditEvent(c.var.ctx, {
+    type: 'token_revoked',
+    actorId: caller.kind === 'client' ? caller.auth.client.clientId : caller.principal.id,
+    subjectId,
+    clientId,
+    details: { token_type: tokenType, by: caller.kind },
+  })
+}
+
 // RFC 7009: 200 with an empty body whether or not anything was revoked (unknown, malformed,
 // expired and foreign tokens included). `token_type_hint` is never trusted: refresh tokens
 // (`rt_...`) and access tokens (a JWS) have disjoint shapes, so every token is looked up as the
@@ -95,8 +112,10 @@ revocationRoutes.post('/auth/revoke', async function revoke(c) {
   const deny = { clockSkewSeconds: c.var.ctx.config.settings.clock_skew_seconds }
   const refresh = await findRefresh(c, token)
   if (refresh) {
-    if (callerOwns(caller, refresh.user_id, refresh.client_id ?? undefined))
+    if (callerOwns(caller, refresh.user_id, refresh.client_id ?? undefined)) {
       await revokeSession(c.env, refresh.family_id, deny)
+      auditRevoked(c, caller, refresh.user_id, refresh.client_id, 'refresh_token')
+    }
   } else {
     const principal = await verifyOurs(c, ring, token)
     if (principal?.tokenId && principal.expiresAt && callerOwns(caller, principal.id, principal.clientId)) {
@@ -105,6 +124,7 @@ revocationRoutes.post('/auth/revoke', async function revoke(c) {
         { jti: principal.tokenId, subject: principal.id, expiresAt: principal.expiresAt },
         deny,
       )
+      auditRevoked(c, caller, principal.id, principal.clientId, 'access_token')
     }
   }
   return c.body(null, 200, { 'cache-control': 'no-store' })

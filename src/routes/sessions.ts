@@ -7,6 +7,7 @@
  */
 import type { Context } from 'hono'
 import { Hono } from 'hono'
+import { recordAuditEvent } from '../audit/record'
 import { authenticate, currentPrincipal } from '../authn/middleware'
 import { assertSessionRequestAllowed, readSessionCookie } from '../authn/session'
 import type { AppBindings } from '../env'
@@ -45,7 +46,12 @@ sessionRoutes.post('/auth/logout', async function logoutBrowser(c, next) {
   // No credential at all: an API client gets the bearer endpoint's 401, a browser the login page.
   if (value === undefined && !wantsHtml(c.req.raw)) return next()
   await assertSessionRequestAllowed({ request: c.req.raw, config })
-  if (value !== undefined) await endSessionByValue(c.env, value)
+  const ended = value === undefined ? undefined : await endSessionByValue(c.env, value)
+  if (ended) {
+    const event = { actorId: ended.user_id, subjectId: ended.user_id, details: { session_id: ended.id } }
+    recordAuditEvent(c.var.ctx, { type: 'logout', ...event, details: { method: 'session' } })
+    recordAuditEvent(c.var.ctx, { type: 'session_ended', ...event })
+  }
   const requested = c.req.query('return_to')
   return signedOut(c, requested === undefined ? LOGIN_PATH : safeReturnTo(requested, config.issuer))
 })
@@ -81,6 +87,12 @@ async function endOne(c: Context<AppBindings>): Promise<{ current: boolean }> {
   const id = c.req.param('id') ?? ''
   if (!(await endSessionById(c.env, principal.id, id)))
     throw new GatewayError('not_found', 'No such session.')
+  recordAuditEvent(c.var.ctx, {
+    type: 'session_ended',
+    actorId: principal.id,
+    subjectId: principal.id,
+    details: { session_id: id },
+  })
   return { current: id === principal.browserSession?.id }
 }
 

@@ -29,6 +29,7 @@ tokenRoutes.post('/auth/token', async function tokenEndpoint(c) {
     ring: await loadKeyRing(c.env.SIGNING_KEYS),
     pepper: c.env.PASSWORD_PEPPER,
     ip: c.req.header('cf-connecting-ip'),
+    audit: c.var.ctx.audit,
   }
   switch (grantType) {
     case 'password':

@@ -159,16 +159,26 @@ function touchLater(
   waitUntil(touchSession(stores.DB, tokenHash, now).catch(() => undefined))
 }
 
-/** Ends the session a cookie value names (logout, or a cookie presented to the login form). */
-export async function endSessionByValue(stores: SessionStores, value: string): Promise<void> {
-  if (!isSessionCookieShape(value)) return
+/**
+ * Ends the session a cookie value names (logout, or a cookie presented to the login form); returns
+ * the session it ended, if it was live.
+ */
+export async function endSessionByValue(
+  stores: SessionStores,
+  value: string,
+): Promise<{ id: string; user_id: string } | undefined> {
+  if (!isSessionCookieShape(value)) return undefined
   const tokenHash = await sha256Hex(value)
-  await endSessionByTokenHash(stores, tokenHash)
+  return endSessionByTokenHash(stores, tokenHash)
 }
 
-export async function endSessionByTokenHash(stores: SessionStores, tokenHash: string): Promise<void> {
-  await withStorage('end session', () => endSessionByHash(stores.DB, tokenHash, nowSeconds()))
+export async function endSessionByTokenHash(
+  stores: SessionStores,
+  tokenHash: string,
+): Promise<{ id: string; user_id: string } | undefined> {
+  const ended = await withStorage('end session', () => endSessionByHash(stores.DB, tokenHash, nowSeconds()))
   await writeSessionTombstone(stores.KV, tokenHash)
+  return ended
 }
 
 /** Ends one of the user's sessions by its public id; false when the user has no such live session. */

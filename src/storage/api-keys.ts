@@ -105,3 +105,36 @@ export async function touchApiKey(db: D1Database, id: string, now: number): Prom
     .bind(id, now)
     .run()
 }
+
+/** One page of keys ordered by id (random, so a stable order), of one user or all. */
+export async function pageApiKeys(
+  db: D1Database,
+  options: { userId?: string; after?: string; limit: number },
+): Promise<ApiKeyRecord[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM api_keys WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR id > ?2)
+       ORDER BY id LIMIT ?3`,
+    )
+    .bind(options.userId ?? null, options.after ?? null, options.limit)
+    .all<ApiKeyRow>()
+  return results.map(toRecord)
+}
+
+/** Ids of a user's keys that a KV copy may still hold as live (unexpired; revoked ones too). */
+export async function userKeyIds(db: D1Database, userId: string, now: number): Promise<string[]> {
+  const { results } = await db
+    .prepare('SELECT id FROM api_keys WHERE user_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)')
+    .bind(userId, now)
+    .all<{ id: string }>()
+  return results.map((row) => row.id)
+}
+
+/** Revokes every live key of a user; the number revoked. */
+export async function revokeUserApiKeyRows(db: D1Database, userId: string, now: number): Promise<number> {
+  const result = await db
+    .prepare('UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL')
+    .bind(userId, now)
+    .run()
+  return result.meta.changes ?? 0
+}

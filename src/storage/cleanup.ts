@@ -1,3 +1,4 @@
+import { deleteOldAuditEvents } from './audit-events'
 import { nowSeconds } from './json'
 import { deleteExpiredSeals } from './refresh-tokens'
 
@@ -17,18 +18,33 @@ export interface CleanupReport {
   authorizationCodes: number
   /** Sign-ins started at a provider and never finished (login_flows rows live 10 minutes). */
   loginFlows: number
+  /** Audit events older than `audit_retention_days`. */
+  auditEvents: number
+}
+
+export interface CleanupOptions {
+  /** SETTINGS.audit_retention_days; without it audit events are kept. */
+  auditRetentionDays?: number
 }
 
 /**
  * Deletes rows that can no longer matter: denylist entries and session records of tokens that
  * have expired, expired refresh tokens, throttling rows whose windows and locks are over, and
  * sealed refresh-token successors whose grace window is over (a rotation anywhere deletes those
- * too, so this bounds how long one can outlive its window on an idle gateway).
+ * too, so this bounds how long one can outlive its window on an idle gateway), and audit events
+ * older than `audit_retention_days` (SETTINGS).
  * Run hourly by the cron trigger in wrangler.toml; safe to run at any time.
  */
-export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Promise<CleanupReport> {
+export async function deleteExpiredRows(
+  db: D1Database,
+  now = nowSeconds(),
+  options: CleanupOptions = {},
+): Promise<CleanupReport> {
   const cutoff = now - CLEANUP_GRACE_SECONDS
-  const [revoked, sessions, refresh, failures, seals, browserSessions, codes, flows] = await db.batch([
+  const retention = options.auditRetentionDays
+  // Without a retention (no valid config) nothing is deleted: an audit trail is never cut short by accident.
+  const auditCutoffMs = retention === undefined ? 0 : (now - retention * 86_400) * 1000
+  const [revoked, sessions, refresh, failures, seals, browserSessions, codes, flows, audit] = await db.batch([
     db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
@@ -43,6 +59,7 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     // Kept a day after expiry so a late replay still finds the code and revokes what it issued.
     db.prepare('DELETE FROM authorization_codes WHERE expires_at < ?1').bind(now - 86_400),
     db.prepare('DELETE FROM login_flows WHERE expires_at < ?1').bind(now),
+    deleteOldAuditEvents(db, auditCutoffMs),
   ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
@@ -53,5 +70,6 @@ export async function deleteExpiredRows(db: D1Database, now = nowSeconds()): Pro
     browserSessions: browserSessions?.meta.changes ?? 0,
     authorizationCodes: codes?.meta.changes ?? 0,
     loginFlows: flows?.meta.changes ?? 0,
+    auditEvents: audit?.meta.changes ?? 0,
   }
 }

@@ -89,3 +89,42 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<O
     .first<ClientRow>()
   return row ? toClient(row) : undefined
 }
+
+/** A client as the admin API lists it (every column but the secret's hash). */
+export interface ClientSummary extends OAuthClient {
+  createdAt: number
+}
+
+export async function listClients(
+  db: D1Database,
+  options: { after?: string; limit: number },
+): Promise<ClientSummary[]> {
+  const { results } = await db
+    .prepare('SELECT * FROM oauth_clients WHERE (?1 IS NULL OR client_id > ?1) ORDER BY client_id LIMIT ?2')
+    .bind(options.after ?? null, options.limit)
+    .all<ClientRow & { created_at: number }>()
+  return results.map((row) => ({ ...toClient(row), createdAt: row.created_at }))
+}
+
+export async function deleteClientRow(db: D1Database, clientId: string): Promise<boolean> {
+  const row = await db
+    .prepare('DELETE FROM oauth_clients WHERE client_id = ?1 RETURNING client_id')
+    .bind(clientId)
+    .first()
+  return row !== null
+}
+
+/** Replaces a confidential client's secret hash; false when there is no such confidential client. */
+export async function setClientSecretHash(
+  db: D1Database,
+  clientId: string,
+  secretHash: string,
+): Promise<boolean> {
+  const row = await db
+    .prepare(
+      'UPDATE oauth_clients SET secret_hash = ?2 WHERE client_id = ?1 AND secret_hash IS NOT NULL RETURNING client_id',
+    )
+    .bind(clientId, secretHash)
+    .first()
+  return row !== null
+}

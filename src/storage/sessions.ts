@@ -105,13 +105,19 @@ export async function listLiveSessions(db: D1Database, userId: string, now: numb
   return results
 }
 
-/** Ends one session by its cookie hash; returns whether a live row was ended. */
-export async function endSessionByHash(db: D1Database, tokenHash: string, now: number): Promise<boolean> {
+/** Ends one session by its cookie hash; returns the live row it ended (id and user), if any. */
+export async function endSessionByHash(
+  db: D1Database,
+  tokenHash: string,
+  now: number,
+): Promise<{ id: string; user_id: string } | undefined> {
   const row = await db
-    .prepare('UPDATE sessions SET ended_at = ?2 WHERE token_hash = ?1 AND ended_at IS NULL RETURNING id')
+    .prepare(
+      'UPDATE sessions SET ended_at = ?2 WHERE token_hash = ?1 AND ended_at IS NULL RETURNING id, user_id',
+    )
     .bind(tokenHash, now)
-    .first<{ id: string }>()
-  return row !== null
+    .first<{ id: string; user_id: string }>()
+  return row ?? undefined
 }
 
 /** Ends one of `userId`'s sessions by public id; the cookie hash when it was live, else undefined. */

@@ -102,3 +102,47 @@ export async function setUserDisabled(
     .first<UserRow>()
   return row ? toUser(row) : undefined
 }
+
+/** Users ordered by username (case-insensitively), after `after`, optionally containing `q`. */
+export async function listUsers(
+  db: D1Database,
+  options: { q?: string; after?: string; limit: number },
+): Promise<User[]> {
+  // LIKE's wildcards in the search text are matched literally.
+  const pattern = options.q === undefined ? null : `%${options.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM users WHERE (?1 IS NULL OR username LIKE ?1 ESCAPE '\\')
+         AND (?2 IS NULL OR username > ?2 COLLATE NOCASE)
+       ORDER BY username COLLATE NOCASE LIMIT ?3`,
+    )
+    .bind(pattern, options.after ?? null, options.limit)
+    .all<UserRow>()
+  return results.map(toUser)
+}
+
+/** Updates roles and/or the disabled flag by id; the row after the change, undefined if none. */
+export async function updateUser(
+  db: D1Database,
+  id: string,
+  changes: { roles?: string[]; disabled?: boolean },
+): Promise<User | undefined> {
+  const row = await db
+    .prepare(
+      `UPDATE users SET roles = COALESCE(?2, roles), disabled = COALESCE(?3, disabled), updated_at = ?4
+       WHERE id = ?1 RETURNING *`,
+    )
+    .bind(
+      id,
+      changes.roles === undefined ? null : JSON.stringify(changes.roles),
+      changes.disabled === undefined ? null : changes.disabled ? 1 : 0,
+      nowSeconds(),
+    )
+    .first<UserRow>()
+  return row ? toUser(row) : undefined
+}
+
+export async function deleteUserRow(db: D1Database, id: string): Promise<boolean> {
+  const row = await db.prepare('DELETE FROM users WHERE id = ?1 RETURNING id').bind(id).first()
+  return row !== null
+}

@@ -60,7 +60,7 @@ export async function passwordGrant(
   const user = await verifyLogin(
     { DB: context.db, PASSWORD_PEPPER: context.pepper },
     context.config.settings,
-    { username, password, ip: context.ip },
+    { username, password, ip: context.ip, audit: context.audit, via: 'password_grant' },
     'invalid_grant',
   )
   // The user just proved the password: this is the session's auth_time, kept through refreshes.
@@ -77,11 +77,29 @@ export async function passwordGrant(
         authTime,
       })
     : undefined
-  return issueTokenResponse(context, user, scopes, {
+  const response = await issueTokenResponse(context, user, scopes, {
     clientId,
     sessionId: session?.familyId,
     refreshToken: session?.token,
     authTime,
+  })
+  auditIssued(context, 'password', user.id, clientId, response)
+  return response
+}
+
+function auditIssued(
+  context: GrantContext,
+  grantType: GrantType,
+  subjectId: string,
+  clientId: string | undefined,
+  response: TokenResponse,
+): void {
+  context.audit?.record({
+    type: 'token_issued',
+    actorId: subjectId,
+    subjectId,
+    clientId,
+    details: { grant_type: grantType, scope: response.scope, refresh: response.refresh_token !== undefined },
   })
 }
 
@@ -106,6 +124,13 @@ export async function refreshGrant(
   if (outcome.kind === 'reused') {
     // A used token presented again: either the client or a thief holds a copy. End the session.
     await revokeSession({ DB: context.db, KV: context.kv }, row.family_id)
+    context.audit?.record({
+      type: 'refresh_reuse_detected',
+      outcome: 'failure',
+      subjectId: row.user_id,
+      clientId: row.client_id,
+      details: { session_id: row.family_id },
+    })
     throw invalidGrant('The refresh token was already used; the session has been ended.')
   }
   // Current roles decide, so a demoted user's refreshed token shrinks too.
@@ -122,6 +147,7 @@ export async function refreshGrant(
   })
   // A logout-all or logout that committed while this refresh ran must win: see the function.
   await assertRotationStillLive(context.db, outcome.successorHash)
+  auditIssued(context, 'refresh_token', user.id, row.client_id ?? undefined, response)
   return response
 }
 
@@ -135,7 +161,7 @@ export async function clientCredentialsGrant(
   assertClientMayUse(auth, 'client_credentials')
   const scopes = grantScopes(parseScope(form.get('scope')), new Set(auth.client.scopes))
   const { client } = auth
-  return issueTokenResponse(
+  const response = await issueTokenResponse(
     context,
     { id: client.clientId, username: client.clientId, roles: client.roles },
     scopes,
@@ -143,4 +169,6 @@ export async function clientCredentialsGrant(
       clientId: client.clientId,
     },
   )
+  auditIssued(context, 'client_credentials', client.clientId, client.clientId, response)
+  return response
 }

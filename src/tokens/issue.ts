@@ -1,3 +1,4 @@
+import type { AuditSink } from '../audit/record'
 import type { GatewayConfig } from '../config/load'
 import { withStorage } from '../storage/errors'
 import { recordSessionAccessToken } from '../storage/refresh-tokens'
@@ -26,6 +27,8 @@ export interface GrantContext {
   ring: KeyRing
   pepper?: string
   ip?: string
+  /** The request's audit recorder (token_issued, refresh_reuse_detected, logins). */
+  audit?: AuditSink
 }
 
 /** Issues an access token (recorded under its session when it has one) and builds the response. */

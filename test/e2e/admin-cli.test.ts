@@ -460,6 +460,8 @@ describe('help and usage', SLOW, () => {
     'create-client',
     'create-api-key',
     'import-users',
+    'users',
+    'audit',
   ]
 
   it('npm run admin -- --help lists every command and exits 0', async () => {

@@ -65,6 +65,14 @@ export function admin(
   return run(process.execPath, [TSX_CLI, 'scripts/admin.ts', ...args, '--persist-to', state], options)
 }
 
+/** The CLI with no D1 target: --help, usage errors, and --url (GATEWAY_URL) runs. */
+export function adminOverHttp(
+  args: readonly string[],
+  options: { stdin?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
+  return run(process.execPath, [TSX_CLI, 'scripts/admin.ts', ...args], options)
+}
+
 /** The CLI without a target (for --help and usage errors). */
 export function adminBare(args: readonly string[]): Promise<Run> {
   return run(process.execPath, [TSX_CLI, 'scripts/admin.ts', ...args])

@@ -1,0 +1,90 @@
+/** /admin/clients: list, create (secret shown once), rotate the secret, delete. */
+import * as z from 'zod'
+import { createClientAsAdmin, deleteClientAsAdmin, rotateClientSecret, viewClient } from '../../admin/clients'
+import { listClients } from '../../storage/clients'
+import { withStorage } from '../../storage/errors'
+import {
+  adminAction,
+  adminApp,
+  CONFLICT,
+  decodeCursor,
+  ERROR_RESPONSES,
+  NO_STORE,
+  NOT_FOUND,
+  page,
+  SECURITY,
+} from './common'
+import { operation } from './openapi'
+import { ClientId, ClientList, ClientSecret, CreateClient, CreatedClient, Cursor, Limit } from './schemas'
+
+export const adminClientRoutes = adminApp()
+const common = { tags: ['Admin: clients'], security: SECURITY }
+
+operation(
+  adminClientRoutes,
+  {
+    ...common,
+    method: 'get',
+    path: '/admin/clients',
+    summary: 'List OAuth clients (never a secret)',
+    query: z.object({ cursor: Cursor, limit: Limit }),
+    responses: { 200: { description: 'A page of clients', schema: ClientList }, ...ERROR_RESPONSES },
+  },
+  async (c, { query }) => {
+    const rows = await withStorage('list clients', () =>
+      listClients(c.env.DB, { after: decodeCursor(query.cursor), limit: query.limit + 1 }),
+    )
+    const result = page(rows, query.limit, (client) => client.clientId)
+    return c.json({ items: result.items.map(viewClient), next_cursor: result.next_cursor }, 200, NO_STORE)
+  },
+)
+
+operation(
+  adminClientRoutes,
+  {
+    ...common,
+    method: 'post',
+    path: '/admin/clients',
+    summary: 'Create a client; a confidential client gets a secret, shown only in this response',
+    body: CreateClient,
+    responses: {
+      201: { description: 'The new client', schema: CreatedClient },
+      ...ERROR_RESPONSES,
+      ...CONFLICT,
+    },
+  },
+  async (c, { body }) => c.json(await createClientAsAdmin(adminAction(c), body), 201, NO_STORE),
+)
+
+operation(
+  adminClientRoutes,
+  {
+    ...common,
+    method: 'delete',
+    path: '/admin/clients/{id}',
+    summary: 'Delete a client (its own access tokens are void at once)',
+    params: ClientId,
+    responses: { 204: { description: 'Deleted' }, ...ERROR_RESPONSES, ...NOT_FOUND },
+  },
+  async (c, { params }) => {
+    await deleteClientAsAdmin(adminAction(c), params.id)
+    return c.body(null, 204)
+  },
+)
+
+operation(
+  adminClientRoutes,
+  {
+    ...common,
+    method: 'post',
+    path: '/admin/clients/{id}/secret',
+    summary: "Rotate a confidential client's secret (the old one stops working at once)",
+    params: ClientId,
+    responses: {
+      200: { description: 'The new secret, shown only here', schema: ClientSecret },
+      ...ERROR_RESPONSES,
+      ...NOT_FOUND,
+    },
+  },
+  async (c, { params }) => c.json(await rotateClientSecret(adminAction(c), params.id), 200, NO_STORE),
+)

@@ -1,0 +1,113 @@
+/**
+ * The admin API, its OpenAPI document and its pages, all under /admin and all for role admin
+ * (src/routes/admin/common.ts says which credentials). The document covers /admin (from the
+ * declarations that also validate the requests) and /auth (auth-doc.ts), and is served to admins
+ * only: it maps every operation an attacker would probe, and nothing but operators needs it.
+ */
+import * as z from 'zod'
+import { type DocOperation, DocsPage } from '../../pages/docs-page'
+import { renderPage } from '../../pages/render'
+import { htmlErrors } from '../pages'
+import { adminApiKeyRoutes } from './api-keys'
+import { adminAuditRoutes } from './audit'
+import { registerAuthEndpoints } from './auth-doc'
+import { adminClientRoutes } from './clients'
+import { adminApp, ERROR_RESPONSES, requireAdmin, SECURITY } from './common'
+import { buildOpenApiDocument, type OpenApiDocument, operation } from './openapi'
+import { adminPageRoutes } from './page'
+import { adminUserRoutes } from './users'
+
+export const adminRoutes = adminApp()
+
+adminRoutes.use('/admin/*', htmlErrors(), ...requireAdmin)
+
+adminRoutes.route('/', adminUserRoutes)
+adminRoutes.route('/', adminClientRoutes)
+adminRoutes.route('/', adminApiKeyRoutes)
+adminRoutes.route('/', adminAuditRoutes)
+adminRoutes.route('/', adminPageRoutes)
+registerAuthEndpoints()
+
+const SECURITY_SCHEMES = {
+  bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+  sessionCookie: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'gw_session',
+    description: '`__Host-gw_session` when ISSUER is https; unsafe methods need a same-origin request',
+  },
+  apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+  clientBasic: { type: 'http', scheme: 'basic' },
+}
+
+let document: OpenApiDocument | undefined
+
+/** Built once per isolate: the declarations do not change while it runs. */
+export function openApiDocument(): OpenApiDocument {
+  document ??= buildOpenApiDocument(
+    {
+      title: 'Edge auth gateway: auth and admin API',
+      version: '1',
+      description: 'Every error has the gateway shape `{error, error_description, request_id}`.',
+    },
+    SECURITY_SCHEMES,
+  )
+  return document
+}
+
+const reference = { tags: ['Admin: reference'], security: SECURITY }
+
+operation(
+  adminRoutes,
+  {
+    ...reference,
+    method: 'get',
+    path: '/admin/openapi.json',
+    summary: 'This document (OpenAPI 3.1)',
+    responses: {
+      200: { description: 'The document', schema: z.looseObject({ openapi: z.literal('3.1.0') }) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  (c) => c.json(openApiDocument(), 200, { 'cache-control': 'no-store' }),
+)
+
+function operationsOf(doc: OpenApiDocument): DocOperation[] {
+  const out: DocOperation[] = []
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      out.push({
+        method,
+        path,
+        summary: operation.summary,
+        tag: operation.tags[0] ?? 'Other',
+        statuses: Object.keys(operation.responses),
+      })
+    }
+  }
+  return out.sort((a, b) => a.tag.localeCompare(b.tag) || a.path.localeCompare(b.path))
+}
+
+operation(
+  adminRoutes,
+  {
+    ...reference,
+    method: 'get',
+    path: '/admin/docs',
+    summary: 'The API reference as an HTML page',
+    responses: {
+      200: { description: 'The page', schema: z.string(), contentType: 'text/html' },
+      ...ERROR_RESPONSES,
+    },
+  },
+  (c) => {
+    const doc = openApiDocument()
+    const page = DocsPage({
+      productName: c.var.ctx.config.settings.product_name,
+      title: doc.info.title,
+      version: doc.info.version,
+      operations: operationsOf(doc),
+    })
+    return renderPage(c, page)
+  },
+)

@@ -1,0 +1,187 @@
+/**
+ * One request per documented operation, in an order that leaves each later one something to act
+ * on. test/e2e/admin-http.test.ts runs them against the real gateway and checks every answer
+ * against the OpenAPI document; an operation documented without a case here fails that test.
+ */
+import { randomUUID } from 'node:crypto'
+
+export interface CaseContext {
+  origin: string
+  admin: string
+  /** Filled as the cases run. */
+  state: Record<string, string>
+}
+
+export type Case = [operation: string, run: (ctx: CaseContext) => Promise<Response>]
+
+const PASSWORD = 'openapi walk passphrase 1'
+
+function call(
+  ctx: CaseContext,
+  method: string,
+  path: string,
+  init: {
+    token?: string
+    json?: unknown
+    form?: Record<string, string>
+    headers?: Record<string, string>
+  } = {},
+) {
+  const headers: Record<string, string> = { ...init.headers }
+  if (init.token) headers.authorization = `Bearer ${init.token}`
+  let body: string | undefined
+  if (init.json !== undefined) {
+    headers['content-type'] = 'application/json'
+    body = JSON.stringify(init.json)
+  } else if (init.form) {
+    headers['content-type'] = 'application/x-www-form-urlencoded'
+    body = new URLSearchParams(init.form).toString()
+  }
+  return fetch(`${ctx.origin}${path}`, { method, headers, body, redirect: 'manual' })
+}
+
+async function keep(
+  ctx: CaseContext,
+  name: string,
+  response: Response,
+  pick: (body: Record<string, string>) => string,
+) {
+  const copy = response.clone()
+  if (copy.ok) ctx.state[name] = pick((await copy.json()) as Record<string, string>)
+  return response
+}
+
+const admin = (ctx: CaseContext, method: string, path: string, json?: unknown) =>
+  call(ctx, method, path, { token: ctx.admin, json })
+
+export const CASES: Case[] = [
+  [
+    'POST /admin/users',
+    async (ctx) =>
+      keep(
+        ctx,
+        'user',
+        await admin(ctx, 'POST', '/admin/users', { username: 'oa-target', password: PASSWORD }),
+        (b) => b.id as string,
+      ),
+  ],
+  ['GET /admin/users', (ctx) => admin(ctx, 'GET', '/admin/users?limit=2')],
+  ['GET /admin/users/{id}', (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}`)],
+  [
+    'PATCH /admin/users/{id}',
+    (ctx) => admin(ctx, 'PATCH', `/admin/users/${ctx.state.user}`, { roles: ['user', 'editor'] }),
+  ],
+  [
+    'POST /auth/token',
+    async (ctx) =>
+      keep(
+        ctx,
+        'token',
+        await call(ctx, 'POST', '/auth/token', {
+          form: { grant_type: 'password', username: 'oa-target', password: PASSWORD },
+        }),
+        (b) => b.access_token as string,
+      ),
+  ],
+  ['GET /auth/me', (ctx) => call(ctx, 'GET', '/auth/me', { token: ctx.state.token })],
+  [
+    'POST /auth/api-keys',
+    async (ctx) =>
+      keep(
+        ctx,
+        'ownKey',
+        await call(ctx, 'POST', '/auth/api-keys', { token: ctx.state.token, json: { name: 'walk' } }),
+        (b) => b.id as string,
+      ),
+  ],
+  ['GET /auth/api-keys', (ctx) => call(ctx, 'GET', '/auth/api-keys', { token: ctx.state.token })],
+  [
+    'DELETE /auth/api-keys/{id}',
+    (ctx) => call(ctx, 'DELETE', `/auth/api-keys/${ctx.state.ownKey}`, { token: ctx.state.token }),
+  ],
+  [
+    'POST /admin/users/{id}/api-keys',
+    async (ctx) =>
+      keep(
+        ctx,
+        'key',
+        await admin(ctx, 'POST', `/admin/users/${ctx.state.user}/api-keys`, { name: 'by admin' }),
+        (b) => b.id as string,
+      ),
+  ],
+  ['GET /admin/users/{id}/api-keys', (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/api-keys`)],
+  ['GET /admin/api-keys', (ctx) => admin(ctx, 'GET', '/admin/api-keys?limit=1')],
+  ['DELETE /admin/api-keys/{id}', (ctx) => admin(ctx, 'DELETE', `/admin/api-keys/${ctx.state.key}`)],
+  ['GET /admin/users/{id}/sessions', (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/sessions`)],
+  ['GET /auth/sessions', (ctx) => call(ctx, 'GET', '/auth/sessions', { token: ctx.state.token })],
+  [
+    'DELETE /auth/sessions/{id}',
+    (ctx) => call(ctx, 'DELETE', `/auth/sessions/${randomUUID()}`, { token: ctx.state.token }),
+  ],
+  [
+    'POST /auth/sessions/{id}/end',
+    (ctx) => call(ctx, 'POST', `/auth/sessions/${randomUUID()}/end`, { token: ctx.state.token }),
+  ],
+  [
+    'POST /auth/introspect',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/introspect', { token: ctx.admin, form: { token: ctx.state.token ?? '' } }),
+  ],
+  [
+    'POST /auth/revoke',
+    (ctx) => call(ctx, 'POST', '/auth/revoke', { token: ctx.state.token, form: { token: 'not-a-token' } }),
+  ],
+  [
+    'POST /auth/password',
+    async (ctx) =>
+      keep(
+        ctx,
+        'token',
+        await call(ctx, 'POST', '/auth/password', {
+          token: ctx.state.token,
+          json: { current_password: PASSWORD, new_password: `${PASSWORD} changed` },
+        }),
+        (b) => b.access_token as string,
+      ),
+  ],
+  ['POST /auth/logout', (ctx) => call(ctx, 'POST', '/auth/logout', { token: ctx.state.token })],
+  [
+    'POST /auth/logout-all',
+    async (ctx) => {
+      const fresh = await call(ctx, 'POST', '/auth/token', {
+        form: { grant_type: 'password', username: 'oa-target', password: `${PASSWORD} changed` },
+      })
+      const token = ((await fresh.json()) as { access_token: string }).access_token
+      return call(ctx, 'POST', '/auth/logout-all', { token })
+    },
+  ],
+  [
+    'POST /auth/register',
+    (ctx) => call(ctx, 'POST', '/auth/register', { json: { username: 'oa-registered', password: PASSWORD } }),
+  ],
+  ['GET /auth/register', (ctx) => call(ctx, 'GET', '/auth/register')],
+  ['GET /auth/login', (ctx) => call(ctx, 'GET', '/auth/login')],
+  [
+    'POST /auth/login',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/login', { form: { username: 'oa-target', password: 'x', csrf: 'forged' } }),
+  ],
+  ['GET /auth/assets/gateway.css', (ctx) => call(ctx, 'GET', '/auth/assets/gateway.css')],
+  ['POST /admin/users/{id}/revoke', (ctx) => admin(ctx, 'POST', `/admin/users/${ctx.state.user}/revoke`)],
+  [
+    'POST /admin/clients',
+    (ctx) => admin(ctx, 'POST', '/admin/clients', { client_id: 'oa-client', scopes: ['read'] }),
+  ],
+  ['GET /admin/clients', (ctx) => admin(ctx, 'GET', '/admin/clients')],
+  ['POST /admin/clients/{id}/secret', (ctx) => admin(ctx, 'POST', '/admin/clients/oa-client/secret')],
+  ['DELETE /admin/clients/{id}', (ctx) => admin(ctx, 'DELETE', '/admin/clients/oa-client')],
+  ['GET /admin/audit', (ctx) => admin(ctx, 'GET', '/admin/audit?limit=5')],
+  ['GET /admin/openapi.json', (ctx) => admin(ctx, 'GET', '/admin/openapi.json')],
+  ['GET /admin/docs', (ctx) => admin(ctx, 'GET', '/admin/docs')],
+  ['GET /admin', (ctx) => admin(ctx, 'GET', '/admin')],
+  [
+    'POST /admin/page/users/{id}/{action}',
+    (ctx) => admin(ctx, 'POST', `/admin/page/users/${ctx.state.user}/disable`),
+  ],
+  ['DELETE /admin/users/{id}', (ctx) => admin(ctx, 'DELETE', `/admin/users/${ctx.state.user}`)],
+]
