@@ -316,4 +316,37 @@ describe('admin actions take effect on the public endpoints', () => {
     expect(await meStatus(bearer(clientToken))).toBe(401)
     expect((await grant(rotated.client_secret)).status).toBe(401)
   })
+
+  it('a client for the authorization code flow gets the CLI options; a bad redirect URI or a code grant without one is 400', async () => {
+    const admin = await adminToken('fx-code-client-admin')
+    const created = await adminJson<Record<string, unknown>>(
+      admin.token,
+      'POST',
+      '/admin/clients',
+      {
+        client_id: 'fx-spa',
+        public: true,
+        redirect_uris: ['http://127.0.0.1/callback', 'https://app.example.com/cb'],
+        post_logout_redirect_uris: ['https://app.example.com/'],
+        skip_consent: true,
+      },
+      201,
+    )
+    expect(created).toMatchObject({
+      confidential: false,
+      grant_types: ['authorization_code', 'refresh_token'],
+      redirect_uris: ['http://127.0.0.1/callback', 'https://app.example.com/cb'],
+      skip_consent: true,
+    })
+    expect(created.client_secret).toBeUndefined()
+    for (const body of [
+      { client_id: 'fx-bad-1', redirect_uris: ['http://evil.example/cb'] },
+      { client_id: 'fx-bad-2', redirect_uris: ['https://app.example.com/cb#frag'] },
+      { client_id: 'fx-bad-3', grant_types: ['authorization_code'] },
+    ]) {
+      const response = await adminFetch(admin.token, 'POST', '/admin/clients', body)
+      expect(response.status).toBe(400)
+      expect(((await response.json()) as { error: string }).error).toBe('invalid_request')
+    }
+  })
 })

@@ -90,7 +90,17 @@ ${TARGET_HELP}
     const name = assertClientName(values.name ?? clientId)
     const remote = remoteOf(values)
     if (remote) {
-      const input = { client_id: clientId, name, public: isPublic, grant_types: grants, scopes, roles }
+      const input = {
+        client_id: clientId,
+        name,
+        public: isPublic,
+        grant_types: grants,
+        scopes,
+        roles,
+        redirect_uris: redirectUris,
+        post_logout_redirect_uris: postLogoutRedirectUris,
+        skip_consent: values['skip-consent'] === true,
+      }
       await remoteCreateClient(remote, input, values.json === true)
       return 0
     }

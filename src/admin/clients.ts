@@ -8,6 +8,7 @@ import type { AuditSink } from '../audit/record'
 import type { Settings } from '../config/schema'
 import { randomToken, sha256Hex } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
+import { checkRedirectUri } from '../oauth/redirect-uri'
 import {
   type ClientSummary,
   deleteClientRow,
@@ -30,6 +31,9 @@ export interface ClientView {
   grant_types: GrantType[]
   scopes: string[]
   roles: string[]
+  redirect_uris: string[]
+  post_logout_redirect_uris: string[]
+  skip_consent: boolean
   disabled: boolean
   created_at: number
 }
@@ -42,6 +46,9 @@ export function viewClient(client: ClientSummary): ClientView {
     grant_types: client.grantTypes,
     scopes: client.scopes,
     roles: client.roles,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    skip_consent: client.skipConsent,
     disabled: client.disabled,
     created_at: client.createdAt,
   }
@@ -61,6 +68,18 @@ export interface NewClientInput {
   grant_types?: GrantType[]
   scopes?: string[]
   roles?: string[]
+  redirect_uris?: string[]
+  post_logout_redirect_uris?: string[]
+  skip_consent?: boolean
+}
+
+/** The Worker's one set of registration rules (oauth/redirect-uri.ts), as the CLI applies them. */
+function checkedRedirectUris(values: readonly string[] | undefined, field: string): string[] {
+  for (const uri of values ?? []) {
+    const check = checkRedirectUri(uri)
+    if (!check.ok) throw new GatewayError('invalid_request', `An entry of "${field}" ${check.reason}.`)
+  }
+  return [...new Set(values ?? [])]
 }
 
 function newSecret(): string {
@@ -72,9 +91,24 @@ export async function createClientAsAdmin(
   input: NewClientInput,
 ): Promise<ClientView & { client_secret?: string }> {
   const isPublic = input.public === true
-  const grants = [
-    ...new Set(input.grant_types ?? (isPublic ? ['password', 'refresh_token'] : ['client_credentials'])),
-  ] as GrantType[]
+  const redirectUris = checkedRedirectUris(input.redirect_uris, 'redirect_uris')
+  const postLogoutRedirectUris = checkedRedirectUris(
+    input.post_logout_redirect_uris,
+    'post_logout_redirect_uris',
+  )
+  const defaults: GrantType[] =
+    redirectUris.length > 0
+      ? ['authorization_code', 'refresh_token']
+      : isPublic
+        ? ['password', 'refresh_token']
+        : ['client_credentials']
+  const grants = [...new Set(input.grant_types ?? defaults)] as GrantType[]
+  // The code flow needs a registered redirect URI, and a redirect URI is only for the code flow.
+  if (grants.includes('authorization_code') !== redirectUris.length > 0)
+    throw new GatewayError(
+      'invalid_request',
+      'The authorization_code grant and redirect_uris go together: give both or neither.',
+    )
   // RFC 6749 §4.4: client_credentials needs client authentication, which a public client lacks.
   if (isPublic && grants.includes('client_credentials'))
     throw new GatewayError('invalid_request', 'A public client cannot use the client_credentials grant.')
@@ -87,6 +121,9 @@ export async function createClientAsAdmin(
       grantTypes: grants,
       scopes: [...new Set(input.scopes ?? [])],
       roles: [...new Set(input.roles ?? [])],
+      redirectUris,
+      postLogoutRedirectUris,
+      skipConsent: input.skip_consent === true,
     }),
   )
   if (!client) throw new GatewayError('conflict', 'A client with that id exists.')
