@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../src/crypto/bytes'
 import { callApi, createUser } from './support/accounts'
+import { waitForAudit } from './support/admin'
 import {
   type CodeTokens,
   createCodeClient,
@@ -194,6 +195,14 @@ describe('the consent page', () => {
     expect(response.status).toBe(200)
     const tokens = (await response.json()) as CodeTokens
     expect(await callApi(tokens.access_token)).toEqual({ status: 200, forwarded: 1 })
+    // The audit log names who allowed which app.
+    const userId = (
+      await env.DB.prepare("SELECT id FROM users WHERE username = 'br-allow-user'").first<{ id: string }>()
+    )?.id
+    for (const type of ['consent_granted', 'authorization_granted'] as const)
+      expect(
+        await waitForAudit((e) => e.type === type && e.client_id === 'br-allow' && e.subject_id === userId),
+      ).toMatchObject({ outcome: 'success', actor_id: userId })
   })
 
   it('Deny sends access_denied with state and iss, and no code', async () => {
@@ -207,6 +216,9 @@ describe('the consent page', () => {
       iss: GATEWAY,
     })
     expect(await codesOf('br-deny')).toBe(0)
+    expect(
+      await waitForAudit((e) => e.type === 'authorization_denied' && e.client_id === 'br-deny'),
+    ).toMatchObject({ outcome: 'failure', details: { error: 'access_denied' } })
   })
 
   it('remembers the grant: the next authorization skips the page and answers with a code', async () => {

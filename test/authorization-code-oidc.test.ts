@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { toBase64Url } from '../src/crypto/bytes'
 import { findGrant, grantCovers, recordGrant } from '../src/oauth/consent'
 import { bearer, callApi, createUser, login, tokenRequest } from './support/accounts'
+import { waitForAudit } from './support/admin'
 import { type CodeTokens, createCodeClient, exchangeCode, issueCode } from './support/authorization-code'
 import { GATEWAY, gatewayFetch } from './support/gateway'
 
@@ -196,6 +197,11 @@ describe('consent grants', () => {
     })
     expect(response.status).toBe(204)
     expect(await findGrant(env.DB, { userId: user.id, clientId: 'oidc-revoked-app' })).toBeUndefined()
+    expect(
+      await waitForAudit(
+        (e) => e.type === 'consent_revoked' && e.client_id === 'oidc-revoked-app' && e.subject_id === user.id,
+      ),
+    ).toMatchObject({ actor_id: user.id })
     expect(await callApi(revoked.access_token)).toEqual({ status: 401, forwarded: 0 })
     const refreshed = await tokenRequest({
       grant_type: 'refresh_token',

@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { createUser } from './support/accounts'
+import { waitForAudit } from './support/admin'
 import { fetchWithEnv, GATEWAY } from './support/gateway'
 import {
   atOidcProvider,
@@ -45,6 +46,9 @@ describe('linking a provider to a signed-in account', () => {
     const list = await gatewayGet(browser, '/auth/identities', { accept: 'application/json' })
     const body = (await list.json()) as { items: { provider: string }[] }
     expect(body.items.map((item) => item.provider)).toEqual([idp.name])
+    expect(await waitForAudit((e) => e.type === 'identity_linked' && e.subject_id === user.id)).toMatchObject(
+      { details: { provider: idp.name, how: 'explicit' } },
+    )
     // Registration is off, yet the linked identity now signs in as this user.
     const other = newBrowser([oidcConfig(idp, { registration: false })])
     expect((await signInOidc(other, idp)).status).toBe(303)
@@ -118,6 +122,9 @@ describe('unlinking', () => {
       headers: { cookie: browser.jar.header(), ...SAME_ORIGIN },
     })
     expect(response.status).toBe(204)
+    expect(
+      await waitForAudit((e) => e.type === 'identity_unlinked' && e.subject_id === user.id),
+    ).toMatchObject({ details: { provider: idp.name } })
     const again = await fetchWithEnv(browser.env, `/auth/identities/${idp.name}`, {
       method: 'DELETE',
       headers: { cookie: browser.jar.header(), ...SAME_ORIGIN },

@@ -24,6 +24,8 @@ const MAX_USERNAME_TRIES = 20
 export interface SignInTarget {
   user: User
   created: boolean
+  /** A new identity row was written by this sign-in (a new user, or a link by verified email). */
+  linked: boolean
 }
 
 function usable(user: User | undefined): User {
@@ -86,7 +88,7 @@ export async function resolveExternalUser(
     await withStorage('identity touch', () =>
       touchIdentity(db, provider.name, profile.subject, email, profile.display),
     )
-    return { user, created: false }
+    return { user, created: false, linked: false }
   }
   if (provider.link_by_verified_email && email) {
     const existing = await withStorage('user lookup', () => findUserByUsername(db, email))
@@ -101,13 +103,13 @@ export async function resolveExternalUser(
       }
       if (!(await withStorage('link identity', () => insertIdentity(db, input))))
         throw new ProviderLoginFailure('already_linked', 'identity linked concurrently')
-      return { user, created: false }
+      return { user, created: false, linked: true }
     }
   }
   if (!provider.registration)
     throw new ProviderLoginFailure('no_account', 'not linked and registration is off')
   const roles = rolesForNewUser(provider, profile, globalDefaultRoles)
-  return { user: await registerUser(db, provider, profile, roles), created: true }
+  return { user: await registerUser(db, provider, profile, roles), created: true, linked: true }
 }
 
 /** Links the identity to a signed-in user (explicit linking from the account page). */

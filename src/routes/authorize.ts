@@ -5,6 +5,7 @@
  */
 import type { Context } from 'hono'
 import { Hono } from 'hono'
+import { recordAuditEvent } from '../audit/record'
 import { type CurrentSession, currentSession } from '../authn/session'
 import type { AppBindings } from '../env'
 import {
@@ -68,17 +69,47 @@ function errorPage(c: Context<AppBindings>, title: string, message: string, stat
   )
 }
 
+/**
+ * `authorization_granted` when the redirect carries a code, `authorization_denied` when it carries
+ * an error (the user's Deny, or `login_required`/`consent_required`/... from `prompt=none`).
+ */
+function auditAuthorization(
+  c: Context<AppBindings>,
+  location: string,
+  session: CurrentSession | undefined,
+  clientId: string | undefined,
+) {
+  let params: URLSearchParams
+  try {
+    params = new URL(location).searchParams
+  } catch {
+    return
+  }
+  const userId = session?.userId
+  const error = params.get('error')
+  recordAuditEvent(c.var.ctx, {
+    type: error === null ? 'authorization_granted' : 'authorization_denied',
+    outcome: error === null ? 'success' : 'failure',
+    actorId: userId,
+    subjectId: userId,
+    clientId,
+    details: error === null ? {} : { error },
+  })
+}
+
 async function respond(
   c: Context<AppBindings>,
   outcome: AuthorizeOutcome,
   session: CurrentSession | undefined,
   redirectStatus: 302 | 303,
+  clientId: string | undefined,
 ) {
   c.header('cache-control', 'no-store')
   switch (outcome.kind) {
     case 'error_page':
       return errorPage(c, 'This sign-in link is not valid', outcome.description, 400)
     case 'redirect':
+      auditAuthorization(c, outcome.location, session, clientId)
       return c.redirect(outcome.location, redirectStatus)
     case 'login': {
       const query = new URLSearchParams({ return_to: outcome.returnTo })
@@ -119,7 +150,7 @@ authorizeRoutes.get('/auth/authorize', async function authorizeRequest(c) {
     `${url.pathname}${url.search}`,
     session ? authorizingUser(session) : undefined,
   )
-  return respond(c, outcome, session, 302)
+  return respond(c, outcome, session, 302, url.searchParams.get('client_id') ?? undefined)
 })
 
 const FORM_EXPIRED =
@@ -147,5 +178,13 @@ authorizeRoutes.post('/auth/authorize', async function consentDecision(c) {
     authorizingUser(session),
     decision === 'allow',
   )
-  return respond(c, outcome, session, 303)
+  if (decision === 'allow' && outcome.kind === 'redirect' && !outcome.location.includes('error='))
+    recordAuditEvent(c.var.ctx, {
+      type: 'consent_granted',
+      actorId: session.userId,
+      subjectId: session.userId,
+      clientId: params.get('client_id') ?? undefined,
+      details: { scope: (params.get('scope') ?? '').slice(0, 256) },
+    })
+  return respond(c, outcome, session, 303, params.get('client_id') ?? undefined)
 })

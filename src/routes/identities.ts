@@ -7,6 +7,7 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { NO_PASSWORD_PREFIX } from '../accounts/external-sign-in'
+import { recordAuditEvent } from '../audit/record'
 import { authenticate, currentPrincipal } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -67,6 +68,12 @@ async function unlink(c: Context<AppBindings>): Promise<void> {
       'conflict',
       'This is the only way to sign in to this account: set a password or link another provider first.',
     )
+  recordAuditEvent(c.var.ctx, {
+    type: 'identity_unlinked',
+    actorId: principal.id,
+    subjectId: principal.id,
+    details: { provider: provider.slice(0, 64) },
+  })
 }
 
 identityRoutes.delete(`${IDENTITIES_PATH}/:provider`, identityAuth, async function unlinkIdentity(c) {

@@ -10,6 +10,7 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { linkExternalIdentity, resolveExternalUser } from '../accounts/external-sign-in'
+import { recordAuditEvent } from '../audit/record'
 import { readSessionCookie } from '../authn/session'
 import type { LoginProviderConfig } from '../config/login-providers'
 import type { AppBindings } from '../env'
@@ -131,6 +132,12 @@ providerLoginRoutes.get('/auth/callback/:provider', async function finishProvide
       if ((await signedInUser(c)) !== flow.link_user_id)
         throw new ProviderLoginFailure('link_needs_session', 'session ended or changed during linking')
       await linkExternalIdentity(c.env.DB, provider, profile, flow.link_user_id)
+      recordAuditEvent(c.var.ctx, {
+        type: 'identity_linked',
+        actorId: flow.link_user_id,
+        subjectId: flow.link_user_id,
+        details: { provider: provider.name, how: 'explicit' },
+      })
       c.header('cache-control', 'no-store')
       return c.redirect(IDENTITIES_PATH, 303)
     }
@@ -148,6 +155,33 @@ providerLoginRoutes.get('/auth/callback/:provider', async function finishProvide
       authMethod: `provider:${provider.name}`,
     })
     setSessionCookies(c, names, session.value, await csrfTokenFor(session.value))
+    const userId = target.user.id
+    if (target.created)
+      recordAuditEvent(c.var.ctx, {
+        type: 'user_created',
+        actorId: userId,
+        subjectId: userId,
+        details: { provider: provider.name },
+      })
+    if (target.linked)
+      recordAuditEvent(c.var.ctx, {
+        type: 'identity_linked',
+        actorId: userId,
+        subjectId: userId,
+        details: { provider: provider.name, how: target.created ? 'first_sign_in' : 'verified_email' },
+      })
+    recordAuditEvent(c.var.ctx, {
+      type: 'login_succeeded',
+      actorId: userId,
+      subjectId: userId,
+      details: { method: `provider:${provider.name}` },
+    })
+    recordAuditEvent(c.var.ctx, {
+      type: 'session_created',
+      actorId: userId,
+      subjectId: userId,
+      details: { session_id: session.id, persistent: false, provider: provider.name },
+    })
     logEvent('info', 'provider_login', {
       request_id: c.var.ctx.requestId,
       provider: provider.name,

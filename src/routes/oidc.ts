@@ -1,4 +1,5 @@
 import { type Context, Hono } from 'hono'
+import { recordAuditEvent } from '../audit/record'
 import { authenticate, currentPrincipal, requireScopes } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -70,5 +71,11 @@ oidcRoutes.delete('/auth/grants/:client_id', bearer, async function revokeConsen
     },
   )
   if (!ended) throw new GatewayError('not_found', 'No such grant.')
+  recordAuditEvent(c.var.ctx, {
+    type: 'consent_revoked',
+    actorId: principal.id,
+    subjectId: principal.id,
+    clientId,
+  })
   return c.body(null, 204)
 })

@@ -175,13 +175,9 @@ export const CreateClient = named(
       grant_types: z.array(z.enum(GRANT_TYPES)).min(1).optional(),
       scopes: z.array(scopeName).max(64).optional(),
       roles: z.array(roleName).max(32).optional(),
-      redirect_uris: z
-        .array(z.string().max(2048))
-        .max(32)
-        .optional()
-        .meta({
-          description: 'Exact redirect URIs for the authorization code flow (https, or http on loopback)',
-        }),
+      redirect_uris: z.array(z.string().max(2048)).max(32).optional().meta({
+        description: 'Exact redirect URIs for the authorization code flow (https, or http on loopback)',
+      }),
       post_logout_redirect_uris: z.array(z.string().max(2048)).max(32).optional(),
       skip_consent: z.boolean().optional().meta({ description: 'A first-party app: no consent page' }),
     })
