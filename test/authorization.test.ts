@@ -14,7 +14,7 @@ const ROUTES = [
     method_rules: { POST: WRITE, PUT: WRITE, PATCH: WRITE, DELETE: WRITE },
   },
   { path: '/editorial', upstream: 'UPSTREAM_URL', roles: ['editor'] },
-  { path: '/admin', upstream: 'UPSTREAM_URL', roles: ['admin'] },
+  { path: '/ops', upstream: 'UPSTREAM_URL', roles: ['admin'] },
   { path: '/staff', upstream: 'UPSTREAM_URL', roles: ['admin', 'auditor'] },
   { path: '/rw', upstream: 'UPSTREAM_URL', scopes: ['read', 'write'] },
   { path: '/keys-only', upstream: 'UPSTREAM_URL', credentials: ['api_key'] },
@@ -79,9 +79,9 @@ describe('the decision table: role hierarchy, method overrides, scopes', () => {
     ['user', 'GET', '/editorial', 403, 'forbidden'],
     ['editor', 'GET', '/editorial', 200, null],
     ['admin', 'GET', '/editorial', 200, null],
-    ['editor', 'GET', '/admin', 403, 'forbidden'],
-    ['user', 'GET', '/admin', 403, 'forbidden'],
-    ['admin', 'GET', '/admin', 200, null],
+    ['editor', 'GET', '/ops', 403, 'forbidden'],
+    ['user', 'GET', '/ops', 403, 'forbidden'],
+    ['admin', 'GET', '/ops', 200, null],
     // Roles are any-of.
     ['auditor', 'GET', '/staff', 200, null],
     ['admin', 'GET', '/staff', 200, null],
@@ -123,7 +123,7 @@ describe('401 and 403 carry different bodies and challenges', () => {
       validHeader(),
       privateKey,
     )
-    const { response, body, received } = await send('GET', '/admin/x', bearer(forged))
+    const { response, body, received } = await send('GET', '/ops/x', bearer(forged))
     expect(response.status).toBe(401)
     expect(response.headers.get('www-authenticate')).toBe(
       'Bearer realm="edge-auth-gateway", error="invalid_token"',
@@ -152,7 +152,7 @@ describe('401 and 403 carry different bodies and challenges', () => {
   })
 
   it('a valid credential without the role: 403 forbidden naming the roles, no challenge', async () => {
-    const { response, body } = await send('GET', '/admin/x', credentialsOf('editor'))
+    const { response, body } = await send('GET', '/ops/x', credentialsOf('editor'))
     expect(response.status).toBe(403)
     expect(response.headers.get('www-authenticate')).toBeNull()
     expect(body).toEqual({
@@ -217,9 +217,9 @@ describe('the role hierarchy is configuration', () => {
     await createUser('authz-owner', ['owner'])
     const owner = (await login('authz-owner')).access_token
     const custom = { ...settings, role_hierarchy: { owner: ['admin'], admin: ['editor'], editor: ['user'] } }
-    expect((await send('GET', '/admin/x', bearer(owner), { SETTINGS: custom })).response.status).toBe(200)
+    expect((await send('GET', '/ops/x', bearer(owner), { SETTINGS: custom })).response.status).toBe(200)
     expect((await send('GET', '/editorial', bearer(owner), { SETTINGS: custom })).response.status).toBe(200)
-    expect((await send('GET', '/admin/x', bearer(owner))).response.status).toBe(403)
+    expect((await send('GET', '/ops/x', bearer(owner))).response.status).toBe(403)
   })
 
   it('without admin > editor in the hierarchy an admin is refused an editor route', async () => {
