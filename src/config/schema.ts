@@ -41,6 +41,11 @@ const rule = z
 export const routeSchema = z
   .object({
     path: z.string().startsWith('/', 'must start with "/"').max(1024),
+    /**
+     * `prefix` covers the path and everything below; `exact` only the path itself. Default: prefix
+     * for a plain path, exact for a templated one (unless it ends in `{rest*}`). See routing/route-pattern.ts.
+     */
+    match: z.enum(['prefix', 'exact']).optional(),
     methods: z.array(method).nonempty().optional(),
     /** Without a port: the host on any port. With one: only requests that name that port. */
     host: z

@@ -46,14 +46,21 @@ function gatewayCookiesFor(route: CompiledRoute): ReadonlySet<string> {
 }
 
 /**
- * The path as authorized: the matched prefix in the route's own spelling, the rest byte for byte.
- * Matching ignores case and compatibility forms, so without this `/API/Public/x` would be
- * authorized by the public rule yet reach a case-sensitive upstream as a different path.
+ * The path as authorized: the route's literal segments in the route's own spelling, parameters and
+ * the rest byte for byte. Matching ignores case and compatibility forms, so without this
+ * `/API/Public/x` would be authorized by the public rule yet reach a case-sensitive upstream as a
+ * different path.
  */
-export function authorizedPath(route: CompiledRoute, canonicalPath: string): string {
+export function authorizedPath(
+  route: Pick<CompiledRoute, 'prefixKeys' | 'spellings'>,
+  canonicalPath: string,
+): string {
   if (route.prefixKeys.length === 0) return canonicalPath
-  const rest = canonicalPath.split('/').slice(1 + route.prefixKeys.length)
-  return rest.length === 0 ? route.path : `${route.path}/${rest.join('/')}`
+  const segments = canonicalPath.split('/')
+  route.spellings.forEach((spelling, index) => {
+    if (spelling !== undefined) segments[index + 1] = spelling
+  })
+  return segments.join('/')
 }
 
 function forwardedPath(route: CompiledRoute, authorized: string): string {
