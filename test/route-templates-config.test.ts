@@ -23,7 +23,7 @@ describe('templated route paths are validated with the field and the reason', ()
     ['{rest*} before the last segment', '/files/{rest*}/meta', '"{rest*}" may only be the last segment'],
     ['the same parameter twice', '/a/{id}/b/{id}', 'parameter "{id}" appears twice'],
     ['an encoded brace in a literal', '/a/%7Bid%7D', 'encoded braces are not allowed'],
-    ['a trailing slash', '/items/{id}/', 'must be canonical (no trailing slash',
+    ['a trailing slash', '/items/{id}/', 'must be canonical (no trailing slash'],
   ])('refuses %s (%s)', (_name, path, reason) => {
     const problems = problemsOf([{ ...ROUTE, path }])
     expect(problems).toHaveLength(1)
