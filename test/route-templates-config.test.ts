@@ -100,3 +100,19 @@ describe('a templated route forwards what it authorized', () => {
     expect(await upstreamReceived(id)).toEqual([])
   })
 })
+
+describe('any_of is validated against the route', () => {
+  it('refuses an alternative naming a credential the route does not load, and any_of on a public route', () => {
+    expect(
+      problemsOf([
+        { ...ROUTE, path: '/a', credentials: ['jwt'], any_of: [{ credentials: ['api_key'] }] },
+        { ...ROUTE, path: '/b', access: 'public', any_of: [{ scopes: ['read'] }] },
+        { ...ROUTE, path: '/c', method_rules: { GET: { any_of: [{ credentials: ['basic'] }] } } },
+      ]),
+    ).toEqual([
+      'ROUTES[0].any_of[0].credentials: "api_key" is not in the route\'s credentials',
+      'ROUTES[1]: a public route cannot require roles or scopes',
+      'ROUTES[2].method_rules.GET.any_of[0].credentials: "basic" is not in the route\'s credentials',
+    ])
+  })
+})

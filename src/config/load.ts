@@ -76,15 +76,34 @@ function compileRoute(
     return undefined
   }
   const { keys: prefixKeys, spellings, exact } = parsed.pattern
-  if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0)) {
+  if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0 || route.any_of)) {
     problems.push(`${at}: a public route cannot require roles or scopes`)
   }
+  anyOfProblems(route, at, problems)
   // A rule for a method the route refuses with 405 would never apply: most likely `methods` lacks it.
   for (const method of Object.keys(route.method_rules)) {
     if (!allowsMethod(route.methods, method))
       problems.push(`${at}.method_rules.${method}: the route does not allow ${method} (add it to methods)`)
   }
   return { ...route, index, upstreamOrigin, prefixKeys, spellings, exact }
+}
+
+/** An alternative naming a credential the route does not load could never hold. */
+function anyOfProblems(route: RouteConfig, at: string, problems: string[]): void {
+  const rules: [string, RouteConfig['any_of']][] = [[`${at}.any_of`, route.any_of]]
+  for (const [method, rule] of Object.entries(route.method_rules)) {
+    rules.push([`${at}.method_rules.${method}.any_of`, rule.any_of])
+    if (rule.access === 'public' && rule.any_of)
+      problems.push(`${at}.method_rules.${method}: a public rule cannot have any_of`)
+  }
+  for (const [where, alternatives] of rules) {
+    alternatives?.forEach((alternative, index) => {
+      for (const kind of alternative.credentials ?? []) {
+        if (!route.credentials.includes(kind))
+          problems.push(`${where}[${index}].credentials: "${kind}" is not in the route's credentials`)
+      }
+    })
+  }
 }
 
 function findDuplicates(routes: readonly CompiledRoute[], problems: string[]): void {

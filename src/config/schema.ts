@@ -30,11 +30,22 @@ const upstream = z.string().refine((value) => VAR_NAME.test(value) || isOrigin(v
   message: 'must be an origin like "https://api.internal" (no path) or the name of a var that holds one',
 })
 
+/** One alternative of `any_of` (authz/policy.ts): all of its fields must hold. */
+const alternative = z
+  .object({
+    credentials: z.array(z.enum(CREDENTIAL_KINDS)).nonempty().optional(),
+    roles: z.array(roleName).optional(),
+    scopes: z.array(scopeName).optional(),
+  })
+  .strict()
+const anyOf = z.array(alternative).nonempty().max(32)
+
 const rule = z
   .object({
     access: z.enum(['public', 'authenticated']).optional(),
     roles: z.array(roleName).optional(),
     scopes: z.array(scopeName).optional(),
+    any_of: anyOf.optional(),
   })
   .strict()
 
@@ -65,6 +76,8 @@ export const routeSchema = z
     access: z.enum(['public', 'authenticated']).default('authenticated'),
     roles: z.array(roleName).default([]),
     scopes: z.array(scopeName).default([]),
+    /** At least one of these must hold too (OpenAPI: alternative security requirements). */
+    any_of: anyOf.optional(),
     /** Per-method overrides of access/roles/scopes, e.g. GET needs `read`, DELETE needs `write`. */
     method_rules: z
       .record(z.string(), rule)

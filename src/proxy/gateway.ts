@@ -1,5 +1,5 @@
 import { loadPrincipal } from '../authn'
-import { decide, ruleFor } from '../authz/policy'
+import { type Denial, decide, ruleFor } from '../authz/policy'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -82,14 +82,25 @@ function withoutGatewaySetCookies(headers: Headers, names: ReadonlySet<string>):
   for (const cookie of kept) headers.append('set-cookie', cookie)
 }
 
-function deny(decision: Exclude<ReturnType<typeof decide>, { allow: true }>): GatewayError {
-  if (decision.reason === 'insufficient_scope') {
-    const scope = decision.scopes.join(' ')
-    return new GatewayError('insufficient_scope', `This route requires the scope(s): ${scope}.`, {
-      challenge: { scheme: 'Bearer', error: 'insufficient_scope', scope },
-    })
+function deny(decision: Denial): GatewayError {
+  switch (decision.reason) {
+    case 'insufficient_scope': {
+      const scope = decision.scopes.join(' ')
+      return new GatewayError('insufficient_scope', `This route requires the scope(s): ${scope}.`, {
+        challenge: { scheme: 'Bearer', error: 'insufficient_scope', scope },
+      })
+    }
+    case 'forbidden':
+      return new GatewayError(
+        'forbidden',
+        `This route requires one of the roles: ${decision.roles.join(', ')}.`,
+      )
+    case 'wrong_credential':
+      return new GatewayError(
+        'forbidden',
+        `This route requires another kind of credential: ${decision.credentials.join(', ')}.`,
+      )
   }
-  return new GatewayError('forbidden', `This route requires one of the roles: ${decision.roles.join(', ')}.`)
 }
 
 /**
