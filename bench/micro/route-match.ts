@@ -3,10 +3,11 @@
  * measures the Worker end to end; this isolates the trie so a change to it shows up without noise
  * from workerd, the network or the machine's other load. `npx tsx bench/micro/route-match.ts`.
  */
+
+import { readWorkerVars } from '../../scripts/lib/wrangler-config'
 import { parseConfig } from '../../src/config/load'
 import type { Env } from '../../src/env'
 import { canonicalizePath } from '../../src/routing/canonical-path'
-import { readWorkerVars } from '../../scripts/lib/wrangler-config'
 import { benchSettings, ROUTE_TABLE_SIZE, routeTable } from '../lib/gateway-setup'
 
 const vars = readWorkerVars('wrangler.toml')
@@ -15,7 +16,12 @@ const settings = benchSettings(vars.SETTINGS, {
   audience: 'bench',
   upstreamOrigin: 'http://127.0.0.1:9999',
 })
-const env = { ...vars, SETTINGS: settings, UPSTREAM_URL: 'http://127.0.0.1:8788', ISSUER: 'http://127.0.0.1:8787' } as unknown as Env
+const env = {
+  ...vars,
+  SETTINGS: settings,
+  UPSTREAM_URL: 'http://127.0.0.1:8788',
+  ISSUER: 'http://127.0.0.1:8787',
+} as unknown as Env
 
 function table(routes: unknown[]) {
   const result = parseConfig({ ...env, ROUTES: routes } as Env)
@@ -33,16 +39,22 @@ function templatedTable(size: number): unknown[] {
 
 function measure(label: string, tableOf: ReturnType<typeof table>, paths: string[]): void {
   const rounds = 400_000
-  for (let i = 0; i < 50_000; i++) tableOf.match('GET', '127.0.0.1:8787', canonicalizePath(paths[i % paths.length] as string))
+  for (let i = 0; i < 50_000; i++)
+    tableOf.match('GET', '127.0.0.1:8787', canonicalizePath(paths[i % paths.length] as string))
   const start = process.hrtime.bigint()
-  for (let i = 0; i < rounds; i++) tableOf.match('GET', '127.0.0.1:8787', canonicalizePath(paths[i % paths.length] as string))
+  for (let i = 0; i < rounds; i++)
+    tableOf.match('GET', '127.0.0.1:8787', canonicalizePath(paths[i % paths.length] as string))
   const ns = Number(process.hrtime.bigint() - start) / rounds
   console.log(`${label.padEnd(48)} ${ns.toFixed(0).padStart(6)} ns/match`)
 }
 
 const paths = ['/api/bench/items', '/api/admin/users/7', '/api/public/x', '/app/a/b']
 measure('default table (wrangler.toml + bench routes)', table(routeTable(vars.ROUTES as unknown[])), paths)
-measure(`${ROUTE_TABLE_SIZE} routes (bench padding)`, table(routeTable(vars.ROUTES as unknown[], ROUTE_TABLE_SIZE)), paths)
+measure(
+  `${ROUTE_TABLE_SIZE} routes (bench padding)`,
+  table(routeTable(vars.ROUTES as unknown[], ROUTE_TABLE_SIZE)),
+  paths,
+)
 if (process.argv.includes('--templated'))
   measure(`${ROUTE_TABLE_SIZE} templated routes`, table(templatedTable(ROUTE_TABLE_SIZE)), [
     ...paths,

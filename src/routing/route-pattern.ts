@@ -87,8 +87,7 @@ export function parseRoutePath(path: string, match?: 'exact' | 'prefix'): Patter
       return fail(error instanceof Error ? error.message : 'invalid')
     }
     const key = canonical.keys[0]
-    if (canonical.path !== `/${segment}` || key === undefined)
-      return fail(NOT_CANONICAL)
+    if (canonical.path !== `/${segment}` || key === undefined) return fail(NOT_CANONICAL)
     // An encoded brace would read as a parameter to anyone reading the table (and to the importer).
     if (/[{}]/.test(key)) return fail(`segment "${segment}": encoded braces are not allowed`)
     pattern.keys.push(key)
