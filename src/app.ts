@@ -6,6 +6,7 @@ import { accountRoutes } from './routes/account'
 import { apiKeyRoutes } from './routes/api-keys'
 import { authorizeRoutes } from './routes/authorize'
 import { endSessionRoutes } from './routes/end-session'
+import { explainRoutes } from './routes/explain'
 import { healthRoutes } from './routes/health'
 import { identityRoutes } from './routes/identities'
 import { loginRoutes } from './routes/login'
@@ -38,6 +39,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', oidcRoutes)
   app.route('/', authorizeRoutes)
   app.route('/', endSessionRoutes)
+  app.route('/', explainRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,

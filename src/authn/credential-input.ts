@@ -18,6 +18,12 @@ export interface CredentialInput {
   issuers: readonly string[]
   strictRevocation: boolean
   waitUntil: (promise: Promise<unknown>) => void
+  /**
+   * Explain (routes/explain.ts): load without recording usage: no API-key last-used or session
+   * last-seen write. Basic is never run in this mode (a password check must count against
+   * throttling, or explain would be a password oracle).
+   */
+  observeOnly?: boolean
 }
 
 /**

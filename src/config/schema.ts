@@ -213,6 +213,11 @@ export const settingsSchema = z
     session_idle_timeout_seconds: z.number().int().min(300).max(2_592_000).default(28_800),
     /** Browser sessions end this long after sign-in whatever the activity (browsers cap cookies at 400 days). */
     session_lifetime_seconds: z.number().int().min(300).max(34_560_000).default(604_800),
+    /**
+     * `debug` adds the explanation of every refused proxied request (docs/openapi-routes.md) to its
+     * log line: the route, the rule, the principal's id and roles (never a credential).
+     */
+    log_level: z.enum(['info', 'debug']).default('info'),
     /** Other origins whose pages may send session-authenticated unsafe requests (CSRF check). */
     trusted_origins: z
       .array(z.string().refine(isOrigin, { message: 'must be an origin like "https://app.example.com"' }))
