@@ -16,7 +16,8 @@ export interface Alternative {
 
 /** What a request must satisfy on a route, after per-method overrides. */
 export interface AccessRule {
-  access: 'public' | 'authenticated'
+  /** `deny`: refused whoever asks (403), before any credential is loaded. */
+  access: 'public' | 'authenticated' | 'deny'
   /** Any of these (after the role hierarchy); empty = no role needed. */
   roles: readonly string[]
   /** All of these; empty = no scope needed. */
@@ -37,6 +38,8 @@ export type Denial =
   | { allow: false; reason: 'insufficient_scope'; scopes: readonly string[] }
   /** No alternative of `any_of` takes this kind of credential. */
   | { allow: false; reason: 'wrong_credential'; credentials: readonly string[] }
+  /** The rule is `access = "deny"`. */
+  | { allow: false; reason: 'denied' }
 
 export type Decision = { allow: true } | Denial
 
@@ -100,6 +103,7 @@ function decideAlternatives(
 
 /** Pure decision: roles are checked before scopes, so a 403 names the first thing missing. */
 export function decide(rule: AccessRule, principal: Principal, closure: RoleClosure): Decision {
+  if (rule.access === 'deny') return { allow: false, reason: 'denied' }
   const base = checkRolesAndScopes(rule.roles, rule.scopes, principal, closure)
   if (!base.allow || !rule.any_of || rule.any_of.length === 0) return base
   return decideAlternatives(rule.any_of, principal, closure)

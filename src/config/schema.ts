@@ -40,9 +40,12 @@ const alternative = z
   .strict()
 const anyOf = z.array(alternative).nonempty().max(32)
 
+/** `deny`: nobody (what the OpenAPI importer writes for an operation that declares no security). */
+const ACCESS = ['public', 'authenticated', 'deny'] as const
+
 const rule = z
   .object({
-    access: z.enum(['public', 'authenticated']).optional(),
+    access: z.enum(ACCESS).optional(),
     roles: z.array(roleName).optional(),
     scopes: z.array(scopeName).optional(),
     any_of: anyOf.optional(),
@@ -73,7 +76,7 @@ export const routeSchema = z
       })
       .optional(),
     upstream,
-    access: z.enum(['public', 'authenticated']).default('authenticated'),
+    access: z.enum(ACCESS).default('authenticated'),
     roles: z.array(roleName).default([]),
     scopes: z.array(scopeName).default([]),
     /** At least one of these must hold too (OpenAPI: alternative security requirements). */

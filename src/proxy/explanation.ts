@@ -80,6 +80,7 @@ function reasonOf(outcome: StageOutcome): string {
     if (decision.reason === 'forbidden') return `missing role: needs one of ${decision.roles.join(', ')}`
     if (decision.reason === 'insufficient_scope')
       return `missing scope: needs all of ${decision.scopes.join(' ')}`
+    if (decision.reason === 'denied') return 'the rule is access = "deny": nobody may'
     return `wrong kind of credential: needs ${decision.credentials.join(' or ')}`
   }
   return outcome.error?.message ?? 'undetermined'

@@ -87,6 +87,8 @@ export function denialError(decision: Denial): GatewayError {
         'forbidden',
         `This route requires one of the roles: ${decision.roles.join(', ')}.`,
       )
+    case 'denied':
+      return new GatewayError('forbidden', 'This operation is closed (access = "deny").')
     case 'wrong_credential':
       return new GatewayError(
         'forbidden',
@@ -141,6 +143,10 @@ export async function decideRequest(
   }
   const { route, rule } = outcome as Required<Pick<StageOutcome, 'route' | 'rule'>>
   if (rule.access === 'public') return { ...outcome, stage: 'allowed', decision: { allow: true } }
+  if (rule.access === 'deny') {
+    const decision = { allow: false, reason: 'denied' } as const
+    return { ...outcome, stage: 'decision', decision, error: denialError(decision) }
+  }
   let identityRoute = route
   if (input.observeOnly && route.credentials.includes('basic')) {
     if (/^basic(\s|$)/i.test(input.request.headers.get('authorization') ?? '')) outcome.uncheckedBasic = true
