@@ -131,6 +131,28 @@ function translateRequirement(
   return { credentials: kinds.kinds, scopes, ...(kinds.apiKey ? { apiKey: kinds.apiKey } : {}) }
 }
 
+/** `b` lets in everyone `a` does (its kinds include a's, its scopes are among a's). */
+function covers(b: DeclaredAlternative, a: DeclaredAlternative): boolean {
+  return (
+    a.credentials.every((kind) => b.credentials.includes(kind)) &&
+    b.scopes.every((scope) => a.scopes.includes(scope))
+  )
+}
+
+/**
+ * Alternatives another one already covers add nothing: `[{oauth2: [user]}, {bearer: []}]` is "any
+ * bearer token" to the gateway, which cannot tell an OAuth token from a personal one.
+ */
+function withoutSubsumed(alternatives: DeclaredAlternative[]): DeclaredAlternative[] {
+  return alternatives.filter(
+    (alt, index) =>
+      !alternatives.some(
+        (other, otherIndex) =>
+          otherIndex !== index && covers(other, alt) && (!covers(alt, other) || otherIndex < index),
+      ),
+  )
+}
+
 function readRoles(value: unknown, at: string, problems: Problem[]): string[] {
   if (value === undefined) return []
   if (!Array.isArray(value) || value.some((role) => typeof role !== 'string' || !ROLE.test(role))) {
@@ -204,7 +226,9 @@ export function declaredOperations(
           .filter((alt): alt is DeclaredAlternative => alt !== undefined)
         // Dropping an alternative only narrows access; dropping all of them denies (fail closed).
         policy =
-          alternatives.length > 0 ? { access: 'authenticated', alternatives, roles } : { access: 'deny' }
+          alternatives.length > 0
+            ? { access: 'authenticated', alternatives: withoutSubsumed(alternatives), roles }
+            : { access: 'deny' }
       }
       out.push({
         path,
