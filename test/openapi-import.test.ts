@@ -12,13 +12,14 @@ import { routesFromOperations } from '../scripts/lib/openapi-routes'
 import { declaredOperations, HTTP_METHODS, type Problem } from '../scripts/lib/openapi-security'
 import { decide, ruleFor } from '../src/authz/policy'
 import { effectiveRoles } from '../src/authz/roles'
-import { type GatewayConfig, parseConfig } from '../src/config/load'
+import { type CompiledRoute, type GatewayConfig, parseConfig } from '../src/config/load'
 import type { Env } from '../src/env'
 import { GatewayError } from '../src/errors/gateway-error'
 import type { Principal } from '../src/identity/principal'
 import { canonicalizePath } from '../src/routing/canonical-path'
 import forgeYaml from './fixtures/openapi/forge-api.yaml?raw'
 
+// biome-ignore lint/suspicious/noExplicitAny: the OpenAPI documents are read as untyped JSON
 type Json = Record<string, any>
 const KINDS: Principal['method'][] = ['jwt', 'api_key', 'basic', 'session', 'external_jwt']
 const ROLE_SETS = [[], ['user'], ['editor'], ['admin']]
@@ -34,7 +35,7 @@ function importDocument(document: Json, defaultPolicy: 'deny' | 'authenticated' 
 
 /** The gateway's answer: the route the table picks, the credential it loads, the policy's decision. */
 function gatewayAllows(config: GatewayConfig, method: string, path: string, caller: Principal): boolean {
-  let route
+  let route: CompiledRoute
   try {
     route = config.routeTable.match(method, 'gateway.test', canonicalizePath(samplePath('', path)))
   } catch (error) {
