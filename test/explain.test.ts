@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:test'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Env } from '../src/env'
 import type { Explanation } from '../src/proxy/explanation'
 import { bearer, createUser, PASSWORD } from './support/accounts'
@@ -163,5 +163,38 @@ describe('explain changes no state and is for admins only', () => {
       body: '{"method":"GET","path":"/"}',
     })
     expect(anonymous.status).toBe(401)
+  })
+})
+
+describe('log_level = "debug" puts the explanation in the log line of a refused request', () => {
+  it('logs route, rule, principal and reason (never the token) for a 403, and nothing at info', async () => {
+    const settings = { ...(env.SETTINGS as object), log_level: 'debug' }
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'debug').mockImplementation((line: string) => {
+      lines.push(line)
+    })
+    try {
+      const response = await fetchWithEnv(
+        { ...overrides, SETTINGS: settings } as Partial<Env>,
+        '/shop/admin/x',
+        {
+          headers: bearer(readerToken),
+        },
+      )
+      expect(response.status).toBe(403)
+      await send('/shop/admin/x', { headers: bearer(readerToken) })
+    } finally {
+      spy.mockRestore()
+    }
+    expect(lines).toHaveLength(1)
+    const logged = JSON.parse(lines[0] as string)
+    expect(logged).toMatchObject({
+      level: 'debug',
+      event: 'request_denied',
+      route: { path: '/shop/admin/{rest*}' },
+      principal: { username: 'explain-reader' },
+      reason: 'missing role: needs one of admin',
+    })
+    expect(lines[0]).not.toContain(readerToken)
   })
 })
