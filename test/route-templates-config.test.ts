@@ -116,3 +116,19 @@ describe('any_of is validated against the route', () => {
     ])
   })
 })
+
+describe('access = "deny" closes an operation', () => {
+  it('answers 403 before reading any credential and forwards nothing, even under a public prefix', async () => {
+    const routes = [
+      { ...ROUTE, path: '/shop', access: 'public' },
+      { ...ROUTE, path: '/shop/version', match: 'exact', access: 'deny' },
+    ]
+    const id = testId()
+    const response = await fetchWithEnv({ ROUTES: routes } as Partial<Env>, '/shop/version', {
+      headers: { 'x-test-id': id },
+    })
+    expect(response.status).toBe(403)
+    expect(((await response.json()) as { error: string }).error).toBe('forbidden')
+    expect(await upstreamReceived(id)).toEqual([])
+  })
+})
