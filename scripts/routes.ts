@@ -70,7 +70,11 @@ async function importOpenApi(args: string[]): Promise<number> {
   const operations = declaredOperations(document, securityOptions(values), problems)
   const routes = routesFromOperations(
     operations,
-    { upstream: values.upstream ?? 'UPSTREAM_URL', prefix: checkPrefix(values.prefix) },
+    {
+      upstream: values.upstream ?? 'UPSTREAM_URL',
+      prefix: checkPrefix(values.prefix),
+      issuers: values.issuer,
+    },
     problems,
   )
   const title = (document.info as { title?: string } | undefined)?.title ?? source

@@ -15,6 +15,8 @@ export interface RouteOptions {
   upstream: string
   /** Prepended to every OpenAPI path (`/api`): where the gateway exposes the upstream. */
   prefix: string
+  /** SETTINGS.external_issuers names written as `issuers` on routes that take `external_jwt`. */
+  issuers?: readonly string[]
 }
 
 export interface GeneratedRoute {
@@ -129,6 +131,9 @@ export function routesFromOperations(
     const path = routePath(options.prefix, operation.path, at, problems)
     if (path === undefined) continue
     const rule = ruleOf(operation, at, problems)
+    // The external issuers (--issuer) a route that takes external_jwt must name.
+    if ((rule.credentials as string[] | undefined)?.includes('external_jwt'))
+      rule.issuers = options.issuers ?? []
     const revocation = operation.revocation === 'strict' ? { revocation: 'strict' } : {}
     const key = `${path} ${JSON.stringify({ ...rule, ...revocation })}`
     const label = `${operation.method} ${operation.path}${operation.operationId ? ` (${operation.operationId})` : ''}`
