@@ -1,5 +1,5 @@
 import { experimental_readRawConfig, unstable_readConfig } from 'wrangler'
-import { parseConfig } from '../../src/config/load'
+import { type GatewayConfig, parseConfig } from '../../src/config/load'
 import type { Env } from '../../src/env'
 
 export interface ConfigCheckOptions {
@@ -158,4 +158,17 @@ export function loginProviderNotes(vars: Record<string, unknown>): string[] {
       )
   }
   return notes
+}
+
+/** The Worker's compiled configuration (route table included), or an Error listing every problem. */
+export function compileWorkerConfig(configPath: string, envName?: string): GatewayConfig {
+  const overrides: Record<string, string> = {}
+  for (const name of ['UPSTREAM_URL', 'ISSUER'] as const) {
+    const value = process.env[name]
+    if (value) overrides[name] = value
+  }
+  const vars = { ...readWorkerVars(configPath, envName), ...overrides }
+  const result = parseConfig(vars as Env)
+  if (!result.ok) throw new Error(`${configPath}: invalid configuration\n${result.problems.join('\n')}`)
+  return result.config
 }

@@ -74,7 +74,7 @@ export async function loadApiKey(input: CredentialInput): Promise<Principal | un
   const now = Math.floor(Date.now() / 1000)
   if (!record || !timingSafeEqual(presentedHash, record.keyHash) || record.dead) throw invalidKey()
   if (record.expiresAt !== null && record.expiresAt <= now) throw invalidKey()
-  touchLater(input, id, record.userId, now)
+  if (!input.observeOnly) touchLater(input, id, record.userId, now)
   // The key's own roles (those the owner still holds) or the owner's current roles, and the key's
   // scopes capped by what those roles allow.
   const { config } = input

@@ -29,6 +29,8 @@ export function readBasicCredentials(request: Request): { username: string; pass
 export async function loadBasic(input: CredentialInput): Promise<Principal | undefined> {
   const credentials = readBasicCredentials(input.request)
   if (!credentials) return undefined
+  if (input.observeOnly)
+    throw new Error('loadBasic: a password is never checked without counting the attempt')
   const { config } = input
   const user = await verifyLogin(
     input.env,

@@ -21,6 +21,12 @@ export interface CredentialInput {
   waitUntil: (promise: Promise<unknown>) => void
   /** Where failed logins and key uses are recorded (src/audit/record.ts); none in a re-check. */
   audit?: AuditSink
+  /**
+   * Explain (routes/explain.ts): load without recording usage: no API-key last-used or session
+   * last-seen write. Basic is never run in this mode (a password check must count against
+   * throttling, or explain would be a password oracle).
+   */
+  observeOnly?: boolean
 }
 
 /**

@@ -50,6 +50,7 @@ export async function loadSession(input: CredentialInput): Promise<Principal | u
   const result = await resolveSession(input.env, config.settings, value, {
     strict: input.strictRevocation,
     waitUntil: input.waitUntil,
+    touch: !input.observeOnly,
   })
   if ('rejected' in result) throw invalidSession()
   const { record, tokenHash } = result

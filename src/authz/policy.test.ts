@@ -141,3 +141,51 @@ describe('ruleFor: per-method overrides', () => {
     expect(decide(ruleFor(readWrite, 'DELETE'), reader, closure)).toEqual(forbidden(['admin']))
   })
 })
+
+describe('decide: any_of holds when one alternative holds (OpenAPI alternative security requirements)', () => {
+  // security: [{oauth2: [items:read]}, {apiKey: []}] plus an admin-only alternative.
+  const anyOf: AccessRule = {
+    ...rule(),
+    any_of: [
+      { credentials: ['jwt'], scopes: ['items:read'] },
+      { credentials: ['api_key'] },
+      { credentials: ['session'], roles: ['admin'] },
+    ],
+  }
+  const caller = (method: Principal['method'], roles: string[], scopes: string[]): Principal => ({
+    ...principal(roles, scopes),
+    method,
+  })
+
+  it.each<[string, Principal, Decision]>([
+    ['a bearer token with the scope', caller('jwt', [], ['items:read']), ALLOW],
+    ['an API key without any scope', caller('api_key', [], []), ALLOW],
+    ['a session of an admin', caller('session', ['admin'], []), ALLOW],
+    [
+      'a bearer token without the scope is refused by its own alternative (scope)',
+      caller('jwt', ['admin'], []),
+      insufficient(['items:read']),
+    ],
+    ['a session of a user is refused for the role', caller('session', ['user'], []), forbidden(['admin'])],
+    [
+      'Basic, which no alternative takes, is refused naming the kinds that would do',
+      caller('basic', ['admin'], ['items:read']),
+      { allow: false, reason: 'wrong_credential', credentials: ['jwt', 'api_key', 'session'] },
+    ],
+  ])('%s', (_label, who, expected) => {
+    expect(decide(anyOf, who, closure)).toEqual(expected)
+  })
+
+  it('still applies the rule-wide roles to every alternative', () => {
+    const both: AccessRule = { ...anyOf, roles: ['editor'] }
+    expect(decide(both, caller('api_key', ['user'], []), closure)).toEqual(forbidden(['editor']))
+  })
+
+  it('is overridden per method like roles and scopes', () => {
+    const policy: RoutePolicy = { ...anyOf, method_rules: { DELETE: { any_of: [{ roles: ['admin'] }] } } }
+    expect(decide(ruleFor(policy, 'DELETE'), caller('api_key', ['user'], []), closure)).toEqual(
+      forbidden(['admin']),
+    )
+    expect(decide(ruleFor(policy, 'GET'), caller('api_key', ['user'], []), closure)).toEqual(ALLOW)
+  })
+})

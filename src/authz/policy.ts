@@ -1,23 +1,47 @@
 import type { Principal } from '../identity/principal'
 import { effectiveRoles, type RoleClosure } from './roles'
 
+/**
+ * One way to satisfy a rule's `any_of`: all of its fields hold (OpenAPI: one security requirement
+ * object, whose schemes and scopes are all required).
+ */
+export interface Alternative {
+  /** The credential kinds that count for this alternative; absent = any the route accepts. */
+  credentials?: readonly Principal['method'][]
+  /** Any of these (after the role hierarchy). */
+  roles?: readonly string[]
+  /** All of these. */
+  scopes?: readonly string[]
+}
+
 /** What a request must satisfy on a route, after per-method overrides. */
 export interface AccessRule {
-  access: 'public' | 'authenticated'
+  /** `deny`: refused whoever asks (403), before any credential is loaded. */
+  access: 'public' | 'authenticated' | 'deny'
   /** Any of these (after the role hierarchy); empty = no role needed. */
   roles: readonly string[]
   /** All of these; empty = no scope needed. */
   scopes: readonly string[]
+  /**
+   * When set, at least one alternative must hold too (OpenAPI: alternatives between security
+   * requirement objects). `roles` and `scopes` above still apply to every alternative.
+   */
+  any_of?: readonly Alternative[]
 }
 
 export interface RoutePolicy extends AccessRule {
   method_rules: Partial<Record<string, Partial<AccessRule>>>
 }
 
-export type Decision =
-  | { allow: true }
+export type Denial =
   | { allow: false; reason: 'forbidden'; roles: readonly string[] }
   | { allow: false; reason: 'insufficient_scope'; scopes: readonly string[] }
+  /** No alternative of `any_of` takes this kind of credential. */
+  | { allow: false; reason: 'wrong_credential'; credentials: readonly string[] }
+  /** The rule is `access = "deny"`. */
+  | { allow: false; reason: 'denied' }
+
+export type Decision = { allow: true } | Denial
 
 /** The rule for one method: a method rule overrides only the fields it sets. */
 export function ruleFor(policy: RoutePolicy, method: string): AccessRule {
@@ -27,19 +51,60 @@ export function ruleFor(policy: RoutePolicy, method: string): AccessRule {
     access: override.access ?? policy.access,
     roles: override.roles ?? policy.roles,
     scopes: override.scopes ?? policy.scopes,
+    any_of: override.any_of ?? policy.any_of,
   }
+}
+
+function checkRolesAndScopes(
+  roles: readonly string[],
+  scopes: readonly string[],
+  principal: Principal,
+  closure: RoleClosure,
+): Decision {
+  if (roles.length > 0) {
+    const held = effectiveRoles(principal.roles, closure)
+    if (!roles.some((role) => held.has(role))) return { allow: false, reason: 'forbidden', roles }
+  }
+  if (scopes.length > 0) {
+    const missing = scopes.filter((scope) => !principal.scopes.includes(scope))
+    if (missing.length > 0) return { allow: false, reason: 'insufficient_scope', scopes }
+  }
+  return { allow: true }
+}
+
+/**
+ * The first alternative that holds allows. Otherwise the refusal of the first alternative that
+ * takes the principal's kind of credential (its missing role or scopes: what the caller can
+ * fix with another token), else that no alternative takes this kind of credential.
+ */
+function decideAlternatives(
+  alternatives: readonly Alternative[],
+  principal: Principal,
+  closure: RoleClosure,
+): Decision {
+  let refusal: Denial | undefined
+  const kinds = new Set<string>()
+  for (const alternative of alternatives) {
+    if (alternative.credentials && !alternative.credentials.includes(principal.method)) {
+      for (const kind of alternative.credentials) kinds.add(kind)
+      continue
+    }
+    const decision = checkRolesAndScopes(
+      alternative.roles ?? [],
+      alternative.scopes ?? [],
+      principal,
+      closure,
+    )
+    if (decision.allow) return decision
+    refusal ??= decision
+  }
+  return refusal ?? { allow: false, reason: 'wrong_credential', credentials: [...kinds] }
 }
 
 /** Pure decision: roles are checked before scopes, so a 403 names the first thing missing. */
 export function decide(rule: AccessRule, principal: Principal, closure: RoleClosure): Decision {
-  if (rule.roles.length > 0) {
-    const held = effectiveRoles(principal.roles, closure)
-    if (!rule.roles.some((role) => held.has(role)))
-      return { allow: false, reason: 'forbidden', roles: rule.roles }
-  }
-  if (rule.scopes.length > 0) {
-    const missing = rule.scopes.filter((scope) => !principal.scopes.includes(scope))
-    if (missing.length > 0) return { allow: false, reason: 'insufficient_scope', scopes: rule.scopes }
-  }
-  return { allow: true }
+  if (rule.access === 'deny') return { allow: false, reason: 'denied' }
+  const base = checkRolesAndScopes(rule.roles, rule.scopes, principal, closure)
+  if (!base.allow || !rule.any_of || rule.any_of.length === 0) return base
+  return decideAlternatives(rule.any_of, principal, closure)
 }

@@ -1,8 +1,8 @@
 import type { z } from 'zod'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
-import { canonicalizePath } from '../routing/canonical-path'
 import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
+import { parseRoutePath } from '../routing/route-pattern'
 import { RouteTable } from '../routing/route-table'
 import { type LoginProviderConfig, loginProviderProblems, loginProvidersSchema } from './login-providers'
 import { parseRegistrationOverride } from './registration'
@@ -15,11 +15,16 @@ import {
   settingsSchema,
 } from './schema'
 
-/** A route after config validation: its upstream resolved to an origin, its prefix split. */
+/** A route after config validation: its upstream resolved to an origin, its path parsed. */
 export interface CompiledRoute extends RouteConfig {
   index: number
   upstreamOrigin: string
+  /** Match keys (route-pattern.ts: `PARAM_KEY` for a parameter, no key for `{rest*}`). */
   prefixKeys: string[]
+  /** The route's own spelling per key (undefined for a parameter). */
+  spellings: (string | undefined)[]
+  /** A templated path without `{rest*}`: matches only its own depth. */
+  exact: boolean
 }
 
 export interface GatewayConfig {
@@ -65,33 +70,47 @@ function compileRoute(
     upstreamOrigin = value
   }
   upstreamOrigin = upstreamOrigin.replace(/\/$/, '')
-  let prefixKeys: string[]
-  try {
-    const canonical = canonicalizePath(route.path)
-    if (canonical.path !== route.path || (route.path.endsWith('/') && route.path !== '/')) {
-      problems.push(`${at}.path: must be canonical (no trailing slash, no encoded unreserved characters)`)
-      return undefined
-    }
-    prefixKeys = canonical.keys
-  } catch (error) {
-    problems.push(`${at}.path: ${error instanceof Error ? error.message : 'invalid'}`)
+  const parsed = parseRoutePath(route.path, route.match)
+  if (!parsed.ok) {
+    problems.push(`${at}.path: ${parsed.problem}`)
     return undefined
   }
-  if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0)) {
+  const { keys: prefixKeys, spellings, exact } = parsed.pattern
+  if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0 || route.any_of)) {
     problems.push(`${at}: a public route cannot require roles or scopes`)
   }
+  anyOfProblems(route, at, problems)
   // A rule for a method the route refuses with 405 would never apply: most likely `methods` lacks it.
   for (const method of Object.keys(route.method_rules)) {
     if (!allowsMethod(route.methods, method))
       problems.push(`${at}.method_rules.${method}: the route does not allow ${method} (add it to methods)`)
   }
-  return { ...route, index, upstreamOrigin, prefixKeys }
+  return { ...route, index, upstreamOrigin, prefixKeys, spellings, exact }
+}
+
+/** An alternative naming a credential the route does not load could never hold. */
+function anyOfProblems(route: RouteConfig, at: string, problems: string[]): void {
+  const rules: [string, RouteConfig['any_of']][] = [[`${at}.any_of`, route.any_of]]
+  for (const [method, rule] of Object.entries(route.method_rules)) {
+    rules.push([`${at}.method_rules.${method}.any_of`, rule.any_of])
+    if (rule.access === 'public' && rule.any_of)
+      problems.push(`${at}.method_rules.${method}: a public rule cannot have any_of`)
+  }
+  for (const [where, alternatives] of rules) {
+    alternatives?.forEach((alternative, index) => {
+      for (const kind of alternative.credentials ?? []) {
+        if (!route.credentials.includes(kind))
+          problems.push(`${where}[${index}].credentials: "${kind}" is not in the route's credentials`)
+      }
+    })
+  }
 }
 
 function findDuplicates(routes: readonly CompiledRoute[], problems: string[]): void {
   const seen = new Map<string, CompiledRoute>()
   for (const route of routes) {
-    const at = `${route.host ?? '*'} ${route.prefixKeys.join('/')}`
+    // Parameter names do not matter (`/items/{id}` is `/items/{item_id}`); exactness does.
+    const at = `${route.host ?? '*'} ${route.prefixKeys.join('/')}${route.exact ? '' : '/*'}`
     for (const method of route.methods ?? DEFAULT_METHODS) {
       const earlier = seen.get(`${at} ${method}`)
       if (earlier) {

@@ -30,17 +30,36 @@ const upstream = z.string().refine((value) => VAR_NAME.test(value) || isOrigin(v
   message: 'must be an origin like "https://api.internal" (no path) or the name of a var that holds one',
 })
 
-const rule = z
+/** One alternative of `any_of` (authz/policy.ts): all of its fields must hold. */
+const alternative = z
   .object({
-    access: z.enum(['public', 'authenticated']).optional(),
+    credentials: z.array(z.enum(CREDENTIAL_KINDS)).nonempty().optional(),
     roles: z.array(roleName).optional(),
     scopes: z.array(scopeName).optional(),
+  })
+  .strict()
+const anyOf = z.array(alternative).nonempty().max(32)
+
+/** `deny`: nobody (what the OpenAPI importer writes for an operation that declares no security). */
+const ACCESS = ['public', 'authenticated', 'deny'] as const
+
+const rule = z
+  .object({
+    access: z.enum(ACCESS).optional(),
+    roles: z.array(roleName).optional(),
+    scopes: z.array(scopeName).optional(),
+    any_of: anyOf.optional(),
   })
   .strict()
 
 export const routeSchema = z
   .object({
     path: z.string().startsWith('/', 'must start with "/"').max(1024),
+    /**
+     * `prefix` covers the path and everything below; `exact` only the path itself. Default: prefix
+     * for a plain path, exact for a templated one (unless it ends in `{rest*}`). See routing/route-pattern.ts.
+     */
+    match: z.enum(['prefix', 'exact']).optional(),
     methods: z.array(method).nonempty().optional(),
     /** Without a port: the host on any port. With one: only requests that name that port. */
     host: z
@@ -57,9 +76,11 @@ export const routeSchema = z
       })
       .optional(),
     upstream,
-    access: z.enum(['public', 'authenticated']).default('authenticated'),
+    access: z.enum(ACCESS).default('authenticated'),
     roles: z.array(roleName).default([]),
     scopes: z.array(scopeName).default([]),
+    /** At least one of these must hold too (OpenAPI: alternative security requirements). */
+    any_of: anyOf.optional(),
     /** Per-method overrides of access/roles/scopes, e.g. GET needs `read`, DELETE needs `write`. */
     method_rules: z
       .record(z.string(), rule)
@@ -197,6 +218,11 @@ export const settingsSchema = z
     session_lifetime_seconds: z.number().int().min(300).max(34_560_000).default(604_800),
     /** Audit events older than this are deleted by the hourly cron (src/storage/cleanup.ts). */
     audit_retention_days: z.number().int().min(1).max(3_650).default(90),
+    /**
+     * `debug` adds the explanation of every refused proxied request (docs/openapi-routes.md) to its
+     * log line: the route, the rule, the principal's id and roles (never a credential).
+     */
+    log_level: z.enum(['info', 'debug']).default('info'),
     /** Other origins whose pages may send session-authenticated unsafe requests (CSRF check). */
     trusted_origins: z
       .array(z.string().refine(isOrigin, { message: 'must be an origin like "https://app.example.com"' }))

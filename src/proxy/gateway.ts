@@ -1,16 +1,15 @@
 import type { AuditSink } from '../audit/record'
-import { loadPrincipal } from '../authn'
-import { decide, ruleFor } from '../authz/policy'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
-import { canonicalizePath, splitRequestUrl } from '../routing/canonical-path'
+import { logEvent } from '../errors/render'
 import { loginRedirectFor } from '../sessions/navigation'
 import { assertionFor } from '../tokens/assertion'
 import { loadKeyRing } from '../tokens/signing-keys'
+import { explainOutcome } from './explanation'
 import { forwardRequest } from './forward'
 import { buildUpstreamHeaders } from './headers'
+import { decideRequest, type StageOutcome } from './stages'
 import { principalRecheck } from './websocket-recheck'
 import { relayWebSocket } from './websocket-relay'
 
@@ -47,14 +46,21 @@ function gatewayCookiesFor(route: CompiledRoute): ReadonlySet<string> {
 }
 
 /**
- * The path as authorized: the matched prefix in the route's own spelling, the rest byte for byte.
- * Matching ignores case and compatibility forms, so without this `/API/Public/x` would be
- * authorized by the public rule yet reach a case-sensitive upstream as a different path.
+ * The path as authorized: the route's literal segments in the route's own spelling, parameters and
+ * the rest byte for byte. Matching ignores case and compatibility forms, so without this
+ * `/API/Public/x` would be authorized by the public rule yet reach a case-sensitive upstream as a
+ * different path.
  */
-export function authorizedPath(route: CompiledRoute, canonicalPath: string): string {
+export function authorizedPath(
+  route: Pick<CompiledRoute, 'prefixKeys' | 'spellings'>,
+  canonicalPath: string,
+): string {
   if (route.prefixKeys.length === 0) return canonicalPath
-  const rest = canonicalPath.split('/').slice(1 + route.prefixKeys.length)
-  return rest.length === 0 ? route.path : `${route.path}/${rest.join('/')}`
+  const segments = canonicalPath.split('/')
+  route.spellings.forEach((spelling, index) => {
+    if (spelling !== undefined) segments[index + 1] = spelling
+  })
+  return segments.join('/')
 }
 
 function forwardedPath(route: CompiledRoute, authorized: string): string {
@@ -76,16 +82,6 @@ function withoutGatewaySetCookies(headers: Headers, names: ReadonlySet<string>):
   for (const cookie of kept) headers.append('set-cookie', cookie)
 }
 
-function deny(decision: Exclude<ReturnType<typeof decide>, { allow: true }>): GatewayError {
-  if (decision.reason === 'insufficient_scope') {
-    const scope = decision.scopes.join(' ')
-    return new GatewayError('insufficient_scope', `This route requires the scope(s): ${scope}.`, {
-      challenge: { scheme: 'Bearer', error: 'insufficient_scope', scope },
-    })
-  }
-  return new GatewayError('forbidden', `This route requires one of the roles: ${decision.roles.join(', ')}.`)
-}
-
 /**
  * The request path of proxied traffic, as four stages: canonical path + route match → load
  * identity → authorize → rewrite headers and forward. Nothing is forwarded unless every stage
@@ -103,36 +99,27 @@ export interface ProxyContext {
 
 export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
   const { config, requestId, request, env } = proxy
-  const target = splitRequestUrl(request.url)
-  const path = canonicalizePath(target.rawPath)
-  const route = config.routeTable.match(request.method, target.host, path)
-  const rule = ruleFor(route, request.method)
-
   const authenticatedAtMs = Date.now() // a WebSocket's re-check compares against this
-  let principal: Principal | undefined
-  if (rule.access !== 'public') {
-    try {
-      principal = await loadPrincipal({
-        request,
-        env,
-        config,
-        credentials: route.credentials,
-        apiKeySources: route.api_key_sources,
-        apiKeyParam: route.api_key_param,
-        issuers: route.issuers,
-        strictRevocation: route.revocation === 'strict',
-        waitUntil: proxy.waitUntil,
-        audit: proxy.audit,
+  const outcome = await decideRequest(
+    { request, env, config, waitUntil: proxy.waitUntil, audit: proxy.audit },
+    (request, route, error) => loginRedirectFor(request, route.credentials, error, config.issuer),
+  )
+  if (outcome.stage !== 'allowed') {
+    if (config.settings.log_level === 'debug')
+      logEvent('debug', 'request_denied', {
+        request_id: requestId,
+        ...explainOutcome(request.method, outcome, config),
       })
-    } catch (error) {
-      const redirect = loginRedirectFor(request, route.credentials, error, config.issuer)
-      if (!redirect) throw error
-      redirect.headers.set('x-request-id', requestId)
-      return redirect
+    if (outcome.redirect) {
+      outcome.redirect.headers.set('x-request-id', requestId)
+      return outcome.redirect
     }
-    const decision = decide(rule, principal, config.roleClosure)
-    if (!decision.allow) throw deny(decision)
+    throw outcome.error ?? new GatewayError('internal_error', 'The request was neither allowed nor refused.')
   }
+  const { target, path, route, rule, principal } = outcome as Required<
+    Pick<StageOutcome, 'target' | 'path' | 'route' | 'rule'>
+  > &
+    StageOutcome
 
   const assertion = principal
     ? await assertionFor(await loadKeyRing(env.SIGNING_KEYS), principal, {

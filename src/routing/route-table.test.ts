@@ -1,26 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { GatewayError } from '../errors/gateway-error'
+import { outcome, tableOf } from '../../test/support/route-tables'
 import { canonicalizePath } from './canonical-path'
-import { type RoutableRoute, RouteTable } from './route-table'
-
-interface TestRoute extends RoutableRoute {
-  path: string
-}
-
-function tableOf(routes: readonly (Partial<TestRoute> & { path: string })[]): RouteTable<TestRoute> {
-  return new RouteTable(routes.map((route) => ({ ...route, prefixKeys: canonicalizePath(route.path).keys })))
-}
-
-/** The matched route's path, or the error code (and Allow, for a 405). */
-function outcome(table: RouteTable<TestRoute>, raw: string, method = 'GET', host = 'gateway.test'): string {
-  try {
-    return table.match(method, host, canonicalizePath(raw)).path
-  } catch (error) {
-    if (!(error instanceof GatewayError)) throw error
-    return error.allow ? `${error.code} [${error.allow.join(', ')}]` : error.code
-  }
-}
 
 // A protected route under a permissive one, plus route names holding the letters that case
 // folding treats specially (i, s, k, ff, ss) and configured non-ASCII segments (é, ß, å).

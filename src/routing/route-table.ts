@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error'
 import type { CanonicalPath } from './canonical-path'
 import { allowedMethods, allowsMethod } from './methods'
+import { PARAM_KEY } from './route-pattern'
 import { SegmentAliases } from './segment-aliases'
 
 /**
@@ -12,19 +13,31 @@ export interface RoutableRoute {
   host?: string
   /** The methods the route takes; absent = `DEFAULT_METHODS`. */
   methods?: readonly string[]
-  /** The match keys of the route's path prefix, as `canonicalizePath` computes them. */
+  /**
+   * The match keys of the route's path, as `canonicalizePath` computes them, with `PARAM_KEY` for
+   * a parameter segment (route-pattern.ts); a trailing `{rest*}` is not a key.
+   */
   prefixKeys: readonly string[]
+  /** True: the route matches exactly its own depth (a templated path without `{rest*}`). */
+  exact?: boolean
   /** Whether an escaped escape (`%25` + two hex digits) may reach this route's upstream. */
   allow_encoded_percent?: boolean
 }
 
 interface TrieNode<R> {
+  /** Literal segments. */
   children: Map<string, TrieNode<R>>
-  routes: R[]
+  /** The parameter segment (every parameter name is the same child: names do not match). */
+  param?: TrieNode<R>
+  /** Routes ending here that cover the paths below too (plain prefixes, `{rest*}`). */
+  open: R[]
+  /** Every route ending here, exact ones first: the candidates when the path ends here. */
+  here: R[]
+  exactCount: number
 }
 
 function newNode<R>(): TrieNode<R> {
-  return { children: new Map(), routes: [] }
+  return { children: new Map(), open: [], here: [], exactCount: 0 }
 }
 
 /**
@@ -43,11 +56,24 @@ function withoutPort(host: string): string | undefined {
 }
 
 /**
- * Segment trie of route prefixes: a lookup walks at most one node per path segment, whatever the
- * number of routes. Host-specific routes live in their own tries and win over host-less ones: a
- * route for `host:port` first, then one for the bare host (which covers the host on every port),
- * then the host-less routes. The deepest node with routes decides; if none of its routes takes the
- * method the answer is 405, never a fall-back to a shorter (possibly weaker) prefix.
+ * Segment trie of route paths. Host-specific routes live in their own tries and win over host-less
+ * ones: a route for `host:port` first, then one for the bare host (which covers the host on every
+ * port), then the host-less routes.
+ *
+ * Which route matches: of the routes whose pattern matches the path, the most specific one,
+ * compared segment by segment from the left: a literal segment beats a parameter (OpenAPI: concrete
+ * paths before templated ones), and a parameter beats "below a shorter route" (so the deepest prefix
+ * wins, as it always did). The trie finds it by a literal-first walk that backtracks into the
+ * parameter child only when the literal subtree holds no match at all. Two consequences, both wanted:
+ * - `/users/me` (exact) and `/users/{id}/items`: `/users/me/items` is `/users/{id}/items`, the
+ *   route the upstream itself would serve it by, not a 404.
+ * - `/api/admin` (a prefix) and `/api/{version}/public`: `/api/admin/public` is `/api/admin`, since a
+ *   literal-first comparison decides at `admin`: a parameter route can never take a request out of
+ *   a literal route's subtree into a weaker rule.
+ * Each trie node has one chain of ancestors, so the walk visits a node at most once: the cost is
+ * bounded by the table's size in the worst case and is one node per segment on a table without
+ * parameters. The winning node's routes decide the method: if none takes it the answer is 405 with
+ * `Allow`, never a fall-back to another (possibly weaker) route.
  */
 export class RouteTable<R extends RoutableRoute> {
   private readonly anyHost = newNode<R>()
@@ -63,16 +89,24 @@ export class RouteTable<R extends RoutableRoute> {
       }
       let node = root
       for (const key of route.prefixKeys) {
-        let child = node.children.get(key)
+        let child = key === PARAM_KEY ? node.param : node.children.get(key)
         if (!child) {
           child = newNode<R>()
-          node.children.set(key, child)
+          if (key === PARAM_KEY) node.param = child
+          else node.children.set(key, child)
         }
         node = child
       }
-      node.routes.push(route)
+      if (route.exact) node.here.splice(node.exactCount++, 0, route)
+      else {
+        node.open.push(route)
+        node.here.push(route)
+      }
     }
-    this.aliases = new SegmentAliases(routes.flatMap((route) => route.prefixKeys))
+    // Only literal segments can be aliased: a parameter takes any segment, and its key is no word.
+    this.aliases = new SegmentAliases(
+      routes.flatMap((route) => route.prefixKeys.filter((key) => key !== PARAM_KEY)),
+    )
   }
 
   /**
@@ -114,16 +148,18 @@ export class RouteTable<R extends RoutableRoute> {
   }
 }
 
-function deepest<R>(root: TrieNode<R>, keys: readonly string[]): R[] | undefined {
-  let node = root
-  let found = root.routes.length > 0 ? root.routes : undefined
-  for (const key of keys) {
-    const child = node.children.get(key)
-    if (!child) break
-    node = child
-    if (node.routes.length > 0) found = node.routes
-  }
-  return found
+/**
+ * The routes of the most specific matching node (see RouteTable): literal child, then parameter
+ * child, then this node's own prefix routes.
+ */
+function deepest<R>(node: TrieNode<R>, keys: readonly string[], depth = 0): R[] | undefined {
+  if (depth === keys.length) return node.here.length > 0 ? node.here : undefined
+  const literal = node.children.get(keys[depth] as string)
+  const viaLiteral = literal && deepest(literal, keys, depth + 1)
+  if (viaLiteral) return viaLiteral
+  const viaParam = node.param && deepest(node.param, keys, depth + 1)
+  if (viaParam) return viaParam
+  return node.open.length > 0 ? node.open : undefined
 }
 
 function safeMethod(method: string): string {

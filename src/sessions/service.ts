@@ -119,6 +119,8 @@ export function sessionRejection(
 export interface ResolveOptions {
   strict: boolean
   waitUntil: (promise: Promise<unknown>) => void
+  /** Record the session's last-seen time (default). Explain does not. */
+  touch?: boolean
 }
 
 /**
@@ -143,7 +145,7 @@ export async function resolveSession(
   const now = nowSeconds()
   const rejected = sessionRejection(record, tokenHash, settings, now, notBefore)
   if (rejected || !record) return { rejected: rejected ?? 'unknown' }
-  touchLater(stores, tokenHash, now, options.waitUntil)
+  if (options.touch !== false) touchLater(stores, tokenHash, now, options.waitUntil)
   return { record, tokenHash }
 }
 

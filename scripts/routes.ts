@@ -1,0 +1,160 @@
+/**
+ * `npm run routes -- <command>`: the route table and the upstream's OpenAPI document
+ * (docs/openapi-routes.md). `import-openapi` writes routes from the document, `check` compares the
+ * configured table with it (CI), `explain` asks a running gateway what it would do with a request.
+ */
+import { writeFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
+import { checkOperations, type Finding } from './lib/openapi-check'
+import { loadOpenApi } from './lib/openapi-document'
+import { routesFromOperations } from './lib/openapi-routes'
+import { declaredOperations, type Problem, type SecurityOptions } from './lib/openapi-security'
+import { EXPLAIN_HELP, explainCommand } from './lib/routes-explain'
+import { routesToml } from './lib/toml-fragment'
+import { compileWorkerConfig } from './lib/wrangler-config'
+
+const HELP = `Usage: npm run routes -- <command> [options]
+
+  import-openapi <file|url>   write [[vars.ROUTES]] entries equivalent to an OpenAPI 3.0/3.1 document
+      --upstream NAME         the routes' upstream: a var name or an origin (default UPSTREAM_URL)
+      --prefix /api           where the gateway exposes the document's paths (default: none)
+      --default POLICY        deny (default) | authenticated | public: operations declaring no security
+      --issuer NAME           an external issuer (SETTINGS.external_issuers) OAuth2/OIDC/bearer accept too
+      --out FILE              write the TOML there instead of stdout
+      --allow-partial         exit 0 even when some construct could not be expressed
+
+  check <file|url>            compare the configured table (wrangler.toml) with the document
+      --env NAME, --config PATH, --prefix, --default, --issuer, --upstream (only routes to it are
+      listed as covering no operation), --strict (also fail on unrouted and stronger)
+      Exit 1 when an operation is routed under a weaker policy than it declares.
+
+${EXPLAIN_HELP}
+
+Unsupported or unknown constructs are reported on stderr, never dropped silently.
+`
+
+const SHARED = {
+  prefix: { type: 'string', default: '' },
+  default: { type: 'string', default: 'deny' },
+  issuer: { type: 'string', multiple: true, default: [] as string[] },
+  upstream: { type: 'string' },
+} as const
+
+function securityOptions(values: { default: string; issuer: string[] }): SecurityOptions {
+  if (!['deny', 'authenticated', 'public'].includes(values.default))
+    fail('--default must be deny, authenticated or public', 2)
+  return { defaultPolicy: values.default as SecurityOptions['defaultPolicy'], issuers: values.issuer }
+}
+
+function checkPrefix(prefix: string): string {
+  if (prefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) fail('--prefix must look like /api', 2)
+  return prefix
+}
+
+function report(problems: readonly Problem[]): void {
+  for (const problem of problems) info(`unsupported: ${problem.at}: ${problem.message}`)
+}
+
+async function importOpenApi(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...SHARED, out: { type: 'string' }, 'allow-partial': { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true,
+  })
+  const source = positionals[0]
+  if (!source || positionals.length > 1) fail('import-openapi takes one file or URL', 2)
+  const document = await loadOpenApi(source)
+  const problems: Problem[] = []
+  const operations = declaredOperations(document, securityOptions(values), problems)
+  const routes = routesFromOperations(
+    operations,
+    {
+      upstream: values.upstream ?? 'UPSTREAM_URL',
+      prefix: checkPrefix(values.prefix),
+      issuers: values.issuer,
+    },
+    problems,
+  )
+  const title = (document.info as { title?: string } | undefined)?.title ?? source
+  const toml = routesToml(routes, [
+    `Routes from ${title} (${source}), by \`npm run routes -- import-openapi\`.`,
+    `Operations without security: ${values.default}. Regenerate rather than edit; \`routes check\` in CI.`,
+  ])
+  if (values.out) await writeFile(values.out, toml)
+  else process.stdout.write(toml)
+  report(problems)
+  info(
+    `${operations.length} operations → ${routes.length} routes${problems.length ? `, ${problems.length} problem(s)` : ''}`,
+  )
+  return problems.length > 0 && !values['allow-partial'] ? 1 : 0
+}
+
+function printFinding(finding: Finding): void {
+  const route = finding.route ? `ROUTES[${finding.route.index}] ${finding.route.path}` : ''
+  const subject = finding.operation ? `${finding.operation}${route ? ` → ${route}` : ''}` : route
+  process.stdout.write(`${finding.kind.padEnd(15)} ${subject}: ${finding.detail}\n`)
+}
+
+async function check(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      ...SHARED,
+      env: { type: 'string', short: 'e' },
+      config: { type: 'string', short: 'c' },
+      strict: { type: 'boolean' },
+      all: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  })
+  const source = positionals[0]
+  if (!source || positionals.length > 1) fail('check takes one file or URL', 2)
+  const config = compileWorkerConfig(values.config ?? 'wrangler.toml', values.env)
+  const document = await loadOpenApi(source)
+  const problems: Problem[] = []
+  const operations = declaredOperations(document, securityOptions(values), problems)
+  report(problems)
+  const findings = checkOperations(config, operations, {
+    prefix: checkPrefix(values.prefix),
+    upstream: values.upstream,
+    host: new URL(config.issuer).host,
+  })
+  for (const finding of findings) if (values.all || finding.kind !== 'same') printFinding(finding)
+  const count = (kind: Finding['kind']) => findings.filter((finding) => finding.kind === kind).length
+  const weaker = count('weaker') + count('different')
+  info(
+    `${operations.length} operations: ${count('same')} as declared, ${weaker} weaker, ${count('stronger')} stronger, ` +
+      `${count('unrouted')} unrouted; ${count('uncovered_route')} route(s) cover no operation`,
+  )
+  if (weaker > 0) return 1
+  return values.strict && findings.some((finding) => finding.kind !== 'same') ? 1 : 0
+}
+
+async function main(): Promise<void> {
+  const [command, ...args] = scriptArgs()
+  if (!command || wantsHelp([command])) {
+    process.stdout.write(HELP)
+    return
+  }
+  if (wantsHelp(args)) {
+    process.stdout.write(HELP)
+    return
+  }
+  const commands: Record<string, (args: string[]) => Promise<number>> = {
+    'import-openapi': importOpenApi,
+    check,
+    explain: explainCommand,
+  }
+  const run = commands[command]
+  if (!run) fail(`unknown command "${command}"\n\n${HELP}`, 2)
+  try {
+    process.exitCode = await run(args)
+  } catch (error) {
+    fail(describeError(error))
+  }
+}
+
+await main()

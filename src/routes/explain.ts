@@ -1,0 +1,90 @@
+import { Hono } from 'hono'
+import * as z from 'zod'
+import { authenticate, requireRole } from '../authn/middleware'
+import type { AppBindings } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import { explainOutcome } from '../proxy/explanation'
+import { decideRequest } from '../proxy/stages'
+import { METHOD_TOKEN } from '../routing/methods'
+import { loginRedirectFor } from '../sessions/navigation'
+import { readFields } from './form'
+
+/**
+ * `POST /admin/explain` (admin): what the gateway would do with a request, stage by stage, without
+ * forwarding it or changing any state. It runs the proxy's own stages (proxy/stages.ts) with
+ * `observeOnly`: no API-key last-used or session last-seen write, no throttle count (Basic is never
+ * checked), no audit. A JWKS fetch for an external issuer may fill the key cache, as any request would.
+ */
+export const explainRoutes = new Hono<AppBindings>()
+
+const MAX_HEADERS = 64
+
+const explainRequest = z
+  .object({
+    method: z.string().regex(METHOD_TOKEN, 'must be an HTTP method token'),
+    path: z.string().startsWith('/', 'must start with "/"').max(8192),
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .strict()
+
+// The gateway's own endpoints answer before the proxy: explain says so rather than pretend a route.
+const GATEWAY_PREFIXES = ['/auth/', '/admin/', '/.well-known/']
+const GATEWAY_PATHS = new Set(['/healthz', '/admin', '/auth'])
+
+function gatewayEndpoint(path: string): boolean {
+  const bare = path.split('?', 1)[0] as string
+  return GATEWAY_PATHS.has(bare) || GATEWAY_PREFIXES.some((prefix) => bare.startsWith(prefix))
+}
+
+function invalid(message: string): GatewayError {
+  return new GatewayError('invalid_request', message)
+}
+
+explainRoutes.post(
+  '/admin/explain',
+  authenticate({ credentials: ['jwt'] }),
+  requireRole('admin'),
+  async function explain(c) {
+    const parsed = explainRequest.safeParse(await readFields(c.req.raw))
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw invalid(`Field "${issue?.path.join('.') ?? ''}": ${issue?.message ?? 'invalid'}.`)
+    }
+    const { method, path, headers } = parsed.data
+    if (Object.keys(headers).length > MAX_HEADERS) throw invalid(`At most ${MAX_HEADERS} headers.`)
+    const { config } = c.var.ctx
+    const origin = new URL(config.issuer)
+    const host = headers.host ?? headers.Host ?? origin.host
+    let request: Request
+    try {
+      // The same URL parsing the runtime applies to a request line before the gateway sees it.
+      request = new Request(`${origin.protocol}//${host}${path}`, { method, headers })
+    } catch {
+      throw invalid('The method, path or headers cannot form an HTTP request.')
+    }
+    const outcome = await decideRequest(
+      {
+        request,
+        env: c.env,
+        config,
+        observeOnly: true,
+        waitUntil: (promise) => {
+          promise.catch(() => undefined)
+        },
+      },
+      (request, route, error) => loginRedirectFor(request, route.credentials, error, config.issuer),
+    )
+    const explanation = explainOutcome(method, outcome, config)
+    return c.json(
+      gatewayEndpoint(path)
+        ? {
+            ...explanation,
+            gateway_endpoint: true,
+            note: 'The gateway serves this path itself; routes do not apply.',
+          }
+        : explanation,
+      200,
+      { 'cache-control': 'no-store' },
+    )
+  },
+)

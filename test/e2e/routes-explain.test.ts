@@ -1,0 +1,143 @@
+/**
+ * `npm run routes -- explain` against a running gateway (`npm start`): the CLI's answer for a
+ * request and the gateway's answer to the same request sent for real agree.
+ */
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { admin, type Run } from './admin-support'
+import { type RunningGateway, startGateway } from './support/gateway'
+import { PROJECT_ROOT } from './support/project-copy'
+
+const TSX_CLI = createRequire(import.meta.url).resolve('tsx/cli')
+
+const PASSWORD = 'explain e2e passphrase 1'
+const SLOW = { timeout: 240_000 }
+
+let gateway: RunningGateway
+let adminToken: string
+let readerToken: string
+
+async function token(username: string): Promise<string> {
+  const response = await fetch(`${gateway.origin}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username, password: PASSWORD }),
+  })
+  if (response.status !== 200)
+    throw new Error(`login ${username}: ${response.status} ${await response.text()}`)
+  return ((await response.json()) as { access_token: string }).access_token
+}
+
+async function register(username: string): Promise<void> {
+  const response = await fetch(`${gateway.origin}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  })
+  if (response.status !== 201) throw new Error(`register ${username}: ${response.status}`)
+}
+
+beforeAll(async () => {
+  gateway = await startGateway()
+  await register('explain-boss')
+  await register('explain-reader')
+  const roles = await admin(join(gateway.dir, '.wrangler', 'state'), ['set-roles', 'explain-boss', 'admin'])
+  expect(roles.code, roles.stderr).toBe(0)
+  adminToken = await token('explain-boss')
+  readerToken = await token('explain-reader')
+}, SLOW.timeout)
+
+afterAll(async () => {
+  await gateway?.stop()
+})
+
+/** `npm run routes -- <args>`, as tsx runs it. */
+function runRoutes(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TSX_CLI, 'scripts/routes.ts', ...args], { cwd: PROJECT_ROOT })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }))
+  })
+}
+
+describe('routes explain against npm start', SLOW, () => {
+  it.each([
+    [
+      'a user on the admin prefix (403 role)',
+      '/api/admin/users',
+      'reader',
+      403,
+      'missing role: needs one of admin',
+    ],
+    ['a user on /api (allowed)', '/api/things', 'reader', 200, 'the principal satisfies the rule: forwarded'],
+    ['no credentials on /api (401)', '/api/things', 'none', 401, 'This route requires credentials.'],
+    ['an unrouted path (404)', '/nowhere', 'reader', 404, 'No route matches this path.'],
+  ])('%s', async (_name, path, who, status, reason) => {
+    const credential = who === 'reader' ? ['--token', readerToken] : []
+    const result = await runRoutes([
+      'explain',
+      'GET',
+      path,
+      ...credential,
+      '--url',
+      gateway.origin,
+      '--admin-token',
+      adminToken,
+      '--json',
+    ])
+    expect(result.code, result.stderr).toBe(0)
+    const answer = JSON.parse(result.stdout) as { decision: { status: number }; reason: string }
+    expect(answer.decision.status).toBe(status)
+    expect(answer.reason).toBe(reason)
+    expect(result.stdout).not.toContain(readerToken)
+    const real = await fetch(`${gateway.origin}${path}`, {
+      headers: who === 'reader' ? { authorization: `Bearer ${readerToken}` } : {},
+    })
+    await real.arrayBuffer()
+    expect(real.status).toBe(status)
+  })
+
+  it('prints a summary naming the route and the rule', async () => {
+    const result = await runRoutes([
+      'explain',
+      'GET',
+      '/api/admin/x',
+      '--token',
+      readerToken,
+      '--url',
+      gateway.origin,
+      '--admin-token',
+      adminToken,
+    ])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/^route: +ROUTES\[1\] \/api\/admin \(prefix\)$/m)
+    expect(result.stdout).toMatch(
+      /^ +beat ROUTES\[2\] \/api: at segment 2 it has a literal segment, the other nothing \(below its prefix\)$/m,
+    )
+    expect(result.stdout).toMatch(/^decision: +refuse 403 forbidden$/m)
+  })
+
+  it("fails with the gateway's answer when the admin token is not an admin's", async () => {
+    const result = await runRoutes([
+      'explain',
+      'GET',
+      '/api',
+      '--url',
+      gateway.origin,
+      '--admin-token',
+      readerToken,
+    ])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/answered 403/)
+  })
+})

@@ -1,0 +1,200 @@
+import { env } from 'cloudflare:test'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
+import type { Env } from '../src/env'
+import type { Explanation } from '../src/proxy/explanation'
+import { bearer, createUser, PASSWORD } from './support/accounts'
+import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
+
+const ROUTE = { upstream: 'UPSTREAM_URL' }
+const ROUTES = [
+  { ...ROUTE, path: '/shop/public', access: 'public' },
+  {
+    ...ROUTE,
+    path: '/shop/items/{item_id}',
+    methods: ['GET', 'DELETE'],
+    scopes: ['read'],
+    method_rules: { DELETE: { scopes: ['write'] } },
+  },
+  { ...ROUTE, path: '/shop/items/mine', match: 'exact' },
+  { ...ROUTE, path: '/shop/admin/{rest*}', roles: ['admin'] },
+  { ...ROUTE, path: '/shop', roles: ['editor'] },
+]
+const overrides = { ROUTES } as Partial<Env>
+
+function send(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetchWithEnv(overrides, path, init)
+}
+
+async function tokenFor(username: string, scope: string): Promise<string> {
+  const response = await send('/auth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username, password: PASSWORD, scope }).toString(),
+  })
+  if (response.status !== 200) throw new Error(await response.text())
+  return ((await response.json()) as { access_token: string }).access_token
+}
+
+let adminToken: string
+let readerToken: string
+
+beforeAll(async () => {
+  await createUser('explain-admin', ['admin'])
+  await createUser('explain-reader', ['user'])
+  adminToken = await tokenFor('explain-admin', 'read')
+  readerToken = await tokenFor('explain-reader', 'read')
+})
+
+async function explain(body: unknown, token = adminToken): Promise<Response> {
+  return send('/admin/explain', {
+    method: 'POST',
+    headers: { ...bearer(token), 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+}
+
+/** Explains the request, then sends it for real: both answers, and what the upstream received. */
+async function both(method: string, path: string, headers: Record<string, string> = {}) {
+  const explained = await explain({ method, path, headers: { ...headers, 'x-test-id': 'explain' } })
+  expect(explained.status).toBe(200)
+  const explanation = (await explained.json()) as Explanation
+  const id = testId()
+  const real = await send(path, { method, headers: { ...headers, 'x-test-id': id } })
+  const text = await real.text()
+  const error = real.headers.get('content-type')?.includes('json')
+    ? (JSON.parse(text) as { error?: string }).error
+    : undefined
+  return {
+    explanation,
+    real: { status: real.status, error, allow: real.headers.get('allow') },
+    forwarded: await upstreamReceived(id),
+  }
+}
+
+describe('POST /admin/explain answers what the gateway does with the same request', () => {
+  it.each([
+    ['allowed (scope held)', 'GET', '/shop/items/42', 'reader', 200, undefined],
+    ['public', 'GET', '/shop/public/x', 'none', 200, undefined],
+    ['401 without credentials', 'GET', '/shop/items/42', 'none', 401, 'invalid_token'],
+    ['403 scope (DELETE needs write)', 'DELETE', '/shop/items/42', 'reader', 403, 'insufficient_scope'],
+    ['403 role (admin below /shop/admin)', 'GET', '/shop/admin/users', 'reader', 403, 'forbidden'],
+    ['404 (no route)', 'GET', '/nothing/here', 'reader', 404, 'not_found'],
+    ['400 path (an encoded slash)', 'GET', '/shop/items/a%2Fb', 'reader', 400, 'invalid_path'],
+    ['405 (POST on the item template)', 'POST', '/shop/items/42', 'reader', 405, 'method_not_allowed'],
+  ])('%s', async (_name, method, path, who, status, error) => {
+    const headers = who === 'reader' ? bearer(readerToken) : {}
+    const { explanation, real, forwarded } = await both(method, path, headers)
+    expect(real.status).toBe(status)
+    expect(real.error).toBe(error)
+    expect(explanation.decision.status).toBe(status)
+    expect(explanation.decision.allow).toBe(status === 200)
+    expect(explanation.decision.error).toBe(error)
+    expect(forwarded).toHaveLength(status === 200 ? 1 : 0)
+    // Explain itself forwards nothing (its requests carry x-test-id "explain").
+    expect(await upstreamReceived('explain')).toEqual([])
+  })
+
+  it('says why the route beat the others, names the rule and the principal', async () => {
+    const { explanation } = await both('DELETE', '/shop/items/42', bearer(readerToken))
+    expect(explanation.canonical_path).toBe('/shop/items/42')
+    expect(explanation.route?.path).toBe('/shop/items/{item_id}')
+    expect(explanation.route?.match).toBe('exact')
+    expect(explanation.route?.beat).toEqual([
+      {
+        index: 4,
+        path: '/shop',
+        why: 'at segment 2 it has a literal segment, the other nothing (below its prefix)',
+      },
+    ])
+    expect(explanation.rule).toMatchObject({ scopes: ['write'], method_rule: true })
+    expect(explanation.principal).toMatchObject({
+      username: 'explain-reader',
+      auth_method: 'jwt',
+      scopes: ['read'],
+    })
+    expect(explanation.reason).toBe('missing scope: needs all of write')
+    expect(JSON.stringify(explanation)).not.toContain(readerToken)
+  })
+
+  it('names the literal that beat a parameter, and the rejected path with its reason', async () => {
+    const mine = (await (await explain({ method: 'GET', path: '/shop/items/mine' })).json()) as Explanation
+    expect(mine.route?.path).toBe('/shop/items/mine')
+    expect(mine.route?.beat[0]).toEqual({
+      index: 1,
+      path: '/shop/items/{item_id}',
+      why: 'at segment 3 it has a literal segment, the other a parameter',
+    })
+    const rejected = (await (await explain({ method: 'GET', path: '/shop//x' })).json()) as Explanation
+    expect(rejected.rejected).toEqual({
+      error: 'invalid_path',
+      reason: 'The request path was rejected: empty path segments ("//") are not allowed.',
+    })
+    expect(rejected.route).toBeNull()
+  })
+})
+
+describe('explain changes no state and is for admins only', () => {
+  it("does not record an API key's last use", async () => {
+    const user = await createUser('explain-key-owner', ['editor'])
+    const created = await send('/auth/api-keys', {
+      method: 'POST',
+      headers: { ...bearer(await tokenFor('explain-key-owner', 'read')), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'explain' }),
+    })
+    const { id, key } = (await created.json()) as { id: string; key: string }
+    const { explanation } = {
+      explanation: (await (
+        await explain({ method: 'GET', path: '/shop/x', headers: { 'x-api-key': key } })
+      ).json()) as Explanation,
+    }
+    expect(explanation.principal?.id).toBe(user.id)
+    expect(explanation.decision.allow).toBe(true)
+    const row = await env.DB.prepare('SELECT last_used_at FROM api_keys WHERE id = ?')
+      .bind(id)
+      .first<{ last_used_at: number | null }>()
+    expect(row?.last_used_at).toBeNull()
+  })
+
+  it('refuses a caller without the admin role (403) and without a token (401)', async () => {
+    expect((await explain({ method: 'GET', path: '/shop' }, readerToken)).status).toBe(403)
+    const anonymous = await send('/admin/explain', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"method":"GET","path":"/"}',
+    })
+    expect(anonymous.status).toBe(401)
+  })
+})
+
+describe('log_level = "debug" puts the explanation in the log line of a refused request', () => {
+  it('logs route, rule, principal and reason (never the token) for a 403, and nothing at info', async () => {
+    const settings = { ...(env.SETTINGS as object), log_level: 'debug' }
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'debug').mockImplementation((line: string) => {
+      lines.push(line)
+    })
+    try {
+      const response = await fetchWithEnv(
+        { ...overrides, SETTINGS: settings } as Partial<Env>,
+        '/shop/admin/x',
+        {
+          headers: bearer(readerToken),
+        },
+      )
+      expect(response.status).toBe(403)
+      await send('/shop/admin/x', { headers: bearer(readerToken) })
+    } finally {
+      spy.mockRestore()
+    }
+    expect(lines).toHaveLength(1)
+    const logged = JSON.parse(lines[0] as string)
+    expect(logged).toMatchObject({
+      level: 'debug',
+      event: 'request_denied',
+      route: { path: '/shop/admin/{rest*}' },
+      principal: { username: 'explain-reader' },
+      reason: 'missing role: needs one of admin',
+    })
+    expect(lines[0]).not.toContain(readerToken)
+  })
+})
