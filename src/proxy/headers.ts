@@ -44,20 +44,49 @@ const CLIENT_SPOOFABLE = new Set([
   'x-api-key',
 ])
 
-function isStripped(
-  name: string,
-  connectionListed: ReadonlySet<string>,
-  siteSpecific: ReadonlySet<string>,
-): boolean {
-  if (HOP_BY_HOP.has(name) || connectionListed.has(name)) return true
+/** Whether a name is the gateway's to drop, whatever the request's own `Connection` lists. */
+function isAlwaysStripped(name: string, siteSpecific: ReadonlySet<string>): boolean {
+  if (HOP_BY_HOP.has(name)) return true
   const normalized = normalizeHeaderName(name)
   return (
-    connectionListed.has(normalized) ||
     siteSpecific.has(normalized) ||
     IDENTITY_PREFIX.test(normalized) ||
     CLIENT_SPOOFABLE.has(normalized) ||
     // X-HTTP-Method-Override and friends in any spelling.
     /^x-.*method-?override$/.test(normalized)
+  )
+}
+
+// The decision above per header name, remembered per `strip_request_headers` set (one per
+// configuration): clients send the same few dozen names again and again. Names are client-chosen,
+// so the memo is bounded: past NAME_MEMO_CAPACITY names it is emptied and refilled.
+const NAME_MEMO_CAPACITY = 1024
+const nameMemos = new WeakMap<ReadonlySet<string>, Map<string, boolean>>()
+
+function alwaysStripped(name: string, siteSpecific: ReadonlySet<string>): boolean {
+  let memo = nameMemos.get(siteSpecific)
+  if (!memo) {
+    memo = new Map()
+    nameMemos.set(siteSpecific, memo)
+  }
+  let stripped = memo.get(name)
+  if (stripped === undefined) {
+    stripped = isAlwaysStripped(name, siteSpecific)
+    if (memo.size >= NAME_MEMO_CAPACITY) memo.clear()
+    memo.set(name, stripped)
+  }
+  return stripped
+}
+
+function isStripped(
+  name: string,
+  connectionListed: ReadonlySet<string> | undefined,
+  siteSpecific: ReadonlySet<string>,
+): boolean {
+  if (alwaysStripped(name, siteSpecific)) return true
+  return (
+    connectionListed !== undefined &&
+    (connectionListed.has(name) || connectionListed.has(normalizeHeaderName(name)))
   )
 }
 
@@ -111,13 +140,17 @@ function stripCookies(header: string, names: ReadonlySet<string>): string {
  * the gateway owns, then sets the gateway's own identity and forwarding headers.
  */
 export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderOptions): Headers {
-  const connectionListed = new Set(
-    (incoming.get('connection') ?? '')
-      .split(',')
-      .map((token) => token.trim().toLowerCase())
-      .filter(Boolean)
-      .flatMap((token) => [token, normalizeHeaderName(token)]),
-  )
+  const connection = incoming.get('connection')
+  const connectionListed =
+    connection === null
+      ? undefined
+      : new Set(
+          connection
+            .split(',')
+            .map((token) => token.trim().toLowerCase())
+            .filter(Boolean)
+            .flatMap((token) => [token, normalizeHeaderName(token)]),
+        )
   const out = new Headers()
   for (const [name, value] of incoming) {
     if (isStripped(name, connectionListed, options.stripRequestHeaders)) continue
