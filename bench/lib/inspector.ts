@@ -28,10 +28,24 @@ export class Inspector {
     })
   }
 
-  send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  /** Rejects after `timeoutMs` rather than wait forever on an inspector that stopped answering. */
+  send<T>(method: string, params: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<T> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (result: unknown) => void, reject })
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(new Error(`inspector: no answer to ${method} in ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.pending.set(id, {
+        resolve: (result) => {
+          clearTimeout(timer)
+          resolve(result as T)
+        },
+        reject: (error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      })
       this.socket.send(JSON.stringify({ id, method, params }))
     })
   }
