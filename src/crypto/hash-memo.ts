@@ -23,3 +23,8 @@ export async function memoizedSha256Hex(value: string): Promise<string> {
   }
   return hash
 }
+
+/** How many values the memo holds (tests check the bound). */
+export function hashMemoSize(): number {
+  return memo.size
+}

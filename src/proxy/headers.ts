@@ -60,7 +60,7 @@ function isAlwaysStripped(name: string, siteSpecific: ReadonlySet<string>): bool
 // The decision above per header name, remembered per `strip_request_headers` set (one per
 // configuration): clients send the same few dozen names again and again. Names are client-chosen,
 // so the memo is bounded: past NAME_MEMO_CAPACITY names it is emptied and refilled.
-const NAME_MEMO_CAPACITY = 1024
+export const NAME_MEMO_CAPACITY = 1024
 const nameMemos = new WeakMap<ReadonlySet<string>, Map<string, boolean>>()
 
 function alwaysStripped(name: string, siteSpecific: ReadonlySet<string>): boolean {
@@ -76,6 +76,11 @@ function alwaysStripped(name: string, siteSpecific: ReadonlySet<string>): boolea
     memo.set(name, stripped)
   }
   return stripped
+}
+
+/** How many names the memo holds for one `strip_request_headers` set (tests check the bound). */
+export function nameMemoSize(siteSpecific: ReadonlySet<string>): number {
+  return nameMemos.get(siteSpecific)?.size ?? 0
 }
 
 function isStripped(
