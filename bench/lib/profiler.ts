@@ -136,7 +136,8 @@ export function stageCostsOf(run: ProfiledRun): StageCosts {
   const idle = new Set(
     run.profile.nodes.filter((node) => node.callFrame.functionName === '(idle)').map((node) => node.id),
   )
-  const samples: { files: string[]; us: number }[] = []
+  const samples: { files: string[]; native?: string; us: number }[] = []
+  const byId = new Map(run.profile.nodes.map((node) => [node.id, node]))
   run.profile.samples.forEach((nodeId, i) => {
     if (idle.has(nodeId)) return
     const files: string[] = []
@@ -144,7 +145,9 @@ export function stageCostsOf(run: ProfiledRun): StageCosts {
       const file = run.located.get(id)?.file
       if (file?.startsWith('src/')) files.push(file)
     }
-    samples.push({ files, us: run.profile.timeDeltas[i] ?? 0 })
+    const leaf = byId.get(nodeId)
+    const native = run.located.get(nodeId)?.file === '(native)' ? leaf?.callFrame.functionName : undefined
+    samples.push({ files, native, us: run.profile.timeDeltas[i] ?? 0 })
   })
   return stageCosts(run.scenario.id, samples, run.result.requests)
 }

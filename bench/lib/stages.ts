@@ -41,6 +41,27 @@ const RULES: readonly [RegExp, Stage][] = [
   [/^src\/(index|context)\.ts$|^src\/config\/|^src\/proxy\/gateway\.ts$/, 'entry and glue'],
 ]
 
+/**
+ * Native frames (workerd's C++ APIs) by name, where the name decides the stage whoever calls it:
+ * V8 inlines small functions such as `clientResponse` into their caller, so the Response copy
+ * would otherwise be charged to the caller's file.
+ */
+const NATIVE_STAGES: ReadonlyMap<string, Stage> = new Map([
+  ['Response', 'response'],
+  ['fetch', 'forward'],
+])
+
+export function stageOfNative(
+  name: string | undefined,
+  innermostFile: string | undefined,
+): Stage | undefined {
+  if (name === undefined) return undefined
+  const stage = NATIVE_STAGES.get(name)
+  // A Response built by the error renderer is the error response's.
+  if (stage === 'response' && innermostFile?.startsWith('src/errors/')) return 'error response'
+  return stage
+}
+
 export function stageOfFile(file: string): Stage | undefined {
   for (const [pattern, stage] of RULES) if (pattern.test(file)) return stage
   return undefined
@@ -61,20 +82,21 @@ export interface StageCosts {
  */
 export function stageCosts(
   scenario: string,
-  samples: Iterable<{ files: readonly string[]; us: number }>,
+  samples: Iterable<{ files: readonly string[]; native?: string; us: number }>,
   requests: number,
 ): StageCosts {
   const stages = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<Stage, number>
   let total = 0
   for (const sample of samples) {
-    let stage: Stage = 'runtime'
-    for (const file of sample.files) {
-      const found = stageOfFile(file)
-      if (found) {
-        stage = found
-        break
+    let stage: Stage = stageOfNative(sample.native, sample.files[0]) ?? 'runtime'
+    if (stage === 'runtime')
+      for (const file of sample.files) {
+        const found = stageOfFile(file)
+        if (found) {
+          stage = found
+          break
+        }
       }
-    }
     stages[stage] += sample.us
     total += sample.us
   }

@@ -140,6 +140,27 @@ function stripCookies(header: string, names: ReadonlySet<string>): string {
     .join('; ')
 }
 
+// A principal object is shared by the requests of one cached token, key or session record, so its
+// identity headers are encoded once per principal (a WeakMap: entries die with the principal).
+const identityByPrincipal = new WeakMap<Principal, readonly [string, string][]>()
+
+function identityHeaders(principal: Principal): readonly [string, string][] {
+  let headers = identityByPrincipal.get(principal)
+  if (!headers) {
+    const list: [string, string][] = [
+      ['x-auth-user-id', headerValue(principal.id)],
+      ['x-auth-user', headerValue(principal.username)],
+      ['x-auth-roles', headerValue(principal.roles.join(','))],
+      ['x-auth-scopes', headerValue(principal.scopes.join(' '))],
+    ]
+    // Which external IdP vouched for the caller; the id is namespaced by the same name.
+    if (principal.issuerName) list.push(['x-auth-issuer', principal.issuerName])
+    headers = list
+    identityByPrincipal.set(principal, headers)
+  }
+  return headers
+}
+
 /**
  * Builds the upstream's request headers from scratch: copies what the client sent minus everything
  * the gateway owns, then sets the gateway's own identity and forwarding headers.
@@ -175,12 +196,7 @@ export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderO
   const principal = options.principal
   out.set('x-auth-method', principal ? principal.method : 'none')
   if (principal) {
-    out.set('x-auth-user-id', headerValue(principal.id))
-    out.set('x-auth-user', headerValue(principal.username))
-    out.set('x-auth-roles', headerValue(principal.roles.join(',')))
-    out.set('x-auth-scopes', headerValue(principal.scopes.join(' ')))
-    // Which external IdP vouched for the caller; the id is namespaced by the same name.
-    if (principal.issuerName) out.set('x-auth-issuer', principal.issuerName)
+    for (const [name, value] of identityHeaders(principal)) out.set(name, value)
     if (options.assertion) out.set('x-auth-assertion', options.assertion)
   }
   out.set('x-request-id', options.requestId)
