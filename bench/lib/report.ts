@@ -259,7 +259,7 @@ function extraSections(report: BenchReport): string[] {
   if (report.stages.length > 0)
     out.push(
       '',
-      'CPU µs per request by stage (V8 profile of the gateway isolate, scaled to the CPU per request measured above; "runtime" is HTTP, GC and the simulators):',
+      'CPU µs per request by stage: V8 profile of the gateway isolate, its shares scaled to the CPU per request measured above (that CPU includes the KV/D1 simulators, which the profile cannot see, so their cost is spread over the stages in proportion); "runtime" is HTTP handling, GC and workerd outside the gateway\'s code; V8 inlines small functions, so a few µs land in a neighbouring stage:',
       '',
       formatScaledStages(report.stages),
     )
