@@ -123,7 +123,7 @@ function checkTargets(
   const ratio = (id: string) => byId.get(id)?.ratio ?? Number.NaN
   const atLeast = (description: string, value: number, target: number): TargetResult => ({
     description: `${description} >= ${target.toFixed(2)}`,
-    value: value.toFixed(2),
+    value: value.toFixed(3),
     pass: value >= target,
   })
   const scenarioTargets = results
