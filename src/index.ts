@@ -20,9 +20,12 @@ const GATEWAY_SEGMENTS = new Set(['auth', 'admin', '.well-known', 'healthz'])
 function isGatewayEndpoint(url: string): boolean {
   const start = url.indexOf('/', url.indexOf('//') + 2)
   if (start < 0) return true
-  const end = url.slice(start + 1).search(/[/?#]/)
-  const first = end < 0 ? url.slice(start + 1) : url.slice(start + 1, start + 1 + end)
-  return GATEWAY_SEGMENTS.has(first)
+  let end = start + 1
+  for (; end < url.length; end++) {
+    const code = url.charCodeAt(end)
+    if (code === 0x2f /* / */ || code === 0x3f /* ? */ || code === 0x23 /* # */) break
+  }
+  return GATEWAY_SEGMENTS.has(url.slice(start + 1, end))
 }
 
 /**

@@ -18,6 +18,46 @@ export interface GatewayBundle {
   compatibilityFlags: string[]
   /** `[vars]` of wrangler.toml as the deployed Worker gets them. */
   vars: Record<string, unknown>
+  /** What the bundle is made of, largest first (esbuild's metafile from the same build). */
+  composition: BundlePart[]
+}
+
+export interface BundlePart {
+  /** An npm package, or a folder of src/. */
+  name: string
+  /** Bytes this part contributes to the minified bundle. */
+  rawBytes: number
+  /**
+   * Its share of the gzipped bundle, estimated in proportion to its raw bytes (gzip compresses
+   * the file as a whole, so per-part sizes can only be apportioned).
+   */
+  gzipBytes: number
+}
+
+interface Metafile {
+  outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>
+}
+
+function partOf(input: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1]
+  if (pkg) return pkg
+  const src = /(?:^|\/)src\/([^/]+)\//.exec(input)?.[1]
+  if (src) return `src/${src}/`
+  return /(?:^|\/)src\//.test(input) ? 'src/ (top level)' : '(wrangler shims)'
+}
+
+function composition(meta: Metafile, gzipBytes: number): BundlePart[] {
+  const sizes = new Map<string, number>()
+  let total = 0
+  for (const output of Object.values(meta.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      sizes.set(partOf(input), (sizes.get(partOf(input)) ?? 0) + bytesInOutput)
+      total += bytesInOutput
+    }
+  }
+  return [...sizes]
+    .map(([name, rawBytes]) => ({ name, rawBytes, gzipBytes: (rawBytes / Math.max(1, total)) * gzipBytes }))
+    .sort((a, b) => b.rawBytes - a.rawBytes)
 }
 
 const requireFromWrangler = createRequire(createRequire(import.meta.url).resolve('wrangler/package.json'))
@@ -36,7 +76,9 @@ export function workerdBinary(): { path: string; version: string; compatibilityD
 export async function buildGateway(): Promise<GatewayBundle> {
   const outdir = join(WORK_DIR, 'dist')
   const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js')
-  const output = await runCommand(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outdir], {
+  const metafile = join(outdir, 'bundle-meta.json')
+  const args = [wrangler, 'deploy', '--dry-run', '--outdir', outdir, '--metafile', metafile]
+  const output = await runCommand(process.execPath, args, {
     cwd: PROJECT_DIR,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
   })
@@ -44,10 +86,12 @@ export async function buildGateway(): Promise<GatewayBundle> {
   const config = unstable_readConfig({ config: join(PROJECT_DIR, 'wrangler.toml') }, { hideWarnings: true })
   const file = join(outdir, 'index.js')
   const bytes = await readFile(file)
+  const gzipBytes = gzipSync(bytes).length
   return {
     file,
     rawBytes: bytes.length,
-    gzipBytes: gzipSync(bytes).length,
+    gzipBytes,
+    composition: composition(JSON.parse(await readFile(metafile, 'utf8')) as Metafile, gzipBytes),
     wranglerSummary: summary,
     compatibilityDate: config.compatibility_date ?? '2026-05-01',
     compatibilityFlags: config.compatibility_flags,

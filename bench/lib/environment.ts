@@ -61,6 +61,10 @@ export interface BenchEnvironment {
   minter: AccessTokenMinter
   files: RequestFiles
   origin(name: ServiceName): string
+  /** Every Worker of the run as configured (the cold-start measurement reuses them). */
+  workers: WorkerService[]
+  /** workerd's inspector port (stage profile, soak heap readings), when one was asked for. */
+  inspectorPort?: number
 }
 
 export interface EnvironmentOptions {
@@ -354,6 +358,8 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     minter,
     files,
     origin,
+    workers,
+    inspectorPort: options.inspectorPort,
   }
   for (const scenario of [env.baseline, env.reference, ...env.scenarios])
     if (!scenario.skipped) await preflight(scenario)

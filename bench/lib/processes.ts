@@ -96,23 +96,29 @@ export async function waitForPorts(service: Service, ports: number[], timeoutMs 
   }
 }
 
+function stop(service: Service): Promise<void> {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    // A server stuck in a busy loop never handles SIGTERM.
+    const timer = setTimeout(() => service.child.kill('SIGKILL'), 1_500)
+    service.child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    service.child.kill('SIGTERM')
+  })
+}
+
+/** Stops one child this harness started, by its own pid. */
+export async function stopService(service: Service): Promise<void> {
+  const index = started.indexOf(service)
+  if (index >= 0) started.splice(index, 1)
+  await stop(service)
+}
+
 /** Stops every child this harness started (SIGTERM to each pid, then SIGKILL if it lingers). */
 export async function stopAll(): Promise<void> {
-  const running = started.splice(0).filter((service) => service.child.exitCode === null)
-  await Promise.all(
-    running.map(
-      (service) =>
-        new Promise<void>((resolve) => {
-          // A server stuck in a busy loop never handles SIGTERM.
-          const timer = setTimeout(() => service.child.kill('SIGKILL'), 1_500)
-          service.child.once('exit', () => {
-            clearTimeout(timer)
-            resolve()
-          })
-          service.child.kill('SIGTERM')
-        }),
-    ),
-  )
+  await Promise.all(started.splice(0).map(stop))
 }
 
 // Linux reports CPU times in clock ticks; USER_HZ is 100 on every mainstream kernel build.

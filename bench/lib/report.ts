@@ -1,5 +1,18 @@
 import { readFile, writeFile } from 'node:fs/promises'
+import type { BundlePart } from './build'
+import type { CodeExchangeResult } from './code-exchange'
+import type { ColdStartResult } from './cold-start'
 import type { MachineInfo } from './machine'
+import type { SoakResult } from './soak'
+import { formatStageTable, type StageCosts } from './stages'
+
+/** A scenario's stage costs: as sampled, and scaled to the CPU per request measured in the runs. */
+export interface StageReport extends StageCosts {
+  /** The scenario's CPU µs per request from the interleaved runs (the whole workerd process). */
+  measuredCpuUs: number
+  /** `stages` scaled so that they add up to measuredCpuUs (the profiler's overhead taken out). */
+  scaled: StageCosts['stages']
+}
 
 export type ScenarioKind = 'overhead' | 'baseline' | 'gateway' | 'peer'
 
@@ -54,7 +67,7 @@ export interface BenchReport {
   tools: Record<string, string>
   simulated: string[]
   settings: { rounds: number; seconds: number; warmupSeconds: number; connections: number }
-  bundle: { rawBytes: number; gzipBytes: number; wranglerSummary: string }
+  bundle: { rawBytes: number; gzipBytes: number; wranglerSummary: string; composition: BundlePart[] }
   harness: {
     helloRps: number
     upstreamDirectRps: number
@@ -74,6 +87,12 @@ export interface BenchReport {
     tokenEndpointMs: number
     logins: number
   }
+  /** Authorization-code login: authorize (code issued on a session) and code → tokens. */
+  codeExchange?: CodeExchangeResult
+  /** CPU µs per request by stage of the request path (V8 profile), per profiled scenario. */
+  stages: StageReport[]
+  soak?: SoakResult
+  coldStart?: ColdStartResult
   scenarios: ScenarioResult[]
   /** Head-to-head runs of the default gateway against the 1,000-route and 100,000-jti ones. */
   paired: { id: string; description: string; ratio: number; cpuRatio: number; pairs: unknown[] }[]
@@ -207,6 +226,7 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
     `Password-grant login: PBKDF2-SHA256 at 100,000 iterations costs ${fixed(report.login.pbkdf2CpuMs, 1)} ms ` +
       `of CPU in workerd; a whole \`POST /auth/token\` costs ${fixed(report.login.tokenEndpointCpuMs, 1)} ms of CPU ` +
       `(${fixed(report.login.tokenEndpointMs, 1)} ms wall, median).`,
+    ...extraSections(report),
     '',
     'Targets:',
     '',
@@ -214,6 +234,67 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
     '',
     `Reproduce: \`${report.command}\` (for the full peer set, first \`apt-get install wrk haproxy nginx-light\`).`,
   ].join('\n')
+}
+
+/** The stage table, as scaled to the measured CPU per request. */
+export function formatScaledStages(stages: readonly StageReport[]): string {
+  return formatStageTable(stages.map((row) => ({ ...row, stages: row.scaled, totalUs: row.measuredCpuUs })))
+}
+
+export function formatComposition(parts: readonly BundlePart[], top = 12): string {
+  const shown = parts.slice(0, top)
+  const rest = parts.slice(top)
+  const rows = shown.map((part) => `| ${part.name} | ${kib(part.rawBytes)} | ${kib(part.gzipBytes)} |`)
+  if (rest.length > 0)
+    rows.push(
+      `| ${rest.length} more | ${kib(rest.reduce((sum, p) => sum + p.rawBytes, 0))} | ${kib(rest.reduce((sum, p) => sum + p.gzipBytes, 0))} |`,
+    )
+  return ['| part | raw | gzip (apportioned) |', '|---|---:|---:|', ...rows].join('\n')
+}
+
+const MIB = 1024 * 1024
+
+function extraSections(report: BenchReport): string[] {
+  const out: string[] = []
+  if (report.stages.length > 0)
+    out.push(
+      '',
+      'CPU µs per request by stage: V8 profile of the gateway isolate, its shares scaled to the CPU per request measured above (that CPU includes the KV/D1 simulators, which the profile cannot see, so their cost is spread over the stages in proportion); "runtime" is HTTP handling, GC and workerd outside the gateway\'s code; V8 inlines small functions, so a few µs land in a neighbouring stage:',
+      '',
+      formatScaledStages(report.stages),
+    )
+  const code = report.codeExchange
+  if (code)
+    out.push(
+      '',
+      `Authorization-code login (${code.logins} logins, PKCE, public client, no consent page): ` +
+        `\`GET /auth/authorize\` issuing a code costs ${fixed(code.authorizeCpuMs, 1)} ms of CPU, ` +
+        `the exchange at \`POST /auth/token\` ${fixed(code.tokenCpuMs, 1)} ms of CPU (${fixed(code.tokenMs, 1)} ms wall, median).`,
+    )
+  const soak = report.soak
+  if (soak?.skipped) out.push('', `Soak: skipped (${soak.skipped}).`)
+  else if (soak)
+    out.push(
+      '',
+      `Soak: ${soak.seconds} s at ${soak.connections} connections, ${soak.requests} requests mixing valid, expired, ` +
+        `revoked, forged and missing credentials: statuses ${Object.entries(soak.statuses)
+          .map(([status, n]) => `${status} × ${n}`)
+          .join(
+            ', ',
+          )}; ${soak.unexpected} unexpected, ${soak.socketErrors} socket errors, p99 ${fixed(soak.p99Ms, 1)} ms. ` +
+        `Isolate heap ${fixed(soak.heapStartBytes / MIB, 1)} MiB at ${soak.heap[0]?.[0] ?? '-'} s, ` +
+        `${fixed(soak.heapEndBytes / MIB, 1)} MiB at the end (${soak.memoryFlat ? 'flat' : 'GROWING'}).`,
+    )
+  const cold = report.coldStart
+  if (cold)
+    out.push(
+      '',
+      `Cold start (spawn of a fresh workerd with one Worker to its first response, median of ${cold.starts}): ` +
+        `bare Worker ${fixed(cold.bareMs, 0)} ms, gateway ${fixed(cold.gatewayMs, 0)} ms (${fixed(cold.ratio, 2)}x).`,
+    )
+  if (report.bundle.composition.length > 0)
+    out.push('', 'Bundle composition:', '', formatComposition(report.bundle.composition))
+  return out
 }
 
 const START = '<!-- bench:results:start -->'

@@ -118,6 +118,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     {
       ...gateway,
       id: 'public',
+      target: 0.92,
       label: 'gateway: public route',
       url: gw('/api/public/items?id=42'),
       requestsFile: files.none,
@@ -127,13 +128,14 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       ...gateway,
       ...steady,
       id: 'es256-steady',
-      target: 0.9,
+      target: 0.85,
       label: 'gateway: ES256 token, steady (1,000 seen)',
       url: gw(),
     },
     {
       ...gateway,
       id: 'session',
+      target: 0.85,
       label: 'gateway: browser session cookie (KV record)',
       url: gw('/app/bench/items?id=42'),
       requestsFile: files.session,
@@ -142,6 +144,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     {
       ...gateway,
       id: 'api-key',
+      target: 0.85,
       label: 'gateway: API key',
       url: gw(),
       requestsFile: files.apiKey,
@@ -151,6 +154,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       ...gateway,
       ...steady,
       id: 'external-jwt',
+      target: 0.8,
       label: 'gateway: external IdP RS256 (JWKS cached)',
       url: gw('/bench/external/items?id=42'),
       requestsFile: files.external,
@@ -165,7 +169,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     {
       ...gateway,
       id: 'bad-signature',
-      target: 0.7,
+      target: 1.2,
       label: 'gateway: invalid signature (401)',
       url: gw(),
       requestsFile: files.badSignature,
@@ -220,7 +224,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     {
       ...gateway,
       id: 'es256-cold',
-      target: 0.6,
+      target: 0.5,
       label: 'gateway: ES256 token, cold (never seen)',
       url: gw(),
       requestsFile: files.cold,

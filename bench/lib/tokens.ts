@@ -73,8 +73,9 @@ export class AccessTokenMinter {
     return new AccessTokenMinter(header, decodeSegment(payload), keys.privateKey, claims.ttlSeconds)
   }
 
-  mint(subject: string, jti = uuidv7()): string {
-    const now = Math.floor(Date.now() / 1000)
+  /** `issuedAt` (unix seconds) in the past makes an expired token. */
+  mint(subject: string, jti = uuidv7(), issuedAt = Math.floor(Date.now() / 1000)): string {
+    const now = issuedAt
     const payload = {
       ...this.template,
       sub: subject,

@@ -82,7 +82,11 @@ async function workerEntry(worker: WorkerService): Promise<string[]> {
 }
 
 /** Writes one workerd config with every Worker of the run, each on its own loopback socket. */
-export async function writeWorkerdConfig(workers: WorkerService[], listeners: Listener[]): Promise<string> {
+export async function writeWorkerdConfig(
+  workers: WorkerService[],
+  listeners: Listener[],
+  name = 'bench',
+): Promise<string> {
   await mkdir(CONFIG_DIR, { recursive: true })
   const services = (await Promise.all(workers.map(workerEntry))).flat()
   services.push(`(name = ${quote(NETWORK_SERVICE)}, network = (allow = ["public", "private", "local"]))`)
@@ -102,7 +106,7 @@ const config :Workerd.Config = (
   ]
 );
 `
-  const file = join(CONFIG_DIR, 'bench.capnp')
+  const file = join(CONFIG_DIR, `${name}.capnp`)
   await writeFile(file, text)
   return file
 }
@@ -112,10 +116,11 @@ export async function startWorkerd(
   configFile: string,
   ports: number[],
   inspectorPort?: number,
+  serviceName = 'workerd',
 ): Promise<Service> {
   const args = ['serve', configFile, '--verbose']
   if (inspectorPort !== undefined) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`)
-  const service = startService('workerd', binary, args)
+  const service = startService(serviceName, binary, args)
   await waitForPorts(service, ports, 60_000)
   return service
 }

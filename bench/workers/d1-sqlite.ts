@@ -63,7 +63,14 @@ export class BenchDatabase {
     env: Env,
   ) {
     this.sql = state.storage.sql
-    for (const migration of env.MIGRATIONS) this.sql.exec(migration)
+    // The object is constructed again after workerd evicts it when idle: apply each migration once.
+    this.sql.exec('CREATE TABLE IF NOT EXISTS _bench_migrations (n INTEGER PRIMARY KEY)')
+    const applied = [...this.sql.exec('SELECT COUNT(*) FROM _bench_migrations').raw()][0]?.[0]
+    env.MIGRATIONS.forEach((migration, n) => {
+      if (n < Number(applied ?? 0)) return
+      this.sql.exec(migration)
+      this.sql.exec('INSERT INTO _bench_migrations (n) VALUES (?)', n)
+    })
   }
 
   private run(statement: Statement, format: ResultsFormat) {

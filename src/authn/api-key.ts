@@ -1,7 +1,8 @@
 import { readApiKey } from '../api-keys/cache'
 import { apiKeyId } from '../api-keys/format'
 import { actingRoles } from '../api-keys/key-roles'
-import { sha256Hex, timingSafeEqual } from '../crypto/bytes'
+import { timingSafeEqual } from '../crypto/bytes'
+import { memoizedSha256Hex } from '../crypto/hash-memo'
 import { GatewayError } from '../errors/gateway-error'
 import type { Principal } from '../identity/principal'
 import { touchApiKey } from '../storage/api-keys'
@@ -63,6 +64,12 @@ function touchLater(input: CredentialInput, id: string, userId: string, now: num
   input.audit?.record({ type: 'api_key_used', actorId: userId, subjectId: userId, details: { key_id: id } })
 }
 
+// The principal built from a cached key record, per record object: while the isolate reuses a
+// record (at most API_KEY_ISOLATE_CACHE_MS) its requests share one principal. The hash, the
+// tombstone and the expiry are still checked on every request, before this; a WeakMap, so entries
+// die with their record.
+const principals = new WeakMap<object, { config: object; principal: Principal }>()
+
 /** Loader for `api_key`: a KV-cached record, no D1 read on the hot path (D1 on strict routes). */
 export async function loadApiKey(input: CredentialInput): Promise<Principal | undefined> {
   const key = presentedKey(input)
@@ -70,7 +77,7 @@ export async function loadApiKey(input: CredentialInput): Promise<Principal | un
   const id = apiKeyId(key)
   if (!id) throw invalidKey()
   const record = await readApiKey(input.env, id, input.strictRevocation)
-  const presentedHash = await sha256Hex(key)
+  const presentedHash = await memoizedSha256Hex(key)
   const now = Math.floor(Date.now() / 1000)
   if (!record || !timingSafeEqual(presentedHash, record.keyHash) || record.dead) throw invalidKey()
   if (record.expiresAt !== null && record.expiresAt <= now) throw invalidKey()
@@ -78,9 +85,11 @@ export async function loadApiKey(input: CredentialInput): Promise<Principal | un
   // The key's own roles (those the owner still holds) or the owner's current roles, and the key's
   // scopes capped by what those roles allow.
   const { config } = input
+  const known = principals.get(record)
+  if (known?.config === config) return known.principal
   const roles = actingRoles(record.roles, record.keyRoles, config.roleClosure)
   const allowed = scopesForRoles(roles, config.roleClosure, config.settings.role_scopes)
-  return {
+  const principal: Principal = {
     method: 'api_key',
     id: record.userId,
     username: record.username,
@@ -88,4 +97,6 @@ export async function loadApiKey(input: CredentialInput): Promise<Principal | un
     scopes: record.scopes.filter((scope) => allowed.has(scope)),
     expiresAt: record.expiresAt ?? undefined,
   }
+  principals.set(record, { config, principal })
+  return principal
 }

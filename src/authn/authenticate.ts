@@ -17,8 +17,22 @@ const loaders: Record<CredentialKind, CredentialLoader> = {
   session: loadSession,
 }
 
-/** 401 naming every scheme the route accepts, so a Basic-capable client is prompted too. */
+// One error per route's credential list (the list is the compiled route's own array, so as many
+// entries as routes): constructing an Error is the largest single cost of a 401 without
+// credentials, and the error carries nothing request-specific (no stack: Error.stackTraceLimit = 0).
+const missingByCredentials = new WeakMap<readonly CredentialKind[], GatewayError>()
+
 function missingCredentials(credentials: readonly CredentialKind[]): GatewayError {
+  let error = missingByCredentials.get(credentials)
+  if (!error) {
+    error = newMissingCredentials(credentials)
+    missingByCredentials.set(credentials, error)
+  }
+  return error
+}
+
+/** 401 naming every scheme the route accepts, so a Basic-capable client is prompted too. */
+function newMissingCredentials(credentials: readonly CredentialKind[]): GatewayError {
   const bearer = credentials.includes('jwt') || credentials.includes('external_jwt')
   const basic = credentials.includes('basic')
   const challenges: Challenge[] = []

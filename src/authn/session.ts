@@ -43,6 +43,12 @@ export function sessionAuthentication(
   return {}
 }
 
+// The principal built from a cached session record, per record object: while the isolate reuses
+// a record (at most SESSION_ISOLATE_CACHE_MS), its requests share one principal instead of
+// rebuilding scopes each time. The record is checked (ended, expired, idle, revoked) on every
+// request before this; entries die with their record (a WeakMap, so no bound of its own).
+const principals = new WeakMap<object, { config: object; tokenHash: string; principal: Principal }>()
+
 export async function loadSession(input: CredentialInput): Promise<Principal | undefined> {
   const value = readSessionCookie(input.request, input.config.issuer)
   if (value === undefined) return undefined
@@ -54,7 +60,9 @@ export async function loadSession(input: CredentialInput): Promise<Principal | u
   })
   if ('rejected' in result) throw invalidSession()
   const { record, tokenHash } = result
-  return {
+  const known = principals.get(record)
+  if (known?.config === config && known.tokenHash === tokenHash) return known.principal
+  const principal: Principal = {
     method: 'session',
     id: record.userId,
     username: record.username,
@@ -64,6 +72,8 @@ export async function loadSession(input: CredentialInput): Promise<Principal | u
     browserSession: { id: record.id, tokenHash },
     ...sessionAuthentication(record.authMethod),
   }
+  principals.set(record, { config, tokenHash, principal })
+  return principal
 }
 
 /**

@@ -32,6 +32,19 @@ export function formatChallenge(challenge: Challenge, realm: string): string {
   return `Bearer ${parts.join(', ')}`
 }
 
+// Rejections that repeat (a remembered bad token, a route's missing-credentials error) are the
+// same error object each time: their WWW-Authenticate value is formatted once per realm.
+const challenges = new WeakMap<GatewayError, { realm: string; value: string }>()
+
+function challengeHeader(error: GatewayError, realm: string): string {
+  const known = challenges.get(error)
+  if (known?.realm === realm) return known.value
+  const list = Array.isArray(error.challenge) ? error.challenge : [error.challenge as Challenge]
+  const value = list.map((challenge) => formatChallenge(challenge, realm)).join(', ')
+  challenges.set(error, { realm, value })
+  return value
+}
+
 function describeCause(cause: unknown): Record<string, unknown> {
   if (cause instanceof Error) return { cause: cause.name, cause_message: cause.message }
   return cause === undefined ? {} : { cause: String(cause) }
@@ -56,22 +69,16 @@ export function renderError(error: unknown, requestId: string, realm: string = D
     })
   }
 
-  const headers = new Headers({
-    'content-type': 'application/json',
-    'cache-control': 'no-store',
-    'x-request-id': requestId,
-  })
-  if (known?.challenge) {
-    const challenges = Array.isArray(known.challenge) ? known.challenge : [known.challenge as Challenge]
-    headers.set(
-      'www-authenticate',
-      challenges.map((challenge) => formatChallenge(challenge, realm)).join(', '),
-    )
-  }
+  const headers: [string, string][] = [
+    ['content-type', 'application/json'],
+    ['cache-control', 'no-store'],
+    ['x-request-id', requestId],
+  ]
+  if (known?.challenge) headers.push(['www-authenticate', challengeHeader(known, realm)])
   // RFC 9110 §15.5.6: a 405 lists what the resource does take, even when that is nothing.
-  if (status === 405) headers.set('allow', (known?.allow ?? []).join(', '))
+  if (status === 405) headers.push(['allow', (known?.allow ?? []).join(', ')])
   if (known?.retryAfter !== undefined)
-    headers.set('retry-after', String(Math.max(1, Math.ceil(known.retryAfter))))
+    headers.push(['retry-after', String(Math.max(1, Math.ceil(known.retryAfter)))])
   const body = JSON.stringify({ error: code, error_description: description, request_id: requestId })
   return new Response(body, { status, headers })
 }

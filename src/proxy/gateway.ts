@@ -9,19 +9,12 @@ import { loadKeyRing } from '../tokens/signing-keys'
 import { explainOutcome } from './explanation'
 import { forwardRequest } from './forward'
 import { buildUpstreamHeaders } from './headers'
+import { clientResponse, GATEWAY_COOKIES } from './response'
 import { decideRequest, type StageOutcome } from './stages'
 import { principalRecheck } from './websocket-recheck'
 import { relayWebSocket } from './websocket-relay'
 
-// Cookies the gateway itself sets (session, CSRF, login-provider flow) never reach an upstream.
-export const GATEWAY_COOKIES: ReadonlySet<string> = new Set([
-  '__Host-gw_session',
-  '__Host-gw_csrf',
-  '__Host-gw_flow',
-  'gw_session',
-  'gw_csrf',
-  'gw_flow',
-])
+export { GATEWAY_COOKIES } from './response'
 
 /** The raw query minus the route's API key parameter (byte for byte otherwise): keys never go upstream. */
 export function stripQueryParam(query: string, name: string): string {
@@ -40,9 +33,18 @@ export function stripQueryParam(query: string, name: string): string {
   return kept.length === 0 ? '' : `?${kept.join('&')}`
 }
 
+// Per route, computed on its first request: the cookie names kept from the upstream. Keyed by the
+// compiled route object, so a new configuration (a new env) starts afresh; as many entries as routes.
+const cookieNamesByRoute = new WeakMap<CompiledRoute, ReadonlySet<string>>()
+
 function gatewayCookiesFor(route: CompiledRoute): ReadonlySet<string> {
   if (!route.api_key_sources.includes('cookie')) return GATEWAY_COOKIES
-  return new Set([...GATEWAY_COOKIES, route.api_key_param])
+  let names = cookieNamesByRoute.get(route)
+  if (!names) {
+    names = new Set([...GATEWAY_COOKIES, route.api_key_param])
+    cookieNamesByRoute.set(route, names)
+  }
+  return names
 }
 
 /**
@@ -68,18 +70,6 @@ function forwardedPath(route: CompiledRoute, authorized: string): string {
   // Drop exactly as many segments as the prefix has; the rest stays byte for byte.
   const segments = authorized.split('/').slice(1 + route.prefixKeys.length)
   return `/${segments.join('/')}`
-}
-
-/** Upstreams must not set or clear the gateway's own cookies. */
-function withoutGatewaySetCookies(headers: Headers, names: ReadonlySet<string>): void {
-  const cookies = headers.getAll('set-cookie')
-  if (cookies.length === 0) return
-  const kept = cookies.filter(
-    (cookie: string) => !names.has(cookie.slice(0, Math.max(0, cookie.indexOf('='))).trim()),
-  )
-  if (kept.length === cookies.length) return
-  headers.delete('set-cookie')
-  for (const cookie of kept) headers.append('set-cookie', cookie)
 }
 
 /**
@@ -174,8 +164,5 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
       : upstream.webSocket
     return new Response(null, { status: 101, webSocket, headers })
   }
-  const response = new Response(upstream.body, upstream)
-  withoutGatewaySetCookies(response.headers, GATEWAY_COOKIES)
-  response.headers.set('x-request-id', requestId)
-  return response
+  return clientResponse(upstream, requestId)
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { normalizeHeaderName } from '../config/header-names'
 import type { Principal } from '../identity/principal'
-import { buildUpstreamHeaders, type UpstreamHeaderOptions } from './headers'
+import { buildUpstreamHeaders, NAME_MEMO_CAPACITY, nameMemoSize, type UpstreamHeaderOptions } from './headers'
 
 const GATEWAY_COOKIES: ReadonlySet<string> = new Set(['__Host-gw_session', '__Host-gw_csrf'])
 
@@ -353,5 +353,32 @@ describe('identity values outside printable ASCII', () => {
     expect(headerValue('alice')).toBe('alice')
     expect(headerValue('josé')).toBe('jos%C3%A9')
     expect(headerValue('a\u0000b')).toBe('a%00b')
+  })
+})
+
+describe('the memo of header-name decisions', () => {
+  it('keeps decisions apart per strip_request_headers set (one configuration cannot leak into another)', () => {
+    const strict = new Set(['x-site-user'])
+    const lax = new Set<string>()
+    const incoming = { 'x-site-user': 'mallory', accept: 'text/plain' }
+    expect(upstreamHeaders(incoming, { stripRequestHeaders: lax }).get('x-site-user')).toBe('mallory')
+    expect(upstreamHeaders(incoming, { stripRequestHeaders: strict }).has('x-site-user')).toBe(false)
+    expect(upstreamHeaders(incoming, { stripRequestHeaders: lax }).get('x-site-user')).toBe('mallory')
+  })
+
+  it('stays bounded under a flood of distinct header names, and still strips spoofed identity headers after it', () => {
+    const site = new Set<string>()
+    for (let batch = 0; batch < 3; batch++) {
+      const flood: Record<string, string> = {}
+      for (let i = 0; i < 500; i++) flood[`x-flood-${batch}-${i}`] = '1'
+      upstreamHeaders(flood, { stripRequestHeaders: site })
+      expect(nameMemoSize(site)).toBeLessThanOrEqual(NAME_MEMO_CAPACITY)
+    }
+    const out = upstreamHeaders(
+      { 'x-auth-user': 'admin', 'remote-user': 'admin' },
+      { stripRequestHeaders: site },
+    )
+    expect(out.has('remote-user')).toBe(false)
+    expect(out.get('x-auth-user')).toBeNull()
   })
 })

@@ -44,20 +44,54 @@ const CLIENT_SPOOFABLE = new Set([
   'x-api-key',
 ])
 
-function isStripped(
-  name: string,
-  connectionListed: ReadonlySet<string>,
-  siteSpecific: ReadonlySet<string>,
-): boolean {
-  if (HOP_BY_HOP.has(name) || connectionListed.has(name)) return true
+/** Whether a name is the gateway's to drop, whatever the request's own `Connection` lists. */
+function isAlwaysStripped(name: string, siteSpecific: ReadonlySet<string>): boolean {
+  if (HOP_BY_HOP.has(name)) return true
   const normalized = normalizeHeaderName(name)
   return (
-    connectionListed.has(normalized) ||
     siteSpecific.has(normalized) ||
     IDENTITY_PREFIX.test(normalized) ||
     CLIENT_SPOOFABLE.has(normalized) ||
     // X-HTTP-Method-Override and friends in any spelling.
     /^x-.*method-?override$/.test(normalized)
+  )
+}
+
+// The decision above per header name, remembered per `strip_request_headers` set (one per
+// configuration): clients send the same few dozen names again and again. Names are client-chosen,
+// so the memo is bounded: past NAME_MEMO_CAPACITY names it is emptied and refilled.
+export const NAME_MEMO_CAPACITY = 1024
+const nameMemos = new WeakMap<ReadonlySet<string>, Map<string, boolean>>()
+
+function alwaysStripped(name: string, siteSpecific: ReadonlySet<string>): boolean {
+  let memo = nameMemos.get(siteSpecific)
+  if (!memo) {
+    memo = new Map()
+    nameMemos.set(siteSpecific, memo)
+  }
+  let stripped = memo.get(name)
+  if (stripped === undefined) {
+    stripped = isAlwaysStripped(name, siteSpecific)
+    if (memo.size >= NAME_MEMO_CAPACITY) memo.clear()
+    memo.set(name, stripped)
+  }
+  return stripped
+}
+
+/** How many names the memo holds for one `strip_request_headers` set (tests check the bound). */
+export function nameMemoSize(siteSpecific: ReadonlySet<string>): number {
+  return nameMemos.get(siteSpecific)?.size ?? 0
+}
+
+function isStripped(
+  name: string,
+  connectionListed: ReadonlySet<string> | undefined,
+  siteSpecific: ReadonlySet<string>,
+): boolean {
+  if (alwaysStripped(name, siteSpecific)) return true
+  return (
+    connectionListed !== undefined &&
+    (connectionListed.has(name) || connectionListed.has(normalizeHeaderName(name)))
   )
 }
 
@@ -106,18 +140,43 @@ function stripCookies(header: string, names: ReadonlySet<string>): string {
     .join('; ')
 }
 
+// A principal object is shared by the requests of one cached token, key or session record, so its
+// identity headers are encoded once per principal (a WeakMap: entries die with the principal).
+const identityByPrincipal = new WeakMap<Principal, readonly [string, string][]>()
+
+function identityHeaders(principal: Principal): readonly [string, string][] {
+  let headers = identityByPrincipal.get(principal)
+  if (!headers) {
+    const list: [string, string][] = [
+      ['x-auth-user-id', headerValue(principal.id)],
+      ['x-auth-user', headerValue(principal.username)],
+      ['x-auth-roles', headerValue(principal.roles.join(','))],
+      ['x-auth-scopes', headerValue(principal.scopes.join(' '))],
+    ]
+    // Which external IdP vouched for the caller; the id is namespaced by the same name.
+    if (principal.issuerName) list.push(['x-auth-issuer', principal.issuerName])
+    headers = list
+    identityByPrincipal.set(principal, headers)
+  }
+  return headers
+}
+
 /**
  * Builds the upstream's request headers from scratch: copies what the client sent minus everything
  * the gateway owns, then sets the gateway's own identity and forwarding headers.
  */
 export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderOptions): Headers {
-  const connectionListed = new Set(
-    (incoming.get('connection') ?? '')
-      .split(',')
-      .map((token) => token.trim().toLowerCase())
-      .filter(Boolean)
-      .flatMap((token) => [token, normalizeHeaderName(token)]),
-  )
+  const connection = incoming.get('connection')
+  const connectionListed =
+    connection === null
+      ? undefined
+      : new Set(
+          connection
+            .split(',')
+            .map((token) => token.trim().toLowerCase())
+            .filter(Boolean)
+            .flatMap((token) => [token, normalizeHeaderName(token)]),
+        )
   const out = new Headers()
   for (const [name, value] of incoming) {
     if (isStripped(name, connectionListed, options.stripRequestHeaders)) continue
@@ -137,12 +196,7 @@ export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderO
   const principal = options.principal
   out.set('x-auth-method', principal ? principal.method : 'none')
   if (principal) {
-    out.set('x-auth-user-id', headerValue(principal.id))
-    out.set('x-auth-user', headerValue(principal.username))
-    out.set('x-auth-roles', headerValue(principal.roles.join(',')))
-    out.set('x-auth-scopes', headerValue(principal.scopes.join(' ')))
-    // Which external IdP vouched for the caller; the id is namespaced by the same name.
-    if (principal.issuerName) out.set('x-auth-issuer', principal.issuerName)
+    for (const [name, value] of identityHeaders(principal)) out.set(name, value)
     if (options.assertion) out.set('x-auth-assertion', options.assertion)
   }
   out.set('x-request-id', options.requestId)

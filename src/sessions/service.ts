@@ -5,6 +5,7 @@
  */
 import type { Settings } from '../config/schema'
 import { randomToken, sha256Hex } from '../crypto/bytes'
+import { memoizedSha256Hex } from '../crypto/hash-memo'
 import { uuidv7 } from '../crypto/uuid7'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
@@ -134,7 +135,7 @@ export async function resolveSession(
   options: ResolveOptions,
 ): Promise<{ record: CachedSession; tokenHash: string } | { rejected: SessionRejection }> {
   if (!isSessionCookieShape(value)) return { rejected: 'unknown' }
-  const tokenHash = await sha256Hex(value)
+  const tokenHash = await memoizedSha256Hex(value)
   const record = await readSession(stores, tokenHash, options.strict)
   const notBefore =
     record && !record.dead

@@ -27,6 +27,18 @@ export function signAssertion(
 // One cache per key ring: a rotated or removed signing key never has its assertions reused.
 const caches = new WeakMap<KeyRing, AssertionCache>()
 
+// A principal object is shared by the requests of one cached token, key record or session record,
+// so its cache key is built once per (principal, audience), not per request.
+const keys = new WeakMap<Principal, { audience: string; key: string }>()
+
+function cacheKeyFor(principal: Principal, audience: string): string {
+  const known = keys.get(principal)
+  if (known?.audience === audience) return known.key
+  const key = AssertionCache.keyFor(principal, audience)
+  keys.set(principal, { audience, key })
+  return key
+}
+
 /** `signAssertion` with per-isolate reuse (see AssertionCache for the trade-off). */
 export async function assertionFor(
   ring: KeyRing,
@@ -39,7 +51,7 @@ export async function assertionFor(
     caches.set(ring, cache)
   }
   const now = Math.floor(Date.now() / 1000)
-  const key = AssertionCache.keyFor(principal, options.audience)
+  const key = cacheKeyFor(principal, options.audience)
   const cached = cache.get(key, now)
   if (cached) return cached
   const jwt = await mint(ring, principal, options, now)

@@ -44,12 +44,17 @@ function remember(key: string, value: string | null, now: number): void {
 
 async function readRevocationKeys(kv: KVNamespace, keys: readonly string[]): Promise<(string | null)[]> {
   const now = Date.now()
-  const values: (string | null | undefined)[] = keys.map((key) => {
+  const values: (string | null | undefined)[] = []
+  let misses = 0
+  for (const key of keys) {
     const hit = answers.get(key)
-    return hit && hit.until > now ? hit.value : undefined
-  })
+    const value = hit && hit.until > now ? hit.value : undefined
+    if (value === undefined) misses++
+    values.push(value)
+  }
+  // On a hit, the check is these map lookups and nothing else.
+  if (misses === 0) return values as (string | null)[]
   const missing = keys.filter((_, index) => values[index] === undefined)
-  if (missing.length === 0) return values as (string | null)[]
   const fetched = await withStorage('revocation check (KV)', () =>
     Promise.all(missing.map((key) => kv.get(key))),
   )
@@ -61,6 +66,20 @@ async function readRevocationKeys(kv: KVNamespace, keys: readonly string[]): Pro
     remember(key, value, now)
     return value
   })
+}
+
+// The KV keys of a principal, built once per principal object (a cached token's requests share it).
+const keysOf = new WeakMap<Principal, readonly string[]>()
+
+function revocationKeysOf(principal: Principal, jtiHash: string | undefined): readonly string[] {
+  let keys = keysOf.get(principal)
+  if (!keys) {
+    keys = jtiHash
+      ? [revokedSubjectKey(principal.id), revokedJtiKey(jtiHash)]
+      : [revokedSubjectKey(principal.id)]
+    keysOf.set(principal, keys)
+  }
+  return keys
 }
 
 /**
@@ -96,8 +115,7 @@ export async function assertNotRevoked(
     }
     return
   }
-  const keys = [revokedSubjectKey(principal.id)]
-  if (jtiHash) keys.push(revokedJtiKey(jtiHash))
+  const keys = revocationKeysOf(principal, jtiHash)
   const [notBefore, jtiEntry = null] = await readRevocationKeys(stores.KV, keys)
   if (jtiEntry !== null || (notBefore !== null && notBefore !== undefined && issued < Number(notBefore)))
     throw revoked()

@@ -1,0 +1,122 @@
+/**
+ * Cost per login of the authorization-code flow (RFC 6749 §4.1 + PKCE): a public client with
+ * `skip_consent` is registered through the gateway's own `insertClient` (against the bench's D1),
+ * then each login is a real `GET /auth/authorize` on the bench user's browser session (302 with a
+ * code) and a real `POST /auth/token` `grant_type=authorization_code`. Timed one at a time: wall
+ * time and the workerd process's CPU per step.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { insertClient } from '../../src/storage/clients'
+import { median } from './schedule'
+
+const CLIENT_ID = 'bench-code-client'
+const REDIRECT_URI = 'http://127.0.0.1:9/callback'
+
+export interface CodeExchangeResult {
+  logins: number
+  /** workerd CPU of one `GET /auth/authorize` that issues a code (session known, no consent page). */
+  authorizeCpuMs: number
+  /** workerd CPU of one code → tokens exchange at `POST /auth/token`. */
+  tokenCpuMs: number
+  /** Median wall time of the exchange. */
+  tokenMs: number
+}
+
+interface BenchStatement {
+  sql: string
+  params: unknown[]
+}
+
+/**
+ * Just enough of D1's prepared-statement API for `insertClient` to run against the bench's
+ * SQLite Durable Object (its `/__bench/sql` door), so the client row is written by the gateway's
+ * own code. A seeding door for the harness, not a stand-in the gateway ever talks to.
+ */
+function benchDatabase(d1Origin: string): D1Database {
+  const statement = (sql: string, params: unknown[] = []) => ({
+    bind: (...values: unknown[]) => statement(sql, values),
+    async first<T>(): Promise<T | null> {
+      const response = await fetch(`${d1Origin}/__bench/sql`, {
+        method: 'POST',
+        body: JSON.stringify({ sql, params } satisfies BenchStatement),
+      })
+      const [result] = (await response.json()) as { results: T[] }[]
+      return result?.results[0] ?? null
+    },
+  })
+  return { prepare: (sql: string) => statement(sql) } as unknown as D1Database
+}
+
+function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(48).toString('base64url')
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') }
+}
+
+export async function measureCodeExchange(options: {
+  gatewayOrigin: string
+  d1Origin: string
+  sessionCookie: string
+  logins: number
+  cpuSeconds(): number
+}): Promise<CodeExchangeResult> {
+  await insertClient(benchDatabase(options.d1Origin), {
+    clientId: CLIENT_ID,
+    name: 'Bench app',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: ['openid', 'read'],
+    roles: [],
+    redirectUris: [REDIRECT_URI],
+    skipConsent: true,
+  })
+  let authorizeCpu = 0
+  let tokenCpu = 0
+  const tokenMs: number[] = []
+  for (let i = 0; i < options.logins; i++) {
+    const { verifier, challenge } = pkcePair()
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: CLIENT_ID,
+      redirect_uri: REDIRECT_URI,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      scope: 'openid read',
+      state: `s${i}`,
+      nonce: `n${i}`,
+    })
+    let cpu = options.cpuSeconds()
+    const authorize = await fetch(`${options.gatewayOrigin}/auth/authorize?${query}`, {
+      redirect: 'manual',
+      headers: { cookie: options.sessionCookie, 'sec-fetch-site': 'same-origin' },
+    })
+    await authorize.text()
+    authorizeCpu += options.cpuSeconds() - cpu
+    const location = authorize.headers.get('location') ?? ''
+    const code = location.startsWith(REDIRECT_URI) ? new URL(location).searchParams.get('code') : null
+    if (authorize.status !== 302 || !code)
+      throw new Error(`authorize: expected a 302 with a code, got ${authorize.status} ${location}`)
+    cpu = options.cpuSeconds()
+    const started = performance.now()
+    const token = await fetch(`${options.gatewayOrigin}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: verifier,
+        client_id: CLIENT_ID,
+      }),
+    })
+    const body = (await token.json()) as { access_token?: string; id_token?: string }
+    tokenMs.push(performance.now() - started)
+    tokenCpu += options.cpuSeconds() - cpu
+    if (token.status !== 200 || !body.access_token || !body.id_token)
+      throw new Error(`code exchange: expected 200 with tokens, got ${token.status}`)
+  }
+  return {
+    logins: options.logins,
+    authorizeCpuMs: (authorizeCpu * 1000) / options.logins,
+    tokenCpuMs: (tokenCpu * 1000) / options.logins,
+    tokenMs: median(tokenMs),
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Per-stage CPU cost from a V8 CPU profile of the gateway's isolate: every sample is charged to the
+ * innermost frame on its stack that belongs to a stage of the request path (by the src/ file the
+ * bundle's source map names), so jose's ECDSA under `verifyAccessToken` counts as credential load
+ * and SHA-256 under `assertNotRevoked` as the revocation check. Samples with no src/ frame at all
+ * (HTTP parsing, garbage collection, workerd's own JS) are "runtime".
+ *
+ * Approximate: the bundle is minified and V8 inlines small functions, so a few samples land on a
+ * neighbouring function; the profiler also slows the isolate down. Read µs per request as "where
+ * the time goes", and the req/s ratios of the main table as the result.
+ */
+export const STAGES = [
+  'canonical path',
+  'route match',
+  'credential load',
+  'revocation check',
+  'authorize',
+  'assertion',
+  'header rebuild',
+  'forward',
+  'response',
+  'error response',
+  'entry and glue',
+  'runtime',
+] as const
+export type Stage = (typeof STAGES)[number]
+
+// First match wins; a file no rule names (crypto helpers, storage wrappers, node_modules) is
+// charged to the stage of its nearest caller that has one.
+const RULES: readonly [RegExp, Stage][] = [
+  [/^src\/routing\/canonical-path\.ts$/, 'canonical path'],
+  [/^src\/routing\//, 'route match'],
+  [/^src\/tokens\/revocation\.ts$/, 'revocation check'],
+  [/^src\/authz\//, 'authorize'],
+  [/^src\/tokens\/(assertion|signing-keys)/, 'assertion'],
+  [/^src\/proxy\/headers\.ts$|^src\/config\/header-names\.ts$/, 'header rebuild'],
+  [/^src\/proxy\/forward\.ts$/, 'forward'],
+  [/^src\/proxy\/response\.ts$/, 'response'],
+  [/^src\/errors\//, 'error response'],
+  [/^src\/(authn|api-keys|sessions)\/|^src\/tokens\/(access-token|verified-cache|jwks-)/, 'credential load'],
+  [/^src\/(index|context)\.ts$|^src\/config\/|^src\/proxy\/gateway\.ts$/, 'entry and glue'],
+]
+
+/**
+ * Native frames (workerd's C++ APIs) by name, where the name decides the stage whoever calls it:
+ * V8 inlines small functions such as `clientResponse` into their caller, so the Response copy
+ * would otherwise be charged to the caller's file.
+ */
+const NATIVE_STAGES: ReadonlyMap<string, Stage> = new Map([
+  ['Response', 'response'],
+  ['fetch', 'forward'],
+])
+
+export function stageOfNative(
+  name: string | undefined,
+  innermostFile: string | undefined,
+): Stage | undefined {
+  if (name === undefined) return undefined
+  const stage = NATIVE_STAGES.get(name)
+  // A Response built by the error renderer is the error response's.
+  if (stage === 'response' && innermostFile?.startsWith('src/errors/')) return 'error response'
+  return stage
+}
+
+export function stageOfFile(file: string): Stage | undefined {
+  for (const [pattern, stage] of RULES) if (pattern.test(file)) return stage
+  return undefined
+}
+
+/** CPU µs per request by stage, plus the total the profile saw per request. */
+export interface StageCosts {
+  scenario: string
+  requests: number
+  /** Sampled busy time of the isolate's thread per request, µs (the profiler's own overhead included). */
+  totalUs: number
+  stages: Record<Stage, number>
+}
+
+/**
+ * `stacks`: for each sample, the src/ files of its frames from leaf to root, and its duration in
+ * µs; idle samples are left out by the caller.
+ */
+export function stageCosts(
+  scenario: string,
+  samples: Iterable<{ files: readonly string[]; native?: string; us: number }>,
+  requests: number,
+): StageCosts {
+  const stages = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<Stage, number>
+  let total = 0
+  for (const sample of samples) {
+    let stage: Stage = stageOfNative(sample.native, sample.files[0]) ?? 'runtime'
+    if (stage === 'runtime')
+      for (const file of sample.files) {
+        const found = stageOfFile(file)
+        if (found) {
+          stage = found
+          break
+        }
+      }
+    stages[stage] += sample.us
+    total += sample.us
+  }
+  for (const stage of STAGES) stages[stage] /= Math.max(1, requests)
+  return { scenario, requests, totalUs: total / Math.max(1, requests), stages }
+}
+
+/** One row per scenario, one column per stage that costs anything anywhere. */
+export function formatStageTable(rows: readonly StageCosts[]): string {
+  const used = STAGES.filter((stage) => rows.some((row) => row.stages[stage] >= 0.5))
+  const header = ['scenario', ...used, 'total']
+  const body = rows.map((row) => [
+    row.scenario,
+    ...used.map((stage) => row.stages[stage].toFixed(0)),
+    row.totalUs.toFixed(0),
+  ])
+  const widths = header.map((_, i) => Math.max(...[header, ...body].map((cells) => (cells[i] ?? '').length)))
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`
+  const rule = `|${widths.map((width, i) => `${'-'.repeat(width + 1)}${i === 0 ? '-' : ':'}`).join('|')}|`
+  return [line(header), rule, ...body.map(line)].join('\n')
+}
