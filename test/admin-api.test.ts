@@ -1,7 +1,10 @@
+import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { findGrant, recordGrant } from '../src/oauth/consent'
 import { bearer, createUser, login, PASSWORD, tokenRequest } from './support/accounts'
-import { adminFetch, adminJson, adminToken } from './support/admin'
+import { adminFetch, adminJson, adminToken, waitForAudit } from './support/admin'
 import { createApiKey } from './support/api-keys'
+import { type CodeTokens, createCodeClient, exchangeCode, issueCode } from './support/authorization-code'
 import { gatewayFetch } from './support/gateway'
 import { browserLogin, sameOrigin } from './support/sessions'
 
@@ -19,6 +22,12 @@ function meStatus(headers: Record<string, string>): Promise<number> {
   })
 }
 
+async function codeTokens(clientId: string, userId: string): Promise<CodeTokens> {
+  const response = await exchangeCode(clientId, await issueCode(clientId, userId))
+  expect(response.status).toBe(200)
+  return (await response.json()) as CodeTokens
+}
+
 describe('every admin operation is for admins only', () => {
   // One row per operation: method, path (with ids filled in by setup), body.
   async function operations(): Promise<[string, string, unknown?][]> {
@@ -30,6 +39,9 @@ describe('every admin operation is for admins only', () => {
       ['PATCH', `/admin/users/${target.id}`, { roles: ['user'] }],
       ['POST', `/admin/users/${target.id}/revoke`],
       ['GET', `/admin/users/${target.id}/sessions`],
+      ['GET', `/admin/users/${target.id}/identities`],
+      ['GET', `/admin/users/${target.id}/grants`],
+      ['DELETE', `/admin/users/${target.id}/grants/no-such-app`],
       ['GET', `/admin/users/${target.id}/api-keys`],
       ['POST', `/admin/users/${target.id}/api-keys`, { name: 'authz key' }],
       ['GET', '/admin/clients'],
@@ -63,12 +75,13 @@ describe('every admin operation is for admins only', () => {
     for (const [method, path, body] of rows) {
       const response = await adminFetch(admin.token, method, path, body)
       await response.arrayBuffer()
-      // The key id in DELETE /admin/api-keys names no key: 404 is the admin's answer there.
-      const expected = path.startsWith('/admin/api-keys/')
-        ? 404
-        : method === 'POST' && path.includes('/page/')
-          ? 303
-          : undefined
+      // The key id in DELETE /admin/api-keys, and the app in DELETE .../grants/, name nothing: 404.
+      const expected =
+        path.startsWith('/admin/api-keys/') || (method === 'DELETE' && path.includes('/grants/'))
+          ? 404
+          : method === 'POST' && path.includes('/page/')
+            ? 303
+            : undefined
       if (expected) expect(response.status, `${method} ${path}`).toBe(expected)
       else expect(response.status, `${method} ${path}`).toBeLessThan(300)
     }
@@ -315,6 +328,48 @@ describe('admin actions take effect on the public endpoints', () => {
     expect((await adminFetch(admin.token, 'DELETE', '/admin/clients/fx-svc')).status).toBe(204)
     expect(await meStatus(bearer(clientToken))).toBe(401)
     expect((await grant(rotated.client_secret)).status).toBe(401)
+  })
+
+  it("lists a user's linked identities and consent grants, and withdrawing a grant ends that app's tokens", async () => {
+    const admin = await adminToken('fx-links-admin')
+    const user = await createUser('fx-links-user')
+    await env.DB.prepare(
+      `INSERT INTO external_identities (provider, subject, user_id, email, display, created_at)
+       VALUES ('corp', 'sub-42', ?1, 'links@example.com', 'Links User', unixepoch())`,
+    )
+      .bind(user.id)
+      .run()
+    await createCodeClient('fx-links-app')
+    await recordGrant(env.DB, { userId: user.id, clientId: 'fx-links-app', scopes: ['openid', 'read'] })
+    const identities = await adminJson<{ items: { provider: string; subject: string }[] }>(
+      admin.token,
+      'GET',
+      `/admin/users/${user.id}/identities`,
+    )
+    expect(identities.items).toEqual([expect.objectContaining({ provider: 'corp', subject: 'sub-42' })])
+    const grants = await adminJson<{ items: { client_id: string; scopes: string[] }[] }>(
+      admin.token,
+      'GET',
+      `/admin/users/${user.id}/grants`,
+    )
+    expect(grants.items).toEqual([
+      expect.objectContaining({ client_id: 'fx-links-app', scopes: ['openid', 'read'] }),
+    ])
+    const tokens = await codeTokens('fx-links-app', user.id)
+    expect(await meStatus(bearer(tokens.access_token))).toBe(200)
+    expect(
+      (await adminFetch(admin.token, 'DELETE', `/admin/users/${user.id}/grants/fx-links-app`)).status,
+    ).toBe(204)
+    expect(await findGrant(env.DB, { userId: user.id, clientId: 'fx-links-app' })).toBeUndefined()
+    expect(await meStatus(bearer(tokens.access_token))).toBe(401)
+    expect(
+      await waitForAudit(
+        (e) => e.type === 'consent_revoked' && e.subject_id === user.id && e.client_id === 'fx-links-app',
+      ),
+    ).toMatchObject({ actor_id: admin.id, details: { by: 'admin' } })
+    expect(
+      (await adminFetch(admin.token, 'DELETE', `/admin/users/${user.id}/grants/fx-links-app`)).status,
+    ).toBe(404)
   })
 
   it('a client for the authorization code flow gets the CLI options; a bad redirect URI or a code grant without one is 400', async () => {

@@ -113,6 +113,16 @@ export const CASES: Case[] = [
   ['GET /admin/api-keys', (ctx) => admin(ctx, 'GET', '/admin/api-keys?limit=1')],
   ['DELETE /admin/api-keys/{id}', (ctx) => admin(ctx, 'DELETE', `/admin/api-keys/${ctx.state.key}`)],
   ['GET /admin/users/{id}/sessions', (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/sessions`)],
+  [
+    'GET /admin/users/{id}/identities',
+    (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/identities`),
+  ],
+  ['GET /admin/users/{id}/grants', (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/grants`)],
+  [
+    'DELETE /admin/users/{id}/grants/{client_id}',
+    // No grant for that client: the documented 404.
+    (ctx) => admin(ctx, 'DELETE', `/admin/users/${ctx.state.user}/grants/no-such-app`),
+  ],
   ['GET /auth/sessions', (ctx) => call(ctx, 'GET', '/auth/sessions', { token: ctx.state.token })],
   [
     'DELETE /auth/sessions/{id}',

@@ -15,6 +15,7 @@ import { adminClientRoutes } from './clients'
 import { adminApp, ERROR_RESPONSES, requireAdmin, SECURITY } from './common'
 import { buildOpenApiDocument, type OpenApiDocument, operation } from './openapi'
 import { adminPageRoutes } from './page'
+import { adminUserLinkRoutes } from './user-links'
 import { adminUserRoutes } from './users'
 
 export const adminRoutes = adminApp()
@@ -22,6 +23,7 @@ export const adminRoutes = adminApp()
 adminRoutes.use('/admin/*', htmlErrors(), ...requireAdmin)
 
 adminRoutes.route('/', adminUserRoutes)
+adminRoutes.route('/', adminUserLinkRoutes)
 adminRoutes.route('/', adminClientRoutes)
 adminRoutes.route('/', adminApiKeyRoutes)
 adminRoutes.route('/', adminAuditRoutes)
