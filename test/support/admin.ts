@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test'
 import type { AuditEvent } from '../../src/audit/events'
+import { queryAuditEvents } from '../../src/storage/audit-events'
 import { bearer, createUser, login } from './accounts'
 import { gatewayFetch } from './gateway'
 
@@ -35,28 +36,10 @@ export async function adminJson<T = Record<string, unknown>>(
   return (text ? JSON.parse(text) : undefined) as T
 }
 
-interface AuditRow {
-  id: string
-  at_ms: number
-  type: string
-  outcome: string
-  actor_id: string | null
-  subject_id: string | null
-  client_id: string | null
-  ip: string | null
-  user_agent: string | null
-  request_id: string | null
-  details: string
-}
-
-function toEvent({ at_ms, ...row }: AuditRow): AuditEvent {
-  return { ...row, at: new Date(at_ms).toISOString(), details: JSON.parse(row.details) } as AuditEvent
-}
-
 /** Every stored audit row, oldest first. */
 export async function auditRows(): Promise<AuditEvent[]> {
-  const { results } = await env.DB.prepare('SELECT * FROM audit_events ORDER BY id').all<AuditRow>()
-  return results.map(toEvent)
+  // The storage module's own reader (`after` = oldest first), so tests see rows as the API does.
+  return queryAuditEvents(env.DB, { after: '', limit: 100_000 })
 }
 
 /**
