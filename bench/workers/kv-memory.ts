@@ -7,6 +7,7 @@
  *   PUT    /<url-encoded key>?urlencoded=true&expiration_ttl=N | expiration=T   (body = value)
  *   DELETE /<url-encoded key>?urlencoded=true
  *   GET    /?prefix=&key_count_limit=&cursor=          → {keys, list_complete, cursor?}
+ *   POST   /bulk/get  {keys, type: "text"}              → {key: value | null, ...}   (KV.get([...]))
  * So the gateway runs its real KV client code; only the store behind it is a Map in another
  * isolate of the same process. Production KV is a network service with a per-colo cache: its reads
  * cost more than this one's, and that cost is not part of what this benchmark measures.
@@ -65,6 +66,15 @@ function list(url: URL): Response {
   )
 }
 
+async function bulkGet(request: Request): Promise<Response> {
+  const body = (await request.json()) as { keys: string[]; type?: string }
+  if (body.type !== undefined && body.type !== 'text')
+    return new Response('only "text" is simulated', { status: 400 })
+  const values: Record<string, string | null> = {}
+  for (const key of body.keys) values[key] = live(key)?.value ?? null
+  return Response.json(values)
+}
+
 async function seed(request: Request): Promise<Response> {
   const body = (await request.json()) as { entries: [string, string][] }
   for (const [key, value] of body.entries) store.set(key, { value })
@@ -76,6 +86,7 @@ export default {
     const url = new URL(request.url)
     if (url.pathname === '/__bench/seed' && request.method === 'POST') return seed(request)
     if (url.pathname === '/') return list(url)
+    if (url.pathname === '/bulk/get' && request.method === 'POST') return bulkGet(request)
     const key = keyOf(url)
     switch (request.method) {
       case 'GET': {

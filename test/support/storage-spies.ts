@@ -11,6 +11,8 @@ import { revokedJtiKey } from '../../src/storage/kv-keys'
 export interface KvCall {
   method: string
   key: string | undefined
+  /** A bulk `get([...keys])`. */
+  keys?: string[]
   options: unknown
 }
 
@@ -47,6 +49,7 @@ export function spyKv(kv: KVNamespace, options: SpyKvOptions = {}): { kv: KVName
         const call: KvCall = {
           method: property,
           key: typeof args[0] === 'string' ? args[0] : undefined,
+          ...(Array.isArray(args[0]) ? { keys: [...(args[0] as string[])] } : {}),
           options: property === 'put' ? args[2] : args[1],
         }
         calls.push(call)
