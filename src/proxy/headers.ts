@@ -179,29 +179,32 @@ export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderO
         )
   const out = new Headers()
   for (const [name, value] of incoming) {
-    if (isStripped(name, connectionListed, options.stripRequestHeaders)) continue
+    if (name === 'x-request-id' || isStripped(name, connectionListed, options.stripRequestHeaders)) continue
     if (name === 'authorization' && !options.forwardAuthorization) continue
     if (name === 'cookie') {
       const kept = stripCookies(value, options.gatewayCookies)
-      if (kept) out.set('cookie', kept)
+      if (kept) out.append('cookie', kept)
       continue
     }
     out.append(name, value)
   }
+  // `append`, not `set`: every name below is one the loop dropped (hop-by-hop, identity and
+  // forwarding prefixes, the client's own X-Request-Id), so there is nothing to replace, and
+  // `set` pays a search of the list each time (profiled with `npm run bench`).
   if (options.websocket) {
-    out.set('upgrade', 'websocket')
-    out.set('connection', 'Upgrade')
+    out.append('upgrade', 'websocket')
+    out.append('connection', 'Upgrade')
   }
 
   const principal = options.principal
-  out.set('x-auth-method', principal ? principal.method : 'none')
+  out.append('x-auth-method', principal ? principal.method : 'none')
   if (principal) {
-    for (const [name, value] of identityHeaders(principal)) out.set(name, value)
-    if (options.assertion) out.set('x-auth-assertion', options.assertion)
+    for (const [name, value] of identityHeaders(principal)) out.append(name, value)
+    if (options.assertion) out.append('x-auth-assertion', options.assertion)
   }
-  out.set('x-request-id', options.requestId)
-  if (options.clientIp) out.set('x-forwarded-for', options.clientIp)
-  out.set('x-forwarded-proto', options.proto)
-  out.set('x-forwarded-host', options.host)
+  out.append('x-request-id', options.requestId)
+  if (options.clientIp) out.append('x-forwarded-for', options.clientIp)
+  out.append('x-forwarded-proto', options.proto)
+  out.append('x-forwarded-host', options.host)
   return out
 }
