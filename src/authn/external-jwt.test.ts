@@ -166,6 +166,32 @@ describe('a valid external token', () => {
   })
 })
 
+describe('the verified-token shortcut (a repeated token is not decoded again)', () => {
+  it('a token verified on a route that trusts its issuer is refused on a route of the same config that does not', async () => {
+    const signed = await token()
+    const trusted = input(signed)
+    expect((await load(trusted))?.id).toBe('corp|ext-user-1')
+    expect(await invalid(load({ ...trusted, issuers: ['partner'] }))).toContain('not trusted on this route')
+  })
+
+  it('a token verified under one configuration is checked again under a new one (audience removed)', async () => {
+    const signed = await token()
+    expect(await load(input(signed))).toBeDefined()
+    expect(await invalid(load(input(signed, { issuer: { audiences: ['other-api'] } })))).toBe(
+      'The access token\'s "aud" claim is not acceptable.',
+    )
+  })
+
+  it("a token verified before its key left the issuer's JWKS is verified again, and refused, after the refetch", async () => {
+    const signed = await token()
+    const first = input(signed)
+    expect(await load(first)).toBeDefined()
+    idp.jwks = jwksOf(await idpKey('k2'))
+    now += 3_601 // past jwks_cache_seconds: the next request refetches the key set
+    expect(await invalid(load(first))).toBe('The access token was not signed by a key of its issuer.')
+  })
+})
+
 describe('external ids are namespaced by issuer name', () => {
   it('two issuers naming the same sub get different principal ids', async () => {
     const issuers = ['corp', 'partner']
