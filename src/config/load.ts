@@ -2,7 +2,7 @@ import type { z } from 'zod'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
 import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
-import { RESERVED_SEGMENTS, reservedSegmentFor } from '../routing/reserved-segments'
+import { reservedRouteProblem } from '../routing/reserved-segments'
 import { parseRoutePath } from '../routing/route-pattern'
 import { RouteTable } from '../routing/route-table'
 import { type LoginProviderConfig, loginProviderProblems, loginProvidersSchema } from './login-providers'
@@ -77,14 +77,10 @@ function compileRoute(
     return undefined
   }
   const { keys: prefixKeys, spellings, exact } = parsed.pattern
-  const first = prefixKeys[0]
-  const reserved = first === undefined ? undefined : reservedSegmentFor(first)
+  // The gateway's endpoints answer there first and other spellings are refused: never reachable.
+  const reserved = reservedRouteProblem(route.path, prefixKeys)
   if (reserved) {
-    // The gateway's endpoints answer there first, and every other spelling is refused (routing/
-    // reserved-segments.ts): such a route could never be reached, so it is a mistake to report.
-    problems.push(
-      `${at}.path: "${route.path}" lies under /${reserved}, which the gateway serves itself (${RESERVED_SEGMENTS.map((segment) => `/${segment}`).join(', ')} are reserved, in any letter case); put the route under another prefix, such as /api${route.path}`,
-    )
+    problems.push(`${at}.path: ${reserved}`)
     return undefined
   }
   if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0 || route.any_of)) {

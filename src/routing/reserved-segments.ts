@@ -17,6 +17,7 @@ import { foldVariants } from './case-folds'
 export const RESERVED_SEGMENTS: readonly string[] = ['admin', 'auth', '.well-known', 'healthz']
 
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_SEGMENTS)
+const LONGEST = Math.max(...RESERVED_SEGMENTS.map((segment) => segment.length))
 const NOT_ASCII = /[^ -~]/
 
 /**
@@ -30,6 +31,14 @@ export function reservedSegmentFor(key: string, decoded?: string): string | unde
   if (!NOT_ASCII.test(text)) return undefined // ASCII folds agree with the key under every semantics
   for (const variant of foldVariants(text)) if (RESERVED.has(variant)) return variant
   return undefined
+}
+
+/** Why config refuses a route path (its match keys as parsed), or undefined when it may stand. */
+export function reservedRouteProblem(path: string, keys: readonly string[]): string | undefined {
+  const reserved = keys[0] === undefined ? undefined : reservedSegmentFor(keys[0])
+  if (reserved === undefined) return undefined
+  const all = RESERVED_SEGMENTS.map((segment) => `/${segment}`).join(', ')
+  return `"${path}" lies under /${reserved}, which the gateway serves itself (${all} are reserved, in any letter case); put the route under another prefix, such as /api${path}`
 }
 
 /**
@@ -47,7 +56,8 @@ export function startsWithReservedSegment(url: string): boolean {
     if (code === 0x2f /* / */ || code === 0x3f /* ? */ || code === 0x23 /* # */) break
   }
   const segment = url.slice(start + 1, end)
-  return RESERVED.has(segment) || RESERVED.has(segment.toLowerCase())
+  // The length check spares the proxied request path a lowercased copy of most first segments.
+  return RESERVED.has(segment) || (segment.length <= LONGEST && RESERVED.has(segment.toLowerCase()))
 }
 
 /**
