@@ -5,20 +5,25 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { RESERVED_SEGMENTS } from '../src/routing/reserved-segments'
 import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
 import { checkOperations, type Finding } from './lib/openapi-check'
 import { loadOpenApi } from './lib/openapi-document'
-import { routesFromOperations } from './lib/openapi-routes'
+import { reservedSegmentOf, routesFromOperations } from './lib/openapi-routes'
 import { declaredOperations, type Problem, type SecurityOptions } from './lib/openapi-security'
 import { EXPLAIN_HELP, explainCommand } from './lib/routes-explain'
 import { routesToml } from './lib/toml-fragment'
 import { compileWorkerConfig } from './lib/wrangler-config'
 
+const RESERVED = RESERVED_SEGMENTS.map((segment) => `/${segment}`).join(', ')
+
 const HELP = `Usage: npm run routes -- <command> [options]
 
   import-openapi <file|url>   write [[vars.ROUTES]] entries equivalent to an OpenAPI 3.0/3.1 document
       --upstream NAME         the routes' upstream: a var name or an origin (default UPSTREAM_URL)
-      --prefix /api           where the gateway exposes the document's paths (default: none)
+      --prefix /api           where the gateway exposes the document's paths (default: none);
+                              operations under ${RESERVED} (the gateway's
+                              own) are skipped and reported unless a prefix moves them
       --default POLICY        deny (default) | authenticated | public: operations declaring no security
       --issuer NAME           an external issuer (SETTINGS.external_issuers) OAuth2/OIDC/bearer accept too
       --out FILE              write the TOML there instead of stdout
@@ -49,11 +54,14 @@ function securityOptions(values: { default: string; issuer: string[] }): Securit
 
 function checkPrefix(prefix: string): string {
   if (prefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) fail('--prefix must look like /api', 2)
+  const reserved = prefix === '' ? undefined : reservedSegmentOf(prefix)
+  if (reserved) fail(`--prefix ${prefix} lies under /${reserved}, which the gateway serves itself`, 2)
   return prefix
 }
 
 function report(problems: readonly Problem[]): void {
-  for (const problem of problems) info(`unsupported: ${problem.at}: ${problem.message}`)
+  for (const problem of problems)
+    info(`${problem.skipped ? 'skipped' : 'unsupported'}: ${problem.at}: ${problem.message}`)
 }
 
 async function importOpenApi(args: string[]): Promise<number> {
@@ -78,15 +86,22 @@ async function importOpenApi(args: string[]): Promise<number> {
     problems,
   )
   const title = (document.info as { title?: string } | undefined)?.title ?? source
+  const skipped = problems.filter((problem) => problem.skipped).length
   const toml = routesToml(routes, [
     `Routes from ${title} (${source}), by \`npm run routes -- import-openapi\`.`,
     `Operations without security: ${values.default}. Regenerate rather than edit; \`routes check\` in CI.`,
+    ...(skipped > 0
+      ? [`${skipped} operation(s) under the gateway's own paths got no route: re-import with --prefix.`]
+      : []),
   ])
   if (values.out) await writeFile(values.out, toml)
   else process.stdout.write(toml)
   report(problems)
+  const other = problems.length - skipped
   info(
-    `${operations.length} operations → ${routes.length} routes${problems.length ? `, ${problems.length} problem(s)` : ''}`,
+    `${operations.length} operations → ${routes.length} routes` +
+      (skipped ? `, ${skipped} skipped (under the gateway's own paths)` : '') +
+      (other ? `, ${other} problem(s)` : ''),
   )
   return problems.length > 0 && !values['allow-partial'] ? 1 : 0
 }

@@ -6,6 +6,7 @@ import type { Env } from './env'
 import { GatewayError } from './errors/gateway-error'
 import { DEFAULT_REALM, logEvent, renderError } from './errors/render'
 import { proxyRequest } from './proxy/gateway'
+import { startsWithReservedSegment } from './routing/reserved-segments'
 import { deleteExpiredRows } from './storage/cleanup'
 
 // No error's stack is ever logged or returned (the log gets name and message), and capturing one
@@ -13,20 +14,6 @@ import { deleteExpiredRows } from './storage/cleanup'
 Error.stackTraceLimit = 0
 
 const app = createApp()
-
-// The gateway's own endpoints live under these first segments; everything else is proxied traffic.
-const GATEWAY_SEGMENTS = new Set(['auth', 'admin', '.well-known', 'healthz'])
-
-function isGatewayEndpoint(url: string): boolean {
-  const start = url.indexOf('/', url.indexOf('//') + 2)
-  if (start < 0) return true
-  let end = start + 1
-  for (; end < url.length; end++) {
-    const code = url.charCodeAt(end)
-    if (code === 0x2f /* / */ || code === 0x3f /* ? */ || code === 0x23 /* # */) break
-  }
-  return GATEWAY_SEGMENTS.has(url.slice(start + 1, end))
-}
 
 /**
  * Proxied traffic skips Hono's router and middleware chain (about 18 µs a request, measured by
@@ -63,7 +50,11 @@ async function proxyDirect(request: Request, env: Env, ctx: ExecutionContext): P
 
 export default {
   fetch(request, env, ctx) {
-    return isGatewayEndpoint(request.url) ? app.fetch(request, env, ctx) : proxyDirect(request, env, ctx)
+    // Case-insensitive, as route matching is: `/ADMIN/x` goes to the app, whose endpoints answer only
+    // `/admin/...` and whose fall-through refuses it (routing/reserved-segments.ts), never a route.
+    return startsWithReservedSegment(request.url)
+      ? app.fetch(request, env, ctx)
+      : proxyDirect(request, env, ctx)
   },
   // The hourly cron in wrangler.toml: D1 tables of expired tokens and throttling windows stay small.
   async scheduled(_controller, env) {

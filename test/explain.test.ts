@@ -131,6 +131,20 @@ describe('POST /admin/explain answers what the gateway does with the same reques
     })
     expect(rejected.route).toBeNull()
   })
+
+  it("flags the gateway's own /admin/users, and explains /ADMIN/users as the 404 it gets", async () => {
+    const own = (await (await explain({ method: 'GET', path: '/admin/users' })).json()) as Explanation & {
+      gateway_endpoint?: boolean
+    }
+    expect(own.gateway_endpoint).toBe(true)
+    const upper = (await (await explain({ method: 'GET', path: '/ADMIN/users' })).json()) as Explanation & {
+      gateway_endpoint?: boolean
+    }
+    expect(upper.gateway_endpoint).toBeUndefined()
+    expect(upper.route).toBeNull()
+    expect(upper.decision).toEqual({ allow: false, status: 404, error: 'not_found' })
+    expect(upper.reason).toContain("/admin is the gateway's own")
+  })
 })
 
 describe('explain changes no state and is for admins only', () => {

@@ -160,12 +160,24 @@ describe('a large synthetic GitHub-like spec (YAML, 100+ paths, seven security s
     const { checked, problems } = checkEveryOperation(forge)
     expect(Object.keys(forge.paths).length).toBeGreaterThanOrEqual(100)
     expect(checked).toBeGreaterThan(10_000)
-    expect(problems.map((problem) => problem.at).sort()).toEqual([
+    const at = (skipped: boolean) =>
+      problems
+        .filter((problem) => !!problem.skipped === skipped)
+        .map((problem) => problem.at)
+        .sort()
+    expect(at(false)).toEqual([
       'paths./admin/hooks/{hook_id}/pings.post.x-gateway-timeout',
       'paths./enterprise/settings/license.get.security[0]',
       'paths./enterprise/stats/all.get.security[0]',
       'paths./repos/{owner}/{repo}/tarball/{ref}.tar.gz.get',
       'paths./repos/{owner}/{repo}/traffic/views.get.security[0]',
+    ])
+    // Its /admin operations lie where the gateway's admin API answers: skipped, see below.
+    expect(at(true)).toEqual([
+      'paths./admin/hooks/{hook_id}/pings.post',
+      'paths./admin/keys.get',
+      'paths./admin/users.post',
+      'paths./admin/users/{username}.delete',
     ])
   })
 
@@ -177,5 +189,58 @@ describe('a large synthetic GitHub-like spec (YAML, 100+ paths, seven security s
     expect(match('/repos/o/r/pulls/7')).toBe('/repos/{owner}/{repo}/pulls/{pull_number}')
     expect(match('/gists/starred')).toBe('/gists/starred')
     expect(match('/gists/abc')).toBe('/gists/{gist_id}')
+  })
+})
+
+describe("operations under the gateway's own segments (/admin, /auth, /.well-known, /healthz)", () => {
+  const forge = parseYaml(forgeYaml) as Json
+
+  function generate(prefix: string) {
+    const problems: Problem[] = []
+    const operations = declaredOperations(forge, { defaultPolicy: 'deny', issuers: [] }, problems)
+    const routes = routesFromOperations(operations, { upstream: 'UPSTREAM_URL', prefix }, problems)
+    return { routes, problems }
+  }
+
+  it('writes no route the config would refuse: /admin/... without --prefix is skipped, with the reason', () => {
+    const { routes, problems } = generate('')
+    expect(routes.filter((generated) => /^\/admin(\/|$)/i.test(generated.route.path as string))).toEqual([])
+    expect(problems).toContainEqual({
+      at: 'paths./admin/users/{username}.delete',
+      skipped: true,
+      message:
+        '"/admin/users/{username}" lies under /admin, which the gateway serves itself: no route written (import with --prefix, such as --prefix /api)',
+    })
+    // What it did write, the Worker's own validator accepts.
+    const result = parseConfig({ ...env, ROUTES: routes.map((generated) => generated.route) } as Env)
+    expect(result.ok ? [] : result.problems).toEqual([])
+  })
+
+  it('under --prefix the same operations get routes, and nothing is skipped', () => {
+    const { routes, problems } = generate('/forge')
+    expect(problems.filter((problem) => problem.skipped)).toEqual([])
+    expect(routes.map((generated) => generated.route.path)).toContain('/forge/admin/users/{username}')
+    const result = parseConfig({ ...env, ROUTES: routes.map((generated) => generated.route) } as Env)
+    expect(result.ok ? [] : result.problems).toEqual([])
+  })
+
+  it.each([
+    ['/auth/token', 'auth'],
+    ['/.well-known/jwks.json', '.well-known'],
+    ['/HEALTHZ', 'healthz'],
+    ['/Admin/{id}', 'admin'],
+  ])('%s in a document is skipped as lying under /%s', (path, segment) => {
+    const document = {
+      openapi: '3.1.0',
+      info: { title: 't', version: '1' },
+      paths: { [path]: { get: { security: [] } } },
+    }
+    const problems: Problem[] = []
+    const operations = declaredOperations(document, { defaultPolicy: 'deny', issuers: [] }, problems)
+    const routes = routesFromOperations(operations, { upstream: 'UPSTREAM_URL', prefix: '' }, problems)
+    expect(routes).toEqual([])
+    expect(problems).toEqual([
+      expect.objectContaining({ skipped: true, message: expect.stringContaining(`under /${segment},`) }),
+    ])
   })
 })

@@ -3,11 +3,15 @@
  * and distinct policy, listing its methods: routes on the same path with other methods share the
  * trie node, so a method no operation declares is 405 with the union as `Allow`. Plain paths are
  * written with `match = "exact"` (an OpenAPI path covers nothing below it); templates are exact
- * by default. Pure: no I/O.
+ * by default. An operation under one of the gateway's own segments (`/admin/...` without
+ * `--prefix`) gets no route, as config validation would refuse it, and is reported as skipped.
+ * Pure: no I/O.
  */
 import type { CredentialKind } from '../../src/config/schema'
 import { CREDENTIAL_KINDS } from '../../src/config/schema'
 import { canonicalizePath } from '../../src/routing/canonical-path'
+import { reservedSegmentFor } from '../../src/routing/reserved-segments'
+import { parseRoutePath } from '../../src/routing/route-pattern'
 import type { DeclaredAlternative, Operation, Problem } from './openapi-security'
 
 export interface RouteOptions {
@@ -61,6 +65,16 @@ export function routePath(prefix: string, path: string, at: string, problems: Pr
     }
   }
   return `/${out.join('/')}`
+}
+
+/**
+ * The gateway segment (`admin`, `auth`, ...) a route path lies under, by the check config
+ * validation makes (config/load.ts): a route there would be refused, so none is written.
+ */
+export function reservedSegmentOf(path: string): string | undefined {
+  const parsed = parseRoutePath(path)
+  const first = parsed.ok ? parsed.pattern.keys[0] : undefined
+  return first === undefined ? undefined : reservedSegmentFor(first)
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
@@ -130,6 +144,15 @@ export function routesFromOperations(
     const at = `paths.${operation.path}.${operation.method.toLowerCase()}`
     const path = routePath(options.prefix, operation.path, at, problems)
     if (path === undefined) continue
+    const reserved = reservedSegmentOf(path)
+    if (reserved) {
+      problems.push({
+        at,
+        skipped: true,
+        message: `"${path}" lies under /${reserved}, which the gateway serves itself: no route written (import with --prefix, such as --prefix /api)`,
+      })
+      continue
+    }
     const rule = ruleOf(operation, at, problems)
     // The external issuers (--issuer) a route that takes external_jwt must name.
     if ((rule.credentials as string[] | undefined)?.includes('external_jwt'))

@@ -46,6 +46,8 @@ export interface Problem {
   /** JSON-pointer-ish location, e.g. `paths./items/{id}.get.security[1]`. */
   at: string
   message: string
+  /** The operation got no route at all (its path lies under a gateway endpoint's segment). */
+  skipped?: true
 }
 
 const ROLE = /^[a-z][a-z0-9_:.-]{0,63}$/

@@ -2,6 +2,7 @@ import type { z } from 'zod'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
 import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
+import { reservedRouteProblem } from '../routing/reserved-segments'
 import { parseRoutePath } from '../routing/route-pattern'
 import { RouteTable } from '../routing/route-table'
 import { type LoginProviderConfig, loginProviderProblems, loginProvidersSchema } from './login-providers'
@@ -76,6 +77,12 @@ function compileRoute(
     return undefined
   }
   const { keys: prefixKeys, spellings, exact } = parsed.pattern
+  // The gateway's endpoints answer there first and other spellings are refused: never reachable.
+  const reserved = reservedRouteProblem(route.path, prefixKeys)
+  if (reserved) {
+    problems.push(`${at}.path: ${reserved}`)
+    return undefined
+  }
   if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0 || route.any_of)) {
     problems.push(`${at}: a public route cannot require roles or scopes`)
   }

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors/gateway-error'
 import { explainOutcome } from '../proxy/explanation'
 import { decideRequest } from '../proxy/stages'
 import { METHOD_TOKEN } from '../routing/methods'
+import { RESERVED_SEGMENTS } from '../routing/reserved-segments'
 import { loginRedirectFor } from '../sessions/navigation'
 import { readFields } from './form'
 
@@ -27,13 +28,10 @@ const explainRequest = z
   })
   .strict()
 
-// The gateway's own endpoints answer before the proxy: explain says so rather than pretend a route.
-const GATEWAY_PREFIXES = ['/auth/', '/admin/', '/.well-known/']
-const GATEWAY_PATHS = new Set(['/healthz', '/admin', '/auth'])
-
+// The gateway's own endpoints answer before the proxy, in their lowercase spelling (other spellings
+// get the route table's 404, which the explanation shows): explain says so rather than pretend a route.
 function gatewayEndpoint(path: string): boolean {
-  const bare = path.split('?', 1)[0] as string
-  return GATEWAY_PATHS.has(bare) || GATEWAY_PREFIXES.some((prefix) => bare.startsWith(prefix))
+  return RESERVED_SEGMENTS.includes(path.split(/[/?#]/, 2)[1] ?? '')
 }
 
 function invalid(message: string): GatewayError {

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error'
 import type { CanonicalPath } from './canonical-path'
 import { allowedMethods, allowsMethod } from './methods'
+import { refuseReservedPath } from './reserved-segments'
 import { PARAM_KEY } from './route-pattern'
 import { SegmentAliases } from './segment-aliases'
 
@@ -111,10 +112,12 @@ export class RouteTable<R extends RoutableRoute> {
 
   /**
    * The route for a request, or a GatewayError: 400 for a segment that aliases a route segment
-   * under another case folding or an escaped escape the route does not allow, 404, or 405 with
+   * under another case folding or an escaped escape the route does not allow, 404 (also for any
+   * path under one of the gateway's own segments, whatever routes a table holds), or 405 with
    * `Allow`. `host` is lowercase, with a port if the request named one.
    */
   match(method: string, host: string, path: CanonicalPath): R {
+    refuseReservedPath(path)
     this.aliases.check(path)
     const candidates = this.candidates(host, path.keys)
     if (!candidates) throw new GatewayError('not_found', 'No route matches this path.')

@@ -100,3 +100,15 @@ describe('check-config warns when the deployed config opens registration', { tim
     expect(result.stderr).toContain('REGISTRATION: must be "on" or "off"')
   })
 })
+
+describe("check-config refuses a route under the gateway's own segments", { timeout: 60_000 }, () => {
+  it('a route at /Admin/reports is an error (exit 1) naming the route and /admin', async () => {
+    const toml = `${shipped}\n[[vars.ROUTES]]\npath = "/Admin/reports"\nupstream = "UPSTREAM_URL"\n`
+    const routes = shipped.match(/^\[\[vars\.ROUTES\]\]$/gm)?.length ?? 0
+    const result = await checkConfig('reserved', toml)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(
+      `ROUTES[${routes}].path: "/Admin/reports" lies under /admin, which the gateway serves itself`,
+    )
+  })
+})

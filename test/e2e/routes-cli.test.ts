@@ -115,6 +115,33 @@ describe('routes import-openapi → check', { timeout: 60_000 }, () => {
     expect((await routes(['import-openapi', FORGE, '--allow-partial'])).code).toBe(0)
   })
 
+  it("skips and reports the operations under the gateway's own /admin; --prefix routes them", async () => {
+    const result = await routes(['import-openapi', FORGE])
+    expect(result.stderr).toContain(
+      'skipped: paths./admin/keys.get: "/admin/keys" lies under /admin, which the gateway serves itself: no route written',
+    )
+    expect(result.stderr).toMatch(
+      /146 operations → 130 routes, 4 skipped \(under the gateway's own paths\), 5 problem\(s\)/,
+    )
+    expect(result.stdout).not.toMatch(/^path = "\/admin/m)
+    expect(result.stdout).toContain("# 4 operation(s) under the gateway's own paths got no route")
+    const prefixed = await routes(['import-openapi', FORGE, '--prefix', '/forge'])
+    expect(prefixed.stderr).not.toContain('skipped:')
+    expect(prefixed.stdout).toMatch(/^path = "\/forge\/admin\/keys"$/m)
+    const onReserved = await routes(['import-openapi', FORGE, '--prefix', '/Auth'])
+    expect(onReserved.code).toBe(2)
+    expect(onReserved.stderr).toContain('--prefix /Auth lies under /auth')
+  })
+
+  it('check refuses (exit 1) a configured table with a route under /auth, naming it', async () => {
+    const fragment = `${fastapiToml}\n[[vars.ROUTES]]\npath = "/auth/legacy"\nupstream = "UPSTREAM_URL"\n`
+    const result = await routes(['check', FASTAPI, '--config', await configWith('reserved', fragment)])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(
+      /ROUTES\[\d+\]\.path: "\/auth\/legacy" lies under \/auth, which the gateway serves itself/,
+    )
+  })
+
   it('refuses a document that is not valid OpenAPI 3, naming the problem', async () => {
     const bad = join(dir, 'bad.json')
     await writeFile(
