@@ -1,3 +1,4 @@
+import { CredentialFields, FormError } from './credential-fields'
 import { Layout } from './layout'
 
 /** An external login provider's button (LOGIN_PROVIDERS in wrangler.toml). */
@@ -18,43 +19,21 @@ export interface LoginPageProps {
 }
 
 export function LoginPage(props: LoginPageProps) {
-  const described = props.error ? 'login-error' : undefined
-  const invalid = props.error ? 'true' : undefined
+  const errorId = props.error ? 'login-error' : undefined
   return (
     <Layout title="Sign in" productName={props.productName}>
       <h1>{props.productName}</h1>
       <p class="lead">Sign in to continue.</p>
-      {props.error && (
-        <p id="login-error" class="error" role="alert">
-          {props.error}
-        </p>
-      )}
+      <FormError id="login-error" message={props.error} />
       <form method="post" action="/auth/login">
         <input type="hidden" name="csrf" value={props.csrfToken} />
         <input type="hidden" name="return_to" value={props.returnTo} />
-        <label for="username">Username</label>
-        <input
-          id="username"
-          name="username"
-          type="text"
-          autocomplete="username"
-          autocapitalize="none"
-          spellcheck={false}
-          required
+        <CredentialFields
+          username={props.username}
+          errorId={errorId}
+          invalid={props.error !== undefined}
+          passwordAutocomplete="current-password"
           autofocus
-          value={props.username ?? ''}
-          aria-describedby={described}
-          aria-invalid={invalid}
-        />
-        <label for="password">Password</label>
-        <input
-          id="password"
-          name="password"
-          type="password"
-          autocomplete="current-password"
-          required
-          aria-describedby={described}
-          aria-invalid={invalid}
         />
         <label class="check" for="remember">
           <input id="remember" name="remember" type="checkbox" value="1" />

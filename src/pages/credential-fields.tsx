@@ -1,0 +1,56 @@
+/**
+ * The username and password fields of the login and registration forms, with the error they
+ * share: the fields point at the error (`aria-describedby`) so a screen reader reads it with them.
+ */
+
+export function FormError(props: { id: string; message?: string }) {
+  if (!props.message) return null
+  return (
+    <p id={props.id} class="error" role="alert">
+      {props.message}
+    </p>
+  )
+}
+
+export interface CredentialFieldsProps {
+  username?: string
+  /** The id of the FormError, when there is one. */
+  errorId?: string
+  /** Whether the error says these values were wrong (login), not only that something was (register). */
+  invalid?: boolean
+  /** `current-password` signs in; `new-password` lets password managers offer a generated one. */
+  passwordAutocomplete: 'current-password' | 'new-password'
+  autofocus?: boolean
+}
+
+export function CredentialFields(props: CredentialFieldsProps) {
+  const invalid = props.invalid ? 'true' : undefined
+  return (
+    <>
+      <label for="username">Username</label>
+      <input
+        id="username"
+        name="username"
+        type="text"
+        autocomplete="username"
+        autocapitalize="none"
+        spellcheck={false}
+        required
+        autofocus={props.autofocus}
+        value={props.username ?? ''}
+        aria-describedby={props.errorId}
+        aria-invalid={invalid}
+      />
+      <label for="password">Password</label>
+      <input
+        id="password"
+        name="password"
+        type="password"
+        autocomplete={props.passwordAutocomplete}
+        required
+        aria-describedby={props.errorId}
+        aria-invalid={invalid}
+      />
+    </>
+  )
+}
