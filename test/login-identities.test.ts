@@ -103,6 +103,19 @@ describe('unlinking', () => {
     expect(left?.n).toBe(1)
   })
 
+  it("answers the account page's unlink form with the error page, not raw JSON, when it is the last way in", async () => {
+    const idp = await oidcProvider()
+    const browser = newBrowser([oidcConfig(idp)])
+    expect((await signInOidc(browser, idp)).status).toBe(303)
+    const response = await fetchWithEnv(browser.env, `/auth/identities/${idp.name}/unlink`, {
+      method: 'POST',
+      headers: { cookie: browser.jar.header(), accept: 'text/html', ...SAME_ORIGIN },
+    })
+    expect(response.status).toBe(409)
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(await response.text()).toContain('This is the only way to sign in to this account')
+  })
+
   it('unlinks when the user still has a password; a cross-site unlink is refused', async () => {
     const idp = await oidcProvider()
     const browser = newBrowser([oidcConfig(idp)])

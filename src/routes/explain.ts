@@ -86,3 +86,6 @@ explainRoutes.post(
     )
   },
 )
+
+// The OpenAPI document describes the request body with this same schema (admin/explain-doc.ts).
+export { explainRequest as ExplainRequest }

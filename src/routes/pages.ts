@@ -31,13 +31,14 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   invalid_credentials: 'Signed out',
   invalid_token: 'Signed out',
   forbidden: 'Not allowed',
+  conflict: 'Not possible',
   rate_limited: 'Too many requests',
 }
 
 async function renderErrorPage(c: Context<AppBindings>, error: Error): Promise<Response> {
   const known = isGatewayError(error) ? error : undefined
   const status =
-    known && [401, 403, 404, 429].includes(known.status) ? (known.status as PageStatus) : undefined
+    known && [401, 403, 404, 409, 429].includes(known.status) ? (known.status as PageStatus) : undefined
   if (!known || !status) return c.res // 400s and 5xx keep the JSON body the error handler wrote.
   // Hono carries the error response's own headers (Retry-After, X-Request-Id) over to this one.
   return pageResponse(

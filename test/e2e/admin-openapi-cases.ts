@@ -1,58 +1,14 @@
 /**
  * One request per documented operation, in an order that leaves each later one something to act
- * on. test/e2e/admin-http.test.ts runs them against the real gateway and checks every answer
- * against the OpenAPI document; an operation documented without a case here fails that test.
+ * on (the browser flows' cases are in admin-openapi-cases-browser.ts). test/e2e/admin-http.test.ts
+ * runs them against the real gateway and checks every answer against the OpenAPI document; an
+ * operation documented without a case here fails that test.
  */
 import { randomUUID } from 'node:crypto'
-
-export interface CaseContext {
-  origin: string
-  admin: string
-  /** Filled as the cases run. */
-  state: Record<string, string>
-}
-
-export type Case = [operation: string, run: (ctx: CaseContext) => Promise<Response>]
+import { admin, type Case, call, keep } from './admin-openapi-call'
+import { BROWSER_CASES } from './admin-openapi-cases-browser'
 
 const PASSWORD = 'openapi walk passphrase 1'
-
-function call(
-  ctx: CaseContext,
-  method: string,
-  path: string,
-  init: {
-    token?: string
-    json?: unknown
-    form?: Record<string, string>
-    headers?: Record<string, string>
-  } = {},
-) {
-  const headers: Record<string, string> = { ...init.headers }
-  if (init.token) headers.authorization = `Bearer ${init.token}`
-  let body: string | undefined
-  if (init.json !== undefined) {
-    headers['content-type'] = 'application/json'
-    body = JSON.stringify(init.json)
-  } else if (init.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded'
-    body = new URLSearchParams(init.form).toString()
-  }
-  return fetch(`${ctx.origin}${path}`, { method, headers, body, redirect: 'manual' })
-}
-
-async function keep(
-  ctx: CaseContext,
-  name: string,
-  response: Response,
-  pick: (body: Record<string, string>) => string,
-) {
-  const copy = response.clone()
-  if (copy.ok) ctx.state[name] = pick((await copy.json()) as Record<string, string>)
-  return response
-}
-
-const admin = (ctx: CaseContext, method: string, path: string, json?: unknown) =>
-  call(ctx, method, path, { token: ctx.admin, json })
 
 export const CASES: Case[] = [
   [
@@ -185,7 +141,17 @@ export const CASES: Case[] = [
   ['GET /admin/clients', (ctx) => admin(ctx, 'GET', '/admin/clients')],
   ['POST /admin/clients/{id}/secret', (ctx) => admin(ctx, 'POST', '/admin/clients/oa-client/secret')],
   ['DELETE /admin/clients/{id}', (ctx) => admin(ctx, 'DELETE', '/admin/clients/oa-client')],
+  ...BROWSER_CASES,
   ['GET /admin/audit', (ctx) => admin(ctx, 'GET', '/admin/audit?limit=5')],
+  [
+    'POST /admin/explain',
+    (ctx) =>
+      admin(ctx, 'POST', '/admin/explain', {
+        method: 'GET',
+        path: '/api/things?x=1',
+        headers: { authorization: `Bearer ${ctx.admin}` },
+      }),
+  ],
   ['GET /admin/openapi.json', (ctx) => admin(ctx, 'GET', '/admin/openapi.json')],
   ['GET /admin/docs', (ctx) => admin(ctx, 'GET', '/admin/docs')],
   ['GET /admin', (ctx) => admin(ctx, 'GET', '/admin')],

@@ -21,6 +21,7 @@ import {
   TokenResponse,
 } from './auth-schemas'
 import { describeOperation } from './openapi'
+import { GRANT_TYPES } from './schemas'
 
 /** Declares every /auth endpoint (paths and schemas only; the handlers are in src/routes). */
 export function registerAuthEndpoints(): void {
@@ -31,10 +32,16 @@ export function registerAuthEndpoints(): void {
     method: 'post',
     path: '/auth/token',
     tags,
-    summary: 'OAuth 2.0 token endpoint (password, refresh_token, client_credentials)',
+    summary: 'OAuth 2.0 token endpoint (password, refresh_token, client_credentials, authorization_code)',
+    description:
+      'authorization_code (PKCE S256): code, redirect_uri and code_verifier, with client_id (public) or ' +
+      'client authentication; scope openid adds an id_token.',
     bodyTypes: FORM,
     body: z.object({
-      grant_type: z.enum(['password', 'refresh_token', 'client_credentials']),
+      grant_type: z.enum(GRANT_TYPES),
+      code: z.optional(z.string()),
+      redirect_uri: z.optional(z.string()),
+      code_verifier: z.optional(z.string()),
       username: z.string().optional(),
       password: z.string().optional(),
       refresh_token: z.string().optional(),

@@ -1,5 +1,6 @@
 /** Schemas and response helpers of the /auth endpoints' OpenAPI description (auth-doc*.ts). */
 import * as z from 'zod'
+import type { ZodMiniType } from 'zod/mini'
 import { named, type ResponseSpec } from './openapi'
 import { ErrorBody } from './schemas'
 
@@ -11,6 +12,7 @@ export const TokenResponse = named(
     expires_in: z.number().int(),
     refresh_token: z.string().optional(),
     scope: z.string(),
+    id_token: z.optional(z.string()),
   }),
 )
 
@@ -60,7 +62,7 @@ export const Introspection = named(
 
 export const FORM = ['application/x-www-form-urlencoded']
 export const JSON_OR_FORM = ['application/json', 'application/x-www-form-urlencoded']
-export const json = (schema: z.ZodType, description: string): ResponseSpec => ({ description, schema })
+export const json = (schema: ZodMiniType, description: string): ResponseSpec => ({ description, schema })
 export const html = (description: string): ResponseSpec => ({
   description,
   schema: z.string(),

@@ -1,7 +1,7 @@
 /**
  * The admin API, its OpenAPI document and its pages, all under /admin and all for role admin
  * (src/routes/admin/common.ts says which credentials). The document covers /admin (from the
- * declarations that also validate the requests) and /auth (auth-doc.ts), and is served to admins
+ * declarations that also validate the requests) and /auth (auth-doc*.ts), and is served to admins
  * only: it maps every operation an attacker would probe, and nothing but operators needs it.
  */
 import * as z from 'zod'
@@ -11,8 +11,11 @@ import { htmlErrors } from '../pages'
 import { adminApiKeyRoutes } from './api-keys'
 import { adminAuditRoutes } from './audit'
 import { registerAuthEndpoints } from './auth-doc'
+import { registerAuthorizationEndpoints } from './auth-doc-authorization'
+import { registerIdentityEndpoints } from './auth-doc-identities'
 import { adminClientRoutes } from './clients'
 import { adminApp, ERROR_RESPONSES, requireAdmin, SECURITY } from './common'
+import { registerExplainEndpoint } from './explain-doc'
 import { buildOpenApiDocument, type OpenApiDocument, operation } from './openapi'
 import { adminPageRoutes } from './page'
 import { adminUserLinkRoutes } from './user-links'
@@ -29,6 +32,10 @@ adminRoutes.route('/', adminApiKeyRoutes)
 adminRoutes.route('/', adminAuditRoutes)
 adminRoutes.route('/', adminPageRoutes)
 registerAuthEndpoints()
+registerAuthorizationEndpoints()
+registerIdentityEndpoints()
+// POST /admin/explain is served by src/routes/explain.ts, mounted beside this app.
+registerExplainEndpoint()
 
 const SECURITY_SCHEMES = {
   bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },

@@ -8,24 +8,28 @@
  */
 import type { Context, Hono } from 'hono'
 import * as z from 'zod'
+import type { ZodMiniObject, ZodMiniType } from 'zod/mini'
 import type { AppBindings } from '../../env'
 import { GatewayError } from '../../errors/gateway-error'
 import { readFields } from '../form'
 
 type Method = 'get' | 'post' | 'patch' | 'delete'
 type Security = Record<string, string[]>[]
-type AnyObject = z.ZodObject<z.ZodRawShape>
+// Classic zod and zod/mini schemas share zod's core, and a classic schema is a ZodMiniType too (mini's
+// interface is the smaller one); objects differ in their methods, hence the union.
+type Schema = ZodMiniType
+type AnyObject = z.ZodObject<z.ZodRawShape> | ZodMiniObject
 
 export interface ResponseSpec {
   description: string
-  schema?: z.ZodType
+  schema?: Schema
   /** Default `application/json` when there is a schema. */
   contentType?: string
   /** Alternative bodies by media type (e.g. JSON Lines). */
-  alternatives?: Record<string, z.ZodType>
+  alternatives?: Record<string, Schema>
 }
 
-export interface OperationSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+export interface OperationSpec<P extends AnyObject, Q extends AnyObject, B extends Schema> {
   method: Method
   /** OpenAPI style: `/admin/users/{id}`. */
   path: string
@@ -41,25 +45,25 @@ export interface OperationSpec<P extends AnyObject, Q extends AnyObject, B exten
   responses: Record<number, ResponseSpec>
 }
 
-type AnySpec = OperationSpec<AnyObject, AnyObject, z.ZodType>
+type AnySpec = OperationSpec<AnyObject, AnyObject, Schema>
 const operations: AnySpec[] = []
-const names = new WeakMap<z.ZodType, string>()
+const names = new WeakMap<Schema, string>()
 
 /** Gives a schema a name: it becomes `#/components/schemas/<name>` where used as a whole body. */
-export function named<T extends z.ZodType>(name: string, schema: T): T {
+export function named<T extends Schema>(name: string, schema: T): T {
   names.set(schema, name)
   return schema
 }
 
 /** The first problem zod found, as `field: message` (never the submitted value). */
-function describeIssue(error: z.ZodError): string {
+function describeIssue(error: z.core.$ZodError): string {
   const issue = error.issues[0]
   if (!issue) return 'The request is invalid.'
   const path = issue.path.map(String).join('.')
   return `${path ? `${path}: ` : ''}${issue.message}`.slice(0, 300)
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+function parse<T extends Schema>(schema: T, value: unknown, where: string): z.output<T> {
   const result = schema.safeParse(value)
   if (!result.success) throw new GatewayError('invalid_request', `${where} ${describeIssue(result.error)}`)
   return result.data
@@ -72,7 +76,7 @@ function queryObject(c: Context<AppBindings>): Record<string, string | string[]>
   return out
 }
 
-export interface OperationInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+export interface OperationInput<P extends AnyObject, Q extends AnyObject, B extends Schema> {
   params: z.output<P>
   query: z.output<Q>
   body: z.output<B>
@@ -82,7 +86,7 @@ export interface OperationInput<P extends AnyObject, Q extends AnyObject, B exte
 export function operation<
   P extends AnyObject = AnyObject,
   Q extends AnyObject = AnyObject,
-  B extends z.ZodType = z.ZodType,
+  B extends Schema = Schema,
 >(
   app: Hono<AppBindings>,
   spec: OperationSpec<P, Q, B>,
@@ -99,11 +103,11 @@ export function operation<
 }
 
 /** Documents an operation whose handler is a plain Hono route. */
-export function describeOperation(spec: OperationSpec<AnyObject, AnyObject, z.ZodType>): void {
+export function describeOperation(spec: OperationSpec<AnyObject, AnyObject, Schema>): void {
   operations.push(spec)
 }
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+function jsonSchema(schema: Schema, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
     string,
     unknown
@@ -112,7 +116,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
 }
 
 function schemaRef(
-  schema: z.ZodType,
+  schema: Schema,
   io: 'input' | 'output',
   components: Record<string, unknown>,
 ): Record<string, unknown> {
@@ -125,13 +129,13 @@ function schemaRef(
 function parameters(schema: AnyObject | undefined, location: 'path' | 'query') {
   if (!schema) return []
   return Object.entries(schema.shape).map(([name, field]) => {
-    const described = jsonSchema(field as z.ZodType, 'input')
+    const described = jsonSchema(field as Schema, 'input')
     const { description, ...rest } = described
     return {
       name,
       in: location,
       // Optional or defaulted fields accept "absent".
-      required: location === 'path' || !(field as z.ZodType).safeParse(undefined).success,
+      required: location === 'path' || !(field as Schema).safeParse(undefined).success,
       ...(typeof description === 'string' ? { description } : {}),
       schema: rest,
     }
