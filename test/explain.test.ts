@@ -4,6 +4,7 @@ import type { Env } from '../src/env'
 import type { Explanation } from '../src/proxy/explanation'
 import { bearer, createUser, PASSWORD } from './support/accounts'
 import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
+import { browserLogin, sameOrigin } from './support/sessions'
 
 const ROUTE = { upstream: 'UPSTREAM_URL' }
 const ROUTES = [
@@ -177,6 +178,31 @@ describe('explain changes no state and is for admins only', () => {
       body: '{"method":"GET","path":"/"}',
     })
     expect(anonymous.status).toBe(401)
+  })
+})
+
+describe('explain belongs to the admin API', () => {
+  it("accepts an admin's browser session (same-origin), like every other admin operation", async () => {
+    await createUser('explain-session-admin', ['admin'])
+    const session = await browserLogin('explain-session-admin', { through: send })
+    const response = await send('/admin/explain', {
+      method: 'POST',
+      headers: { ...sameOrigin(session), 'content-type': 'application/json' },
+      body: JSON.stringify({ method: 'GET', path: '/shop/public' }),
+    })
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as Explanation).decision.allow).toBe(true)
+  })
+
+  it("shows the rule's policy fields, not the compiled route's matching internals", async () => {
+    const explanation = (await (await explain({ method: 'GET', path: '/shop' })).json()) as Explanation
+    expect(Object.keys(explanation.rule ?? {}).sort()).toEqual([
+      'access',
+      'credentials',
+      'method_rule',
+      'roles',
+      'scopes',
+    ])
   })
 })
 

@@ -97,7 +97,12 @@ export function explainOutcome(method: string, outcome: StageOutcome, config?: G
     rule:
       route && rule
         ? {
-            ...rule,
+            // The policy's own fields only: `rule` may be the compiled route itself (no method
+            // rule), whose matching internals are not the operator's business.
+            access: rule.access,
+            roles: rule.roles,
+            scopes: rule.scopes,
+            ...(rule.any_of ? { any_of: rule.any_of } : {}),
             credentials: route.credentials,
             method_rule:
               route.method_rules[method] !== undefined || (method === 'HEAD' && !!route.method_rules.GET),

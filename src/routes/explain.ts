@@ -1,6 +1,5 @@
 import { Hono } from 'hono'
 import * as z from 'zod'
-import { authenticate, requireRole } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { explainOutcome } from '../proxy/explanation'
@@ -8,6 +7,7 @@ import { decideRequest } from '../proxy/stages'
 import { METHOD_TOKEN } from '../routing/methods'
 import { RESERVED_SEGMENTS } from '../routing/reserved-segments'
 import { loginRedirectFor } from '../sessions/navigation'
+import { requireAdmin } from './admin/common'
 import { readFields } from './form'
 
 /**
@@ -40,8 +40,9 @@ function invalid(message: string): GatewayError {
 
 explainRoutes.post(
   '/admin/explain',
-  authenticate({ credentials: ['jwt'] }),
-  requireRole('admin'),
+  // The admin API's own guard (bearer or browser session, strict revocation), which /admin/* has
+  // already run: explain must not be narrower than the API it belongs to.
+  ...requireAdmin,
   async function explain(c) {
     const parsed = explainRequest.safeParse(await readFields(c.req.raw))
     if (!parsed.success) {

@@ -1,11 +1,12 @@
 /**
  * POST /admin/explain in the OpenAPI document. Its handler (src/routes/explain.ts) is a plain Hono
  * route that validates the body with the schema documented here; the answer is the proxy's own
- * stage outcome (src/proxy/explanation.ts), for a bearer admin only.
+ * stage outcome (src/proxy/explanation.ts), for an admin (token or browser session).
  */
 import * as z from 'zod/mini'
 import { ExplainRequest } from '../explain'
-import { bearer, error, json } from './auth-schemas'
+import { error, json } from './auth-schemas'
+import { SECURITY } from './common'
 import { describeOperation, named } from './openapi'
 
 const strings = z.array(z.string())
@@ -65,12 +66,12 @@ export function registerExplainEndpoint(): void {
     path: '/admin/explain',
     tags: ['Admin: reference'],
     summary: 'What the gateway would do with a request, stage by stage (nothing is forwarded or changed)',
-    security: bearer,
+    security: SECURITY,
     body: ExplainRequest,
     responses: {
       200: json(Explanation, 'The canonical path (or why it was rejected), route, rule, principal, decision'),
       400: error('Invalid body, more than 64 headers, or no HTTP request can be formed'),
-      401: error('No valid admin access token (a browser session is not accepted here)'),
+      401: error('No valid admin access token or session'),
       403: error('Not an admin (`forbidden`)'),
     },
   })
