@@ -130,7 +130,8 @@ export const throttleSchema = z.strictObject({
 // Keys are fetched only from configured URLs, so those must be https; plain http is allowed only to
 // loopback (local development and tests), where nothing on the network can swap the keys.
 const keySourceUrl = z.string().check(
-  z.url(),
+  // abort: the refinement below parses the URL, which throws on what this check has refused.
+  z.url({ abort: true }),
   z.refine(
     (value) => {
       const url = new URL(value)
