@@ -34,13 +34,11 @@ export function isProviderUrl(value: string): boolean {
   }
 }
 
-const providerUrl = z
-  .string()
-  .check(
-    z.refine(isProviderUrl, {
-      message: 'must be an https URL (http only for 127.0.0.1, localhost or [::1])',
-    }),
-  )
+const providerUrl = z.string().check(
+  z.refine(isProviderUrl, {
+    message: 'must be an https URL (http only for 127.0.0.1, localhost or [::1])',
+  }),
+)
 const scopes = (fallback: string[]) => z._default(z.array(scope).check(z.maxLength(64)), fallback)
 
 const common = {
