@@ -232,6 +232,24 @@ describe('invalid ISSUER and SETTINGS are reported with the field and the reason
       'SETTINGS.signing_alg: Invalid option: expected one of "ES256"|"EdDSA"',
     ],
     [
+      'an external issuer whose jwks_url is not a URL (reported, not thrown while checking its scheme)',
+      {
+        SETTINGS: {
+          ...settings,
+          external_issuers: [
+            {
+              name: 'okta',
+              issuer: 'https://okta.example',
+              jwks_url: 'okta.example/keys',
+              audiences: ['api'],
+              algorithms: ['RS256'],
+            },
+          ],
+        },
+      },
+      'SETTINGS.external_issuers[0].jwks_url: Invalid URL',
+    ],
+    [
       'an unknown SETTINGS field',
       { SETTINGS: { ...settings, registraton: false } },
       'SETTINGS: Unrecognized key: "registraton"',

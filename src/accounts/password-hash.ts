@@ -4,7 +4,7 @@
  *
  * Nothing here logs: the password, the pepper and the derived bytes never leave these functions.
  */
-import bcrypt from 'bcryptjs'
+import { hash as bcryptHash } from 'bcryptjs'
 import {
   type Bytes,
   formatStoredHash,
@@ -94,7 +94,7 @@ async function verifyParsed(password: string, parsed: ParsedHash, pepper: string
       // The first 29 characters ($2x$NN$ + 22 salt) are the setting; bcryptjs accepts 2a, 2b and 2y.
       // Only the 31-character checksum is compared: bcryptjs re-encodes the salt, which could differ
       // from a stored salt with stray low bits even when the password is right.
-      const recomputed = await bcrypt.hash(password, parsed.stored.slice(0, 29))
+      const recomputed = await bcryptHash(password, parsed.stored.slice(0, 29))
       const same = constantTimeEqual(utf8(recomputed.slice(29)), utf8(parsed.stored.slice(29)))
       return same ? success(true) : fail('mismatch')
     }

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import commonPasswords from './common-passwords.json'
+import { selectCommonPasswords } from '../../scripts/lib/common-password-source'
+import { COMMON_PASSWORDS } from './common-passwords'
+import { decodeFrontCoded } from './front-coding'
 import { checkPassword } from './password-policy'
+
+const commonPasswords = decodeFrontCoded(COMMON_PASSWORDS)
 
 const FINE = 'tangerine lamp 42'
 
@@ -85,5 +89,19 @@ describe('the bundled common-password list', () => {
       expect([...entry].length).toBeGreaterThanOrEqual(8)
       expect([...entry].length).toBeLessThanOrEqual(128)
     }
+  })
+
+  it('decodes to exactly the source list: the front coding loses and adds nothing', () => {
+    const source = selectCommonPasswords()
+    expect(new Set(commonPasswords)).toEqual(source)
+    expect(commonPasswords.length).toBe(source.size)
+  })
+
+  it('rejects every password of the source list as common, so none slips through the encoding', () => {
+    const missed = [...selectCommonPasswords()].filter((entry) => {
+      const result = checkPassword(entry)
+      return result.ok || result.reason !== 'common'
+    })
+    expect(missed).toEqual([])
   })
 })

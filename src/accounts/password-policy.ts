@@ -3,7 +3,8 @@
  * character allowed (spaces and emoji included), no composition rules, and a blocklist of
  * commonly used passwords and context-specific words (here: the username).
  */
-import commonPasswords from './common-passwords.json'
+import { COMMON_PASSWORDS } from './common-passwords'
+import { decodeFrontCoded } from './front-coding'
 
 export const MIN_PASSWORD_CODE_POINTS = 8 // 800-63B: at least 8 characters when chosen by the user
 export const MAX_PASSWORD_CODE_POINTS = 128 // 800-63B asks to permit at least 64; PBKDF2 cost is flat
@@ -50,11 +51,11 @@ export function checkPassword(password: string, context: PasswordContext = {}): 
   return { ok: true }
 }
 
-// The JSON is bundled as data (see scripts/build-common-passwords.ts); the Set is built on first
-// use rather than at isolate startup, which Workers limit to 1 s.
+// The list is bundled as front-coded text (scripts/build-common-passwords.ts); it is decoded into
+// the Set on first use rather than at isolate startup, which Workers limit to 1 s.
 let common: Set<string> | undefined
 function commonPasswordSet(): Set<string> {
-  common ??= new Set(commonPasswords)
+  common ??= new Set(decodeFrontCoded(COMMON_PASSWORDS))
   return common
 }
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod'
+import type { core } from 'zod/mini'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
 import type { Env } from '../env'
 import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
@@ -48,7 +48,7 @@ function formatPath(root: string, path: readonly PropertyKey[]): string {
   return out
 }
 
-function zodProblems(root: string, error: z.ZodError): string[] {
+function zodProblems(root: string, error: core.$ZodError): string[] {
   return error.issues.map((issue) => `${formatPath(root, issue.path)}: ${issue.message}`)
 }
 

@@ -5,19 +5,22 @@
  * it (`wrangler secret put NAME`, `.dev.vars` locally); a missing secret disables that one
  * provider at runtime with a clear page, it does not take the gateway down.
  */
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import './zod-locale'
 
 const ROLE = /^[a-z][a-z0-9_:.-]{0,63}$/
-const roleName = z.string().regex(ROLE, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)')
+const roleName = z
+  .string()
+  .check(z.regex(ROLE, 'must be lowercase letters, digits, "_", ":", ".", "-" (max 64)'))
 const secretName = z
   .string()
-  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be a secret name like "GOOGLE_CLIENT_SECRET"')
+  .check(z.regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be a secret name like "GOOGLE_CLIENT_SECRET"'))
 const scope = z
   .string()
-  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be an OAuth scope token (RFC 6749 §3.3)')
+  .check(z.regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be an OAuth scope token (RFC 6749 §3.3)'))
 const domain = z
   .string()
-  .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lowercase domain name like "example.com"')
+  .check(z.regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lowercase domain name like "example.com"'))
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
 
 /** https, or plain http to loopback only (the local stand-ins): nothing on the network can answer for it. */
@@ -31,52 +34,56 @@ export function isProviderUrl(value: string): boolean {
   }
 }
 
-const providerUrl = z
-  .string()
-  .refine(isProviderUrl, { message: 'must be an https URL (http only for 127.0.0.1, localhost or [::1])' })
+const providerUrl = z.string().check(
+  z.refine(isProviderUrl, {
+    message: 'must be an https URL (http only for 127.0.0.1, localhost or [::1])',
+  }),
+)
+const scopes = (fallback: string[]) => z._default(z.array(scope).check(z.maxLength(64)), fallback)
 
 const common = {
   /** In the login and callback URLs: /auth/login/{name}, /auth/callback/{name}. */
   name: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be URL-safe: lowercase letters, digits, "_", "-" (max 32)'),
+    .check(
+      z.regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be URL-safe: lowercase letters, digits, "_", "-" (max 32)'),
+    ),
   display_name: z
     .string()
-    .min(1)
-    .max(64)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
-  client_id: z.string().min(1).max(512),
+    .check(z.minLength(1), z.maxLength(64), z.regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')),
+  client_id: z.string().check(z.minLength(1), z.maxLength(512)),
   client_secret_secret: secretName,
   /** Only users whose verified email is in one of these domains may sign in (empty: any). */
-  allowed_email_domains: z.array(domain).max(256).default([]),
+  allowed_email_domains: z._default(z.array(domain).check(z.maxLength(256)), []),
   /** Roles of a user this provider creates; SETTINGS.default_roles when absent. */
-  default_roles: z.array(roleName).optional(),
+  default_roles: z.optional(z.array(roleName)),
   /** Provider value (OIDC: a `roles_claim` value; GitHub: an organization login) → roles, at account creation. */
-  role_map: z.record(z.string().min(1).max(256), z.array(roleName)).default({}),
+  role_map: z._default(z.record(z.string().check(z.minLength(1), z.maxLength(256)), z.array(roleName)), {}),
   /** First sign-in creates a local user. Off: only identities linked before may sign in. */
-  registration: z.boolean().default(false),
+  registration: z._default(z.boolean(), false),
   /**
    * First sign-in joins the local account whose username equals the email the provider asserts as
    * verified. Off by default: trust a provider's email verification only on purpose.
    */
-  link_by_verified_email: z.boolean().default(false),
+  link_by_verified_email: z._default(z.boolean(), false),
 }
 
 export const oidcProviderSchema = z
-  .object({
+  .strictObject({
     ...common,
     kind: z.literal('oidc'),
     /** The issuer identifier; its /.well-known/openid-configuration is fetched (discovery). */
     issuer: providerUrl,
-    scopes: z.array(scope).max(64).default(['openid', 'email', 'profile']),
+    scopes: scopes(['openid', 'email', 'profile']),
     /** The ID token claim whose values `role_map` maps (e.g. "groups"). */
-    roles_claim: z.string().min(1).max(128).default('groups'),
+    roles_claim: z._default(z.string().check(z.minLength(1), z.maxLength(128)), 'groups'),
   })
-  .strict()
-  .refine((provider) => provider.scopes.includes('openid'), {
-    message: 'must include "openid"',
-    path: ['scopes'],
-  })
+  .check(
+    z.refine((provider) => provider.scopes.includes('openid'), {
+      message: 'must include "openid"',
+      path: ['scopes'],
+    }),
+  )
 
 export const GITHUB_DEFAULTS = {
   authorization_url: 'https://github.com/login/oauth/authorize',
@@ -85,37 +92,38 @@ export const GITHUB_DEFAULTS = {
 } as const
 
 export const githubProviderSchema = z
-  .object({
+  .strictObject({
     ...common,
     kind: z.literal('github'),
     /** GitHub Enterprise Server: https://HOST/login/oauth/authorize, .../access_token, https://HOST/api/v3. */
-    authorization_url: providerUrl.default(GITHUB_DEFAULTS.authorization_url),
-    token_url: providerUrl.default(GITHUB_DEFAULTS.token_url),
-    api_url: providerUrl.default(GITHUB_DEFAULTS.api_url),
-    scopes: z.array(scope).max(64).default(['read:user', 'user:email']),
+    authorization_url: z._default(providerUrl, GITHUB_DEFAULTS.authorization_url),
+    token_url: z._default(providerUrl, GITHUB_DEFAULTS.token_url),
+    api_url: z._default(providerUrl, GITHUB_DEFAULTS.api_url),
+    scopes: scopes(['read:user', 'user:email']),
     /** Only members of one of these organizations may sign in (needs scope read:org). */
-    allowed_orgs: z
-      .array(z.string().regex(/^[A-Za-z0-9-]{1,39}$/))
-      .max(256)
-      .default([]),
+    allowed_orgs: z._default(
+      z.array(z.string().check(z.regex(/^[A-Za-z0-9-]{1,39}$/))).check(z.maxLength(256)),
+      [],
+    ),
   })
-  .strict()
-  .refine(
-    (provider) =>
-      (provider.allowed_orgs.length === 0 && Object.keys(provider.role_map).length === 0) ||
-      provider.scopes.includes('read:org'),
-    {
-      message: 'must include "read:org" when allowed_orgs or role_map names organizations',
+  .check(
+    z.refine(
+      (provider) =>
+        (provider.allowed_orgs.length === 0 && Object.keys(provider.role_map).length === 0) ||
+        provider.scopes.includes('read:org'),
+      {
+        message: 'must include "read:org" when allowed_orgs or role_map names organizations',
+        path: ['scopes'],
+      },
+    ),
+    z.refine((provider) => provider.scopes.includes('user:email') || provider.scopes.includes('user'), {
+      message: 'must include "user:email" (the verified primary email is read from /user/emails)',
       path: ['scopes'],
-    },
+    }),
   )
-  .refine((provider) => provider.scopes.includes('user:email') || provider.scopes.includes('user'), {
-    message: 'must include "user:email" (the verified primary email is read from /user/emails)',
-    path: ['scopes'],
-  })
 
 export const loginProviderSchema = z.discriminatedUnion('kind', [oidcProviderSchema, githubProviderSchema])
-export const loginProvidersSchema = z.array(loginProviderSchema).max(32)
+export const loginProvidersSchema = z.array(loginProviderSchema).check(z.maxLength(32))
 
 export type OidcProviderConfig = z.output<typeof oidcProviderSchema>
 export type GithubProviderConfig = z.output<typeof githubProviderSchema>

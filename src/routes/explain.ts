@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import '../config/zod-locale'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { explainOutcome } from '../proxy/explanation'
@@ -20,13 +21,11 @@ export const explainRoutes = new Hono<AppBindings>()
 
 const MAX_HEADERS = 64
 
-const explainRequest = z
-  .object({
-    method: z.string().regex(METHOD_TOKEN, 'must be an HTTP method token'),
-    path: z.string().startsWith('/', 'must start with "/"').max(8192),
-    headers: z.record(z.string(), z.string()).default({}),
-  })
-  .strict()
+const explainRequest = z.strictObject({
+  method: z.string().check(z.regex(METHOD_TOKEN, 'must be an HTTP method token')),
+  path: z.string().check(z.startsWith('/', 'must start with "/"'), z.maxLength(8192)),
+  headers: z._default(z.record(z.string(), z.string()), {}),
+})
 
 // The gateway's own endpoints answer before the proxy, in their lowercase spelling (other spellings
 // get the route table's 404, which the explanation shows): explain says so rather than pretend a route.

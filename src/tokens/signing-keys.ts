@@ -1,5 +1,6 @@
 import { type CryptoKey, exportJWK, importJWK, type JWK } from 'jose'
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import '../config/zod-locale'
 import { GatewayError } from '../errors/gateway-error'
 
 export type SigningAlg = 'ES256' | 'EdDSA'
@@ -20,27 +21,28 @@ export interface KeyRing {
 }
 
 const privateJwk = z
-  .object({
-    kid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 URL-safe characters'),
+  .looseObject({
+    kid: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 URL-safe characters')),
     alg: z.enum(['ES256', 'EdDSA']),
     kty: z.enum(['EC', 'OKP']),
     crv: z.enum(['P-256', 'Ed25519']),
-    x: z.string().min(1),
-    y: z.string().optional(),
-    d: z.string().min(1, 'private member "d" is required'),
+    x: z.string().check(z.minLength(1)),
+    y: z.optional(z.string()),
+    d: z.string().check(z.minLength(1, 'private member "d" is required')),
   })
-  .loose()
-  .refine(
-    (jwk) =>
-      jwk.alg === 'ES256'
-        ? jwk.kty === 'EC' && jwk.crv === 'P-256'
-        : jwk.kty === 'OKP' && jwk.crv === 'Ed25519',
-    {
-      message: 'kty/crv do not match alg (ES256 needs EC P-256, EdDSA needs OKP Ed25519)',
-    },
+  .check(
+    z.refine(
+      (jwk) =>
+        jwk.alg === 'ES256'
+          ? jwk.kty === 'EC' && jwk.crv === 'P-256'
+          : jwk.kty === 'OKP' && jwk.crv === 'Ed25519',
+      {
+        message: 'kty/crv do not match alg (ES256 needs EC P-256, EdDSA needs OKP Ed25519)',
+      },
+    ),
   )
 
-const keySet = z.object({ keys: z.array(privateJwk).nonempty('must hold at least one key') })
+const keySet = z.object({ keys: z.array(privateJwk).check(z.minLength(1, 'must hold at least one key')) })
 
 function misconfigured(reason: string): GatewayError {
   return new GatewayError('gateway_misconfigured', 'The gateway is misconfigured.', {

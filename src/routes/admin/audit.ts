@@ -3,7 +3,7 @@
  * same page as JSON Lines (the next page's cursor in `X-Next-Cursor`); `after=<event id>` lists
  * what came after an event, oldest first (what `npm run admin -- audit --follow` polls).
  */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { GatewayError } from '../../errors/gateway-error'
 import { queryAuditEvents } from '../../storage/audit-events'
 import { withStorage } from '../../storage/errors'
@@ -38,14 +38,16 @@ operation(
     tags: ['Admin: audit'],
     security: SECURITY,
     summary: 'Audit events, newest first (or JSON Lines with format=jsonl)',
-    query: AuditQuery.extend({
-      after: z.string().max(36).optional().meta({ description: 'Events after this event id, oldest first' }),
+    query: z.extend(AuditQuery, {
+      after: z
+        .optional(z.string().check(z.maxLength(36)))
+        .check(z.describe('Events after this event id, oldest first')),
     }),
     responses: {
       200: {
         description: 'A page of events',
         schema: AuditList,
-        alternatives: { 'application/jsonl': z.string().meta({ description: 'One AuditEvent per line' }) },
+        alternatives: { 'application/jsonl': z.string().check(z.describe('One AuditEvent per line')) },
       },
       ...ERROR_RESPONSES,
     },

@@ -1,5 +1,5 @@
 /** The browser-facing /auth endpoints (login, logout, sessions, pages) in the OpenAPI document. */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { bearerOrSession, error, FORM, html, IdParam, json, redirect } from './auth-schemas'
 import { describeOperation } from './openapi'
 import { Session } from './schemas'
@@ -48,8 +48,8 @@ export function registerBrowserEndpoints(): void {
       username: z.string(),
       password: z.string(),
       csrf: z.string(),
-      return_to: z.string().optional(),
-      remember: z.string().optional(),
+      return_to: z.optional(z.string()),
+      remember: z.optional(z.string()),
     }),
     responses: {
       303: redirect('Signed in: to return_to, with the session cookie'),
@@ -65,7 +65,7 @@ export function registerBrowserEndpoints(): void {
     summary: "The caller's browser sessions (JSON, or HTML for browsers)",
     security: bearerOrSession,
     responses: {
-      200: json(z.object({ items: z.array(Session.extend({ current: z.boolean() })) }), 'Sessions'),
+      200: json(z.object({ items: z.array(z.extend(Session, { current: z.boolean() })) }), 'Sessions'),
       401: error('No valid credentials'),
     },
   })

@@ -3,7 +3,7 @@
  * parse forms and JSON themselves (src/routes/*.ts); these schemas describe what they accept and
  * answer, and test/e2e/admin-http.test.ts checks every one against the running gateway.
  */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { registerBrowserEndpoints } from './auth-doc-browser'
 import {
   bearer,
@@ -21,7 +21,7 @@ import {
   TokenResponse,
 } from './auth-schemas'
 import { describeOperation } from './openapi'
-import { GRANT_TYPES } from './schemas'
+import { GRANT_TYPES, integer } from './schemas'
 
 /** Declares every /auth endpoint (paths and schemas only; the handlers are in src/routes). */
 export function registerAuthEndpoints(): void {
@@ -42,12 +42,12 @@ export function registerAuthEndpoints(): void {
       code: z.optional(z.string()),
       redirect_uri: z.optional(z.string()),
       code_verifier: z.optional(z.string()),
-      username: z.string().optional(),
-      password: z.string().optional(),
-      refresh_token: z.string().optional(),
-      scope: z.string().optional(),
-      client_id: z.string().optional(),
-      client_secret: z.string().optional(),
+      username: z.optional(z.string()),
+      password: z.optional(z.string()),
+      refresh_token: z.optional(z.string()),
+      scope: z.optional(z.string()),
+      client_id: z.optional(z.string()),
+      client_secret: z.optional(z.string()),
     }),
     responses: {
       200: json(TokenResponse, 'Tokens (Cache-Control: no-store)'),
@@ -84,7 +84,7 @@ export function registerAuthEndpoints(): void {
     summary: 'RFC 7009 token revocation',
     security: clientOrBearer,
     bodyTypes: FORM,
-    body: z.object({ token: z.string(), token_type_hint: z.string().optional() }),
+    body: z.object({ token: z.string(), token_type_hint: z.optional(z.string()) }),
     responses: {
       200: { description: 'Revoked, or nothing to revoke' },
       400: error('No token'),
@@ -136,9 +136,9 @@ export function registerAuthEndpoints(): void {
     bodyTypes: JSON_OR_FORM,
     body: z.object({
       name: z.string(),
-      scopes: z.array(z.string()).optional(),
-      roles: z.array(z.string()).optional(),
-      expires_in: z.number().int().optional(),
+      scopes: z.optional(z.array(z.string())),
+      roles: z.optional(z.array(z.string())),
+      expires_in: z.optional(integer()),
     }),
     responses: {
       201: json(CreatedApiKey, 'The key, shown only here'),

@@ -1,18 +1,16 @@
 /** Schemas and response helpers of the /auth endpoints' OpenAPI description (auth-doc*.ts). */
-import * as z from 'zod'
-import type { ZodMiniType } from 'zod/mini'
+import * as z from 'zod/mini'
 import { named, type ResponseSpec } from './openapi'
-import { ErrorBody } from './schemas'
+import { ErrorBody, integer } from './schemas'
 
 export const TokenResponse = named(
   'TokenResponse',
   z.object({
     access_token: z.string(),
     token_type: z.literal('Bearer'),
-    expires_in: z.number().int(),
-    refresh_token: z.string().optional(),
+    expires_in: integer(),
+    refresh_token: z.optional(z.string()),
     scope: z.string(),
-    id_token: z.optional(z.string()),
   }),
 )
 
@@ -22,11 +20,11 @@ export const OwnApiKey = named(
     id: z.string(),
     name: z.string(),
     scopes: z.array(z.string()),
-    roles: z.array(z.string()).nullable(),
-    created_at: z.number().int(),
-    expires_at: z.number().int().nullable(),
-    last_used_at: z.number().int().nullable(),
-    revoked_at: z.number().int().nullable(),
+    roles: z.nullable(z.array(z.string())),
+    created_at: integer(),
+    expires_at: z.nullable(integer()),
+    last_used_at: z.nullable(integer()),
+    revoked_at: z.nullable(integer()),
   }),
 )
 
@@ -38,7 +36,7 @@ export const Me = named(
     roles: z.array(z.string()),
     scopes: z.array(z.string()),
     auth_method: z.enum(['jwt', 'external_jwt', 'api_key', 'basic', 'session']),
-    client_id: z.string().optional(),
+    client_id: z.optional(z.string()),
   }),
 )
 
@@ -46,23 +44,23 @@ export const Introspection = named(
   'Introspection',
   z.object({
     active: z.boolean(),
-    token_type: z.string().optional(),
-    scope: z.string().optional(),
-    client_id: z.string().optional(),
-    username: z.string().optional(),
-    sub: z.string().optional(),
-    roles: z.array(z.string()).optional(),
-    jti: z.string().optional(),
-    iat: z.number().optional(),
-    exp: z.number().optional(),
-    iss: z.string().optional(),
-    aud: z.string().optional(),
+    token_type: z.optional(z.string()),
+    scope: z.optional(z.string()),
+    client_id: z.optional(z.string()),
+    username: z.optional(z.string()),
+    sub: z.optional(z.string()),
+    roles: z.optional(z.array(z.string())),
+    jti: z.optional(z.string()),
+    iat: z.optional(z.number()),
+    exp: z.optional(z.number()),
+    iss: z.optional(z.string()),
+    aud: z.optional(z.string()),
   }),
 )
 
 export const FORM = ['application/x-www-form-urlencoded']
 export const JSON_OR_FORM = ['application/json', 'application/x-www-form-urlencoded']
-export const json = (schema: ZodMiniType, description: string): ResponseSpec => ({ description, schema })
+export const json = (schema: z.ZodMiniType, description: string): ResponseSpec => ({ description, schema })
 export const html = (description: string): ResponseSpec => ({
   description,
   schema: z.string(),
@@ -70,7 +68,7 @@ export const html = (description: string): ResponseSpec => ({
 })
 export const CreatedApiKey = named(
   'CreatedApiKey',
-  OwnApiKey.pick({ id: true, name: true, scopes: true, roles: true, expires_at: true }).extend({
+  z.extend(z.pick(OwnApiKey, { id: true, name: true, scopes: true, roles: true, expires_at: true }), {
     key: z.string(),
   }),
 )

@@ -1,5 +1,5 @@
 /** /admin/clients: list, create (secret shown once), rotate the secret, delete. */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { createClientAsAdmin, deleteClientAsAdmin, rotateClientSecret, viewClient } from '../../admin/clients'
 import { listClients } from '../../storage/clients'
 import { withStorage } from '../../storage/errors'

@@ -4,7 +4,7 @@
  * declarations that also validate the requests) and /auth (auth-doc*.ts), and is served to admins
  * only: it maps every operation an attacker would probe, and nothing but operators needs it.
  */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { type DocOperation, DocsPage } from '../../pages/docs-page'
 import { renderPage } from '../../pages/render'
 import { htmlErrors } from '../pages'

@@ -4,32 +4,30 @@
  * those schemas, and `openApiDocument()` turns the same declarations into the document with zod's
  * own `z.toJSONSchema` (JSON Schema 2020-12, the dialect of OpenAPI 3.1). @hono/zod-openapi does
  * the same, but it pulls zod's full namespace (every locale) into the Worker: +90 KiB gzipped,
- * past the bundle budget. Plain Hono routes (/auth) are described with `describeOperation`.
+ * past the bundle budget. Schemas are `zod/mini` (see config/zod-locale.ts). Plain Hono routes
+ * (/auth) are described with `describeOperation`.
  */
 import type { Context, Hono } from 'hono'
-import * as z from 'zod'
-import type { ZodMiniObject, ZodMiniType } from 'zod/mini'
+import * as z from 'zod/mini'
+import '../../config/zod-locale'
 import type { AppBindings } from '../../env'
 import { GatewayError } from '../../errors/gateway-error'
 import { readFields } from '../form'
 
 type Method = 'get' | 'post' | 'patch' | 'delete'
 type Security = Record<string, string[]>[]
-// Classic zod and zod/mini schemas share zod's core, and a classic schema is a ZodMiniType too (mini's
-// interface is the smaller one); objects differ in their methods, hence the union.
-type Schema = ZodMiniType
-type AnyObject = z.ZodObject<z.ZodRawShape> | ZodMiniObject
+type AnyObject = z.ZodMiniObject
 
 export interface ResponseSpec {
   description: string
-  schema?: Schema
+  schema?: z.ZodMiniType
   /** Default `application/json` when there is a schema. */
   contentType?: string
   /** Alternative bodies by media type (e.g. JSON Lines). */
-  alternatives?: Record<string, Schema>
+  alternatives?: Record<string, z.ZodMiniType>
 }
 
-export interface OperationSpec<P extends AnyObject, Q extends AnyObject, B extends Schema> {
+export interface OperationSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodMiniType> {
   method: Method
   /** OpenAPI style: `/admin/users/{id}`. */
   path: string
@@ -45,12 +43,12 @@ export interface OperationSpec<P extends AnyObject, Q extends AnyObject, B exten
   responses: Record<number, ResponseSpec>
 }
 
-type AnySpec = OperationSpec<AnyObject, AnyObject, Schema>
+type AnySpec = OperationSpec<AnyObject, AnyObject, z.ZodMiniType>
 const operations: AnySpec[] = []
-const names = new WeakMap<Schema, string>()
+const names = new WeakMap<z.ZodMiniType, string>()
 
 /** Gives a schema a name: it becomes `#/components/schemas/<name>` where used as a whole body. */
-export function named<T extends Schema>(name: string, schema: T): T {
+export function named<T extends z.ZodMiniType>(name: string, schema: T): T {
   names.set(schema, name)
   return schema
 }
@@ -63,7 +61,7 @@ function describeIssue(error: z.core.$ZodError): string {
   return `${path ? `${path}: ` : ''}${issue.message}`.slice(0, 300)
 }
 
-function parse<T extends Schema>(schema: T, value: unknown, where: string): z.output<T> {
+function parse<T extends z.ZodMiniType>(schema: T, value: unknown, where: string): z.output<T> {
   const result = schema.safeParse(value)
   if (!result.success) throw new GatewayError('invalid_request', `${where} ${describeIssue(result.error)}`)
   return result.data
@@ -76,7 +74,7 @@ function queryObject(c: Context<AppBindings>): Record<string, string | string[]>
   return out
 }
 
-export interface OperationInput<P extends AnyObject, Q extends AnyObject, B extends Schema> {
+export interface OperationInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodMiniType> {
   params: z.output<P>
   query: z.output<Q>
   body: z.output<B>
@@ -86,7 +84,7 @@ export interface OperationInput<P extends AnyObject, Q extends AnyObject, B exte
 export function operation<
   P extends AnyObject = AnyObject,
   Q extends AnyObject = AnyObject,
-  B extends Schema = Schema,
+  B extends z.ZodMiniType = z.ZodMiniType,
 >(
   app: Hono<AppBindings>,
   spec: OperationSpec<P, Q, B>,
@@ -103,11 +101,11 @@ export function operation<
 }
 
 /** Documents an operation whose handler is a plain Hono route. */
-export function describeOperation(spec: OperationSpec<AnyObject, AnyObject, Schema>): void {
+export function describeOperation(spec: OperationSpec<AnyObject, AnyObject, z.ZodMiniType>): void {
   operations.push(spec)
 }
 
-function jsonSchema(schema: Schema, io: 'input' | 'output'): Record<string, unknown> {
+function jsonSchema(schema: z.ZodMiniType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
     string,
     unknown
@@ -116,7 +114,7 @@ function jsonSchema(schema: Schema, io: 'input' | 'output'): Record<string, unkn
 }
 
 function schemaRef(
-  schema: Schema,
+  schema: z.ZodMiniType,
   io: 'input' | 'output',
   components: Record<string, unknown>,
 ): Record<string, unknown> {
@@ -129,13 +127,13 @@ function schemaRef(
 function parameters(schema: AnyObject | undefined, location: 'path' | 'query') {
   if (!schema) return []
   return Object.entries(schema.shape).map(([name, field]) => {
-    const described = jsonSchema(field as Schema, 'input')
+    const described = jsonSchema(field as z.ZodMiniType, 'input')
     const { description, ...rest } = described
     return {
       name,
       in: location,
       // Optional or defaulted fields accept "absent".
-      required: location === 'path' || !(field as Schema).safeParse(undefined).success,
+      required: location === 'path' || !(field as z.ZodMiniType).safeParse(undefined).success,
       ...(typeof description === 'string' ? { description } : {}),
       schema: rest,
     }

@@ -3,7 +3,7 @@
  * revoke, answered with 303 back to the page). Behind the browser session with role admin like the
  * API; the forms are same-origin posts, which the session's CSRF guard requires.
  */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { revokeUserAsAdmin, updateUserAsAdmin } from '../../admin/users'
 import { currentPrincipal } from '../../authn/middleware'
 import { AdminPage } from '../../pages/admin-page'
@@ -27,7 +27,7 @@ operation(
     method: 'get',
     path: '/admin',
     summary: 'The admin page (HTML): users with their status, recent audit events',
-    query: z.object({ q: z.string().max(64).optional() }),
+    query: z.object({ q: z.optional(z.string().check(z.maxLength(64))) }),
     responses: {
       200: { description: 'The page', schema: z.string(), contentType: 'text/html' },
       302: { description: 'A browser without a session: to the login page' },
@@ -60,7 +60,7 @@ operation(
     method: 'post',
     path: '/admin/page/users/{id}/{action}',
     summary: "The admin page's form actions: disable, enable or revoke a user (303 back to /admin)",
-    params: UserId.extend({ action: z.enum(['disable', 'enable', 'revoke']) }),
+    params: z.extend(UserId, { action: z.enum(['disable', 'enable', 'revoke']) }),
     responses: { 303: { description: 'Done: back to the admin page' }, ...ERROR_RESPONSES, ...NOT_FOUND },
   },
   async (c, { params }) => {

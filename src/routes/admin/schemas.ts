@@ -3,7 +3,7 @@
  * the OpenAPI document (src/routes/admin/openapi.ts) is generated from these same objects, so the
  * document cannot drift from what the handlers accept.
  */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { USERNAME } from '../../accounts/username'
 import { AUDIT_EVENT_TYPES } from '../../audit/events'
 import { named } from './openapi'
@@ -12,21 +12,24 @@ const NAME = /^[a-z][a-z0-9_:.-]{0,63}$/
 export const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/
 export const GRANT_TYPES = ['password', 'refresh_token', 'client_credentials', 'authorization_code'] as const
 
-const roleName = z.string().regex(NAME, 'a role is a lowercase name ([a-z][a-z0-9_:.-]*, max 64)')
-const scopeName = z.string().regex(NAME, 'a scope is a lowercase name ([a-z][a-z0-9_:.-]*, max 64)')
-const epochSeconds = z.number().int().meta({ description: 'Unix time, seconds' })
+const roleName = z.string().check(z.regex(NAME, 'a role is a lowercase name ([a-z][a-z0-9_:.-]*, max 64)'))
+const scopeName = z.string().check(z.regex(NAME, 'a scope is a lowercase name ([a-z][a-z0-9_:.-]*, max 64)'))
+export const integer = () => z.number().check(z.int())
+export const epochSeconds = integer().check(z.describe('Unix time, seconds'))
+/** Text up to `max` characters, optional (an absent query parameter or body field). */
+const optionalText = (max: number) => z.optional(z.string().check(z.maxLength(max)))
 
 export const ErrorBody = named(
   'Error',
   z.object({
-    error: z.string().meta({ example: 'invalid_request' }),
+    error: z.string().check(z.meta({ example: 'invalid_request' })),
     error_description: z.string(),
     request_id: z.string(),
   }),
 )
 
 export const UserId = z.object({
-  id: z.string().min(1).max(128),
+  id: z.string().check(z.minLength(1), z.maxLength(128)),
 })
 
 export const User = named(
@@ -42,19 +45,15 @@ export const User = named(
   }),
 )
 
-export const Cursor = z
-  .string()
-  .max(512)
-  .optional()
-  .meta({ description: 'The `next_cursor` of the previous page' })
-export const Limit = z.coerce.number().int().min(1).max(200).default(50)
+export const Cursor = optionalText(512).check(z.describe('The `next_cursor` of the previous page'))
+export const Limit = z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 50)
 
-export function listOf<T extends z.ZodType>(item: T, name: string) {
+export function listOf<T extends z.ZodMiniType>(item: T, name: string) {
   return named(
     name,
     z.object({
       items: z.array(item),
-      next_cursor: z.string().nullable().meta({ description: 'null on the last page' }),
+      next_cursor: z.nullable(z.string()).check(z.describe('null on the last page')),
     }),
   )
 }
@@ -62,41 +61,42 @@ export function listOf<T extends z.ZodType>(item: T, name: string) {
 export const UserList = listOf(User, 'UserList')
 
 export const UserQuery = z.object({
-  q: z.string().max(64).optional().meta({ description: 'Usernames containing this text' }),
+  q: optionalText(64).check(z.describe('Usernames containing this text')),
   cursor: Cursor,
   limit: Limit,
 })
 
 export const CreateUser = named(
   'CreateUser',
-  z
-    .object({
-      username: z.string().regex(USERNAME, 'must be 3-64 letters, digits or . _ @ + - characters'),
-      password: z.string().min(1).max(1024),
-      roles: z.array(roleName).max(32).optional().meta({ description: 'Default: SETTINGS.default_roles' }),
-    })
-    .strict(),
+  z.strictObject({
+    username: z.string().check(z.regex(USERNAME, 'must be 3-64 letters, digits or . _ @ + - characters')),
+    password: z.string().check(z.minLength(1), z.maxLength(1024)),
+    roles: z
+      .optional(z.array(roleName).check(z.maxLength(32)))
+      .check(z.describe('Default: SETTINGS.default_roles')),
+  }),
 )
 
 export const UpdateUser = named(
   'UpdateUser',
   z
-    .object({
-      roles: z.array(roleName).min(1).max(32).optional(),
-      disabled: z.boolean().optional(),
+    .strictObject({
+      roles: z.optional(z.array(roleName).check(z.minLength(1), z.maxLength(32))),
+      disabled: z.optional(z.boolean()),
     })
-    .strict()
-    .refine((body) => body.roles !== undefined || body.disabled !== undefined, {
-      message: 'give "roles", "disabled" or both',
-    }),
+    .check(
+      z.refine((body) => body.roles !== undefined || body.disabled !== undefined, {
+        message: 'give "roles", "disabled" or both',
+      }),
+    ),
 )
 
 export const RevokeResult = named(
   'RevokeResult',
   z.object({
     user_id: z.string(),
-    not_before: z.string().meta({ description: 'Access tokens issued before this instant are void' }),
-    api_keys_revoked: z.number().int(),
+    not_before: z.string().check(z.describe('Access tokens issued before this instant are void')),
+    api_keys_revoked: integer(),
   }),
 )
 
@@ -108,7 +108,7 @@ export const Session = named(
     last_seen_at: epochSeconds,
     expires_at: epochSeconds,
     user_agent: z.string(),
-    ip: z.string().nullable(),
+    ip: z.nullable(z.string()),
     auth_method: z.string(),
   }),
 )
@@ -122,20 +122,20 @@ export const ApiKey = named(
     user_id: z.string(),
     name: z.string(),
     scopes: z.array(z.string()),
-    roles: z.array(z.string()).nullable(),
+    roles: z.nullable(z.array(z.string())),
     created_at: epochSeconds,
-    expires_at: epochSeconds.nullable(),
-    last_used_at: epochSeconds.nullable(),
-    revoked_at: epochSeconds.nullable(),
+    expires_at: z.nullable(epochSeconds),
+    last_used_at: z.nullable(epochSeconds),
+    revoked_at: z.nullable(epochSeconds),
   }),
 )
 
 export const ApiKeyList = listOf(ApiKey, 'ApiKeyList')
 export const ApiKeyId = z.object({
-  id: z.string().regex(/^[0-9a-f]{16}$/, 'an API key id is 16 hex digits'),
+  id: z.string().check(z.regex(/^[0-9a-f]{16}$/, 'an API key id is 16 hex digits')),
 })
 export const ApiKeyQuery = z.object({
-  user_id: z.string().max(128).optional(),
+  user_id: optionalText(128),
   cursor: Cursor,
   limit: Limit,
 })
@@ -159,35 +159,30 @@ export const Client = named(
 
 export const ClientList = listOf(Client, 'ClientList')
 export const ClientId = z.object({
-  id: z.string().regex(CLIENT_ID),
+  id: z.string().check(z.regex(CLIENT_ID)),
 })
+const uris = () => z.optional(z.array(z.string().check(z.maxLength(2048))).check(z.maxLength(32)))
 export const CreateClient = named(
   'CreateClient',
-  z
-    .object({
-      client_id: z.string().regex(CLIENT_ID, 'must be 1-128 letters, digits or . _ : @ - characters'),
-      name: z
-        .string()
-        .max(200)
-        .regex(/^[^\p{Cc}]*$/u, 'must be one line')
-        .optional(),
-      public: z.boolean().optional().meta({ description: 'A public client has no secret' }),
-      grant_types: z.array(z.enum(GRANT_TYPES)).min(1).optional(),
-      scopes: z.array(scopeName).max(64).optional(),
-      roles: z.array(roleName).max(32).optional(),
-      redirect_uris: z.array(z.string().max(2048)).max(32).optional().meta({
-        description: 'Exact redirect URIs for the authorization code flow (https, or http on loopback)',
-      }),
-      post_logout_redirect_uris: z.array(z.string().max(2048)).max(32).optional(),
-      skip_consent: z.boolean().optional().meta({ description: 'A first-party app: no consent page' }),
-    })
-    .strict(),
+  z.strictObject({
+    client_id: z.string().check(z.regex(CLIENT_ID, 'must be 1-128 letters, digits or . _ : @ - characters')),
+    name: z.optional(z.string().check(z.maxLength(200), z.regex(/^[^\p{Cc}]*$/u, 'must be one line'))),
+    public: z.optional(z.boolean()).check(z.describe('A public client has no secret')),
+    grant_types: z.optional(z.array(z.enum(GRANT_TYPES)).check(z.minLength(1))),
+    scopes: z.optional(z.array(scopeName).check(z.maxLength(64))),
+    roles: z.optional(z.array(roleName).check(z.maxLength(32))),
+    redirect_uris: uris().check(
+      z.describe('Exact redirect URIs for the authorization code flow (https, or http on loopback)'),
+    ),
+    post_logout_redirect_uris: uris(),
+    skip_consent: z.optional(z.boolean()).check(z.describe('A first-party app: no consent page')),
+  }),
 )
 
 export const CreatedClient = named(
   'CreatedClient',
-  Client.extend({
-    client_secret: z.string().optional().meta({ description: 'Shown only in this response' }),
+  z.extend(Client, {
+    client_secret: z.optional(z.string()).check(z.describe('Shown only in this response')),
   }),
 )
 
@@ -197,54 +192,51 @@ export const ClientSecret = named(
 )
 
 const detailValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())])
+const nullableText = () => z.nullable(z.string())
 
 export const AuditEvent = named(
   'AuditEvent',
   z.object({
     id: z.string(),
-    at: z.string().meta({ description: 'ISO 8601, UTC' }),
+    at: z.string().check(z.describe('ISO 8601, UTC')),
     type: z.enum(AUDIT_EVENT_TYPES),
     outcome: z.enum(['success', 'failure']),
-    actor_id: z.string().nullable(),
-    subject_id: z.string().nullable(),
-    client_id: z.string().nullable(),
-    ip: z.string().nullable(),
-    user_agent: z.string().nullable(),
-    request_id: z.string().nullable(),
+    actor_id: nullableText(),
+    subject_id: nullableText(),
+    client_id: nullableText(),
+    ip: nullableText(),
+    user_agent: nullableText(),
+    request_id: nullableText(),
     details: z.record(z.string(), detailValue),
   }),
 )
 
 export const AuditList = listOf(AuditEvent, 'AuditList')
 
-const instant = z.string().max(40).optional().meta({ description: 'ISO 8601 date-time, or Unix seconds' })
+const instant = optionalText(40).check(z.describe('ISO 8601 date-time, or Unix seconds'))
 export const AuditQuery = z.object({
-  type: z.enum(AUDIT_EVENT_TYPES).optional(),
-  actor_id: z.string().max(200).optional(),
-  subject_id: z.string().max(200).optional(),
+  type: z.optional(z.enum(AUDIT_EVENT_TYPES)),
+  actor_id: optionalText(200),
+  subject_id: optionalText(200),
   since: instant,
   until: instant,
   cursor: Cursor,
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  format: z.enum(['json', 'jsonl']).default('json'),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(1000)), 100),
+  format: z._default(z.enum(['json', 'jsonl']), 'json'),
 })
 
 export const CreateApiKey = named(
   'CreateApiKey',
-  z
-    .object({
-      name: z.string().regex(/^[\p{L}\p{N} ._:-]{1,64}$/u, 'must be 1-64 letters, digits, spaces or . _ : -'),
-      scopes: z.array(scopeName).max(64).optional(),
-      roles: z.array(roleName).max(32).optional(),
-      expires_in: z
-        .number()
-        .int()
-        .optional()
-        .meta({ description: 'Seconds; default and maximum from SETTINGS' }),
-    })
-    .strict(),
+  z.strictObject({
+    name: z
+      .string()
+      .check(z.regex(/^[\p{L}\p{N} ._:-]{1,64}$/u, 'must be 1-64 letters, digits, spaces or . _ : -')),
+    scopes: z.optional(z.array(scopeName).check(z.maxLength(64))),
+    roles: z.optional(z.array(roleName).check(z.maxLength(32))),
+    expires_in: z.optional(integer()).check(z.describe('Seconds; default and maximum from SETTINGS')),
+  }),
 )
 export const CreatedApiKey = named(
   'AdminCreatedApiKey',
-  ApiKey.extend({ key: z.string().meta({ description: 'Shown only in this response' }) }),
+  z.extend(ApiKey, { key: z.string().check(z.describe('Shown only in this response')) }),
 )

@@ -4,7 +4,7 @@
  * account is reached without D1 access. Withdrawing a grant also ends that app's sessions for the
  * user, exactly as the user's own DELETE /auth/grants/{client_id} does.
  */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { requireUser } from '../../admin/users'
 import { GatewayError } from '../../errors/gateway-error'
 import { listGrants, revokeGrant } from '../../oauth/consent'
@@ -12,22 +12,21 @@ import { withStorage } from '../../storage/errors'
 import { listUserIdentities } from '../../storage/identities'
 import { adminAction, adminApp, ERROR_RESPONSES, NO_STORE, NOT_FOUND, SECURITY } from './common'
 import { named, operation } from './openapi'
-import { CLIENT_ID, listOf, UserId } from './schemas'
+import { CLIENT_ID, epochSeconds, listOf, UserId } from './schemas'
 
 export const adminUserLinkRoutes = adminApp()
 
 const common = { tags: ['Admin: users'], security: SECURITY }
-const epochSeconds = z.number().int().meta({ description: 'Unix time, seconds' })
 
 const Identity = named(
   'Identity',
   z.object({
     provider: z.string(),
     subject: z.string(),
-    email: z.string().nullable(),
+    email: z.nullable(z.string()),
     display: z.string(),
     created_at: epochSeconds,
-    last_login_at: epochSeconds.nullable(),
+    last_login_at: z.nullable(epochSeconds),
   }),
 )
 const IdentityList = listOf(Identity, 'IdentityList')
@@ -36,7 +35,7 @@ const Grant = named(
   'Grant',
   z.object({
     client_id: z.string(),
-    client_name: z.string().nullable(),
+    client_name: z.nullable(z.string()),
     scopes: z.array(z.string()),
     created_at: epochSeconds,
     updated_at: epochSeconds,
@@ -108,7 +107,7 @@ operation(
     method: 'delete',
     path: '/admin/users/{id}/grants/{client_id}',
     summary: "Withdraw a user's consent to an app and end that app's sessions for the user",
-    params: UserId.extend({ client_id: z.string().regex(CLIENT_ID) }),
+    params: z.extend(UserId, { client_id: z.string().check(z.regex(CLIENT_ID)) }),
     responses: { 204: { description: 'Withdrawn' }, ...ERROR_RESPONSES, ...NOT_FOUND },
   },
   async (c, { params }) => {

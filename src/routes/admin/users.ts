@@ -1,5 +1,5 @@
 /** /admin/users: list, create, read, update (roles, disabled), delete, revoke, sessions, keys. */
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import {
   createUserAsAdmin,
   deleteUserAsAdmin,
