@@ -31,11 +31,6 @@ adminRoutes.route('/', adminClientRoutes)
 adminRoutes.route('/', adminApiKeyRoutes)
 adminRoutes.route('/', adminAuditRoutes)
 adminRoutes.route('/', adminPageRoutes)
-registerAuthEndpoints()
-registerAuthorizationEndpoints()
-registerIdentityEndpoints()
-// POST /admin/explain is served by src/routes/explain.ts, mounted beside this app.
-registerExplainEndpoint()
 
 const SECURITY_SCHEMES = {
   bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
@@ -50,10 +45,24 @@ const SECURITY_SCHEMES = {
 }
 
 let document: OpenApiDocument | undefined
+let described = false
 
-/** Built once per isolate: the declarations do not change while it runs. */
+/**
+ * Built once per isolate, on the first request for it: the declarations do not change while it
+ * runs. The descriptions of the plain Hono routes (/auth, and POST /admin/explain, served by
+ * src/routes/explain.ts beside this app) are only documentation, so their schemas are created here
+ * rather than at isolate start, which every proxied request's cold start would pay for.
+ */
 export function openApiDocument(): OpenApiDocument {
-  document ??= buildOpenApiDocument(
+  if (document) return document
+  if (!described) {
+    described = true
+    registerAuthEndpoints()
+    registerAuthorizationEndpoints()
+    registerIdentityEndpoints()
+    registerExplainEndpoint()
+  }
+  document = buildOpenApiDocument(
     {
       title: 'Edge auth gateway: auth and admin API',
       version: '1',
