@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { gatewayFetch, testId, upstreamReceived } from '../../test/support/gateway'
+import { authorizedPath } from './gateway'
 
 describe('public routes', () => {
   it('forwards a public request with X-Auth-Method none and no identity headers', async () => {
@@ -11,6 +12,26 @@ describe('public routes', () => {
     expect(received?.url).toBe('/api/public/hello?x=1&y=%20')
     expect(received?.headers['x-auth-method']).toBe('none')
     expect(received?.headers['x-auth-user']).toBeUndefined()
+  })
+})
+
+describe('authorizedPath', () => {
+  const literal = { prefixKeys: ['api', 'v1'], spellings: ['Api', 'V1'] }
+  const template = { prefixKeys: ['users', '{}'], spellings: ['Users', undefined] }
+
+  it.each([
+    ['/Api/V1', '/Api/V1'],
+    ['/Api/V1/Items/x', '/Api/V1/Items/x'],
+    ['/api/v1/Items/x', '/Api/V1/Items/x'],
+    ['/API/V1', '/Api/V1'],
+    ['/Api/v1/x', '/Api/V1/x'],
+  ])('respells a literal prefix: %s -> %s', (path, expected) => {
+    expect(authorizedPath(literal, path)).toBe(expected)
+  })
+
+  it('respells only the literal segments of a template and keeps parameters byte for byte', () => {
+    expect(authorizedPath(template, '/USERS/Bob/x')).toBe('/Users/Bob/x')
+    expect(authorizedPath(template, '/Users/Bob')).toBe('/Users/Bob')
   })
 })
 

@@ -47,17 +47,42 @@ function gatewayCookiesFor(route: CompiledRoute): ReadonlySet<string> {
   return names
 }
 
+// Per route: its literal prefix in its own spelling (`/Api/V1`), when every prefix segment is a
+// literal; undefined for templates. Keyed by the compiled route, so one entry per route.
+const spelledPrefixByRoute = new WeakMap<CompiledRoute, string | null>()
+
+function spelledPrefix(route: Pick<CompiledRoute, 'prefixKeys' | 'spellings'>): string | null {
+  let prefix = spelledPrefixByRoute.get(route as CompiledRoute)
+  if (prefix === undefined) {
+    const { spellings } = route
+    prefix =
+      spellings.length === route.prefixKeys.length && spellings.every((spelling) => spelling !== undefined)
+        ? `/${spellings.join('/')}`
+        : null
+    spelledPrefixByRoute.set(route as CompiledRoute, prefix)
+  }
+  return prefix
+}
+
 /**
  * The path as authorized: the route's literal segments in the route's own spelling, parameters and
  * the rest byte for byte. Matching ignores case and compatibility forms, so without this
  * `/API/Public/x` would be authorized by the public rule yet reach a case-sensitive upstream as a
- * different path.
+ * different path. A request that already spells a literal prefix the route's way (the usual case)
+ * is returned as it is, without splitting it into segments.
  */
 export function authorizedPath(
   route: Pick<CompiledRoute, 'prefixKeys' | 'spellings'>,
   canonicalPath: string,
 ): string {
   if (route.prefixKeys.length === 0) return canonicalPath
+  const prefix = spelledPrefix(route)
+  if (
+    prefix !== null &&
+    canonicalPath.startsWith(prefix) &&
+    (canonicalPath.length === prefix.length || canonicalPath.charCodeAt(prefix.length) === 0x2f) /* / */
+  )
+    return canonicalPath
   const segments = canonicalPath.split('/')
   route.spellings.forEach((spelling, index) => {
     if (spelling !== undefined) segments[index + 1] = spelling

@@ -17,7 +17,7 @@ import { foldVariants } from './case-folds'
 export const RESERVED_SEGMENTS: readonly string[] = ['admin', 'auth', '.well-known', 'healthz']
 
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_SEGMENTS)
-const LONGEST = Math.max(...RESERVED_SEGMENTS.map((segment) => segment.length))
+const RESERVED_LENGTHS: ReadonlySet<number> = new Set(RESERVED_SEGMENTS.map((segment) => segment.length))
 const NOT_ASCII = /[^ -~]/
 
 /**
@@ -55,9 +55,11 @@ export function startsWithReservedSegment(url: string): boolean {
     const code = url.charCodeAt(end)
     if (code === 0x2f /* / */ || code === 0x3f /* ? */ || code === 0x23 /* # */) break
   }
+  // Only a first segment of a reserved length can be one: most proxied paths stop here, before
+  // any copy of the segment is made.
+  if (!RESERVED_LENGTHS.has(end - start - 1)) return false
   const segment = url.slice(start + 1, end)
-  // The length check spares the proxied request path a lowercased copy of most first segments.
-  return RESERVED.has(segment) || (segment.length <= LONGEST && RESERVED.has(segment.toLowerCase()))
+  return RESERVED.has(segment) || RESERVED.has(segment.toLowerCase())
 }
 
 /**
