@@ -69,16 +69,16 @@ export function renderError(error: unknown, requestId: string, realm: string = D
     })
   }
 
-  const headers: [string, string][] = [
-    ['content-type', 'application/json'],
-    ['cache-control', 'no-store'],
-    ['x-request-id', requestId],
-  ]
-  if (known?.challenge) headers.push(['www-authenticate', challengeHeader(known, realm)])
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+  }
+  if (known?.challenge) headers['www-authenticate'] = challengeHeader(known, realm)
   // RFC 9110 §15.5.6: a 405 lists what the resource does take, even when that is nothing.
-  if (status === 405) headers.push(['allow', (known?.allow ?? []).join(', ')])
+  if (status === 405) headers.allow = (known?.allow ?? []).join(', ')
   if (known?.retryAfter !== undefined)
-    headers.push(['retry-after', String(Math.max(1, Math.ceil(known.retryAfter)))])
+    headers['retry-after'] = String(Math.max(1, Math.ceil(known.retryAfter)))
   const body = JSON.stringify({ error: code, error_description: description, request_id: requestId })
   return new Response(body, { status, headers })
 }
