@@ -7,7 +7,6 @@ import { adminRoutes } from './routes/admin'
 import { apiKeyRoutes } from './routes/api-keys'
 import { authorizeRoutes } from './routes/authorize'
 import { endSessionRoutes } from './routes/end-session'
-import { explainRoutes } from './routes/explain'
 import { healthRoutes } from './routes/health'
 import { identityRoutes } from './routes/identities'
 import { loginRoutes } from './routes/login'
@@ -41,7 +40,6 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', authorizeRoutes)
   app.route('/', endSessionRoutes)
   app.route('/', adminRoutes)
-  app.route('/', explainRoutes)
   app.all('*', (c) =>
     proxyRequest({
       request: c.req.raw,

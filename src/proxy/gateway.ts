@@ -48,7 +48,7 @@ function gatewayCookiesFor(route: CompiledRoute): ReadonlySet<string> {
 }
 
 // Per route: its literal prefix in its own spelling (`/Api/V1`), when every prefix segment is a
-// literal; undefined for templates. Keyed by the compiled route, so one entry per route.
+// literal; null for templates. Keyed by the compiled route, so one entry per route.
 const spelledPrefixByRoute = new WeakMap<CompiledRoute, string | null>()
 
 function spelledPrefix(route: Pick<CompiledRoute, 'prefixKeys' | 'spellings'>): string | null {
@@ -77,10 +77,11 @@ export function authorizedPath(
 ): string {
   if (route.prefixKeys.length === 0) return canonicalPath
   const prefix = spelledPrefix(route)
+  const SLASH = 0x2f
   if (
     prefix !== null &&
     canonicalPath.startsWith(prefix) &&
-    (canonicalPath.length === prefix.length || canonicalPath.charCodeAt(prefix.length) === 0x2f) /* / */
+    (canonicalPath.length === prefix.length || canonicalPath.charCodeAt(prefix.length) === SLASH)
   )
     return canonicalPath
   const segments = canonicalPath.split('/')

@@ -7,6 +7,7 @@
 import * as z from 'zod/mini'
 import { type DocOperation, DocsPage } from '../../pages/docs-page'
 import { renderPage } from '../../pages/render'
+import { explainRoutes } from '../explain'
 import { htmlErrors } from '../pages'
 import { adminApiKeyRoutes } from './api-keys'
 import { adminAuditRoutes } from './audit'
@@ -31,6 +32,7 @@ adminRoutes.route('/', adminClientRoutes)
 adminRoutes.route('/', adminApiKeyRoutes)
 adminRoutes.route('/', adminAuditRoutes)
 adminRoutes.route('/', adminPageRoutes)
+adminRoutes.route('/', explainRoutes)
 
 const SECURITY_SCHEMES = {
   bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
@@ -49,8 +51,8 @@ let described = false
 
 /**
  * Built once per isolate, on the first request for it: the declarations do not change while it
- * runs. The descriptions of the plain Hono routes (/auth, and POST /admin/explain, served by
- * src/routes/explain.ts beside this app) are only documentation, so their schemas are created here
+ * runs. The descriptions of the plain Hono routes (/auth, and POST /admin/explain, a plain route
+ * of src/routes/explain.ts mounted here) are only documentation, so their schemas are created here
  * rather than at isolate start, which every proxied request's cold start would pay for.
  */
 export function openApiDocument(): OpenApiDocument {
