@@ -202,6 +202,7 @@ describe('what authorize does next', () => {
       request: await validRequest(overrides),
       user: who,
       consentCovers: covers,
+      rolesCovered: true,
       now,
     })
     expect(decision.next === 'error' ? decision.error : decision.next).toBe(expected)
@@ -213,9 +214,52 @@ describe('what authorize does next', () => {
       request: { ...request, client: { ...request.client, skipConsent: true } },
       user,
       consentCovers: false,
+      rolesCovered: true,
       now,
     })
     expect(decision).toEqual({ next: 'issue' })
+  })
+
+  it('asks again when the app would act with a role the user has not approved, even for skip_consent', async () => {
+    const request = await validRequest()
+    for (const skipConsent of [false, true]) {
+      const decision = decideInteraction({
+        request: { ...request, client: { ...request.client, skipConsent } },
+        user,
+        consentCovers: true,
+        rolesCovered: false,
+        now,
+      })
+      expect(decision).toEqual({ next: 'consent' })
+    }
+    const silent = decideInteraction({
+      request: await validRequest({ prompt: 'none' }),
+      user,
+      consentCovers: true,
+      rolesCovered: false,
+      now,
+    })
+    expect(silent).toEqual({ next: 'error', error: 'consent_required' })
+  })
+
+  it('never asks for a first_party client (its tokens are the user own), unless prompt=consent', async () => {
+    const request = await validRequest()
+    const firstParty = { ...request, client: { ...request.client, firstParty: true } }
+    expect(
+      decideInteraction({ request: firstParty, user, consentCovers: false, rolesCovered: false, now }),
+    ).toEqual({
+      next: 'issue',
+    })
+    const prompted = await validRequest({ prompt: 'consent' })
+    expect(
+      decideInteraction({
+        request: { ...prompted, client: { ...prompted.client, firstParty: true } },
+        user,
+        consentCovers: false,
+        rolesCovered: false,
+        now,
+      }),
+    ).toEqual({ next: 'consent' })
   })
 
   it('comes back from the login page without prompt=login (no loop) but with login_after, other prompts kept', () => {
@@ -236,6 +280,7 @@ describe('what authorize does next', () => {
       request: { ...request, loginAfter: now },
       user: { userId: 'u', authTime },
       consentCovers: true,
+      rolesCovered: true,
       now: now + 30,
     })
     expect(decision.next).toBe(expected)
@@ -248,6 +293,7 @@ describe('what authorize does next', () => {
       request,
       user: { userId: 'u', authTime: now - 5 },
       consentCovers: true,
+      rolesCovered: true,
       now: now + 2,
     })
     expect(decision.next).toBe('issue')

@@ -217,7 +217,11 @@ describe('consent grants', () => {
     expect(again.status).toBe(404)
   })
 
-  it('lets an app’s token see and withdraw only that app’s own grant', async () => {
+  // Issue 19 changed this test with the contract: an app's token used to see and withdraw its own
+  // grant here; listing and withdrawing grants now manage the account, so a delegated token is
+  // refused outright (403 insufficient_scope) and touches no grant. It can still end its own
+  // tokens at /auth/revoke (test/delegated-tokens.test.ts).
+  it('refuses an app’s token both the list of grants and withdrawing any of them', async () => {
     const user = await createUser('oidc-grant-scoped')
     await createCodeClient('oidc-nosy-app')
     await createCodeClient('oidc-victim-app')
@@ -225,13 +229,15 @@ describe('consent grants', () => {
     await recordGrant(env.DB, { userId: user.id, clientId: 'oidc-victim-app', scopes: ['openid'] })
     const nosy = await codeTokens('oidc-nosy-app', user.id)
     const listed = await gatewayFetch('/auth/grants', { headers: bearer(nosy.access_token) })
-    const body = (await listed.json()) as { grants: { client_id: string }[] }
-    expect(body.grants.map((grant) => grant.client_id)).toEqual(['oidc-nosy-app'])
-    const attempt = await gatewayFetch('/auth/grants/oidc-victim-app', {
-      method: 'DELETE',
-      headers: bearer(nosy.access_token),
-    })
-    expect(attempt.status).toBe(404)
-    expect(await findGrant(env.DB, { userId: user.id, clientId: 'oidc-victim-app' })).toBeDefined()
+    expect(listed.status).toBe(403)
+    expect(await listed.json()).toMatchObject({ error: 'insufficient_scope' })
+    for (const target of ['oidc-victim-app', 'oidc-nosy-app']) {
+      const attempt = await gatewayFetch(`/auth/grants/${target}`, {
+        method: 'DELETE',
+        headers: bearer(nosy.access_token),
+      })
+      expect(attempt.status).toBe(403)
+      expect(await findGrant(env.DB, { userId: user.id, clientId: target })).toBeDefined()
+    }
   })
 })

@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../src/crypto/bytes'
 import { AUTHORIZATION_CODE_TTL_SECONDS, issueAuthorizationCode } from '../src/oauth/authorization-code'
+import { recordGrant } from '../src/oauth/consent'
 import type { AuthorizationCodeRow } from '../src/storage/authorization-codes'
 import { nowSeconds } from '../src/storage/json'
 import { basicAuth, callApi, createUser, tokenRequest } from './support/accounts'
@@ -99,6 +100,8 @@ describe('issuing a code', () => {
 })
 
 describe('exchanging a code', () => {
+  // Issue 19 changed this test with the contract: the app's token used to carry all of the user's
+  // roles (['editor']); a delegated token carries only roles the client may act with (none here).
   it('gives a public client an at+jwt for the gateway audience, a refresh token and an ID token', async () => {
     const user = await createUser('ac-public', ['editor'])
     await createCodeClient('ac-public-app')
@@ -116,8 +119,9 @@ describe('exchanging a code', () => {
       client_id: 'ac-public-app',
       auth_time: issued.authTime,
       scope: 'openid read write',
-      roles: ['editor'],
+      roles: [],
     })
+    expect(decodeJwt(tokens.access_token).first_party).toBeUndefined()
     expect(await callApi(tokens.access_token)).toEqual({ status: 200, forwarded: 1 })
   })
 
@@ -149,7 +153,13 @@ describe('exchanging a code', () => {
 
   it('carries no scope beyond what the user may hold now (a demotion since consent narrows it)', async () => {
     const user = await createUser('ac-demoted', ['editor'])
-    await createCodeClient('ac-demoted-app')
+    await createCodeClient('ac-demoted-app', { allowedRoles: ['editor'] })
+    await recordGrant(env.DB, {
+      userId: user.id,
+      clientId: 'ac-demoted-app',
+      scopes: ['openid', 'read', 'write'],
+      roles: ['editor', 'user'],
+    })
     const issued = await issueCode('ac-demoted-app', user.id, { scopes: ['openid', 'read', 'write'] })
     await env.DB.prepare(`UPDATE users SET roles = '["user"]' WHERE id = ?1`).bind(user.id).run()
     const tokens = await tokensOf(await exchangeCode('ac-demoted-app', issued))

@@ -1,6 +1,6 @@
 /** create-client: an OAuth client whose secret is shown once and stored only as SHA-256. */
 import { randomToken, sha256Hex } from '../../src/crypto/bytes'
-import { checkRedirectUri } from '../../src/oauth/redirect-uri'
+import { checkOrigin, checkRedirectUri } from '../../src/oauth/redirect-uri'
 import { clientCreatedAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql } from './admin-d1'
@@ -28,11 +28,21 @@ function assertRedirectUris(values: readonly string[], flag: string): string[] {
   return [...new Set(values)]
 }
 
+function assertOrigins(values: readonly string[]): string[] {
+  for (const origin of values) {
+    const check = checkOrigin(origin)
+    if (!check.ok)
+      throw new UsageError(`--allowed-origin ${JSON.stringify(origin.slice(0, 100))} ${check.reason}`)
+  }
+  return [...new Set(values)]
+}
+
 export const createClient: AdminCommand = {
   name: 'create-client',
   summary: 'create an OAuth client (prints its secret once)',
   help: `Usage: npm run admin -- create-client <client_id> [--public] [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
-         [--grant G]... [--scope S]... [--role R]... [--skip-consent] [--name N] [target]
+         [--grant G]... [--scope S]... [--role R]... [--allow-role R]... [--allowed-origin O]...
+         [--skip-consent] [--first-party] [--name N] [target]
 
 Creates an OAuth client. A confidential client gets a generated secret (${CLIENT_SECRET_PREFIX} + 32 random
 bytes, base64url), printed on stdout once and never again: D1 stores only its SHA-256.
@@ -47,8 +57,19 @@ bytes, base64url), printed on stdout once and never again: D1 stores only its SH
                 no fragment, no userinfo). Required with the authorization_code grant.
   --post-logout-redirect-uri URI
                 where /auth/end-session may send the browser afterwards (repeatable; same rules)
+  --allow-role R
+                a role the app may act with for a user (repeatable): a token it gets through the
+                authorization code flow carries the user's roles that are also allowed here (after
+                the role hierarchy), and the consent page names each one. Default: none.
+  --allowed-origin O
+                a browser origin (https://app.example.com) that may call /auth/token, /auth/revoke
+                and /auth/userinfo with CORS, besides the origins of the redirect URIs (repeatable)
   --skip-consent
-                a first-party app: users are not shown the consent page
+                no consent page for the scopes the client may request; a role the user has not
+                yet let the app act with is still asked for
+  --first-party
+                your own app: its tokens act with every role of the user and may manage the account
+                (admin API, API keys, sessions, password). Never for an app someone else controls.
   --role R      a role of the client itself, for client_credentials tokens (repeatable)
   --public      a public client (no secret; it names itself with client_id); cannot use client_credentials
   --name N      a display name (default: the client id)
@@ -65,6 +86,9 @@ ${TARGET_HELP}
       'redirect-uri': { type: 'string', multiple: true },
       'post-logout-redirect-uri': { type: 'string', multiple: true },
       'skip-consent': { type: 'boolean' },
+      'first-party': { type: 'boolean' },
+      'allow-role': { type: 'string', multiple: true },
+      'allowed-origin': { type: 'string', multiple: true },
     })
     const target = readTarget(values)
     const clientId = assertClientId(exactlyPositionals(positionals, ['client_id'])[0] as string)
@@ -87,6 +111,9 @@ ${TARGET_HELP}
     }
     const scopes = assertNames(values.scope ?? [], 'scope')
     const roles = assertNames(values.role ?? [], 'role')
+    const allowedRoles = assertNames(values['allow-role'] ?? [], 'role')
+    const allowedOrigins = assertOrigins(values['allowed-origin'] ?? [])
+    const firstParty = values['first-party'] === true
     const name = assertClientName(values.name ?? clientId)
     const remote = remoteOf(values)
     if (remote) {
@@ -100,6 +127,9 @@ ${TARGET_HELP}
         redirect_uris: redirectUris,
         post_logout_redirect_uris: postLogoutRedirectUris,
         skip_consent: values['skip-consent'] === true,
+        first_party: firstParty,
+        allowed_roles: allowedRoles,
+        allowed_origins: allowedOrigins,
       }
       await remoteCreateClient(remote, input, values.json === true)
       return 0
@@ -108,13 +138,20 @@ ${TARGET_HELP}
     const secretHash = secret === undefined ? null : await sha256Hex(secret)
     const skipConsent = values['skip-consent'] === true
     const statement = sql`INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles,
-        redirect_uris, post_logout_redirect_uris, first_party, disabled, created_at)
+        redirect_uris, post_logout_redirect_uris, skip_consent, first_party, allowed_roles, allowed_origins,
+        disabled, created_at)
       VALUES (${clientId}, ${secretHash}, ${name}, ${jsonList(grants)}, ${jsonList(scopes)}, ${jsonList(roles)},
-        ${jsonList(redirectUris)}, ${jsonList(postLogoutRedirectUris)}, ${skipConsent}, 0, ${NOW_SECONDS})
+        ${jsonList(redirectUris)}, ${jsonList(postLogoutRedirectUris)}, ${skipConsent}, ${firstParty},
+        ${jsonList(allowedRoles)}, ${jsonList(allowedOrigins)}, 0, ${NOW_SECONDS})
       ON CONFLICT(client_id) DO NOTHING RETURNING client_id`
     // The row this batch inserted is the one holding this secret's hash (or, public, made just now).
     const marker = secretHash === null ? sql`created_at = ${NOW_SECONDS}` : sql`secret_hash = ${secretHash}`
-    const audit = clientCreatedAuditStatement(clientId, marker, { grant_types: grants, scopes })
+    const audit = clientCreatedAuditStatement(clientId, marker, {
+      grant_types: grants,
+      scopes,
+      first_party: firstParty,
+      allowed_roles: allowedRoles,
+    })
     const [rows = []] = await executeSql(target, joinStatements([statement, audit]), {
       secrets: secretHash === null ? [] : [secretHash],
     })

@@ -8,7 +8,7 @@ import type { AuditSink } from '../audit/record'
 import type { Settings } from '../config/schema'
 import { randomToken, sha256Hex } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
-import { checkRedirectUri } from '../oauth/redirect-uri'
+import { checkOrigin, checkRedirectUri } from '../oauth/redirect-uri'
 import {
   type ClientSummary,
   deleteClientRow,
@@ -34,6 +34,9 @@ export interface ClientView {
   redirect_uris: string[]
   post_logout_redirect_uris: string[]
   skip_consent: boolean
+  first_party: boolean
+  allowed_roles: string[]
+  allowed_origins: string[]
   disabled: boolean
   created_at: number
 }
@@ -49,6 +52,9 @@ export function viewClient(client: ClientSummary): ClientView {
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     skip_consent: client.skipConsent,
+    first_party: client.firstParty,
+    allowed_roles: client.allowedRoles,
+    allowed_origins: client.allowedOrigins,
     disabled: client.disabled,
     created_at: client.createdAt,
   }
@@ -71,6 +77,9 @@ export interface NewClientInput {
   redirect_uris?: string[]
   post_logout_redirect_uris?: string[]
   skip_consent?: boolean
+  first_party?: boolean
+  allowed_roles?: string[]
+  allowed_origins?: string[]
 }
 
 /** The Worker's one set of registration rules (oauth/redirect-uri.ts), as the CLI applies them. */
@@ -78,6 +87,15 @@ function checkedRedirectUris(values: readonly string[] | undefined, field: strin
   for (const uri of values ?? []) {
     const check = checkRedirectUri(uri)
     if (!check.ok) throw new GatewayError('invalid_request', `An entry of "${field}" ${check.reason}.`)
+  }
+  return [...new Set(values ?? [])]
+}
+
+/** `allowed_origins` entries are bare origins: https, or http on loopback (as redirect URIs). */
+function checkedOrigins(values: readonly string[] | undefined): string[] {
+  for (const origin of values ?? []) {
+    const check = checkOrigin(origin)
+    if (!check.ok) throw new GatewayError('invalid_request', `An entry of "allowed_origins" ${check.reason}.`)
   }
   return [...new Set(values ?? [])]
 }
@@ -124,6 +142,9 @@ export async function createClientAsAdmin(
       redirectUris,
       postLogoutRedirectUris,
       skipConsent: input.skip_consent === true,
+      firstParty: input.first_party === true,
+      allowedRoles: [...new Set(input.allowed_roles ?? [])],
+      allowedOrigins: checkedOrigins(input.allowed_origins),
     }),
   )
   if (!client) throw new GatewayError('conflict', 'A client with that id exists.')
@@ -131,7 +152,13 @@ export async function createClientAsAdmin(
     type: 'client_created',
     actorId: admin.actorId,
     clientId: client.clientId,
-    details: { confidential: !isPublic, grant_types: grants, scopes: client.scopes },
+    details: {
+      confidential: !isPublic,
+      grant_types: grants,
+      scopes: client.scopes,
+      first_party: client.firstParty,
+      allowed_roles: client.allowedRoles,
+    },
   })
   const view = viewClient({ ...client, createdAt: Math.floor(Date.now() / 1000) })
   return secret === undefined ? view : { ...view, client_secret: secret }

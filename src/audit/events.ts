@@ -35,6 +35,7 @@ export const AUDIT_EVENT_TYPES = [
   'identity_linked',
   'identity_unlinked',
   'admin_action',
+  'delegated_token_refused',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import { recordAuditEvent } from '../audit/record'
 import { decide } from '../authz/policy'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { AppBindings } from '../env'
@@ -57,6 +58,39 @@ export function currentPrincipal(c: { var: AppBindings['Variables'] }): Principa
   const principal = c.var.ctx.principal
   if (!principal) throw new GatewayError('internal_error', 'No principal: authenticate() must run first.')
   return principal
+}
+
+const NOT_FIRST_PARTY =
+  'A token issued to an app cannot manage the account or the gateway: sign in yourself (the browser session or a password-grant token).'
+
+/**
+ * The guard of every endpoint that manages the account or the gateway (admin API, API keys,
+ * sessions, logout-all, password, identities, grants): first-party credentials only. A token an
+ * app obtained with the user's consent acts for the user only as far as the consent page said;
+ * here it is 403 `insufficient_scope` (RFC 6750 §3.1), audited, and the handler never runs. Any
+ * principal not marked first-party (API keys, Basic, external tokens too) is refused the same way.
+ * Declared next to each such route; src/routes/first-party-routes.test.ts walks the app's routes.
+ */
+export const requireFirstParty: MiddlewareHandler<AppBindings> = async function requireFirstParty(c, next) {
+  const principal = currentPrincipal(c)
+  if (principal.firstParty !== true) {
+    recordAuditEvent(c.var.ctx, {
+      type: 'delegated_token_refused',
+      outcome: 'failure',
+      actorId: principal.id,
+      subjectId: principal.id,
+      clientId: principal.clientId,
+      details: {
+        method: c.req.method,
+        path: new URL(c.req.url).pathname.slice(0, 200),
+        auth_method: principal.method,
+      },
+    })
+    throw new GatewayError('insufficient_scope', NOT_FIRST_PARTY, {
+      challenge: { scheme: 'Bearer', error: 'insufficient_scope' },
+    })
+  }
+  await next()
 }
 
 /** 403 unless the caller holds one of `roles` (after the role hierarchy: admin > editor > user). */

@@ -70,6 +70,8 @@ export async function loadSession(input: CredentialInput): Promise<Principal | u
     scopes: [...scopesForRoles(record.roles, config.roleClosure, config.settings.role_scopes)].sort(),
     expiresAt: record.expiresAt,
     browserSession: { id: record.id, tokenHash },
+    // The user at the gateway's own pages: never an app acting for them.
+    firstParty: true,
     ...sessionAuthentication(record.authMethod),
   }
   principals.set(record, { config, tokenHash, principal })

@@ -13,6 +13,13 @@ export interface Principal {
   roles: string[]
   scopes: string[]
   clientId?: string
+  /**
+   * The credential is the user's (or the operator's) own: a browser session, a password-grant
+   * token, a token of a client the operator marked `first_party`. Absent means delegated for our
+   * tokens: issued to an app acting for the user (docs/authorization-server.md). Only first-party
+   * credentials may manage the account or the gateway (requireFirstParty).
+   */
+  firstParty?: true
   /** `jti` of the access token, when there is one (revocation, logout). */
   tokenId?: string
   /** SHA-256 of `tokenId`, memoized on the (cached) principal for the denylist lookup. */
@@ -36,6 +43,15 @@ export interface Principal {
    */
   amr?: string[]
   loginProvider?: string
+}
+
+/**
+ * A delegated token: one of ours issued to a client (an app acting for the user, or a service
+ * client acting as itself) that does not say it is first-party. Route policy `delegated = "deny"`
+ * refuses these, and the assertion names their client as `azp`.
+ */
+export function isDelegated(principal: Principal): principal is Principal & { clientId: string } {
+  return principal.method === 'jwt' && principal.firstParty !== true && principal.clientId !== undefined
 }
 
 /**

@@ -4,6 +4,7 @@
  * `approveAuthorization` and `denyAuthorization` after re-validating the same query. Nothing here
  * reads cookies or writes HTML, so every path runs in tests against the real D1.
  */
+import { rolesToConsent } from '../authz/delegation'
 import type { GatewayConfig } from '../config/load'
 import { isGatewayError } from '../errors/gateway-error'
 import { nowSeconds } from '../storage/json'
@@ -15,7 +16,7 @@ import {
   validateAuthorizationRequest,
 } from './authorize-request'
 import { authorizationResponseUrl } from './authorize-response'
-import { findGrant, grantCovers, recordGrant } from './consent'
+import { findGrant, grantCovers, grantCoversRoles, recordGrant } from './consent'
 import { decideInteraction, returnToAfterLogin, type SignedInUser } from './interaction'
 import { authorizationScopes } from './scopes'
 
@@ -39,8 +40,11 @@ export type AuthorizeOutcome =
   | { kind: 'redirect'; location: string }
   /** 302 to the login page with this `return_to` (and `login_hint`, if any, to prefill). */
   | { kind: 'login'; returnTo: string; loginHint?: string }
-  /** Show the consent page for these scopes; its form re-posts the original query. */
-  | { kind: 'consent'; request: AuthorizationRequest; scopes: string[] }
+  /**
+   * Show the consent page for these scopes and the roles the app would act with; its form
+   * re-posts the original query.
+   */
+  | { kind: 'consent'; request: AuthorizationRequest; scopes: string[]; roles: string[] }
 
 function back(
   context: AuthorizeContext,
@@ -123,13 +127,17 @@ export async function authorize(
   const { request } = validation
   const scopes = user ? capScopes(context, request, user) : []
   if (!Array.isArray(scopes)) return scopes
-  const consentCovers =
-    user !== undefined &&
-    grantCovers(
-      await findGrant(context.db, { userId: user.userId, clientId: request.client.clientId }),
-      scopes,
-    )
-  const decision = decideInteraction({ request, user, consentCovers, now })
+  const roles = user ? rolesToConsent(request.client, user.roles, context.config.roleClosure) : []
+  const grant = user
+    ? await findGrant(context.db, { userId: user.userId, clientId: request.client.clientId })
+    : undefined
+  const decision = decideInteraction({
+    request,
+    user,
+    consentCovers: user !== undefined && grantCovers(grant, scopes),
+    rolesCovered: grantCoversRoles(grant, roles),
+    now,
+  })
   switch (decision.next) {
     case 'login':
       return {
@@ -140,7 +148,7 @@ export async function authorize(
     case 'error':
       return back(context, request, { error: decision.error, state: request.state })
     case 'consent':
-      return { kind: 'consent', request, scopes }
+      return { kind: 'consent', request, scopes, roles }
     case 'issue':
       // decideInteraction issues only for a signed-in user; without one, fail closed to the login.
       return user
@@ -157,7 +165,9 @@ export async function approveAuthorization(
 ): Promise<AuthorizeOutcome> {
   const scopes = capScopes(context, request, user)
   if (!Array.isArray(scopes)) return scopes
-  await recordGrant(context.db, { userId: user.userId, clientId: request.client.clientId, scopes })
+  // The roles as the page named them, computed again from the user's and client's current state.
+  const roles = rolesToConsent(request.client, user.roles, context.config.roleClosure)
+  await recordGrant(context.db, { userId: user.userId, clientId: request.client.clientId, scopes, roles })
   return issue(context, request, user, scopes)
 }
 

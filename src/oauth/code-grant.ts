@@ -5,6 +5,7 @@
  */
 import type { ClientAuthentication } from '../authn/client-auth'
 import { invalidClient } from '../authn/client-auth'
+import { clientTokenRoles } from '../authz/delegation'
 import { sha256Hex } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
 import {
@@ -15,6 +16,7 @@ import {
   redeemAuthorizationCode,
   wasCodeReplayed,
 } from '../storage/authorization-codes'
+import type { OAuthClient } from '../storage/clients'
 import { withStorage } from '../storage/errors'
 import { nowSeconds, parseStringList } from '../storage/json'
 import { findUserById } from '../storage/users'
@@ -23,6 +25,7 @@ import { createRefreshToken, invalidGrant } from '../tokens/refresh'
 import { revokeSession } from '../tokens/revocation'
 import { IDENTITY_SCOPES, scopesForRoles } from '../tokens/scopes'
 import { isAuthorizationCodeShape } from './authorization-code'
+import { findGrant } from './consent'
 import { issueIdToken } from './id-token'
 import { isCodeVerifier, verifierMatches } from './pkce'
 
@@ -104,7 +107,7 @@ export async function authorizationCodeGrant(
     await endWhatTheCodeIssued(context, codeHash)
     throw invalidGrant(BAD_CODE)
   }
-  return issueFromCode(context, row, codeHash, user, client.grantTypes.includes('refresh_token'))
+  return issueFromCode(context, row, codeHash, user, client)
 }
 
 async function issueFromCode(
@@ -112,9 +115,15 @@ async function issueFromCode(
   row: AuthorizationCodeRow,
   codeHash: string,
   user: { id: string; username: string; roles: string[] },
-  withRefresh: boolean,
+  client: OAuthClient,
 ): Promise<CodeTokenResponse> {
   const { settings, roleClosure } = context.config
+  const withRefresh = client.grantTypes.includes('refresh_token')
+  // The app acts for the user: its token is delegated unless the operator vouches for the client.
+  const grant = client.firstParty
+    ? undefined
+    : await findGrant(context.db, { userId: user.id, clientId: client.clientId })
+  const roles = clientTokenRoles(client, user.roles, grant?.roles ?? [], roleClosure)
   // Roles decide at exchange time too: a user demoted since the consent gets the smaller set.
   const allowed = scopesForRoles(user.roles, roleClosure, settings.role_scopes)
   const scopes = row.scope
@@ -128,16 +137,18 @@ async function issueFromCode(
         scope: scopes.join(' '),
         ttlSeconds: settings.refresh_token_ttl_seconds,
         authTime: row.auth_time,
+        firstParty: client.firstParty,
       })
     : undefined
   // A family without refresh tokens still records the access token, so a replay can deny it.
   const familyId = session?.familyId ?? crypto.randomUUID()
   await withStorage('link code to session', () => recordCodeFamily(context.db, codeHash, familyId))
-  const response: CodeTokenResponse = await issueTokenResponse(context, user, scopes, {
+  const response: CodeTokenResponse = await issueTokenResponse(context, { ...user, roles }, scopes, {
     clientId: row.client_id,
     sessionId: familyId,
     refreshToken: session?.token,
     authTime: row.auth_time,
+    firstParty: client.firstParty,
   })
   // A replay that ran between our redemption and the writes above could not see them; it left
   // its mark, so we end the session ourselves. Either it saw our writes or we see its mark.

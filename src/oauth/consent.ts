@@ -17,14 +17,15 @@ import { type RevocationStores, revokeSession } from '../tokens/revocation'
 
 export type { ConsentGrant }
 
-/** Remembers an approval; scopes approved earlier stay approved (the union is stored). */
+/** Remembers an approval; scopes and roles approved earlier stay approved (the union is stored). */
 export async function recordGrant(
   db: D1Database,
-  input: { userId: string; clientId: string; scopes: readonly string[] },
+  input: { userId: string; clientId: string; scopes: readonly string[]; roles?: readonly string[] },
 ): Promise<ConsentGrant> {
   const existing = await findGrant(db, input)
   const scopes = [...new Set([...(existing?.scopes ?? []), ...input.scopes])].sort()
-  const grant = await withStorage('record consent', () => upsertConsentGrant(db, { ...input, scopes }))
+  const roles = [...new Set([...(existing?.roles ?? []), ...(input.roles ?? [])])].sort()
+  const grant = await withStorage('record consent', () => upsertConsentGrant(db, { ...input, scopes, roles }))
   if (!grant) throw new Error('recordGrant: the upsert returned no row')
   return grant
 }
@@ -39,6 +40,11 @@ export function findGrant(
 /** Whether an earlier approval covers every scope now requested. */
 export function grantCovers(grant: ConsentGrant | undefined, scopes: readonly string[]): boolean {
   return grant !== undefined && scopes.every((scope) => grant.scopes.includes(scope))
+}
+
+/** Whether an earlier approval named every role the app would act with now (none needs none). */
+export function grantCoversRoles(grant: ConsentGrant | undefined, roles: readonly string[]): boolean {
+  return roles.every((role) => grant?.roles.includes(role) === true)
 }
 
 export function listGrants(db: D1Database, userId: string): Promise<ConsentGrant[]> {

@@ -23,6 +23,11 @@ export function decideInteraction(input: {
   user: SignedInUser | undefined
   /** `grantCovers(await findGrant(...), scopes)` for this user, client and the capped scopes. */
   consentCovers: boolean
+  /**
+   * Whether the user already let this client act with every role its token would carry
+   * (`grantCoversRoles`); true when it would carry none.
+   */
+  rolesCovered: boolean
   now: number
 }): Interaction {
   const { request, user, now } = input
@@ -33,7 +38,11 @@ export function decideInteraction(input: {
     return silent ? { next: 'error', error: 'login_required' } : { next: 'login' }
   }
   if (prompt.has('consent')) return { next: 'consent' }
-  if (request.client.skipConsent || input.consentCovers) return { next: 'issue' }
+  // The one rule (docs/authorization-server.md): a first_party client never asks; skip_consent
+  // skips the page for scopes only; a role the user has not yet approved always shows the page.
+  const { client } = request
+  if (client.firstParty || ((client.skipConsent || input.consentCovers) && input.rolesCovered))
+    return { next: 'issue' }
   return silent ? { next: 'error', error: 'consent_required' } : { next: 'consent' }
 }
 

@@ -81,3 +81,21 @@ export function matchRedirectUri(presented: string, registered: readonly string[
     return other !== undefined && isLoopbackIpRedirect(other) && withoutPort(other) === key
   })
 }
+
+/**
+ * Whether `origin` may be listed in a client's `allowed_origins`: a bare web origin
+ * (`scheme://host[:port]`, no path, written as browsers send it in `Origin`), https, or http on a
+ * loopback host, as for redirect URIs.
+ */
+export function checkOrigin(origin: string): RedirectUriCheck {
+  if (origin.length === 0 || origin.length > MAX_REDIRECT_URI_LENGTH || UNSAFE_CHARACTERS.test(origin))
+    return { ok: false, reason: 'must be a web origin such as https://app.example.com' }
+  const url = parse(origin)
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '')
+    return { ok: false, reason: 'must be a web origin such as https://app.example.com' }
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname))
+    return { ok: false, reason: 'http is allowed only for 127.0.0.1, [::1] and localhost' }
+  if (url.origin !== origin)
+    return { ok: false, reason: `must be an origin alone, written as browsers send it: ${url.origin}` }
+  return { ok: true }
+}

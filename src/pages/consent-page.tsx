@@ -1,5 +1,5 @@
 import { Layout } from './layout'
-import { describeScope } from './scope-words'
+import { describeRole, describeScope } from './scope-words'
 
 export interface ConsentPageProps {
   productName: string
@@ -9,6 +9,8 @@ export interface ConsentPageProps {
   redirectUri: string
   username: string
   scopes: readonly string[]
+  /** The roles the app would act with for this user (its delegated token's roles). */
+  roles: readonly string[]
   csrfToken: string
   /** The original authorize query, posted back and validated again (never trusted as state). */
   authorizationQuery: string
@@ -41,7 +43,7 @@ export function ConsentPage(props: ConsentPageProps) {
         <strong>{props.clientName}</strong> <span class="muted">({props.clientId})</span> asks to:
       </p>
       <ul class="scopes">
-        {props.scopes.length === 0 ? (
+        {props.scopes.length === 0 && props.roles.length === 0 ? (
           <li>Know that you signed in</li>
         ) : (
           props.scopes.map((scope) => (
@@ -50,6 +52,11 @@ export function ConsentPage(props: ConsentPageProps) {
             </li>
           ))
         )}
+        {props.roles.map((role) => (
+          <li>
+            {describeRole(role)} <span class="muted">(role {role})</span>
+          </li>
+        ))}
       </ul>
       <p class="muted">
         Allowing sends you back to {destination(props.redirectUri)}. The app keeps access until you withdraw

@@ -11,6 +11,11 @@ const SCOPE_WORDS: Readonly<Record<string, string>> = {
   admin: 'Use your administrator rights on the API',
 }
 
+/** A role an app would act with, in words: the user's own power, lent to the app. */
+export function describeRole(role: string): string {
+  return `Act as ${role} on your behalf, with the rights that role gives you`
+}
+
 export function describeScope(scope: string): string {
   return Object.hasOwn(SCOPE_WORDS, scope) ? (SCOPE_WORDS[scope] as string) : scope
 }

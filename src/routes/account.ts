@@ -5,7 +5,7 @@ import { checkPassword } from '../accounts/password-policy'
 import { reserveRegistration } from '../accounts/throttle'
 import { USERNAME } from '../accounts/username'
 import { recordAuditEvent } from '../audit/record'
-import { authenticate, currentPrincipal } from '../authn/middleware'
+import { authenticate, currentPrincipal, requireFirstParty } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { withStorage } from '../storage/errors'
@@ -82,6 +82,7 @@ accountRoutes.get('/auth/me', authenticate({ credentials: ['jwt', 'api_key', 'se
 accountRoutes.post(
   '/auth/password',
   authenticate({ credentials: ['jwt'] }),
+  requireFirstParty,
   async function changePassword(c) {
     const principal = currentPrincipal(c)
     const fields = await readFields(c.req.raw)
@@ -122,12 +123,15 @@ accountRoutes.post(
       scope: principal.scopes.join(' '),
       ttlSeconds: config.settings.refresh_token_ttl_seconds,
       authTime,
+      // Only first-party credentials reach this endpoint (requireFirstParty).
+      firstParty: true,
     })
     const tokens = await issueTokenResponse(context, user, principal.scopes, {
       clientId: principal.clientId,
       sessionId: session.familyId,
       refreshToken: session.token,
       authTime,
+      firstParty: true,
     })
     return c.json(tokens, 200, { 'cache-control': 'no-store' })
   },
@@ -157,6 +161,7 @@ accountRoutes.post('/auth/logout', authenticate({ credentials: ['jwt'] }), async
 accountRoutes.post(
   '/auth/logout-all',
   authenticate({ credentials: ['jwt', 'session'] }),
+  requireFirstParty,
   async function logoutAll(c) {
     const principal = currentPrincipal(c)
     const { settings } = c.var.ctx.config

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { createApiKey, listOwnApiKeys, revokeApiKey } from '../api-keys/service'
 import { recordAuditEvent } from '../audit/record'
-import { authenticate, currentPrincipal } from '../authn/middleware'
+import { authenticate, currentPrincipal, requireFirstParty } from '../authn/middleware'
 import { assertRecentAuthentication } from '../authn/recent-authentication'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -9,13 +9,14 @@ import { readFields } from './form'
 
 export const apiKeyRoutes = new Hono<AppBindings>()
 
-// Self-service: a user manages their own keys with a token (an API key cannot mint API keys).
-const self = authenticate({ credentials: ['jwt'] })
+// Self-service: a user manages their own keys with their own token (an API key cannot mint API
+// keys, nor can a token an app obtained for the user: a key would outlive the app's consent).
+const self = [authenticate({ credentials: ['jwt'] }), requireFirstParty] as const
 // Minting makes a credential that outlives the token, so the token's revocation is checked in D1
 // (the truth), not the edge copy: a token ended by logout-all elsewhere cannot mint while KV lags.
-const minting = authenticate({ credentials: ['jwt'], revocation: 'strict' })
+const minting = [authenticate({ credentials: ['jwt'], revocation: 'strict' }), requireFirstParty] as const
 
-apiKeyRoutes.post('/auth/api-keys', minting, async function createKey(c) {
+apiKeyRoutes.post('/auth/api-keys', ...minting, async function createKey(c) {
   const principal = currentPrincipal(c)
   // A client_credentials token acts as a client, not a user: it has no account to own keys.
   if (principal.clientId !== undefined && principal.clientId === principal.id) {
@@ -60,13 +61,13 @@ apiKeyRoutes.post('/auth/api-keys', minting, async function createKey(c) {
   )
 })
 
-apiKeyRoutes.get('/auth/api-keys', self, async (c) => {
+apiKeyRoutes.get('/auth/api-keys', ...self, async (c) => {
   return c.json({ api_keys: await listOwnApiKeys(c.env.DB, currentPrincipal(c).id) }, 200, {
     'cache-control': 'no-store',
   })
 })
 
-apiKeyRoutes.delete('/auth/api-keys/:id', self, async (c) => {
+apiKeyRoutes.delete('/auth/api-keys/:id', ...self, async (c) => {
   const principal = currentPrincipal(c)
   const id = c.req.param('id')
   const revoked = await revokeApiKey(c.env, id, principal.id)

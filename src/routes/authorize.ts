@@ -130,6 +130,7 @@ async function respond(
           redirectUri: request.redirectUri,
           username: session.username,
           scopes: outcome.scopes,
+          roles: outcome.roles,
           csrfToken: await csrfTokenFor(session.value),
           authorizationQuery: query,
           switchAccountHref: loginUrl(`/auth/authorize?${query}`),

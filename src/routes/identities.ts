@@ -8,7 +8,7 @@ import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { NO_PASSWORD_PREFIX } from '../accounts/external-sign-in'
 import { recordAuditEvent } from '../audit/record'
-import { authenticate, currentPrincipal } from '../authn/middleware'
+import { authenticate, currentPrincipal, requireFirstParty } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { IdentitiesPage, type IdentityView } from '../pages/identities-page'
@@ -23,7 +23,7 @@ export const identityRoutes = new Hono<AppBindings>()
 identityRoutes.use(IDENTITIES_PATH, htmlErrors())
 identityRoutes.use(`${IDENTITIES_PATH}/*`, htmlErrors())
 
-const identityAuth = authenticate({ credentials: ['jwt', 'session'] })
+const identityAuth = [authenticate({ credentials: ['jwt', 'session'] }), requireFirstParty] as const
 
 async function identitiesOf(c: Context<AppBindings>, userId: string): Promise<IdentityView[]> {
   const providers = c.var.ctx.config.loginProviders
@@ -37,7 +37,7 @@ async function identitiesOf(c: Context<AppBindings>, userId: string): Promise<Id
   }))
 }
 
-identityRoutes.get(IDENTITIES_PATH, identityAuth, async function showIdentities(c) {
+identityRoutes.get(IDENTITIES_PATH, ...identityAuth, async function showIdentities(c) {
   const principal = currentPrincipal(c)
   const identities = await identitiesOf(c, principal.id)
   if (!wantsHtml(c.req.raw)) return c.json({ items: identities }, 200, { 'cache-control': 'no-store' })
@@ -76,12 +76,12 @@ async function unlink(c: Context<AppBindings>): Promise<void> {
   })
 }
 
-identityRoutes.delete(`${IDENTITIES_PATH}/:provider`, identityAuth, async function unlinkIdentity(c) {
+identityRoutes.delete(`${IDENTITIES_PATH}/:provider`, ...identityAuth, async function unlinkIdentity(c) {
   await unlink(c)
   return c.body(null, 204)
 })
 
-identityRoutes.post(`${IDENTITIES_PATH}/:provider/unlink`, identityAuth, async function unlinkFromForm(c) {
+identityRoutes.post(`${IDENTITIES_PATH}/:provider/unlink`, ...identityAuth, async function unlinkFromForm(c) {
   await unlink(c)
   c.header('cache-control', 'no-store')
   return c.redirect(IDENTITIES_PATH, 303)

@@ -1,9 +1,8 @@
 import { type Context, Hono } from 'hono'
 import { recordAuditEvent } from '../audit/record'
-import { authenticate, currentPrincipal, requireScopes } from '../authn/middleware'
+import { authenticate, currentPrincipal, requireFirstParty, requireScopes } from '../authn/middleware'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
 import { type ConsentGrant, listGrants, revokeGrant } from '../oauth/consent'
 import { withStorage } from '../storage/errors'
 import { findUserById } from '../storage/users'
@@ -12,6 +11,8 @@ import { findUserById } from '../storage/users'
 export const oidcRoutes = new Hono<AppBindings>()
 
 const bearer = authenticate({ credentials: ['jwt'] })
+// The user's list of apps and withdrawing consent manage the account: the user's own token only.
+const own = [bearer, requireFirstParty] as const
 
 /** OIDC Core §5.3: claims about the signed-in user, for an access token that carries `openid`. */
 async function userInfo(c: Context<AppBindings>) {
@@ -32,36 +33,26 @@ async function userInfo(c: Context<AppBindings>) {
 oidcRoutes.get('/auth/userinfo', bearer, requireScopes('openid'), userInfo)
 oidcRoutes.post('/auth/userinfo', bearer, requireScopes('openid'), userInfo)
 
-/**
- * A token an app obtained on the user's behalf (it carries `client_id`) sees and withdraws only
- * that app's own grant: an app may disconnect itself but not read or end the user's other apps.
- */
-function visibleTo(principal: Principal, clientId: string): boolean {
-  return principal.clientId === undefined || principal.clientId === clientId
-}
-
 function describeGrant(grant: ConsentGrant) {
   return {
     client_id: grant.clientId,
     client_name: grant.clientName ?? grant.clientId,
     scopes: grant.scopes,
+    roles: grant.roles,
     created_at: grant.createdAt,
     updated_at: grant.updatedAt,
   }
 }
 
-oidcRoutes.get('/auth/grants', bearer, async function listConsents(c) {
+oidcRoutes.get('/auth/grants', ...own, async function listConsents(c) {
   const principal = currentPrincipal(c)
-  const grants = (await listGrants(c.env.DB, principal.id)).filter((grant) =>
-    visibleTo(principal, grant.clientId),
-  )
+  const grants = await listGrants(c.env.DB, principal.id)
   return c.json({ grants: grants.map(describeGrant) }, 200, { 'cache-control': 'no-store' })
 })
 
-oidcRoutes.delete('/auth/grants/:client_id', bearer, async function revokeConsent(c) {
+oidcRoutes.delete('/auth/grants/:client_id', ...own, async function revokeConsent(c) {
   const principal = currentPrincipal(c)
   const clientId = c.req.param('client_id')
-  if (!visibleTo(principal, clientId)) throw new GatewayError('not_found', 'No such grant.')
   const ended = await revokeGrant(
     { DB: c.env.DB, KV: c.env.KV },
     {

@@ -61,14 +61,25 @@ async function identifyCaller(
     if (error instanceof GatewayError && error.code === 'invalid_token') throw invalidClient()
     throw error
   }
-  const admin = effectiveRoles(principal.roles, c.var.ctx.config.roleClosure).has('admin')
+  // Admin powers need the admin's own token: a token an app obtained for an admin is delegated.
+  const admin =
+    principal.firstParty === true &&
+    effectiveRoles(principal.roles, c.var.ctx.config.roleClosure).has('admin')
   return { kind: 'user', principal, admin }
 }
 
-/** Whether the caller may act on a token of (`subject`, `clientId`): its client, its owner, or an admin. */
+/**
+ * Whether the caller may act on a token of (`subject`, `clientId`): its client, an admin, the
+ * owner with their own first-party token, or (RFC 7009 §2.1) a delegated token for the tokens of
+ * the same user issued to its own client only, never the user's other apps or sessions.
+ */
 function callerOwns(caller: Caller, subject: string, clientId: string | undefined): boolean {
   if (caller.kind === 'client') return clientId !== undefined && caller.auth.client.clientId === clientId
-  return caller.admin || caller.principal.id === subject
+  if (caller.admin) return true
+  const { principal } = caller
+  if (principal.id !== subject) return false
+  // Both client-less counts as the same client: the user's own password-grant tokens.
+  return principal.firstParty === true || principal.clientId === clientId
 }
 
 async function findRefresh(c: Context<AppBindings>, token: string): Promise<RefreshTokenRow | undefined> {

@@ -8,7 +8,7 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { recordAuditEvent } from '../audit/record'
-import { authenticate, currentPrincipal } from '../authn/middleware'
+import { authenticate, currentPrincipal, requireFirstParty } from '../authn/middleware'
 import { assertSessionRequestAllowed, readSessionCookie } from '../authn/session'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -56,9 +56,9 @@ sessionRoutes.post('/auth/logout', async function logoutBrowser(c, next) {
   return signedOut(c, requested === undefined ? LOGIN_PATH : safeReturnTo(requested, config.issuer))
 })
 
-const listAuth = authenticate({ credentials: ['jwt', 'session'] })
+const listAuth = [authenticate({ credentials: ['jwt', 'session'] }), requireFirstParty] as const
 
-sessionRoutes.get('/auth/sessions', listAuth, async function showSessions(c) {
+sessionRoutes.get('/auth/sessions', ...listAuth, async function showSessions(c) {
   const principal = currentPrincipal(c)
   const rows = await listSessions(c.env, c.var.ctx.config.settings, principal.id)
   const sessions: SessionView[] = rows.map((row) => ({
@@ -96,13 +96,13 @@ async function endOne(c: Context<AppBindings>): Promise<{ current: boolean }> {
   return { current: id === principal.browserSession?.id }
 }
 
-sessionRoutes.delete('/auth/sessions/:id', listAuth, async function endSession(c) {
+sessionRoutes.delete('/auth/sessions/:id', ...listAuth, async function endSession(c) {
   const { current } = await endOne(c)
   if (current) clearSessionCookies(c, cookieNames(c.var.ctx.config.issuer))
   return c.body(null, 204)
 })
 
-sessionRoutes.post('/auth/sessions/:id/end', listAuth, async function endSessionFromForm(c) {
+sessionRoutes.post('/auth/sessions/:id/end', ...listAuth, async function endSessionFromForm(c) {
   const { current } = await endOne(c)
   if (current) return signedOut(c)
   c.header('cache-control', 'no-store')

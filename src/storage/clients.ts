@@ -14,8 +14,17 @@ export interface OAuthClient {
   redirectUris: string[]
   /** Where RP-initiated logout may send the browser afterwards. */
   postLogoutRedirectUris: string[]
-  /** A first-party app: no consent page (the `first_party` column). */
+  /** No consent page for scopes (roles still need one, src/oauth/interaction.ts). */
   skipConsent: boolean
+  /**
+   * The operator vouches for this app: its tokens are first-party (every role of the user, and the
+   * account-managing endpoints). Otherwise its user tokens are delegated (docs/authorization-server.md).
+   */
+  firstParty: boolean
+  /** Roles a delegated token of this client may act with (the user's roles ∩ these). */
+  allowedRoles: string[]
+  /** Browser origins, besides the redirect URIs' own, allowed CORS on the token endpoints. */
+  allowedOrigins: string[]
   disabled: boolean
 }
 
@@ -28,7 +37,10 @@ interface ClientRow {
   roles: string
   redirect_uris: string
   post_logout_redirect_uris: string
+  skip_consent: number
   first_party: number
+  allowed_roles: string
+  allowed_origins: string
   disabled: number
 }
 
@@ -42,7 +54,11 @@ function toClient(row: ClientRow): OAuthClient {
     roles: parseStringList(row.roles),
     redirectUris: parseStringList(row.redirect_uris),
     postLogoutRedirectUris: parseStringList(row.post_logout_redirect_uris),
-    skipConsent: row.first_party !== 0,
+    skipConsent: row.skip_consent !== 0,
+    // Fail closed: only an explicit 1 makes a client first-party.
+    firstParty: row.first_party === 1,
+    allowedRoles: parseStringList(row.allowed_roles),
+    allowedOrigins: parseStringList(row.allowed_origins),
     disabled: row.disabled !== 0,
   }
 }
@@ -60,19 +76,25 @@ export async function findClient(db: D1Database, clientId: string): Promise<OAut
   return row ? toClient(row) : undefined
 }
 
-export type NewClient = Omit<
-  OAuthClient,
-  'disabled' | 'redirectUris' | 'postLogoutRedirectUris' | 'skipConsent'
-> &
-  Partial<Pick<OAuthClient, 'redirectUris' | 'postLogoutRedirectUris' | 'skipConsent'>>
+type OptionalClientFields =
+  | 'redirectUris'
+  | 'postLogoutRedirectUris'
+  | 'skipConsent'
+  | 'firstParty'
+  | 'allowedRoles'
+  | 'allowedOrigins'
+
+export type NewClient = Omit<OAuthClient, 'disabled' | OptionalClientFields> &
+  Partial<Pick<OAuthClient, OptionalClientFields>>
 
 /** Inserts a client; undefined when the id is taken. Callers validate redirect URIs first. */
 export async function insertClient(db: D1Database, client: NewClient): Promise<OAuthClient | undefined> {
   const row = await db
     .prepare(
       `INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, redirect_uris,
-         post_logout_redirect_uris, first_party, disabled, created_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10) ON CONFLICT(client_id) DO NOTHING RETURNING *`,
+         post_logout_redirect_uris, skip_consent, first_party, allowed_roles, allowed_origins, disabled, created_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, 0, ?10)
+       ON CONFLICT(client_id) DO NOTHING RETURNING *`,
     )
     .bind(
       client.clientId,
@@ -85,6 +107,9 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<O
       JSON.stringify(client.postLogoutRedirectUris ?? []),
       client.skipConsent ? 1 : 0,
       Math.floor(Date.now() / 1000),
+      client.firstParty ? 1 : 0,
+      JSON.stringify(client.allowedRoles ?? []),
+      JSON.stringify(client.allowedOrigins ?? []),
     )
     .first<ClientRow>()
   return row ? toClient(row) : undefined

@@ -7,6 +7,8 @@ export interface ConsentGrant {
   /** The client's display name, when listing. */
   clientName?: string
   scopes: string[]
+  /** The roles the user let the client act with (migration 0011), as the consent page named them. */
+  roles: string[]
   createdAt: number
   updatedAt: number
 }
@@ -16,6 +18,7 @@ interface GrantRow {
   client_id: string
   client_name?: string | null
   scope: string
+  roles: string
   created_at: number
   updated_at: number
 }
@@ -26,22 +29,29 @@ function toGrant(row: GrantRow): ConsentGrant {
     clientId: row.client_id,
     ...(row.client_name ? { clientName: row.client_name } : {}),
     scopes: parseStringList(row.scope),
+    roles: parseStringList(row.roles),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
 
-/** Inserts or replaces the grant's scope list (the caller has merged it). */
+/** Inserts or replaces the grant's scope and role lists (the caller has merged them). */
 export async function upsertConsentGrant(
   db: D1Database,
-  grant: { userId: string; clientId: string; scopes: readonly string[] },
+  grant: { userId: string; clientId: string; scopes: readonly string[]; roles: readonly string[] },
 ): Promise<ConsentGrant | undefined> {
   const row = await db
     .prepare(
-      `INSERT INTO consent_grants (user_id, client_id, scope, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-       ON CONFLICT(user_id, client_id) DO UPDATE SET scope = ?3, updated_at = ?4 RETURNING *`,
+      `INSERT INTO consent_grants (user_id, client_id, scope, roles, created_at, updated_at) VALUES (?1, ?2, ?3, ?5, ?4, ?4)
+       ON CONFLICT(user_id, client_id) DO UPDATE SET scope = ?3, roles = ?5, updated_at = ?4 RETURNING *`,
     )
-    .bind(grant.userId, grant.clientId, JSON.stringify(grant.scopes), nowSeconds())
+    .bind(
+      grant.userId,
+      grant.clientId,
+      JSON.stringify(grant.scopes),
+      nowSeconds(),
+      JSON.stringify(grant.roles),
+    )
     .first<GrantRow>()
   return row ? toGrant(row) : undefined
 }

@@ -22,6 +22,8 @@ export interface RefreshTokenRow {
   successor_hash: string | null
   /** When the user last authenticated (seconds), copied to every successor; NULL before 0004. */
   auth_time: number | null
+  /** 1: the family issues first-party tokens; 0 (the default): delegated ones (migration 0011). */
+  first_party: number
 }
 
 export async function findRefreshToken(
@@ -44,13 +46,14 @@ export interface NewRefreshToken {
   scope: string
   expiresAt: number
   authTime?: number
+  firstParty: boolean
 }
 
 function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
     )
     .bind(
       token.tokenHash,
@@ -62,6 +65,7 @@ function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D
       now,
       token.expiresAt,
       token.authTime ?? null,
+      token.firstParty ? 1 : 0,
     )
 }
 
@@ -94,8 +98,8 @@ export async function rotateRefreshToken(
       .bind(parent.tokenHash, now, successor.tokenHash),
     db
       .prepare(
-        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time)
-         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ${linked}`,
+        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party)
+         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE ${linked}`,
       )
       .bind(
         parent.tokenHash,
@@ -107,6 +111,7 @@ export async function rotateRefreshToken(
         now,
         successor.expiresAt,
         successor.authTime ?? null,
+        successor.firstParty ? 1 : 0,
       ),
     db
       .prepare(

@@ -24,7 +24,15 @@ export interface AccessTokenClaims {
   sessionId?: string
   /** When the user last authenticated (seconds); absent for client_credentials tokens. */
   authTime?: number
+  /** A first-party token; without it the token is delegated (src/identity/principal.ts). */
+  firstParty?: boolean
 }
+
+/**
+ * The claim that makes a token first-party. Its absence means delegated, so a token minted
+ * before the claim existed, or by anything that forgets it, can never manage an account.
+ */
+export const FIRST_PARTY_CLAIM = 'first_party'
 
 export interface IssueOptions {
   issuer: string
@@ -53,6 +61,7 @@ export async function issueAccessToken(
     client_id: claims.clientId ?? null,
     ...(claims.sessionId ? { sid: claims.sessionId } : {}),
     ...(claims.authTime !== undefined ? { auth_time: claims.authTime } : {}),
+    ...(claims.firstParty ? { [FIRST_PARTY_CLAIM]: true } : {}),
   })
     .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(options.issuer)
@@ -139,6 +148,8 @@ function principalFromClaims(payload: JWTPayload, now: number, skew: number): Pr
     expiresAt: payload.exp,
     sessionId: typeof payload.sid === 'string' ? payload.sid : undefined,
     authTime,
+    // Only the literal `true` counts: any other value is a delegated token.
+    ...(payload[FIRST_PARTY_CLAIM] === true ? { firstParty: true as const } : {}),
   }
 }
 

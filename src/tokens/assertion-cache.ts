@@ -26,6 +26,7 @@ export class AssertionCache {
       principal.roles.join(','),
       principal.scopes.join(' '),
       principal.clientId ?? '',
+      principal.firstParty ? 'first-party' : '',
       principal.issuerName ?? '',
       principal.amr?.join(' ') ?? '',
       principal.loginProvider ?? '',

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose'
-import type { Principal } from '../identity/principal'
+import { isDelegated, type Principal } from '../identity/principal'
 import { AssertionCache } from './assertion-cache'
 import type { KeyRing } from './signing-keys'
 
@@ -66,6 +66,9 @@ function mint(ring: KeyRing, principal: Principal, options: AssertionOptions, no
     auth_method: principal.method,
     username: principal.username,
     ...(principal.clientId ? { client_id: principal.clientId } : {}),
+    // OIDC's authorized party: set when an app acts for the user with one of our tokens (a delegated
+    // token), so an upstream can refuse or narrow calls made by apps rather than by the user.
+    ...(isDelegated(principal) ? { azp: principal.clientId } : {}),
     // The configured name of the external issuer that vouched for the caller (`sub` starts with it).
     ...(principal.issuerName ? { idp: principal.issuerName } : {}),
     // Browser sessions: how the user signed in, and which login provider vouched for them.

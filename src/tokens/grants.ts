@@ -1,8 +1,10 @@
 import { verifyLogin } from '../accounts/login'
 import type { ClientAuthentication } from '../authn/client-auth'
 import { invalidClient } from '../authn/client-auth'
+import { clientTokenRoles } from '../authz/delegation'
 import { GatewayError } from '../errors/gateway-error'
 import type { GrantType } from '../storage/clients'
+import { findConsentGrant } from '../storage/consent-grants'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import { findUserById } from '../storage/users'
@@ -54,6 +56,13 @@ export async function passwordGrant(
     throw new GatewayError('unsupported_grant_type', 'The password grant is turned off.')
   }
   assertClientMayUse(auth, 'password')
+  // The password grant hands the app the user's password and every power of the account; only the
+  // operator's own apps may use it (RFC 9700 §2.4), and their tokens are first-party.
+  if (auth && !auth.client.firstParty)
+    throw new GatewayError(
+      'unauthorized_client',
+      'Only a client the operator marked first_party may use the password grant.',
+    )
   const username = required(form, 'username')
   const password = required(form, 'password')
   const requested = parseScope(form.get('scope'))
@@ -75,6 +84,7 @@ export async function passwordGrant(
         scope: scopes.join(' '),
         ttlSeconds: context.config.settings.refresh_token_ttl_seconds,
         authTime,
+        firstParty: true,
       })
     : undefined
   const response = await issueTokenResponse(context, user, scopes, {
@@ -82,6 +92,7 @@ export async function passwordGrant(
     sessionId: session?.familyId,
     refreshToken: session?.token,
     authTime,
+    firstParty: true,
   })
   auditIssued(context, 'password', user.id, clientId, response)
   return response
@@ -101,6 +112,26 @@ function auditIssued(
     clientId,
     details: { grant_type: grantType, scope: response.scope, refresh: response.refresh_token !== undefined },
   })
+}
+
+/**
+ * A refreshed token's roles, from the user's current roles: a delegated family's client as it is
+ * now and the user's consent as it is now (authz/delegation.ts). A client-less family that is not
+ * first-party (none is written so; fail closed) gets no role.
+ */
+async function refreshedRoles(
+  context: GrantContext,
+  user: { id: string; roles: string[] },
+  auth: ClientAuthentication | undefined,
+  firstParty: boolean,
+): Promise<string[]> {
+  if (firstParty) return user.roles
+  if (!auth) return []
+  const { client } = auth
+  const grant = await withStorage('consent lookup', () =>
+    findConsentGrant(context.db, user.id, client.clientId),
+  )
+  return clientTokenRoles(client, user.roles, grant?.roles ?? [], context.config.roleClosure)
 }
 
 /** RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2). */
@@ -133,17 +164,22 @@ export async function refreshGrant(
     })
     throw invalidGrant('The refresh token was already used; the session has been ended.')
   }
-  // Current roles decide, so a demoted user's refreshed token shrinks too.
+  // Current roles decide, so a demoted user's refreshed token shrinks too. A family of a client
+  // follows the client's current standing (first_party wins over how the family began); a
+  // client-less family is first-party only if its rows say so.
+  const firstParty = auth ? auth.client.firstParty : row.first_party === 1
+  const roles = await refreshedRoles(context, user, auth, firstParty)
   const allowed = userScopes(context, user.roles)
   // OpenID identity scopes (from the code flow) need no role; they stay as long as the session.
   const scopes = (requested ?? original)
     .filter((scope) => allowed.has(scope) || IDENTITY_SCOPES.has(scope))
     .sort()
-  const response = await issueTokenResponse(context, user, scopes, {
+  const response = await issueTokenResponse(context, { ...user, roles }, scopes, {
     clientId: row.client_id ?? undefined,
     sessionId: row.family_id,
     refreshToken: outcome.successor,
     authTime: row.auth_time ?? undefined,
+    firstParty,
   })
   // A logout-all or logout that committed while this refresh ran must win: see the function.
   await assertRotationStillLive(context.db, outcome.successorHash)
@@ -165,9 +201,8 @@ export async function clientCredentialsGrant(
     context,
     { id: client.clientId, username: client.clientId, roles: client.roles },
     scopes,
-    {
-      clientId: client.clientId,
-    },
+    // A service client acting as itself manages nothing of the gateway unless the operator vouches for it.
+    { clientId: client.clientId, firstParty: client.firstParty },
   )
   auditIssued(context, 'client_credentials', client.clientId, client.clientId, response)
   return response

@@ -36,7 +36,14 @@ export async function issueTokenResponse(
   context: GrantContext,
   subject: TokenSubject,
   scopes: readonly string[],
-  options: { clientId?: string; sessionId?: string; refreshToken?: string; authTime?: number },
+  options: {
+    clientId?: string
+    sessionId?: string
+    refreshToken?: string
+    authTime?: number
+    /** First-party (docs/authorization-server.md); without it the token is delegated. */
+    firstParty: boolean
+  },
 ): Promise<TokenResponse> {
   const { config } = context
   const ttl = config.settings.access_token_ttl_seconds
@@ -51,6 +58,7 @@ export async function issueTokenResponse(
       clientId: options.clientId,
       sessionId: options.sessionId,
       authTime: options.authTime,
+      firstParty: options.firstParty,
     },
     { issuer: config.issuer, audience: config.settings.audience, ttlSeconds: ttl },
   )

@@ -26,7 +26,15 @@ export function invalidGrant(description: string): GatewayError {
 /** A new refresh token for a new session (family); stored only as its SHA-256. */
 export async function createRefreshToken(
   db: D1Database,
-  input: { userId: string; clientId?: string; scope: string; ttlSeconds: number; authTime?: number },
+  input: {
+    userId: string
+    clientId?: string
+    scope: string
+    ttlSeconds: number
+    authTime?: number
+    /** Recorded on every row of the family; without it the family's tokens are delegated. */
+    firstParty: boolean
+  },
 ): Promise<{ token: string; familyId: string }> {
   const token = randomToken(REFRESH_TOKEN_PREFIX, 32)
   const familyId = crypto.randomUUID()
@@ -39,6 +47,7 @@ export async function createRefreshToken(
       scope: input.scope,
       expiresAt: nowSeconds() + input.ttlSeconds,
       authTime: input.authTime,
+      firstParty: input.firstParty,
     }),
   )
   return { token, familyId }
@@ -116,6 +125,7 @@ export async function rotate(
         sealed,
         // A refresh is not an authentication: the session keeps the time of its login.
         authTime: row.auth_time ?? undefined,
+        firstParty: row.first_party === 1,
       },
     ),
   )

@@ -22,17 +22,31 @@ export async function createUser(
   return user
 }
 
+/**
+ * A client straight in D1. A client allowed the password grant is first-party unless `firstParty`
+ * says otherwise: only the operator's own apps may use that grant (src/tokens/grants.ts).
+ */
 export async function createClient(
   clientId: string,
-  options: { secret?: string; grantTypes?: GrantType[]; scopes?: string[]; roles?: string[] } = {},
+  options: {
+    secret?: string
+    grantTypes?: GrantType[]
+    scopes?: string[]
+    roles?: string[]
+    firstParty?: boolean
+    allowedRoles?: string[]
+  } = {},
 ): Promise<void> {
+  const grantTypes = options.grantTypes ?? ['client_credentials']
   await insertClient(env.DB, {
     clientId,
     secretHash: options.secret ? await sha256Hex(options.secret) : undefined,
     name: clientId,
-    grantTypes: options.grantTypes ?? ['client_credentials'],
+    grantTypes,
     scopes: options.scopes ?? [],
     roles: options.roles ?? [],
+    firstParty: options.firstParty ?? grantTypes.includes('password'),
+    allowedRoles: options.allowedRoles ?? [],
   })
 }
 

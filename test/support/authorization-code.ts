@@ -14,6 +14,9 @@ export interface CodeClientOptions {
   scopes?: string[]
   grantTypes?: GrantType[]
   redirectUris?: string[]
+  /** Roles a delegated token of the client may act with (default none). */
+  allowedRoles?: string[]
+  firstParty?: boolean
 }
 
 /** A client registered for the code flow, straight in D1 (what create-client --redirect-uri does). */
@@ -26,6 +29,8 @@ export async function createCodeClient(clientId: string, options: CodeClientOpti
     scopes: options.scopes ?? ['openid', 'profile', 'read', 'write'],
     roles: [],
     redirectUris: options.redirectUris ?? [REDIRECT],
+    allowedRoles: options.allowedRoles ?? [],
+    firstParty: options.firstParty ?? false,
   })
 }
 

@@ -28,6 +28,7 @@ const OwnGrant = named(
     client_id: z.string(),
     client_name: text('The client_id when the app has no name'),
     scopes: z.array(z.string()),
+    roles: z.array(z.string()).check(z.describe('Roles the user let the app act with')),
     created_at: epochSeconds,
     updated_at: epochSeconds,
   }),

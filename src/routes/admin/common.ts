@@ -5,7 +5,7 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import type { AdminAction } from '../../admin/users'
-import { authenticate, currentPrincipal, requireRole } from '../../authn/middleware'
+import { authenticate, currentPrincipal, requireFirstParty, requireRole } from '../../authn/middleware'
 import { fromBase64Url, toBase64Url } from '../../crypto/bytes'
 import type { AppBindings } from '../../env'
 import { GatewayError } from '../../errors/gateway-error'
@@ -19,11 +19,13 @@ export function adminApp(): Hono<AppBindings> {
 /**
  * Admins only: our access token (revocation checked in D1, the truth: an admin token ended by
  * logout-all must not keep administering while KV lags) or the browser session, whose unsafe
- * requests pass the CSRF guard in loadPrincipal. API keys are not accepted: a long-lived key
+ * requests pass the CSRF guard in loadPrincipal; never a token an app obtained for the admin
+ * (requireFirstParty), whatever roles it carries. API keys are not accepted: a long-lived key
  * should not carry the power to mint users and clients.
  */
 export const requireAdmin = [
   authenticate({ credentials: ['jwt', 'session'], revocation: 'strict' }),
+  requireFirstParty,
   requireRole('admin'),
 ] as const
 
@@ -38,7 +40,9 @@ const json = (description: string): ResponseSpec => ({ description, schema: Erro
 export const ERROR_RESPONSES = {
   400: json('Invalid request (`invalid_request`)'),
   401: json('No valid credentials (`invalid_token`, `invalid_credentials`)'),
-  403: json('Not an admin (`forbidden`), or a cross-site session request (`csrf_failed`)'),
+  403: json(
+    'Not an admin (`forbidden`), a token issued to an app (`insufficient_scope`), or a cross-site session request (`csrf_failed`)',
+  ),
 } as const
 export const NOT_FOUND = { 404: json('No such object (`not_found`)') } as const
 export const CONFLICT = { 409: json('Already exists (`conflict`)') } as const

@@ -152,6 +152,9 @@ export const Client = named(
     redirect_uris: z.array(z.string()),
     post_logout_redirect_uris: z.array(z.string()),
     skip_consent: z.boolean(),
+    first_party: z.boolean(),
+    allowed_roles: z.array(z.string()),
+    allowed_origins: z.array(z.string()),
     disabled: z.boolean(),
     created_at: epochSeconds,
   }),
@@ -175,7 +178,26 @@ export const CreateClient = named(
       z.describe('Exact redirect URIs for the authorization code flow (https, or http on loopback)'),
     ),
     post_logout_redirect_uris: uris(),
-    skip_consent: z.optional(z.boolean()).check(z.describe('A first-party app: no consent page')),
+    skip_consent: z
+      .optional(z.boolean())
+      .check(z.describe('No consent page for scopes the client may request (roles are still asked for)')),
+    first_party: z
+      .optional(z.boolean())
+      .check(
+        z.describe(
+          "The operator's own app: its tokens act with every role of the user and may manage the account",
+        ),
+      ),
+    allowed_roles: z
+      .optional(z.array(roleName).check(z.maxLength(32)))
+      .check(z.describe("Roles a delegated token may act with: the user's roles ∩ these (default none)")),
+    allowed_origins: z
+      .optional(z.array(z.string().check(z.maxLength(2048))).check(z.maxLength(32)))
+      .check(
+        z.describe(
+          "Browser origins, besides the redirect URIs' own, allowed CORS on /auth/token, /auth/revoke and /auth/userinfo",
+        ),
+      ),
   }),
 )
 

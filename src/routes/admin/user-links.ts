@@ -37,6 +37,7 @@ const Grant = named(
     client_id: z.string(),
     client_name: z.nullable(z.string()),
     scopes: z.array(z.string()),
+    roles: z.array(z.string()),
     created_at: epochSeconds,
     updated_at: epochSeconds,
   }),
@@ -93,6 +94,7 @@ operation(
       client_id: grant.clientId,
       client_name: grant.clientName ?? null,
       scopes: grant.scopes,
+      roles: grant.roles,
       created_at: grant.createdAt,
       updated_at: grant.updatedAt,
     }))
