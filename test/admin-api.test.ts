@@ -87,6 +87,24 @@ describe('every admin operation is for admins only', () => {
     }
   })
 
+  it('refuses every operation to a token an app obtained for an admin, even one allowed to act as admin', async () => {
+    const rows = await operations()
+    const admin = await createUser('authz-delegating-admin', ['admin'])
+    await createCodeClient('authz-app', { allowedRoles: ['admin'] })
+    await recordGrant(env.DB, {
+      userId: admin.id,
+      clientId: 'authz-app',
+      scopes: ['openid', 'read'],
+      roles: ['admin', 'editor', 'user'],
+    })
+    const delegated = await codeTokens('authz-app', admin.id)
+    for (const [method, path, body] of rows) {
+      const response = await adminFetch(delegated.access_token, method, path, body)
+      expect(response.status, `${method} ${path} delegated`).toBe(403)
+      expect(((await response.json()) as { error: string }).error).toBe('insufficient_scope')
+    }
+  })
+
   it('refuses an admin API key: a long-lived key does not carry admin powers', async () => {
     const admin = await adminToken('authz-key-admin')
     const key = await createApiKey(admin.token, { name: 'admin key' })

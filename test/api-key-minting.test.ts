@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { revokedSubjectKey } from '../src/storage/kv-keys'
 import { bearer, callApi, createClient, createUser, login, tokenRequest } from './support/accounts'
 import { requestApiKey } from './support/api-keys'
+import { createCodeClient, exchangeCode, issueCode } from './support/authorization-code'
 import { forgeToken, nowSeconds } from './support/forge'
 import { fetchWithEnv, gatewayFetch } from './support/gateway'
 
@@ -29,12 +30,21 @@ function authTimeOf(token: string): unknown {
   return decodeJwt(token).auth_time
 }
 
-/** A validly signed token of ours for a real user, with the given auth_time (undefined: none). */
+/**
+ * A validly signed first-party token of ours (as the password grant issues) for a real user, with
+ * the given auth_time (undefined: none).
+ */
 async function tokenFor(
   user: { id: string; username: string },
   authTime: number | undefined,
 ): Promise<string> {
-  return forgeToken({ sub: user.id, username: user.username, roles: ['user'], auth_time: authTime })
+  return forgeToken({
+    sub: user.id,
+    username: user.username,
+    roles: ['user'],
+    auth_time: authTime,
+    first_party: true,
+  })
 }
 
 async function expectStepUp(response: Response, maxAge = MAX_AGE): Promise<void> {
@@ -64,6 +74,33 @@ describe('access tokens carry auth_time', () => {
     expect(response.status).toBe(200)
     const { access_token } = (await response.json()) as { access_token: string }
     expect(authTimeOf(access_token)).toBeUndefined()
+  })
+})
+
+describe('only the user’s own token mints a key', () => {
+  it('refuses a fresh token an app obtained for the user (403, no key), though its auth_time is recent', async () => {
+    const user = await createUser('mint-delegated', ['admin'])
+    await createCodeClient('mint-app', { allowedRoles: ['admin'] })
+    const exchanged = await exchangeCode('mint-app', await issueCode('mint-app', user.id))
+    const { access_token } = (await exchanged.json()) as { access_token: string }
+    expect(nowSeconds() - Number(authTimeOf(access_token))).toBeLessThan(MAX_AGE)
+    const response = await requestApiKey(access_token, { name: 'app key', expires_in: 365 * 86_400 })
+    expect(response.status).toBe(403)
+    expect(await response.json()).toMatchObject({ error: 'insufficient_scope' })
+    expect(await keysOf(user.id)).toBe(0)
+  })
+
+  it('refuses a client_credentials token (a client has no account to own keys)', async () => {
+    await createClient('mint-svc-own', { secret: 'mint-own-secret', firstParty: true })
+    const response = await tokenRequest({
+      grant_type: 'client_credentials',
+      client_id: 'mint-svc-own',
+      client_secret: 'mint-own-secret',
+    })
+    const { access_token } = (await response.json()) as { access_token: string }
+    const minted = await requestApiKey(access_token, { name: 'svc key' })
+    expect(minted.status).toBe(403)
+    expect(await keysOf('mint-svc-own')).toBe(0)
   })
 })
 

@@ -268,21 +268,25 @@ describe('create-client', SLOW, () => {
   })
 
   it('creates a public client without a secret and refuses a duplicate client id', async () => {
-    const created = await admin(state.dir, ['create-client', 'spa', '--public'])
+    // The password grant (the default for a public client without redirect URIs) needs --first-party.
+    const created = await admin(state.dir, ['create-client', 'spa', '--public', '--first-party'])
     expect(created.code, created.stderr).toBe(0)
     expect(created.stdout).not.toMatch(/client_secret/)
     const duplicate = await admin(state.dir, ['create-client', 'spa', '--public'])
     expect(duplicate.code).toBe(1)
     expect(duplicate.stderr).toMatch(/client "spa" already exists/)
-    expect(await one("SELECT secret_hash, grant_types FROM oauth_clients WHERE client_id = 'spa'")).toEqual({
+    expect(
+      await one("SELECT secret_hash, grant_types, first_party FROM oauth_clients WHERE client_id = 'spa'"),
+    ).toEqual({
       secret_hash: null,
       grant_types: '["password","refresh_token"]',
+      first_party: 1,
     })
   })
 })
 
 describe('create-client for the authorization code flow', SLOW, () => {
-  it('registers redirect URIs, post-logout URIs and skip-consent, with the code grants by default', async () => {
+  it('registers redirect URIs, post-logout URIs, skip-consent, allowed roles and origins (not first-party), with the code grants by default', async () => {
     const created = await admin(state.dir, [
       'create-client',
       'web-app',
@@ -296,6 +300,10 @@ describe('create-client for the authorization code flow', SLOW, () => {
       '--scope',
       'openid',
       '--skip-consent',
+      '--allow-role',
+      'editor',
+      '--allowed-origin',
+      'https://spa.example',
       '--name',
       'Web App',
     ])
@@ -303,14 +311,18 @@ describe('create-client for the authorization code flow', SLOW, () => {
     expect(created.stdout).not.toMatch(/client_secret/)
     expect(
       await one(
-        "SELECT secret_hash, grant_types, redirect_uris, post_logout_redirect_uris, first_party FROM oauth_clients WHERE client_id = 'web-app'",
+        "SELECT secret_hash, grant_types, redirect_uris, post_logout_redirect_uris, skip_consent, first_party, allowed_roles, allowed_origins FROM oauth_clients WHERE client_id = 'web-app'",
       ),
     ).toEqual({
       secret_hash: null,
       grant_types: '["authorization_code","refresh_token"]',
       redirect_uris: '["https://app.example/callback","http://127.0.0.1/native"]',
       post_logout_redirect_uris: '["https://app.example/"]',
-      first_party: 1,
+      // --skip-consent skips the page; it does not make the app first-party (issue 19).
+      skip_consent: 1,
+      first_party: 0,
+      allowed_roles: '["editor"]',
+      allowed_origins: '["https://spa.example"]',
     })
   })
 

@@ -43,6 +43,8 @@ beforeAll(async () => {
     'create-client',
     'first-party',
     '--public',
+    // The password grant is for the operator's own apps only (issue 19).
+    '--first-party',
     '--grant',
     'password',
     '--grant',
