@@ -6,8 +6,6 @@
  * gateway is the real one (`npm start`), its client and user made with the operator CLI.
  */
 import { spawn } from 'node:child_process'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import * as oauth from 'oauth4webapi'
@@ -17,17 +15,25 @@ import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
 import { admin } from './admin-support'
 import { launchChromium, type PageProblems, screenshot, watchProblems } from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
+import {
+  type Callback,
+  codeGrantRequest,
+  discover,
+  insecure,
+  type StartedAuthorization,
+  startAuthorization,
+  startCallback,
+} from './support/oauth-app'
 import { PROJECT_ROOT } from './support/project-copy'
 import { upstreamReceived } from './support/upstream'
 
 const USERNAME = 'spa-user'
 const PASSWORD = 'correct horse battery staple for the spa'
 const CLIENT_ID = 'demo-spa'
-const insecure = { [oauth.allowInsecureRequests]: true } // loopback http only
 
 let echo: EchoServer
 let gateway: RunningGateway
-let callback: { origin: string; server: Server; hits: URL[] }
+let callback: Callback
 let browser: Browser
 let context: BrowserContext
 let page: Page
@@ -36,48 +42,14 @@ let as: oauth.AuthorizationServer
 const client: oauth.Client = { client_id: CLIENT_ID }
 let redirectUri: string
 
-/** The app's loopback redirect URI: records what arrives and shows a plain page. */
-async function startCallback(): Promise<typeof callback> {
-  const hits: URL[] = []
-  const server = createServer((request, response) => {
-    hits.push(new URL(request.url ?? '/', 'http://127.0.0.1'))
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-    response.end('<!doctype html><title>app</title><p>signed in</p>')
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return { origin: `http://127.0.0.1:${port}`, server, hits }
-}
-
 async function cli(args: string[], stdin?: string): Promise<string> {
   const run = await admin(join(gateway.dir, '.wrangler', 'state'), args, { stdin })
   if (run.code !== 0) throw new Error(`admin ${args[0]} failed: ${run.stderr}`)
   return run.stdout
 }
 
-interface Started {
-  url: URL
-  verifier: string
-  state: string
-  nonce: string
-}
-
-async function authorizationUrl(scope = 'openid profile read'): Promise<Started> {
-  const verifier = oauth.generateRandomCodeVerifier()
-  const state = oauth.generateRandomState()
-  const nonce = oauth.generateRandomNonce()
-  const url = new URL(as.authorization_endpoint as string)
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: CLIENT_ID,
-    redirect_uri: redirectUri,
-    scope,
-    state,
-    nonce,
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  }).toString()
-  return { url, verifier, state, nonce }
+function authorizationUrl(scope = 'openid profile read'): Promise<StartedAuthorization> {
+  return startAuthorization(as, client, redirectUri, scope)
 }
 
 /** Waits until the browser arrives at the app's callback; returns that URL. */
@@ -86,18 +58,8 @@ async function arrivedAtApp(): Promise<URL> {
   return new URL(page.url())
 }
 
-async function redeem(started: Started, at: URL) {
-  const params = oauth.validateAuthResponse(as, client, at, started.state)
-  const response = await oauth.authorizationCodeGrantRequest(
-    as,
-    client,
-    oauth.None(),
-    params,
-    redirectUri,
-    started.verifier,
-    insecure,
-  )
-  return { params, response }
+function redeem(started: StartedAuthorization, at: URL) {
+  return codeGrantRequest(as, client, started, redirectUri, at)
 }
 
 beforeAll(async () => {
@@ -138,11 +100,7 @@ beforeAll(async () => {
     '--name',
     'CLI demo',
   ])
-  const issuer = new URL(gateway.origin)
-  as = await oauth.processDiscoveryResponse(
-    issuer,
-    await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...insecure }),
-  )
+  as = await discover(gateway.origin)
   browser = await launchChromium()
   context = await browser.newContext()
   problems = await watchProblems(context)
@@ -153,8 +111,7 @@ afterAll(async () => {
   await browser?.close()
   await gateway?.stop()
   await echo?.close()
-  callback?.server.closeAllConnections()
-  await new Promise((resolve) => callback?.server.close(resolve))
+  await callback?.close()
 })
 
 let idToken: string
