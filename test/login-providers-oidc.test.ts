@@ -7,6 +7,7 @@
 import { env } from 'cloudflare:test'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { sha256Hex } from '../src/crypto/bytes'
 import { createUser, PASSWORD } from './support/accounts'
 import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
 import {
@@ -192,6 +193,55 @@ describe('the callback refuses a forged, replayed or foreign flow', () => {
       await userCount(),
     )
   })
+})
+
+describe("someone who learns a victim's state cannot cancel the victim's sign-in", () => {
+  interface Victim {
+    browser: Through
+    callback: string
+    provider: string
+    otherProvider: string
+  }
+  const replays: [string, (victim: Victim) => Promise<Response>][] = [
+    ['without a flow cookie', (v) => gatewayGet({ env: v.browser.env, jar: new Jar() }, v.callback)],
+    [
+      "with the attacker's own flow cookie",
+      async (v) => {
+        const attacker: Through = { env: v.browser.env, jar: new Jar() }
+        await startLogin(attacker, v.provider)
+        return gatewayGet(attacker, v.callback)
+      },
+    ],
+    [
+      "at another provider's callback",
+      (v) =>
+        gatewayGet(
+          v.browser,
+          v.callback.replace(`/auth/callback/${v.provider}`, `/auth/callback/${v.otherProvider}`),
+        ),
+    ],
+  ]
+
+  it.each(replays)(
+    "the victim's callback replayed %s is refused and takes nothing: the victim still signs in",
+    async (_, replay) => {
+      const idp = await oidcProvider()
+      const other = await oidcProvider()
+      const browser = newBrowser([oidcConfig(idp), oidcConfig(other)])
+      const callback = await atOidcProvider(await startLogin(browser, idp.name))
+      const refused = await replay({ browser, callback, provider: idp.name, otherProvider: other.name })
+      expect(refused.status).toBe(400)
+      expect(await loginError(refused)).toMatch(/expired or was started in another browser/)
+      const stateHash = await sha256Hex(new URL(callback).searchParams.get('state') ?? '')
+      const flow = await env.DB.prepare('SELECT provider FROM login_flows WHERE state_hash = ?1')
+        .bind(stateHash)
+        .first<{ provider: string }>()
+      expect(flow?.provider).toBe(idp.name)
+      const back = await gatewayGet(browser, callback)
+      expect(back.status).toBe(303)
+      expect(await sessionCookie(browser)).toBeDefined()
+    },
+  )
 })
 
 describe('the ID token and the authorization response are verified', () => {
