@@ -8,7 +8,7 @@ import { env } from 'cloudflare:test'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../src/crypto/bytes'
-import { createUser, PASSWORD } from './support/accounts'
+import { createUser } from './support/accounts'
 import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
 import {
   atOidcProvider,
@@ -350,6 +350,9 @@ describe('provider errors and outages end on the login page', () => {
   })
 })
 
+// Sign-up closed (REGISTRATION=off): with it open, link_by_verified_email is a config error.
+const CLOSED = { REGISTRATION: 'off' }
+
 describe('accounts: registration, allow-lists and linking by email', () => {
   it('registration off: an identity that is not linked may not enter', async () => {
     const idp = await oidcProvider()
@@ -378,7 +381,7 @@ describe('accounts: registration, allow-lists and linking by email', () => {
   it('account takeover: an unverified email never joins the local account with that name', async () => {
     const victim = await createUser(`victim-${crypto.randomUUID().slice(0, 6)}@example.com`)
     const idp = await oidcProvider({ email: victim.username, emailVerified: false })
-    const browser = newBrowser([oidcConfig(idp, { link_by_verified_email: true })])
+    const browser = newBrowser([oidcConfig(idp, { link_by_verified_email: true })], CLOSED)
     expect((await signInOidc(browser, idp)).status).toBe(303)
     const linked = await env.DB.prepare('SELECT user_id FROM external_identities WHERE provider = ?1')
       .bind(idp.name)
@@ -386,23 +389,28 @@ describe('accounts: registration, allow-lists and linking by email', () => {
     expect(linked?.user_id).not.toBe(victim.id)
   })
 
-  it('a verified email joins the local account only when the provider is trusted for linking', async () => {
-    const local = await createUser(`joined-${crypto.randomUUID().slice(0, 6)}@example.com`)
-    const untrusted = await oidcProvider({ email: local.username, emailVerified: true })
-    const browser = newBrowser([oidcConfig(untrusted, { registration: false })])
-    expect((await signInOidc(browser, untrusted)).status).toBe(403)
-
-    const trusted = await oidcProvider({ email: local.username, emailVerified: true })
-    const trustedBrowser = newBrowser([
-      oidcConfig(trusted, { link_by_verified_email: true, registration: false }),
-    ])
-    expect((await signInOidc(trustedBrowser, trusted)).status).toBe(303)
+  it('account pre-hijacking: a verified email equal to an existing username never joins that account, trusted or not', async () => {
+    // An account someone named after the victim's address (registered while sign-up was open, or
+    // created by a provider from a preferred_username): its name proves nothing about the address.
+    const squatter = await createUser(`squat-${crypto.randomUUID().slice(0, 6)}@example.com`)
+    const idp = await oidcProvider({ email: squatter.username, emailVerified: true })
+    for (const trusted of [false, true]) {
+      const browser = newBrowser(
+        [oidcConfig(idp, { link_by_verified_email: trusted, registration: false })],
+        CLOSED,
+      )
+      const refused = await signInOidc(browser, idp)
+      expect(refused.status).toBe(403)
+      expect(await loginError(refused)).toMatch(/No account here is linked/)
+      expect(await identityCount(idp.name)).toBe(0)
+    }
+    // With registration at the provider, the sign-in gets an account of its own.
+    const browser = newBrowser([oidcConfig(idp, { link_by_verified_email: true })], CLOSED)
+    expect((await signInOidc(browser, idp)).status).toBe(303)
     const linked = await env.DB.prepare('SELECT user_id FROM external_identities WHERE provider = ?1')
-      .bind(trusted.name)
+      .bind(idp.name)
       .first<{ user_id: string }>()
-    expect(linked?.user_id).toBe(local.id)
-    // The local password still works: linking changed nothing else.
-    expect(PASSWORD.length).toBeGreaterThan(0)
+    expect(linked?.user_id).not.toBe(squatter.id)
   })
 })
 

@@ -189,20 +189,20 @@ providerLoginRoutes.get('/auth/callback/:provider', async function finishProvide
     })
     setSessionCookies(c, names, session.value, await csrfTokenFor(session.value))
     const userId = target.user.id
-    if (target.created)
+    if (target.created) {
       recordAuditEvent(c.var.ctx, {
         type: 'user_created',
         actorId: userId,
         subjectId: userId,
         details: { provider: provider.name },
       })
-    if (target.linked)
       recordAuditEvent(c.var.ctx, {
         type: 'identity_linked',
         actorId: userId,
         subjectId: userId,
-        details: { provider: provider.name, how: target.created ? 'first_sign_in' : 'verified_email' },
+        details: { provider: provider.name, how: 'first_sign_in' },
       })
+    }
     recordAuditEvent(c.var.ctx, {
       type: 'login_succeeded',
       actorId: userId,
