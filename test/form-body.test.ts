@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { MAX_FORM_BYTES } from '../src/routes/form'
+import { findUserByUsername } from '../src/storage/users'
 import { fetchWithEnv } from './support/gateway'
 
 // The gateway's own endpoints read form and JSON bodies through a counting reader: these bodies
@@ -67,6 +68,49 @@ describe('a body larger than the cap without Content-Length (chunked)', () => {
     expect(pulled.chunks).toBeLessThanOrEqual(MAX_FORM_BYTES / CHUNK_BYTES + 2)
     await scheduler.wait(0)
     expect(pulled.cancelled).toBe(true)
+  })
+})
+
+describe("the registration page's form POST (a browser: Accept: text/html)", () => {
+  const BROWSER_FORM = { ...FORM, accept: 'text/html' }
+
+  it('gets 413 after reading little more than the cap: the page never reads the whole body first', async () => {
+    const { stream, pulled, totalChunks } = countedBody(TEN_MB, 'username=big-form&password=')
+    const response = await post('/auth/register', stream, BROWSER_FORM)
+    expect(response.status).toBe(413)
+    expect(pulled.chunks).toBeLessThanOrEqual(MAX_FORM_BYTES / CHUNK_BYTES + 2)
+    expect(pulled.chunks).toBeLessThan(totalChunks / 100)
+    await scheduler.wait(0)
+    expect(pulled.cancelled).toBe(true)
+  })
+
+  it('still creates the account from a normal form and redirects to the login page', async () => {
+    const body = new URLSearchParams({
+      username: 'form-body-page',
+      password: 'a long and unusual passphrase 42',
+    })
+    const response = await fetchWithEnv({ SETTINGS }, '/auth/register', {
+      method: 'POST',
+      redirect: 'manual',
+      headers: BROWSER_FORM,
+      body,
+    })
+    expect(response.status).toBe(303)
+    expect(response.headers.get('location')).toBe('/auth/login')
+    expect(await findUserByUsername(env.DB, 'form-body-page')).toMatchObject({ username: 'form-body-page' })
+  })
+
+  it('shows the form again with the reason and the username on a refusal', async () => {
+    const body = new URLSearchParams({ username: 'form-body-weak', password: 'short' })
+    const response = await fetchWithEnv({ SETTINGS }, '/auth/register', {
+      method: 'POST',
+      headers: BROWSER_FORM,
+      body,
+    })
+    expect(response.status).toBe(400)
+    const html = await response.text()
+    expect(html).toContain('value="form-body-weak"')
+    expect(html).toContain('role="alert"')
   })
 })
 

@@ -1,7 +1,7 @@
 /**
- * A signed-in user's external identities: listing, explicit linking (started only from our own
- * pages, finished only in the same signed-in browser), and unlinking that never removes the
- * last way to sign in.
+ * A signed-in user's external identities: listing, explicit linking (started only by the account
+ * page's form POST with the session's CSRF token, finished only in the same signed-in browser),
+ * and unlinking that never removes the last way to sign in.
  */
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
@@ -17,7 +17,6 @@ import {
   oidcConfig,
   oidcProvider,
   signInOidc,
-  startLogin,
   type Through,
 } from './support/login-providers'
 import { browserLogin } from './support/sessions'
@@ -33,14 +32,65 @@ async function passwordBrowser(through: Through, username: string): Promise<void
 
 const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin' }
 
+/** The account page as a browser gets it: its CSRF field and its CSP. */
+async function accountPage(through: Through): Promise<{ html: string; csrf: string; csp: string }> {
+  const page = await gatewayGet(through, '/auth/identities')
+  expect(page.status).toBe(200)
+  const html = await page.text()
+  return {
+    html,
+    csrf: /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '',
+    csp: page.headers.get('content-security-policy') ?? '',
+  }
+}
+
+/** POST /auth/login/{provider}/link, the account page's form, with `fields` and `headers`. */
+async function postLink(
+  through: Through,
+  provider: string,
+  fields: Record<string, string>,
+  headers: Record<string, string> = SAME_ORIGIN,
+): Promise<Response> {
+  const response = await fetchWithEnv(through.env, `/auth/login/${provider}/link`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      accept: 'text/html',
+      'content-type': 'application/x-www-form-urlencoded',
+      cookie: through.jar.header(),
+      ...headers,
+    },
+    body: new URLSearchParams(fields),
+  })
+  through.jar.take(response)
+  return response
+}
+
+/** Clicks "Link your … account" on the account page: the provider's authorization URL. */
+async function startLink(through: Through, provider: string): Promise<URL> {
+  const response = await postLink(through, provider, { csrf: (await accountPage(through)).csrf })
+  expect(response.status, await response.clone().text()).toBe(303)
+  return new URL(response.headers.get('location') ?? '')
+}
+
+async function flowCount(provider: string): Promise<number> {
+  const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM login_flows WHERE provider = ?1')
+    .bind(provider)
+    .first<{ n: number }>()
+  return row?.n ?? 0
+}
+
 describe('linking a provider to a signed-in account', () => {
-  it('links from the account page and lists the identity', async () => {
+  it("links from the account page's form and lists the identity", async () => {
     const idp = await oidcProvider()
     const browser = newBrowser([oidcConfig(idp, { registration: false })])
     const user = await createUser(`linker-${idp.name}`)
     await passwordBrowser(browser, user.username)
-    const authorize = await startLogin(browser, idp.name, 'link=1', SAME_ORIGIN)
-    const back = await gatewayGet(browser, await atOidcProvider(authorize))
+    const page = await accountPage(browser)
+    expect(page.html).toContain(`action="/auth/login/${idp.name}/link"`)
+    // The form's answer redirects to the provider: the page's CSP lets that redirect through.
+    expect(page.csp).toContain(`form-action 'self' ${new URL(idp.issuer).origin}`)
+    const back = await gatewayGet(browser, await atOidcProvider(await startLink(browser, idp.name)))
     expect(back.status).toBe(303)
     expect(back.headers.get('location')).toBe('/auth/identities')
     const list = await gatewayGet(browser, '/auth/identities', { accept: 'application/json' })
@@ -54,23 +104,60 @@ describe('linking a provider to a signed-in account', () => {
     expect((await signInOidc(other, idp)).status).toBe(303)
   })
 
-  it('refuses to start linking from another site (cross-site navigation)', async () => {
+  it('a GET with link=1 (e.g. the return_to of a crafted login link) starts no link and no sign-in', async () => {
+    const idp = await oidcProvider()
+    const browser = newBrowser([oidcConfig(idp)])
+    const user = await createUser(`getlink-${idp.name}`)
+    const login = await browserLogin(user.username, {
+      returnTo: `/auth/login/${idp.name}?link=1`,
+      through: (path, init) => fetchWithEnv(browser.env, path, init),
+    })
+    const target = login.response.headers.get('location') ?? ''
+    expect(target).toBe(`/auth/login/${idp.name}?link=1`)
+    browser.jar.cookies.set('gw_session', login.session)
+    // The login form's answer is a same-origin redirect, so the browser follows it as same-origin.
+    const response = await gatewayGet(browser, target, SAME_ORIGIN)
+    expect(response.status).toBe(403)
+    expect(response.headers.get('location')).toBeNull()
+    expect(await loginError(response)).toMatch(/sign in first and start from your account page/)
+    expect(await flowCount(idp.name)).toBe(0)
+  })
+
+  it.each([
+    ['without the csrf field', {}],
+    ['with a wrong csrf field', { csrf: 'A'.repeat(43) }],
+  ])('refuses a link POST %s, storing no flow', async (_, fields) => {
+    const idp = await oidcProvider()
+    const browser = newBrowser([oidcConfig(idp)])
+    const user = await createUser(`csrf-${idp.name}`)
+    await passwordBrowser(browser, user.username)
+    const response = await postLink(browser, idp.name, fields)
+    expect(response.status).toBe(403)
+    expect(await loginError(response)).toMatch(/sign in first and start from your account page/)
+    expect(await flowCount(idp.name)).toBe(0)
+  })
+
+  it("refuses another session's token, and the right token sent cross-site", async () => {
     const idp = await oidcProvider()
     const browser = newBrowser([oidcConfig(idp)])
     const user = await createUser(`xsite-${idp.name}`)
+    const attacker = newBrowser([oidcConfig(idp)])
+    await passwordBrowser(attacker, (await createUser(`xsite-attacker-${idp.name}`)).username)
     await passwordBrowser(browser, user.username)
-    const response = await gatewayGet(browser, `/auth/login/${idp.name}?link=1`, {
-      'sec-fetch-site': 'cross-site',
-    })
-    expect(response.status).toBe(403)
-    expect(await loginError(response)).toMatch(/sign in first and start from your account page/)
+    const foreign = await postLink(browser, idp.name, { csrf: (await accountPage(attacker)).csrf })
+    expect(foreign.status).toBe(403)
+    const { csrf } = await accountPage(browser)
+    const crossSite = await postLink(browser, idp.name, { csrf }, { 'sec-fetch-site': 'cross-site' })
+    expect(crossSite.status).toBe(403)
+    expect(await flowCount(idp.name)).toBe(0)
   })
 
   it('refuses to start linking without a session', async () => {
     const idp = await oidcProvider()
     const browser = newBrowser([oidcConfig(idp)])
-    const response = await gatewayGet(browser, `/auth/login/${idp.name}?link=1`, SAME_ORIGIN)
+    const response = await postLink(browser, idp.name, { csrf: 'A'.repeat(43) })
     expect(response.status).toBe(403)
+    expect(await flowCount(idp.name)).toBe(0)
   })
 
   it('refuses to link an identity already linked to another user', async () => {
@@ -80,8 +167,7 @@ describe('linking a provider to a signed-in account', () => {
     const browser: Through = { env: first.env, jar: new Jar() }
     const user = await createUser(`second-${idp.name}`)
     await passwordBrowser(browser, user.username)
-    const authorize = await startLogin(browser, idp.name, 'link=1', SAME_ORIGIN)
-    const back = await gatewayGet(browser, await atOidcProvider(authorize))
+    const back = await gatewayGet(browser, await atOidcProvider(await startLink(browser, idp.name)))
     expect(back.status).toBe(409)
     expect(await loginError(back)).toMatch(/already linked to another user/)
   })
@@ -121,10 +207,7 @@ describe('unlinking', () => {
     const browser = newBrowser([oidcConfig(idp)])
     const user = await createUser(`unlink-${idp.name}`)
     await passwordBrowser(browser, user.username)
-    await gatewayGet(
-      browser,
-      await atOidcProvider(await startLogin(browser, idp.name, 'link=1', SAME_ORIGIN)),
-    )
+    await gatewayGet(browser, await atOidcProvider(await startLink(browser, idp.name)))
     const crossSite = await fetchWithEnv(browser.env, `/auth/identities/${idp.name}/unlink`, {
       method: 'POST',
       headers: { cookie: browser.jar.header(), 'sec-fetch-site': 'cross-site' },

@@ -71,6 +71,38 @@ describe('LOGIN_PROVIDERS validation', () => {
     ])
   })
 
+  it('refuses link_by_verified_email while registration is open, naming the field and what opened it', () => {
+    const reason =
+      "anyone could sign up under the address first and receive its owner's sign-in (account pre-hijacking); " +
+      'users link providers from /auth/identities instead'
+    const linking = [OIDC, { ...GITHUB, link_by_verified_email: true }]
+    // The tests run with REGISTRATION=on, as `npm start` sets it.
+    expect(problemsOf(linking)).toEqual([
+      `LOGIN_PROVIDERS[1].link_by_verified_email: must be false while registration is open (REGISTRATION = "on"): ${reason}`,
+    ])
+    const settings = { ...(env.SETTINGS as Record<string, unknown>), registration: true }
+    const bySettings = parseConfig({
+      ...env,
+      REGISTRATION: undefined,
+      SETTINGS: settings,
+      LOGIN_PROVIDERS: linking,
+    })
+    expect(bySettings.ok ? [] : bySettings.problems).toEqual([
+      `LOGIN_PROVIDERS[1].link_by_verified_email: must be false while registration is open (SETTINGS.registration = true): ${reason}`,
+    ])
+    // Sign-up closed: accepted (it then joins no existing account: see docs/login-providers.md).
+    expect(parseConfig({ ...env, REGISTRATION: 'off', LOGIN_PROVIDERS: linking } as Env).ok).toBe(true)
+  })
+
+  it('link_by_verified_email with open registration fails closed: 503 gateway_misconfigured', async () => {
+    const response = await fetchWithEnv(
+      { LOGIN_PROVIDERS: [{ ...OIDC, link_by_verified_email: true }] },
+      '/auth/login',
+    )
+    expect(response.status).toBe(503)
+    expect(await response.json()).toMatchObject({ error: 'gateway_misconfigured' })
+  })
+
   it('an invalid provider fails closed like any config problem: 503 gateway_misconfigured', async () => {
     const response = await fetchWithEnv(
       { LOGIN_PROVIDERS: [{ ...OIDC, client_secret: 'inline' }] },

@@ -73,26 +73,36 @@ describe('sign in with GitHub (Enterprise-style endpoints)', () => {
     expect(await userCount()).toBe(users)
   })
 
+  // Sign-up closed (REGISTRATION=off): with it open, link_by_verified_email is a config error.
+  const CLOSED = { REGISTRATION: 'off' }
+
   it('account takeover: an unverified primary email never joins the local account with that name', async () => {
     const who = login()
     const victim = await createUser(`${who.login}-victim@example.com`)
     await githubUser({ ...who, email: victim.username, verified: false })
-    const browser = newBrowser([githubConfig('gh-link', { link_by_verified_email: true })])
+    const browser = newBrowser([githubConfig('gh-link', { link_by_verified_email: true })], CLOSED)
     expect((await signInGithub(browser, 'gh-link', who.login)).status).toBe(303)
     const user = await userOf('gh-link', who.id)
     expect(user?.id).not.toBe(victim.id)
     expect(user?.email).toBeNull()
   })
 
-  it('a verified primary email joins the local account when the provider is trusted for linking', async () => {
+  it('account pre-hijacking: a verified primary email equal to an existing username never joins that account', async () => {
     const who = login()
-    const local = await createUser(`${who.login}-local@example.com`)
-    await githubUser({ ...who, email: local.username, verified: true })
-    const browser = newBrowser([
-      githubConfig('gh-link', { link_by_verified_email: true, registration: false }),
-    ])
-    expect((await signInGithub(browser, 'gh-link', who.login)).status).toBe(303)
-    expect((await userOf('gh-link', who.id))?.id).toBe(local.id)
+    // An account someone named after the address (registered while sign-up was open, say).
+    const squatter = await createUser(`${who.login}-local@example.com`)
+    await githubUser({ ...who, email: squatter.username, verified: true })
+    const closed = newBrowser(
+      [githubConfig('gh-closed', { link_by_verified_email: true, registration: false })],
+      CLOSED,
+    )
+    const refused = await signInGithub(closed, 'gh-closed', who.login)
+    expect(refused.status).toBe(403)
+    expect(await loginError(refused)).toMatch(/No account here is linked/)
+    expect(await identityCount('gh-closed')).toBe(0)
+    const open = newBrowser([githubConfig('gh-link', { link_by_verified_email: true })], CLOSED)
+    expect((await signInGithub(open, 'gh-link', who.login)).status).toBe(303)
+    expect((await userOf('gh-link', who.id))?.id).not.toBe(squatter.id)
   })
 
   it('cancel at GitHub (access_denied): the login page says so, nothing is created', async () => {

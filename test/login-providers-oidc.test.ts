@@ -7,7 +7,8 @@
 import { env } from 'cloudflare:test'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { createUser, PASSWORD } from './support/accounts'
+import { sha256Hex } from '../src/crypto/bytes'
+import { createUser } from './support/accounts'
 import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
 import {
   atOidcProvider,
@@ -194,6 +195,55 @@ describe('the callback refuses a forged, replayed or foreign flow', () => {
   })
 })
 
+describe("someone who learns a victim's state cannot cancel the victim's sign-in", () => {
+  interface Victim {
+    browser: Through
+    callback: string
+    provider: string
+    otherProvider: string
+  }
+  const replays: [string, (victim: Victim) => Promise<Response>][] = [
+    ['without a flow cookie', (v) => gatewayGet({ env: v.browser.env, jar: new Jar() }, v.callback)],
+    [
+      "with the attacker's own flow cookie",
+      async (v) => {
+        const attacker: Through = { env: v.browser.env, jar: new Jar() }
+        await startLogin(attacker, v.provider)
+        return gatewayGet(attacker, v.callback)
+      },
+    ],
+    [
+      "at another provider's callback",
+      (v) =>
+        gatewayGet(
+          v.browser,
+          v.callback.replace(`/auth/callback/${v.provider}`, `/auth/callback/${v.otherProvider}`),
+        ),
+    ],
+  ]
+
+  it.each(replays)(
+    "the victim's callback replayed %s is refused and takes nothing: the victim still signs in",
+    async (_, replay) => {
+      const idp = await oidcProvider()
+      const other = await oidcProvider()
+      const browser = newBrowser([oidcConfig(idp), oidcConfig(other)])
+      const callback = await atOidcProvider(await startLogin(browser, idp.name))
+      const refused = await replay({ browser, callback, provider: idp.name, otherProvider: other.name })
+      expect(refused.status).toBe(400)
+      expect(await loginError(refused)).toMatch(/expired or was started in another browser/)
+      const stateHash = await sha256Hex(new URL(callback).searchParams.get('state') ?? '')
+      const flow = await env.DB.prepare('SELECT provider FROM login_flows WHERE state_hash = ?1')
+        .bind(stateHash)
+        .first<{ provider: string }>()
+      expect(flow?.provider).toBe(idp.name)
+      const back = await gatewayGet(browser, callback)
+      expect(back.status).toBe(303)
+      expect(await sessionCookie(browser)).toBeDefined()
+    },
+  )
+})
+
 describe('the ID token and the authorization response are verified', () => {
   const cases: [string, Parameters<Awaited<ReturnType<typeof oidcProvider>>['script']>[0]][] = [
     ['a wrong nonce (an ID token from another sign-in)', { idToken: { nonce: 'nonce-of-another-flow' } }],
@@ -300,6 +350,9 @@ describe('provider errors and outages end on the login page', () => {
   })
 })
 
+// Sign-up closed (REGISTRATION=off): with it open, link_by_verified_email is a config error.
+const CLOSED = { REGISTRATION: 'off' }
+
 describe('accounts: registration, allow-lists and linking by email', () => {
   it('registration off: an identity that is not linked may not enter', async () => {
     const idp = await oidcProvider()
@@ -328,7 +381,7 @@ describe('accounts: registration, allow-lists and linking by email', () => {
   it('account takeover: an unverified email never joins the local account with that name', async () => {
     const victim = await createUser(`victim-${crypto.randomUUID().slice(0, 6)}@example.com`)
     const idp = await oidcProvider({ email: victim.username, emailVerified: false })
-    const browser = newBrowser([oidcConfig(idp, { link_by_verified_email: true })])
+    const browser = newBrowser([oidcConfig(idp, { link_by_verified_email: true })], CLOSED)
     expect((await signInOidc(browser, idp)).status).toBe(303)
     const linked = await env.DB.prepare('SELECT user_id FROM external_identities WHERE provider = ?1')
       .bind(idp.name)
@@ -336,23 +389,28 @@ describe('accounts: registration, allow-lists and linking by email', () => {
     expect(linked?.user_id).not.toBe(victim.id)
   })
 
-  it('a verified email joins the local account only when the provider is trusted for linking', async () => {
-    const local = await createUser(`joined-${crypto.randomUUID().slice(0, 6)}@example.com`)
-    const untrusted = await oidcProvider({ email: local.username, emailVerified: true })
-    const browser = newBrowser([oidcConfig(untrusted, { registration: false })])
-    expect((await signInOidc(browser, untrusted)).status).toBe(403)
-
-    const trusted = await oidcProvider({ email: local.username, emailVerified: true })
-    const trustedBrowser = newBrowser([
-      oidcConfig(trusted, { link_by_verified_email: true, registration: false }),
-    ])
-    expect((await signInOidc(trustedBrowser, trusted)).status).toBe(303)
+  it('account pre-hijacking: a verified email equal to an existing username never joins that account, trusted or not', async () => {
+    // An account someone named after the victim's address (registered while sign-up was open, or
+    // created by a provider from a preferred_username): its name proves nothing about the address.
+    const squatter = await createUser(`squat-${crypto.randomUUID().slice(0, 6)}@example.com`)
+    const idp = await oidcProvider({ email: squatter.username, emailVerified: true })
+    for (const trusted of [false, true]) {
+      const browser = newBrowser(
+        [oidcConfig(idp, { link_by_verified_email: trusted, registration: false })],
+        CLOSED,
+      )
+      const refused = await signInOidc(browser, idp)
+      expect(refused.status).toBe(403)
+      expect(await loginError(refused)).toMatch(/No account here is linked/)
+      expect(await identityCount(idp.name)).toBe(0)
+    }
+    // With registration at the provider, the sign-in gets an account of its own.
+    const browser = newBrowser([oidcConfig(idp, { link_by_verified_email: true })], CLOSED)
+    expect((await signInOidc(browser, idp)).status).toBe(303)
     const linked = await env.DB.prepare('SELECT user_id FROM external_identities WHERE provider = ?1')
-      .bind(trusted.name)
+      .bind(idp.name)
       .first<{ user_id: string }>()
-    expect(linked?.user_id).toBe(local.id)
-    // The local password still works: linking changed nothing else.
-    expect(PASSWORD.length).toBeGreaterThan(0)
+    expect(linked?.user_id).not.toBe(squatter.id)
   })
 })
 

@@ -137,8 +137,8 @@ export function loopbackProviders(vars: Record<string, unknown>): string[] {
 /**
  * Notes on LOGIN_PROVIDERS that only an operator can act on (the config itself is valid): the
  * secret each provider needs (a missing one disables that provider at runtime, with a page
- * saying so), providers on loopback, and providers whose first sign-in creates users without any
- * allow-list (open sign-up).
+ * saying so), providers on loopback, providers whose first sign-in creates users without any
+ * allow-list (open sign-up), and `link_by_verified_email`, which links nothing for now.
  */
 export function loginProviderNotes(vars: Record<string, unknown>): string[] {
   const notes: string[] = loopbackProviders(vars).map((text) => `warning: ${text}`)
@@ -155,6 +155,10 @@ export function loginProviderNotes(vars: Record<string, unknown>): string[] {
     if (open)
       notes.push(
         `warning: login provider "${name}" has registration = true and no allowed_email_domains/allowed_orgs: anyone with an account there can sign up`,
+      )
+    if (provider.link_by_verified_email === true)
+      notes.push(
+        `warning: login provider "${name}" has link_by_verified_email = true, which joins no existing account until accounts have gateway-verified email addresses (usernames are never matched); users link providers from /auth/identities`,
       )
   }
   return notes

@@ -1,9 +1,14 @@
 /**
  * Who an external identity signs in as. In order: the user the identity is linked to; else, when
- * the provider is trusted for it (`link_by_verified_email`) and asserts the email as verified, the
- * local user whose username is that email (joined by linking); else, when the provider may
- * register users, a new user with an unusable password; else nobody. An unverified email never
- * links: anyone can put any address on an account at most providers (account takeover).
+ * the provider may register users, a new user with an unusable password; else nobody. Joining an
+ * existing account happens only by explicit linking (a signed-in user, linkExternalIdentity).
+ *
+ * Never by username: `link_by_verified_email` used to join the user whose username equalled the
+ * provider's verified email, but a username proves nothing about an address: anyone who registers
+ * (or a provider that creates users from `preferred_username`) chooses it, so whoever planted the
+ * victim's address as a username received the victim's later sign-in (account pre-hijacking).
+ * Until accounts carry an address the gateway verified, there is nothing safe to match, so the
+ * option joins nothing (config refuses it with open registration: config/login-providers.ts).
  */
 import type { LoginProviderConfig } from '../config/login-providers'
 import { ProviderLoginFailure } from '../login-providers/failure'
@@ -11,7 +16,7 @@ import { rolesForNewUser, usernameBase } from '../login-providers/policy'
 import type { ExternalProfile } from '../login-providers/profile'
 import { withStorage } from '../storage/errors'
 import { findIdentity, insertIdentity, insertIdentityStatement, touchIdentity } from '../storage/identities'
-import { findUserById, findUserByUsername, type User } from '../storage/users'
+import { findUserById, type User } from '../storage/users'
 
 /**
  * The password hash of a user created through a provider: not a hash any format parses, so every
@@ -23,9 +28,8 @@ const MAX_USERNAME_TRIES = 20
 
 export interface SignInTarget {
   user: User
+  /** A new user and its identity were written by this sign-in. */
   created: boolean
-  /** A new identity row was written by this sign-in (a new user, or a link by verified email). */
-  linked: boolean
 }
 
 function usable(user: User | undefined): User {
@@ -88,28 +92,13 @@ export async function resolveExternalUser(
     await withStorage('identity touch', () =>
       touchIdentity(db, provider.name, profile.subject, email, profile.display),
     )
-    return { user, created: false, linked: false }
+    return { user, created: false }
   }
-  if (provider.link_by_verified_email && email) {
-    const existing = await withStorage('user lookup', () => findUserByUsername(db, email))
-    if (existing) {
-      const user = usable(existing)
-      const input = {
-        provider: provider.name,
-        subject: profile.subject,
-        userId: user.id,
-        email,
-        display: profile.display,
-      }
-      if (!(await withStorage('link identity', () => insertIdentity(db, input))))
-        throw new ProviderLoginFailure('already_linked', 'identity linked concurrently')
-      return { user, created: false, linked: true }
-    }
-  }
+  // `link_by_verified_email` has nothing safe to match yet (see the top of this file).
   if (!provider.registration)
     throw new ProviderLoginFailure('no_account', 'not linked and registration is off')
   const roles = rolesForNewUser(provider, profile, globalDefaultRoles)
-  return { user: await registerUser(db, provider, profile, roles), created: true, linked: true }
+  return { user: await registerUser(db, provider, profile, roles), created: true }
 }
 
 /** Links the identity to a signed-in user (explicit linking from the account page). */

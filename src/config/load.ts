@@ -168,7 +168,12 @@ export function parseConfig(env: Env): ConfigResult {
   if (!routes.success) problems.push(...zodProblems('ROUTES', routes.error))
   const providers = loginProvidersSchema.safeParse(jsonVar(env.LOGIN_PROVIDERS, 'LOGIN_PROVIDERS', problems))
   if (!providers.success) problems.push(...zodProblems('LOGIN_PROVIDERS', providers.error))
-  else problems.push(...loginProviderProblems(providers.data))
+  else {
+    const fromVar = registration.ok && registration.value !== undefined
+    const open = fromVar ? registration.value === true : settings.success && settings.data.registration
+    const source = fromVar ? 'REGISTRATION = "on"' : 'SETTINGS.registration = true'
+    problems.push(...loginProviderProblems(providers.data, { open, source }))
+  }
 
   const compiled: CompiledRoute[] = []
   // Each route is checked on its own so that one malformed route does not hide the problems of

@@ -62,8 +62,10 @@ const common = {
   /** First sign-in creates a local user. Off: only identities linked before may sign in. */
   registration: z._default(z.boolean(), false),
   /**
-   * First sign-in joins the local account whose username equals the email the provider asserts as
-   * verified. Off by default: trust a provider's email verification only on purpose.
+   * First sign-in joins the local account with the email address the provider asserts as
+   * verified. Until accounts hold an address the gateway itself verified, no account does, so
+   * this links nothing (usernames are never matched: anyone who registers picks one), and it is
+   * refused together with open registration (`loginProviderProblems`).
    */
   link_by_verified_email: z._default(z.boolean(), false),
 }
@@ -129,8 +131,24 @@ export type OidcProviderConfig = z.output<typeof oidcProviderSchema>
 export type GithubProviderConfig = z.output<typeof githubProviderSchema>
 export type LoginProviderConfig = z.output<typeof loginProviderSchema>
 
-/** Problems no single entry shows: duplicate names. */
-export function loginProviderProblems(providers: readonly LoginProviderConfig[]): string[] {
+/** Whether `POST /auth/register` is open, and which setting opened it (for the message). */
+export interface RegistrationState {
+  open: boolean
+  /** `SETTINGS.registration = true` or `REGISTRATION = "on"`. */
+  source: string
+}
+
+/**
+ * Problems no single entry shows: duplicate names, and `link_by_verified_email` while anyone may
+ * register. The latter matched the provider's verified email against usernames: whoever
+ * registered the victim's address as a username first received the victim's later sign-in
+ * (account pre-hijacking). Usernames are no longer matched, but the option stays refused with
+ * open registration until accounts carry gateway-verified addresses to match instead.
+ */
+export function loginProviderProblems(
+  providers: readonly LoginProviderConfig[],
+  registration: RegistrationState,
+): string[] {
   const seen = new Map<string, number>()
   const problems: string[] = []
   providers.forEach((provider, index) => {
@@ -140,6 +158,12 @@ export function loginProviderProblems(providers: readonly LoginProviderConfig[])
         `LOGIN_PROVIDERS[${index}].name: "${provider.name}" duplicates LOGIN_PROVIDERS[${earlier}]`,
       )
     else seen.set(provider.name, index)
+    if (provider.link_by_verified_email && registration.open)
+      problems.push(
+        `LOGIN_PROVIDERS[${index}].link_by_verified_email: must be false while registration is open (${registration.source}): ` +
+          "anyone could sign up under the address first and receive its owner's sign-in (account pre-hijacking); " +
+          'users link providers from /auth/identities instead',
+      )
   })
   return problems
 }

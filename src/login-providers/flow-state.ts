@@ -1,8 +1,9 @@
 /**
  * The state of a sign-in in progress. The row (login_flows, keyed by SHA-256 of `state`) holds
  * the PKCE verifier, the nonce and where to return; it is deleted by the first callback that names
- * it (single use) and is refused after FLOW_TTL_SECONDS. Each flow has its own row, so two tabs
- * signing in at once do not overwrite each other.
+ * it from the browser that started it, at its provider's callback (single use), and is refused
+ * after FLOW_TTL_SECONDS. Each flow has its own row, so two tabs signing in at once do not
+ * overwrite each other.
  *
  * Login CSRF and state fixation: the row is bound to the browser that started the flow by the
  * hash of a random flow cookie. A callback URL carried to another browser (an attacker sending a
@@ -11,10 +12,10 @@
  */
 import type { Context } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
-import { randomToken, sha256Hex, timingSafeEqual } from '../crypto/bytes'
+import { randomToken, sha256Hex } from '../crypto/bytes'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
-import { insertLoginFlow, type LoginFlowRow, takeLoginFlow } from '../storage/login-flows'
+import { insertLoginFlow, type LoginFlowRow, loginFlowProvider, takeLoginFlow } from '../storage/login-flows'
 import { ProviderLoginFailure } from './failure'
 
 /** A sign-in must come back from the provider within 10 minutes. */
@@ -73,11 +74,26 @@ export async function saveFlow(db: D1Database, flow: NewFlow): Promise<void> {
   await withStorage('save login flow', () => insertLoginFlow(db, row))
 }
 
+/** Why no flow was taken, for the log (the user sees one message for all of them). */
+async function noFlow(db: D1Database, stateHash: string, provider: string): Promise<ProviderLoginFailure> {
+  const startedFor = await withStorage('find login flow', () => loginFlowProvider(db, stateHash))
+  if (startedFor === undefined)
+    return new ProviderLoginFailure('flow_invalid', 'no flow has this state (replayed or forged)')
+  if (startedFor !== provider)
+    return new ProviderLoginFailure('flow_invalid', `flow was started for provider ${startedFor}`)
+  return new ProviderLoginFailure(
+    'flow_invalid',
+    'callback from another browser than the one that started it',
+  )
+}
+
 /**
  * The flow a callback names, taken (deleted) so it cannot be used twice. Fails closed when the
  * `state` or the flow cookie is missing, when no flow has that state, when it was started for
- * another provider (mix-up: a response for one provider delivered to another's callback), when it
- * expired, or when this browser is not the one that started it.
+ * another provider (mix-up: a response for one provider delivered to another's callback), when
+ * this browser is not the one that started it, or when it expired. Only a callback from the
+ * browser that started the flow, to its provider's callback, takes it: anyone else who learns the
+ * `state` (a leaked callback URL, the provider's logs) is refused and leaves the flow in place.
  */
 export async function takeFlow(
   c: Context,
@@ -87,18 +103,12 @@ export async function takeFlow(
   state: string | undefined,
 ): Promise<LoginFlowRow> {
   if (!state || state.length > 512) throw new ProviderLoginFailure('flow_invalid', 'callback without state')
-  const row = await withStorage('take login flow', async () => takeLoginFlow(db, await sha256Hex(state)))
-  if (!row) throw new ProviderLoginFailure('flow_invalid', 'no flow has this state (replayed or forged)')
-  if (row.provider !== provider)
-    throw new ProviderLoginFailure('flow_invalid', `flow was started for provider ${row.provider}`)
-  if (row.expires_at <= nowSeconds()) throw new ProviderLoginFailure('flow_invalid', 'flow expired')
   const cookie = getCookie(c, flowCookieName(issuer))
   if (!cookie || !FLOW_COOKIE_VALUE.test(cookie))
     throw new ProviderLoginFailure('flow_invalid', 'callback without the flow cookie')
-  if (!timingSafeEqual(await sha256Hex(cookie), row.browser_hash))
-    throw new ProviderLoginFailure(
-      'flow_invalid',
-      'callback from another browser than the one that started it',
-    )
+  const key = { stateHash: await sha256Hex(state), provider, browserHash: await sha256Hex(cookie) }
+  const row = await withStorage('take login flow', () => takeLoginFlow(db, key))
+  if (!row) throw await noFlow(db, key.stateHash, provider)
+  if (row.expires_at <= nowSeconds()) throw new ProviderLoginFailure('flow_invalid', 'flow expired')
   return row
 }

@@ -85,6 +85,17 @@ export async function providerClient(provider: LoginProviderConfig, secret: stri
   return { as, client, auth: oauth.ClientSecretPost(secret), http: httpOptions(urls) }
 }
 
+/**
+ * Where a sign-in at `provider` starts, without a network request: GitHub's configured endpoint,
+ * or an OpenID Connect provider's discovered one when this isolate has it, else its issuer (the
+ * same origin at the providers we know). For the CSP `form-action` of a page whose form answers
+ * with a redirect there (the account page's link forms): browsers apply it to that redirect too.
+ */
+export function authorizationEndpointHint(provider: LoginProviderConfig): string {
+  if (provider.kind === 'github') return provider.authorization_url
+  return discovered.get(provider.issuer)?.as.authorization_endpoint ?? provider.issuer
+}
+
 /** The client secret from the secret the config names; a missing one disables only this provider. */
 export function clientSecret(env: Record<string, unknown>, provider: LoginProviderConfig): string {
   const value = env[provider.client_secret_secret]

@@ -14,15 +14,17 @@ export interface IdentitiesPageProps {
   productName: string
   username: string
   identities: readonly IdentityView[]
-  /** Configured providers not linked yet: a "Link" link each. */
+  /** Configured providers not linked yet: a "Link" form each. */
   linkable: readonly { name: string; displayName: string }[]
+  /** The session's CSRF token, the link forms' `csrf` field (src/sessions/csrf-token.ts). */
+  csrfToken: string
   error?: string
 }
 
 /**
  * "Sign-in methods": the providers linked to the account, each with an unlink button (a plain
- * same-origin form POST), and a link per provider not linked yet (a same-origin navigation, which
- * is what GET /auth/login/{provider}?link=1 requires).
+ * same-origin form POST), and a form per provider not linked yet that POSTs the session's CSRF
+ * token to /auth/login/{provider}/link, the only way a link starts.
  */
 export function IdentitiesPage(props: IdentitiesPageProps) {
   return (
@@ -66,11 +68,10 @@ export function IdentitiesPage(props: IdentitiesPageProps) {
       {props.linkable.length > 0 && (
         <section class="providers" aria-label="Link another account">
           {props.linkable.map((provider) => (
-            <p>
-              <a class="button" href={`/auth/login/${encodeURIComponent(provider.name)}?link=1`}>
-                Link your {provider.displayName} account
-              </a>
-            </p>
+            <form method="post" action={`/auth/login/${encodeURIComponent(provider.name)}/link`}>
+              <input type="hidden" name="csrf" value={props.csrfToken} />
+              <button type="submit">Link your {provider.displayName} account</button>
+            </form>
           ))}
         </section>
       )}

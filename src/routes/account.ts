@@ -1,3 +1,4 @@
+import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { verifyLogin } from '../accounts/login'
 import { hashPassword } from '../accounts/password-hash'
@@ -10,7 +11,7 @@ import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
-import { insertUser, updatePasswordHash } from '../storage/users'
+import { insertUser, type User, updatePasswordHash } from '../storage/users'
 import { type GrantContext, issueTokenResponse } from '../tokens/issue'
 import { createRefreshToken } from '../tokens/refresh'
 import { revokeAccessToken, revokeSession, revokeSubject } from '../tokens/revocation'
@@ -33,13 +34,24 @@ function assertAcceptablePassword(password: string, username: string): void {
   if (!check.ok) throw new GatewayError('invalid_request', check.message)
 }
 
-accountRoutes.post('/auth/register', async function register(c) {
+/**
+ * 403 when sign-up is off; else the caller's per-address reservation, taken before the body is
+ * read and the password hashed so that a burst is cut at the limit.
+ */
+export async function admitRegistration(c: Context<AppBindings>): Promise<void> {
   const { settings } = c.var.ctx.config
   if (!settings.registration) throw new GatewayError('registration_disabled', 'Registration is turned off.')
   const ip = c.req.header('cf-connecting-ip')
-  // Reserved before the body is read and the password hashed: a burst is cut at the limit.
   if (ip) await reserveRegistration(c.env.DB, settings.throttle, ip)
-  const fields = await readFields(c.req.raw)
+}
+
+/**
+ * Creates the account `fields` ({username, password}) describe, after `admitRegistration`. The
+ * caller reads the fields through the capped reader (form.ts): here for JSON and API clients,
+ * register-page.ts for the browser form.
+ */
+export async function createAccount(c: Context<AppBindings>, fields: Record<string, unknown>): Promise<User> {
+  const { settings } = c.var.ctx.config
   const username = stringField(fields, 'username')
   const password = stringField(fields, 'password')
   if (!USERNAME.test(username)) {
@@ -60,6 +72,12 @@ accountRoutes.post('/auth/register', async function register(c) {
     subjectId: user.id,
     details: { username: user.username, roles: user.roles, via: 'registration' },
   })
+  return user
+}
+
+accountRoutes.post('/auth/register', async function register(c) {
+  await admitRegistration(c)
+  const user = await createAccount(c, await readFields(c.req.raw))
   return c.json({ id: user.id, username: user.username }, 201)
 })
 

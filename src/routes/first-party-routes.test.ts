@@ -25,6 +25,8 @@ const NOT_ACCOUNT_MANAGING: Readonly<Record<string, string>> = {
   'GET /auth/login': 'the login page',
   'POST /auth/login': 'a password login',
   'GET /auth/login/:provider': 'starts a provider login',
+  'POST /auth/login/:provider/link':
+    'links a provider: the browser session and the identities page’s CSRF token only, never a bearer token',
   'POST /auth/logout': 'ends the caller’s own session or token family (a delegated token: its own)',
   'GET /auth/me': 'who the token is: delegated tokens keep it',
   'GET /auth/register': 'the registration page',

@@ -1,5 +1,6 @@
 /**
- * The caller's external identities: GET /auth/identities (JSON, or the HTML page for browsers),
+ * The caller's external identities: GET /auth/identities (JSON, or the HTML page for browsers, with
+ * a link form per provider not linked yet: POST /auth/login/{provider}/link, login-providers.ts),
  * DELETE /auth/identities/{provider}, and POST /auth/identities/{provider}/unlink (the same, for
  * the page's forms). An unlink that would leave the account without a way to sign in (no usable
  * password, no other provider) is refused with 409.
@@ -9,10 +10,13 @@ import { Hono } from 'hono'
 import { NO_PASSWORD_PREFIX } from '../accounts/external-sign-in'
 import { recordAuditEvent } from '../audit/record'
 import { authenticate, currentPrincipal, requireFirstParty } from '../authn/middleware'
+import { readSessionCookie } from '../authn/session'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
+import { authorizationEndpointHint } from '../login-providers/metadata'
 import { IdentitiesPage, type IdentityView } from '../pages/identities-page'
 import { renderPage } from '../pages/render'
+import { csrfTokenFor } from '../sessions/csrf-token'
 import { withStorage } from '../storage/errors'
 import { deleteUserIdentities, listUserIdentities } from '../storage/identities'
 import { IDENTITIES_PATH } from './login-providers'
@@ -41,18 +45,26 @@ identityRoutes.get(IDENTITIES_PATH, ...identityAuth, async function showIdentiti
   const principal = currentPrincipal(c)
   const identities = await identitiesOf(c, principal.id)
   if (!wantsHtml(c.req.raw)) return c.json({ items: identities }, 200, { 'cache-control': 'no-store' })
+  const { config } = c.var.ctx
+  // Linking needs this browser's session (the callback checks it): its link forms carry the
+  // session's CSRF token, and without a session the page offers none.
+  const session = principal.method === 'session' ? readSessionCookie(c.req.raw, config.issuer) : undefined
   const linked = new Set(identities.map((identity) => identity.provider))
-  const linkable = [...c.var.ctx.config.loginProviders.values()]
-    .filter((provider) => !linked.has(provider.name))
-    .map((provider) => ({ name: provider.name, displayName: provider.display_name }))
+  const linkable = session
+    ? [...config.loginProviders.values()].filter((provider) => !linked.has(provider.name))
+    : []
   return renderPage(
     c,
     IdentitiesPage({
-      productName: c.var.ctx.config.settings.product_name,
+      productName: config.settings.product_name,
       username: principal.username,
       identities,
-      linkable,
+      linkable: linkable.map((provider) => ({ name: provider.name, displayName: provider.display_name })),
+      csrfToken: session ? await csrfTokenFor(session) : '',
     }),
+    200,
+    // The link forms' answer is a redirect to the provider, which CSP form-action also governs.
+    { formTargets: linkable.map(authorizationEndpointHint) },
   )
 })
 

@@ -1,8 +1,9 @@
 /**
  * Sign in with an external provider (CONTRACT.md "External login providers"):
- *   GET /auth/login/{provider}[?return_to=…]   → 302 to the provider (state, PKCE S256, nonce)
- *   GET /auth/login/{provider}?link=1          → the same, to link the provider to the signed-in user
- *   GET /auth/callback/{provider}              → session cookie and 303 to return_to
+ *   GET  /auth/login/{provider}[?return_to=…]  → 302 to the provider (state, PKCE S256, nonce)
+ *   POST /auth/login/{provider}/link           → 303 to the provider, to link it to the signed-in
+ *                                                user (the account page's form, with its CSRF token)
+ *   GET  /auth/callback/{provider}             → session cookie and 303 to return_to
  * Every failure ends on the login page with a clear message and a new attempt one click away;
  * nothing is stored before the provider has vouched for the user, and a new user and its identity
  * are written together or not at all.
@@ -23,9 +24,11 @@ import { ensureFlowCookie, saveFlow, takeFlow } from '../login-providers/flow-st
 import { clientSecret, providerClient } from '../login-providers/metadata'
 import { checkAllowed } from '../login-providers/policy'
 import { cookieNames, readCookieValues, setSessionCookies } from '../sessions/cookies'
+import { signedInFormAllowed } from '../sessions/csrf-form'
 import { csrfTokenFor } from '../sessions/csrf-token'
 import { safeReturnTo } from '../sessions/return-to'
 import { createSession, endSessionByValue, resolveSession } from '../sessions/service'
+import { readForm } from './form'
 import { renderLogin } from './login'
 
 export const providerLoginRoutes = new Hono<AppBindings>()
@@ -38,10 +41,8 @@ function findProvider(c: Context<AppBindings>): LoginProviderConfig {
   return provider
 }
 
-/** The signed-in user of this browser (checked against D1), or undefined. */
-async function signedInUser(c: Context<AppBindings>): Promise<string | undefined> {
-  const value = readSessionCookie(c.req.raw, c.var.ctx.config.issuer)
-  if (value === undefined) return undefined
+/** The user of a session cookie value (checked against D1), or undefined. */
+async function sessionUser(c: Context<AppBindings>, value: string): Promise<string | undefined> {
   const result = await resolveSession(c.env, c.var.ctx.config.settings, value, {
     strict: true,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
@@ -49,13 +50,47 @@ async function signedInUser(c: Context<AppBindings>): Promise<string | undefined
   return 'record' in result ? result.record.userId : undefined
 }
 
+/** The signed-in user of this browser (checked against D1), or undefined. */
+async function signedInUser(c: Context<AppBindings>): Promise<string | undefined> {
+  const value = readSessionCookie(c.req.raw, c.var.ctx.config.issuer)
+  return value === undefined ? undefined : sessionUser(c, value)
+}
+
 /**
- * Linking is started only from our own pages (or a URL the user typed): a cross-site page must
- * not be able to start it in a signed-in browser. Browsers without Fetch Metadata cannot link.
+ * The user a link form speaks for: a live session, and the form's `csrf` field equal to that
+ * session's token on a same-origin request (csrf-form.ts). Same-origin alone is not enough: our
+ * own login form's POST answers with a redirect to its `return_to`, so a crafted login link could
+ * make a signed-in browser reach any same-origin GET.
  */
-function startedHere(c: Context<AppBindings>): boolean {
-  const site = c.req.header('sec-fetch-site')?.trim().toLowerCase()
-  return site === 'same-origin' || site === 'none'
+async function linkingUser(c: Context<AppBindings>, field: string | null): Promise<string | undefined> {
+  const { config } = c.var.ctx
+  const value = readSessionCookie(c.req.raw, config.issuer)
+  if (value === undefined) return undefined
+  const allowed = await signedInFormAllowed({ request: c.req.raw, config, sessionValue: value, field })
+  return allowed ? sessionUser(c, value) : undefined
+}
+
+/** Saves the flow and sends the browser to the provider's authorization endpoint. */
+async function redirectToProvider(
+  c: Context<AppBindings>,
+  provider: LoginProviderConfig,
+  flow: { returnTo: string; linkUserId: string | null },
+  status: 302 | 303,
+): Promise<Response> {
+  const { config } = c.var.ctx
+  const pc = await providerClient(provider, clientSecret(c.env, provider))
+  const request = await authorizationRequest(provider, pc, config.issuer)
+  await saveFlow(c.env.DB, {
+    state: request.state,
+    provider: provider.name,
+    browserValue: ensureFlowCookie(c, config.issuer),
+    codeVerifier: request.codeVerifier,
+    nonce: request.nonce,
+    ...flow,
+  })
+  c.header('cache-control', 'no-store')
+  c.header('referrer-policy', 'no-referrer')
+  return c.redirect(request.url.href, status)
 }
 
 /** Renders a failure on the login page (and logs why); other errors go to the error handler. */
@@ -82,33 +117,31 @@ function failed(c: Context<AppBindings>, error: unknown, provider: string, retur
 }
 
 providerLoginRoutes.get('/auth/login/:provider', async function startProviderLogin(c) {
-  const { config } = c.var.ctx
-  const returnTo = safeReturnTo(c.req.query('return_to'), config.issuer)
+  const returnTo = safeReturnTo(c.req.query('return_to'), c.var.ctx.config.issuer)
   const name = c.req.param('provider')
   try {
     const provider = findProvider(c)
-    let linkUserId: string | null = null
-    if (c.req.query('link') !== undefined) {
-      linkUserId = (startedHere(c) ? await signedInUser(c) : undefined) ?? null
-      if (!linkUserId)
-        throw new ProviderLoginFailure('link_needs_session', 'link without a session or cross-site')
-    }
-    const pc = await providerClient(provider, clientSecret(c.env, provider))
-    const request = await authorizationRequest(provider, pc, config.issuer)
-    await saveFlow(c.env.DB, {
-      state: request.state,
-      provider: provider.name,
-      browserValue: ensureFlowCookie(c, config.issuer),
-      codeVerifier: request.codeVerifier,
-      nonce: request.nonce,
-      returnTo: linkUserId ? IDENTITIES_PATH : returnTo,
-      linkUserId,
-    })
-    c.header('cache-control', 'no-store')
-    c.header('referrer-policy', 'no-referrer')
-    return c.redirect(request.url.href, 302)
+    // Anyone can make a signed-in browser send a GET (a login form's return_to, a link, an image):
+    // a GET never links, and the old `?link=1` is refused rather than quietly made a sign-in.
+    if (c.req.query('link') !== undefined)
+      throw new ProviderLoginFailure('link_needs_session', 'link asked by GET, not by the account page form')
+    return await redirectToProvider(c, provider, { returnTo, linkUserId: null }, 302)
   } catch (error) {
     return failed(c, error, name, returnTo)
+  }
+})
+
+providerLoginRoutes.post('/auth/login/:provider/link', async function startProviderLink(c) {
+  const name = c.req.param('provider')
+  try {
+    const provider = findProvider(c)
+    const form = await readForm(c.req.raw)
+    const linkUserId = await linkingUser(c, form.get('csrf'))
+    if (!linkUserId)
+      throw new ProviderLoginFailure('link_needs_session', 'link without a live session or its form token')
+    return await redirectToProvider(c, provider, { returnTo: IDENTITIES_PATH, linkUserId }, 303)
+  } catch (error) {
+    return failed(c, error, name, IDENTITIES_PATH)
   }
 })
 
@@ -156,20 +189,20 @@ providerLoginRoutes.get('/auth/callback/:provider', async function finishProvide
     })
     setSessionCookies(c, names, session.value, await csrfTokenFor(session.value))
     const userId = target.user.id
-    if (target.created)
+    if (target.created) {
       recordAuditEvent(c.var.ctx, {
         type: 'user_created',
         actorId: userId,
         subjectId: userId,
         details: { provider: provider.name },
       })
-    if (target.linked)
       recordAuditEvent(c.var.ctx, {
         type: 'identity_linked',
         actorId: userId,
         subjectId: userId,
-        details: { provider: provider.name, how: target.created ? 'first_sign_in' : 'verified_email' },
+        details: { provider: provider.name, how: 'first_sign_in' },
       })
+    }
     recordAuditEvent(c.var.ctx, {
       type: 'login_succeeded',
       actorId: userId,

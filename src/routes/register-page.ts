@@ -1,17 +1,22 @@
 /**
  * The browser face of registration: GET /auth/register shows the form, and a form POST from a
  * browser (Accept: text/html) gets a redirect to the login page on success or the form again with
- * the reason on failure. The account itself is created by POST /auth/register in account.ts,
- * unchanged for API clients.
+ * the reason on failure. API clients (JSON, or a form without Accept: text/html) go on to
+ * POST /auth/register in account.ts; both create the account with the same functions from there.
  */
 import { Hono } from 'hono'
 import type { AppBindings } from '../env'
-import { GatewayError } from '../errors/gateway-error'
+import { GatewayError, isGatewayError } from '../errors/gateway-error'
 import { RegisterPage } from '../pages/register-page'
-import { pageResponse, renderPage } from '../pages/render'
+import { renderPage } from '../pages/render'
+import { admitRegistration, createAccount } from './account'
+import { readFields } from './form'
 import { wantsHtml } from './pages'
 
 export const registerPageRoutes = new Hono<AppBindings>()
+
+/** Failures the form explains; anything else (413, 5xx) goes to the error handler as it is. */
+const FORM_STATUSES = [400, 403, 409, 429] as const
 
 registerPageRoutes.get('/auth/register', function showRegister(c) {
   const { settings } = c.var.ctx.config
@@ -22,20 +27,21 @@ registerPageRoutes.get('/auth/register', function showRegister(c) {
 registerPageRoutes.post('/auth/register', async function registerFromBrowser(c, next) {
   const isForm = (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')
   if (!isForm || !wantsHtml(c.req.raw)) return next()
-  const username = new URLSearchParams(await c.req.raw.clone().text()).get('username') ?? ''
-  await next()
-  if (c.res.status === 201) {
-    c.res = new Response(null, { status: 303, headers: { location: '/auth/login' } })
-    return
-  }
-  let description = 'The account could not be created.'
+  let username = ''
   try {
-    const body = (await c.res.clone().json()) as { error_description?: unknown }
-    if (typeof body.error_description === 'string') description = body.error_description
-  } catch {
-    // keep the generic text
+    await admitRegistration(c)
+    // The one read of the body, through the capped reader: an oversized form is refused (413)
+    // after at most MAX_FORM_BYTES and one chunk, never read to its end.
+    const fields = await readFields(c.req.raw)
+    if (typeof fields.username === 'string') username = fields.username
+    await createAccount(c, fields)
+  } catch (error) {
+    const status = isGatewayError(error) ? FORM_STATUSES.find((code) => code === error.status) : undefined
+    if (!isGatewayError(error) || status === undefined) throw error
+    if (error.retryAfter !== undefined)
+      c.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))))
+    const productName = c.var.ctx.config.settings.product_name
+    return renderPage(c, RegisterPage({ productName, username, error: error.message }), status)
   }
-  const status = ([400, 403, 409, 429] as const).find((code) => code === c.res.status) ?? 400
-  const productName = c.var.ctx.config.settings.product_name
-  c.res = await pageResponse(RegisterPage({ productName, username, error: description }), status)
+  return c.redirect('/auth/login', 303)
 })

@@ -33,14 +33,36 @@ export async function insertLoginFlow(db: D1Database, row: LoginFlowRow): Promis
     .run()
 }
 
+/** Which flow a callback may take: the state it names, for this provider, from this browser. */
+export interface LoginFlowKey {
+  stateHash: string
+  provider: string
+  browserHash: string
+}
+
 /**
- * Deletes the flow and returns it: whoever deletes it first owns it, so a replayed or concurrent
- * callback finds nothing. Expiry and the browser binding are checked by the caller on the row.
+ * Deletes the flow and returns it, in one statement and only when the provider and the browser
+ * binding match as well as the state: whoever deletes it first owns it, so a replayed or
+ * concurrent callback finds nothing, and a callback that knows the state but comes from another
+ * browser or to another provider's callback deletes nothing (it cannot cancel the sign-in of the
+ * browser that started it). Expiry is checked by the caller on the row. The binding is compared
+ * in SQL, not in constant time: it is a SHA-256 of a 256-bit cookie, so timing says nothing usable.
  */
-export async function takeLoginFlow(db: D1Database, stateHash: string): Promise<LoginFlowRow | undefined> {
+export async function takeLoginFlow(db: D1Database, key: LoginFlowKey): Promise<LoginFlowRow | undefined> {
   const row = await db
-    .prepare('DELETE FROM login_flows WHERE state_hash = ?1 RETURNING *')
-    .bind(stateHash)
+    .prepare(
+      'DELETE FROM login_flows WHERE state_hash = ?1 AND provider = ?2 AND browser_hash = ?3 RETURNING *',
+    )
+    .bind(key.stateHash, key.provider, key.browserHash)
     .first<LoginFlowRow>()
   return row ?? undefined
+}
+
+/** The provider a flow was started for, without taking it: only to log why a take found nothing. */
+export async function loginFlowProvider(db: D1Database, stateHash: string): Promise<string | undefined> {
+  const row = await db
+    .prepare('SELECT provider FROM login_flows WHERE state_hash = ?1')
+    .bind(stateHash)
+    .first<{ provider: string }>()
+  return row?.provider
 }

@@ -123,11 +123,16 @@ export const BROWSER_CASES: Case[] = [
     'DELETE /auth/grants/{client_id}',
     (ctx) => call(ctx, 'DELETE', `/auth/grants/${APP}`, { token: ctx.state.appToken }),
   ],
+  // A plain sign-in start (its flow is left to expire); linking is the form POST below.
+  ['GET /auth/login/{provider}', (ctx) => call(ctx, 'GET', `/auth/login/${PROVIDER}?return_to=%2F`)],
   [
-    'GET /auth/login/{provider}',
+    'POST /auth/login/{provider}/link',
     async (ctx) => {
-      // Linking, started from the signed-in browser's own page (Sec-Fetch-Site: same-origin).
-      const response = await call(ctx, 'GET', `/auth/login/${PROVIDER}?link=1`, { cookie: session(ctx) })
+      // The account page's link form: the session's CSRF token, same-origin.
+      const response = await call(ctx, 'POST', `/auth/login/${PROVIDER}/link`, {
+        cookie: session(ctx),
+        form: { csrf: csrf(ctx) },
+      })
       ctx.state.browser = withSetCookies(session(ctx), response)
       ctx.state.providerRedirect = response.headers.get('location') ?? ''
       return response

@@ -112,3 +112,28 @@ describe("check-config refuses a route under the gateway's own segments", { time
     )
   })
 })
+
+describe('check-config and link_by_verified_email (account pre-hijacking)', { timeout: 60_000 }, () => {
+  function linkingByEmail(toml: string): string {
+    const line = 'client_secret_secret = "LOCAL_OIDC_CLIENT_SECRET"\n'
+    if (!toml.includes(line)) throw new Error('wrangler.toml no longer ships the local-oidc provider')
+    return toml.replace(line, `${line}link_by_verified_email = true\n`)
+  }
+
+  it('with registration open it is an error (exit 1) naming the field and the setting', async () => {
+    const result = await checkConfig('link-email-open', linkingByEmail(openRegistration(shipped)))
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(
+      'LOGIN_PROVIDERS[0].link_by_verified_email: must be false while registration is open (SETTINGS.registration = true): ' +
+        "anyone could sign up under the address first and receive its owner's sign-in (account pre-hijacking)",
+    )
+  })
+
+  it('with registration closed it passes (exit 0) with a warning that it links nothing yet', async () => {
+    const result = await checkConfig('link-email-closed', linkingByEmail(shipped))
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain(
+      'warning: login provider "local-oidc" has link_by_verified_email = true, which joins no existing account',
+    )
+  })
+})

@@ -10,8 +10,10 @@ import { decodeJwt } from 'jose'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { freePort } from '../../scripts/lib/ports'
-import { launchChromium, screenshot } from './support/browser'
+import { launchChromium, screenshot, watchProblems } from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
+
+const PASSWORD = 'a long and unusual passphrase for linking'
 
 let gateway: RunningGateway
 let browser: Browser
@@ -82,6 +84,37 @@ describe('sign in with the stand-in providers in Chromium', () => {
     await expect(
       page.getByRole('cell', { name: 'Local GitHub (stand-in)', exact: true }).count(),
     ).resolves.toBe(1)
+    await context.close()
+  })
+
+  test('link from the account page: a password user clicks "Link", signs in at the provider, sees it listed', async () => {
+    context = await browser.newContext()
+    const problems = await watchProblems(context)
+    const page = await context.newPage()
+    // Sign-up is open under npm start (REGISTRATION=on in .dev.vars).
+    await page.goto(`${gateway.origin}/auth/register`)
+    await page.locator('input[name="username"]').fill('link-in-browser')
+    await page.locator('input[name="password"]').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.waitForURL((url) => url.pathname === '/auth/login')
+    await page.locator('input[name="username"]').fill('link-in-browser')
+    await page.locator('input[name="password"]').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.waitForURL((url) => url.origin === gateway.origin && url.pathname !== '/auth/login')
+    await page.goto(`${gateway.origin}/auth/identities`)
+    // A form button (POST with the session's CSRF token), no longer a ?link=1 link.
+    await page.getByRole('button', { name: 'Link your Local OIDC (Google stand-in) account' }).click()
+    // The form's answer redirects to the provider: the page's CSP form-action lets it through.
+    await page.waitForURL((url) => url.origin !== gateway.origin)
+    await page.locator('input[name="login"]').fill('grace-linked')
+    await page.locator('input[name="password"]').fill('any password')
+    await page.locator('button[type="submit"]').click()
+    await page.waitForURL(`${gateway.origin}/auth/identities`)
+    await expect(
+      page.getByRole('cell', { name: 'Local OIDC (Google stand-in)', exact: true }).count(),
+    ).resolves.toBe(1)
+    expect(problems.cspViolations()).toEqual([])
+    await screenshot(page, 'login-provider-linked')
     await context.close()
   })
 

@@ -5,7 +5,7 @@
  * identity endpoints answer JSON (the list also as a page for browsers).
  */
 import * as z from 'zod/mini'
-import { error, html, redirect, type Security } from './auth-schemas'
+import { error, FORM, html, redirect, type Security } from './auth-schemas'
 import { describeOperation, named, type ResponseSpec } from './openapi'
 
 const epochSeconds = z.number().check(z.int(), z.describe('Unix time, seconds'))
@@ -27,6 +27,7 @@ const Provider = z.object({
 })
 
 const JWT_OR_SESSION: Security = [{ bearerAuth: [] }, { sessionCookie: [] }]
+const SESSION: Security = [{ sessionCookie: [] }]
 const page = (description: string) => html(`The login page: ${description}`)
 
 /** JSON for API callers, the gateway's error page for browsers (Accept: text/html). */
@@ -39,15 +40,40 @@ function registerProviderLogin(tags: string[]): void {
     method: 'get',
     path: '/auth/login/{provider}',
     tags,
-    summary: 'Sign in with an external provider (or link it to the signed-in user with `link`)',
+    summary: 'Sign in with an external provider',
+    description:
+      'Never links: linking starts only from POST /auth/login/{provider}/link. The old `link` ' +
+      'parameter is refused (403), because a signed-in browser can be made to send any GET.',
     params: Provider,
     query: z.object({
       return_to: optionalText('A path on this origin to land on afterwards'),
-      link: optionalText('Present: link the provider to the signed-in user (same-origin only)'),
+      link: optionalText('No longer accepted: present, the request is refused with 403'),
     }),
     responses: {
       302: redirect("To the provider's authorization endpoint (state, PKCE S256, nonce)"),
-      403: page('`link` without a session, or started cross-site'),
+      403: page("`link` given: linking starts from the account page's form"),
+      404: page('no such provider'),
+      502: page('the provider cannot be reached'),
+      503: page('the provider is not fully configured (e.g. its client secret is missing)'),
+    },
+  })
+  describeOperation({
+    method: 'post',
+    path: '/auth/login/{provider}/link',
+    tags,
+    summary: "Link the provider to the signed-in user (the account page's form)",
+    description:
+      "The form of GET /auth/identities: the session cookie, the session's CSRF token in `csrf` and " +
+      'a same-origin request are all required. Returns to /auth/identities once the provider answers.',
+    security: SESSION,
+    params: Provider,
+    bodyTypes: FORM,
+    body: z.object({
+      csrf: z.string().check(z.describe("The session's CSRF token, as the page carries it")),
+    }),
+    responses: {
+      303: redirect("To the provider's authorization endpoint (state, PKCE S256, nonce)"),
+      403: page('no live session, a missing or wrong `csrf`, or a cross-site request'),
       404: page('no such provider'),
       502: page('the provider cannot be reached'),
       503: page('the provider is not fully configured (e.g. its client secret is missing)'),
@@ -120,7 +146,7 @@ function registerIdentities(tags: string[]): void {
   })
 }
 
-/** Declares /auth/login/{provider}, /auth/callback/{provider} and /auth/identities. */
+/** Declares /auth/login/{provider}, its /link, /auth/callback/{provider} and /auth/identities. */
 export function registerIdentityEndpoints(): void {
   const tags = ['Auth: external providers']
   registerProviderLogin(tags)
