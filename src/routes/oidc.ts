@@ -4,6 +4,7 @@ import { authenticate, currentPrincipal, requireFirstParty, requireScopes } from
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { type ConsentGrant, listGrants, revokeGrant } from '../oauth/consent'
+import { clientCors } from '../oauth/cors'
 import { withStorage } from '../storage/errors'
 import { findUserById } from '../storage/users'
 
@@ -30,6 +31,8 @@ async function userInfo(c: Context<AppBindings>) {
   })
 }
 
+// Browser apps ask who signed in (src/oauth/cors.ts); the grants below are the user's, not apps'.
+oidcRoutes.use('/auth/userinfo', clientCors(['GET', 'POST']))
 oidcRoutes.get('/auth/userinfo', bearer, requireScopes('openid'), userInfo)
 oidcRoutes.post('/auth/userinfo', bearer, requireScopes('openid'), userInfo)
 

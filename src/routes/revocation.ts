@@ -8,6 +8,7 @@ import { sha256Hex } from '../crypto/bytes'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import type { Principal } from '../identity/principal'
+import { clientCors } from '../oauth/cors'
 import { withStorage } from '../storage/errors'
 import { nowSeconds } from '../storage/json'
 import { findRefreshToken, type RefreshTokenRow } from '../storage/refresh-tokens'
@@ -19,6 +20,10 @@ import { type KeyRing, loadKeyRing } from '../tokens/signing-keys'
 import { readForm } from './form'
 
 export const revocationRoutes = new Hono<AppBindings>()
+
+// A browser app revokes its own tokens at sign-out (src/oauth/cors.ts); introspection is for
+// confidential clients and admins, not pages, so it answers no CORS.
+revocationRoutes.use('/auth/revoke', clientCors(['POST']))
 
 /** Who is asking: a client (RFC 7009 §2.1 / RFC 7662 §2.1) or a user with a bearer token. */
 type Caller =

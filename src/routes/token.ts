@@ -3,6 +3,7 @@ import { authenticateClient } from '../authn/client-auth'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { authorizationCodeGrant } from '../oauth/code-grant'
+import { clientCors } from '../oauth/cors'
 import { clientCredentialsGrant, passwordGrant, refreshGrant } from '../tokens/grants'
 import type { GrantContext } from '../tokens/issue'
 import { loadKeyRing } from '../tokens/signing-keys'
@@ -16,6 +17,8 @@ tokenRoutes.use('/auth/token', async function noStore(c, next) {
   c.header('cache-control', 'no-store')
   c.header('pragma', 'no-cache')
 })
+// Browser apps redeem codes and refresh tokens here themselves (src/oauth/cors.ts).
+tokenRoutes.use('/auth/token', clientCors(['POST']))
 
 tokenRoutes.post('/auth/token', async function tokenEndpoint(c) {
   const form = await readForm(c.req.raw)

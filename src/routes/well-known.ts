@@ -1,9 +1,15 @@
 import { Hono } from 'hono'
 import type { AppBindings } from '../env'
+import { publicMetadataCors } from '../oauth/cors'
 import { IDENTITY_SCOPES } from '../tokens/scopes'
 import { loadKeyRing } from '../tokens/signing-keys'
 
 export const wellKnownRoutes = new Hono<AppBindings>()
+
+// Public metadata, for any page (a browser app's discovery and JWKS fetch), never with credentials.
+// Every path under /.well-known is the gateway's (routing/reserved-segments.ts), so a well-known
+// added later gets the same answer, and none of the proxy's routes does.
+wellKnownRoutes.use('/.well-known/*', publicMetadataCors())
 
 // Public keys only; cacheable for a few minutes so verifiers pick up a rotation quickly.
 wellKnownRoutes.get('/.well-known/jwks.json', async (c) => {

@@ -76,6 +76,25 @@ export async function findClient(db: D1Database, clientId: string): Promise<OAut
   return row ? toClient(row) : undefined
 }
 
+/**
+ * What the browser origins of enabled clients are made of (src/oauth/client-origins.ts): only
+ * clients that have redirect URIs or allowed origins, without their secrets or other fields.
+ */
+export async function listEnabledClientUris(
+  db: D1Database,
+): Promise<Pick<OAuthClient, 'redirectUris' | 'allowedOrigins'>[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT redirect_uris, allowed_origins FROM oauth_clients
+       WHERE disabled = 0 AND (redirect_uris != '[]' OR allowed_origins != '[]')`,
+    )
+    .all<Pick<ClientRow, 'redirect_uris' | 'allowed_origins'>>()
+  return results.map((row) => ({
+    redirectUris: parseStringList(row.redirect_uris),
+    allowedOrigins: parseStringList(row.allowed_origins),
+  }))
+}
+
 type OptionalClientFields =
   | 'redirectUris'
   | 'postLogoutRedirectUris'

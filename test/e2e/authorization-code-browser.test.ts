@@ -4,6 +4,8 @@
  * Chromium (playwright-core + Debian's chromium) signs in and approves on the gateway's own pages,
  * and the app's redirect URI is a loopback callback server this test runs (RFC 8252 §7.3). The
  * gateway is the real one (`npm start`), its client and user made with the operator CLI.
+ * The same client also runs as a page on the callback's origin that redeems its code with `fetch`
+ * (CORS), while a page on an unregistered origin is refused by the browser.
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -13,7 +15,15 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
 import { admin } from './admin-support'
-import { launchChromium, type PageProblems, screenshot, watchProblems } from './support/browser'
+import {
+  launchChromium,
+  type PageProblems,
+  recordWire,
+  type Site,
+  screenshot,
+  startSite,
+  watchProblems,
+} from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
 import {
   type Callback,
@@ -42,6 +52,57 @@ let as: oauth.AuthorizationServer
 const client: oauth.Client = { client_id: CLIENT_ID }
 let redirectUri: string
 
+/**
+ * A browser app that does the whole flow itself (PKCE in the page, the code redeemed with `fetch`):
+ * at /spa it sends the browser to the gateway; back at /spa/callback it exchanges the code, reads
+ * /auth/userinfo, replays the code to read the `invalid_grant` refusal, and tries userinfo once with
+ * `credentials: 'include'` (which CORS without credentials must refuse). The outcome lands in
+ * `window.spaResult`.
+ */
+const spaPage = (gatewayOrigin: string): string => `<!doctype html><title>spa</title><script type="module">
+const gateway = ${JSON.stringify(gatewayOrigin)}
+const clientId = ${JSON.stringify(CLIENT_ID)}
+const redirectUri = location.origin + '/spa/callback'
+const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '')
+const random = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)))
+const outcome = (promise) => promise.then(async (r) => ({ status: r.status, body: await r.json() }), (e) => ({ failed: e.name }))
+if (location.pathname === '/spa') {
+  const verifier = random(32)
+  const state = random(16)
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))
+  sessionStorage.setItem('flow', JSON.stringify({ verifier, state }))
+  location.assign(gateway + '/auth/authorize?' + new URLSearchParams({
+    response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid profile read',
+    state, code_challenge: b64url(new Uint8Array(digest)), code_challenge_method: 'S256',
+  }))
+} else {
+  const { verifier, state } = JSON.parse(sessionStorage.getItem('flow'))
+  const params = new URLSearchParams(location.search)
+  const form = new URLSearchParams({ grant_type: 'authorization_code', code: params.get('code'),
+    redirect_uri: redirectUri, code_verifier: verifier, client_id: clientId })
+  const token = await outcome(fetch(gateway + '/auth/token', { method: 'POST', body: form }))
+  const bearer = { authorization: 'Bearer ' + token.body?.access_token }
+  const userinfo = await outcome(fetch(gateway + '/auth/userinfo', { headers: bearer }))
+  const replay = await outcome(fetch(gateway + '/auth/token', { method: 'POST', body: form }))
+  const withCookies = await outcome(fetch(gateway + '/auth/userinfo', { headers: bearer, credentials: 'include' }))
+  window.spaResult = { stateMatches: params.get('state') === state, token, userinfo, replay, withCookies }
+}
+</script>`
+
+/** A page on an origin no client registered, trying the same calls (and public metadata). */
+const foreignPage = (
+  gatewayOrigin: string,
+): string => `<!doctype html><title>foreign</title><script type="module">
+const gateway = ${JSON.stringify(gatewayOrigin)}
+const outcome = (promise) => promise.then((r) => 'read ' + r.status, (e) => e.name)
+const form = new URLSearchParams({ grant_type: 'authorization_code', code: 'ac_x', client_id: ${JSON.stringify(CLIENT_ID)} })
+window.foreignResult = {
+  token: await outcome(fetch(gateway + '/auth/token', { method: 'POST', body: form })),
+  userinfo: await outcome(fetch(gateway + '/auth/userinfo', { headers: { authorization: 'Bearer x' } })),
+  discovery: await outcome(fetch(gateway + '/.well-known/openid-configuration')),
+}
+</script>`
+
 async function cli(args: string[], stdin?: string): Promise<string> {
   const run = await admin(join(gateway.dir, '.wrangler', 'state'), args, { stdin })
   if (run.code !== 0) throw new Error(`admin ${args[0]} failed: ${run.stderr}`)
@@ -64,7 +125,10 @@ function redeem(started: StartedAuthorization, at: URL) {
 
 beforeAll(async () => {
   echo = await startEchoServer(0)
-  callback = await startCallback()
+  // The SPA's own pages live on the callback's origin (a registered redirect URI's origin: CORS).
+  callback = await startCallback((path) =>
+    path === '/spa' || path === '/spa/callback' ? spaPage(gateway.origin) : undefined,
+  )
   redirectUri = `${callback.origin}/callback`
   gateway = await startGateway({ upstreamUrl: echo.origin })
   await cli(['create-user', USERNAME, '--password-stdin'], PASSWORD)
@@ -74,6 +138,8 @@ beforeAll(async () => {
     '--public',
     '--redirect-uri',
     redirectUri,
+    '--redirect-uri',
+    `${callback.origin}/spa/callback`,
     '--post-logout-redirect-uri',
     `${callback.origin}/signed-out`,
     '--scope',
@@ -270,5 +336,63 @@ describe('a public SPA client signs a user in with oauth4webapi and Chromium', (
     // Signed out: the next authorization asks for a login again.
     await page.goto((await authorizationUrl()).url.href)
     expect(new URL(page.url()).pathname).toBe('/auth/login')
+  })
+})
+
+interface FetchOutcome {
+  status?: number
+  body?: Record<string, unknown>
+  failed?: string
+}
+
+describe('the same client as a browser app on another origin (CORS)', () => {
+  test('the page redeems its code and reads userinfo with fetch; a replay’s invalid_grant is readable; cookies are not', async () => {
+    await page.goto(`${callback.origin}/spa`)
+    await page.waitForURL(
+      (url) => url.pathname === '/auth/login' || url.href.startsWith(`${callback.origin}/spa/callback?`),
+    )
+    // Signed out by the logout test above: sign in again (the consent is remembered).
+    if (new URL(page.url()).pathname === '/auth/login') {
+      await page.getByLabel(/user ?name/i).fill(USERNAME)
+      await page.getByLabel(/^password$/i).fill(PASSWORD)
+      await page.getByRole('button', { name: /sign in/i }).click()
+    }
+    await page.waitForFunction(() => 'spaResult' in window, undefined, { timeout: 20_000 })
+    const result = (await page.evaluate(() => (window as unknown as { spaResult: unknown }).spaResult)) as {
+      stateMatches: boolean
+      token: FetchOutcome
+      userinfo: FetchOutcome
+      replay: FetchOutcome
+      withCookies: FetchOutcome
+    }
+    expect(result.stateMatches).toBe(true)
+    expect(result.token.status).toBe(200)
+    expect(result.token.body).toMatchObject({ token_type: 'Bearer', scope: 'openid profile read' })
+    expect(result.userinfo).toMatchObject({ status: 200, body: { preferred_username: USERNAME } })
+    expect(result.replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } })
+    expect(result.withCookies).toEqual({ failed: 'TypeError' })
+    const unexpected = problems
+      .take()
+      .filter((p) => !/favicon\.ico|blocked by CORS policy|net::ERR_FAILED|status of 400/.test(p))
+    expect(unexpected).toEqual([])
+  })
+
+  test('a page on an unregistered origin cannot read the token endpoint or userinfo, only public metadata', async () => {
+    let site: Site | undefined
+    const other = await browser.newContext()
+    try {
+      site = await startSite({ '/': foreignPage(gateway.origin) })
+      const tab = await other.newPage()
+      const wire = await recordWire(tab)
+      await tab.goto(`${site.origin}/`)
+      await tab.waitForFunction(() => 'foreignResult' in window, undefined, { timeout: 20_000 })
+      const result = await tab.evaluate(() => (window as unknown as { foreignResult: unknown }).foreignResult)
+      expect(result).toEqual({ token: 'TypeError', userinfo: 'TypeError', discovery: 'read 200' })
+      // The gateway did answer the token request (a simple request, no preflight): the browser hid it.
+      expect(wire(`${gateway.origin}/auth/token`)?.status).toBe(400)
+    } finally {
+      await other.close()
+      await site?.close()
+    }
   })
 })

@@ -16,13 +16,17 @@ export interface Callback {
 }
 
 /**
- * The app's loopback redirect URI: a plain page. Tests read what arrived from the browser's URL,
- * as an app reads its callback.
+ * The app's loopback redirect URI: a plain page, or what `pageFor` returns for a path (an app's own
+ * pages on the same origin). Tests read what arrived from the browser's URL, as an app reads its
+ * callback.
  */
-export async function startCallback(): Promise<Callback> {
-  const server: Server = createServer((_request, response) => {
+export async function startCallback(
+  pageFor: (path: string) => string | undefined = () => undefined,
+): Promise<Callback> {
+  const server: Server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-    response.end('<!doctype html><title>app</title><p>signed in</p>')
+    response.end(pageFor(path) ?? '<!doctype html><title>app</title><p>signed in</p>')
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
