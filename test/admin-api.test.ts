@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test'
+import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { findGrant, recordGrant } from '../src/oauth/consent'
 import { bearer, createUser, login, PASSWORD, tokenRequest } from './support/accounts'
@@ -46,6 +47,7 @@ describe('every admin operation is for admins only', () => {
       ['POST', `/admin/users/${target.id}/api-keys`, { name: 'authz key' }],
       ['GET', '/admin/clients'],
       ['POST', '/admin/clients', { client_id: 'authz-client' }],
+      ['PATCH', '/admin/clients/authz-client', { allowed_roles: ['user'] }],
       ['POST', '/admin/clients/authz-client/secret'],
       ['DELETE', '/admin/clients/authz-client'],
       ['GET', '/admin/api-keys'],
@@ -346,6 +348,56 @@ describe('admin actions take effect on the public endpoints', () => {
     expect((await adminFetch(admin.token, 'DELETE', '/admin/clients/fx-svc')).status).toBe(204)
     expect(await meStatus(bearer(clientToken))).toBe(401)
     expect((await grant(rotated.client_secret)).status).toBe(401)
+  })
+
+  it("changes a client's trust (first_party, allowed_roles, origins, disabled), validated, audited, effective at the next refresh", async () => {
+    const admin = await adminToken('fx-trust-admin')
+    const user = await createUser('fx-trust-user', ['editor'])
+    await createCodeClient('fx-trust-app')
+    await recordGrant(env.DB, { userId: user.id, clientId: 'fx-trust-app', scopes: ['openid', 'read'] })
+    const first = await codeTokens('fx-trust-app', user.id)
+    expect(decodeJwt(first.access_token).roles).toEqual([])
+    const changed = await adminJson<Record<string, unknown>>(
+      admin.token,
+      'PATCH',
+      '/admin/clients/fx-trust-app',
+      {
+        first_party: true,
+        allowed_roles: ['editor'],
+        allowed_origins: ['https://spa.example'],
+      },
+    )
+    expect(changed).toMatchObject({
+      client_id: 'fx-trust-app',
+      first_party: true,
+      skip_consent: false,
+      allowed_roles: ['editor'],
+      allowed_origins: ['https://spa.example'],
+      disabled: false,
+    })
+    const refresh = (token: string) =>
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: token, client_id: 'fx-trust-app' })
+    const next = (await (await refresh(first.refresh_token as string)).json()) as CodeTokens
+    expect(decodeJwt(next.access_token)).toMatchObject({ roles: ['editor'], first_party: true })
+    for (const body of [
+      { allowed_origins: ['https://spa.example/path'] },
+      { roles: ['admin'] },
+      { allowed_roles: ['Bad Role'] },
+    ]) {
+      const refused = await adminFetch(admin.token, 'PATCH', '/admin/clients/fx-trust-app', body)
+      expect(refused.status, JSON.stringify(body)).toBe(400)
+    }
+    expect(
+      (await adminFetch(admin.token, 'PATCH', '/admin/clients/no-such-app', { disabled: true })).status,
+    ).toBe(404)
+    await adminJson(admin.token, 'PATCH', '/admin/clients/fx-trust-app', { disabled: true })
+    expect((await refresh(next.refresh_token as string)).status).toBe(401)
+    await waitForAudit(
+      (event) =>
+        event.type === 'client_updated' &&
+        event.client_id === 'fx-trust-app' &&
+        event.details.disabled === true,
+    )
   })
 
   it("lists a user's linked identities and consent grants, and withdrawing a grant ends that app's tokens", async () => {

@@ -16,6 +16,7 @@ import {
   type GrantType,
   insertClient,
   setClientSecretHash,
+  updateClient,
 } from '../storage/clients'
 import { withStorage } from '../storage/errors'
 import { revokeSubject } from '../tokens/revocation'
@@ -162,6 +163,44 @@ export async function createClientAsAdmin(
   })
   const view = viewClient({ ...client, createdAt: Math.floor(Date.now() / 1000) })
   return secret === undefined ? view : { ...view, client_secret: secret }
+}
+
+export interface ClientChangeInput {
+  skip_consent?: boolean
+  first_party?: boolean
+  allowed_roles?: string[]
+  allowed_origins?: string[]
+  disabled?: boolean
+}
+
+/**
+ * Changes how much an existing client is trusted. Takes effect at the client's next authorization
+ * or refresh (roles are recomputed there: delegation.ts); access tokens already issued keep their
+ * claims until they expire, so ending an app's access at once is `DELETE /admin/clients/{id}` or
+ * the user's own withdrawal of consent.
+ */
+export async function updateClientAsAdmin(
+  admin: ClientAdmin,
+  clientId: string,
+  input: ClientChangeInput,
+): Promise<ClientView> {
+  const updated = await withStorage('update client', () =>
+    updateClient(admin.stores.DB, clientId, {
+      skipConsent: input.skip_consent,
+      firstParty: input.first_party,
+      allowedRoles: input.allowed_roles === undefined ? undefined : [...new Set(input.allowed_roles)],
+      allowedOrigins: input.allowed_origins === undefined ? undefined : checkedOrigins(input.allowed_origins),
+      disabled: input.disabled,
+    }),
+  )
+  if (!updated) throw new GatewayError('not_found', 'No client has that id.')
+  admin.audit?.record({
+    type: 'client_updated',
+    actorId: admin.actorId,
+    clientId,
+    details: { ...input },
+  })
+  return viewClient(updated)
 }
 
 /** A new secret for a confidential client; the old one stops working at once (checked in D1). */

@@ -26,6 +26,7 @@ export const AUDIT_EVENT_TYPES = [
   'client_created',
   'client_deleted',
   'client_secret_rotated',
+  'client_updated',
   'session_created',
   'session_ended',
   'authorization_granted',

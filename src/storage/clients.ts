@@ -158,6 +158,42 @@ export async function deleteClientRow(db: D1Database, clientId: string): Promise
   return row !== null
 }
 
+/** What an operator may change on an existing client (PATCH /admin/clients/{id}). */
+export interface ClientChanges {
+  skipConsent?: boolean
+  firstParty?: boolean
+  allowedRoles?: readonly string[]
+  allowedOrigins?: readonly string[]
+  disabled?: boolean
+}
+
+/** Applies the given changes (absent fields stay); undefined when there is no such client. */
+export async function updateClient(
+  db: D1Database,
+  clientId: string,
+  changes: ClientChanges,
+): Promise<ClientSummary | undefined> {
+  const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0)
+  const list = (value: readonly string[] | undefined) => (value === undefined ? null : JSON.stringify(value))
+  const row = await db
+    .prepare(
+      `UPDATE oauth_clients SET skip_consent = COALESCE(?2, skip_consent), first_party = COALESCE(?3, first_party),
+         allowed_roles = COALESCE(?4, allowed_roles), allowed_origins = COALESCE(?5, allowed_origins),
+         disabled = COALESCE(?6, disabled)
+       WHERE client_id = ?1 RETURNING *`,
+    )
+    .bind(
+      clientId,
+      flag(changes.skipConsent),
+      flag(changes.firstParty),
+      list(changes.allowedRoles),
+      list(changes.allowedOrigins),
+      flag(changes.disabled),
+    )
+    .first<ClientRow & { created_at: number }>()
+  return row ? { ...toClient(row), createdAt: row.created_at } : undefined
+}
+
 /** Replaces a confidential client's secret hash; false when there is no such confidential client. */
 export async function setClientSecretHash(
   db: D1Database,

@@ -139,6 +139,10 @@ export const CASES: Case[] = [
     (ctx) => admin(ctx, 'POST', '/admin/clients', { client_id: 'oa-client', scopes: ['read'] }),
   ],
   ['GET /admin/clients', (ctx) => admin(ctx, 'GET', '/admin/clients')],
+  [
+    'PATCH /admin/clients/{id}',
+    (ctx) => admin(ctx, 'PATCH', '/admin/clients/oa-client', { allowed_roles: ['user'], skip_consent: true }),
+  ],
   ['POST /admin/clients/{id}/secret', (ctx) => admin(ctx, 'POST', '/admin/clients/oa-client/secret')],
   ['DELETE /admin/clients/{id}', (ctx) => admin(ctx, 'DELETE', '/admin/clients/oa-client')],
   ...BROWSER_CASES,

@@ -1,6 +1,12 @@
-/** /admin/clients: list, create (secret shown once), rotate the secret, delete. */
+/** /admin/clients: list, create (secret shown once), change trust, rotate the secret, delete. */
 import * as z from 'zod/mini'
-import { createClientAsAdmin, deleteClientAsAdmin, rotateClientSecret, viewClient } from '../../admin/clients'
+import {
+  createClientAsAdmin,
+  deleteClientAsAdmin,
+  rotateClientSecret,
+  updateClientAsAdmin,
+  viewClient,
+} from '../../admin/clients'
 import { listClients } from '../../storage/clients'
 import { withStorage } from '../../storage/errors'
 import {
@@ -15,7 +21,17 @@ import {
   SECURITY,
 } from './common'
 import { operation } from './openapi'
-import { ClientId, ClientList, ClientSecret, CreateClient, CreatedClient, Cursor, Limit } from './schemas'
+import {
+  Client,
+  ClientId,
+  ClientList,
+  ClientSecret,
+  CreateClient,
+  CreatedClient,
+  Cursor,
+  Limit,
+  UpdateClient,
+} from './schemas'
 
 export const adminClientRoutes = adminApp()
 const common = { tags: ['Admin: clients'], security: SECURITY }
@@ -54,6 +70,26 @@ operation(
     },
   },
   async (c, { body }) => c.json(await createClientAsAdmin(adminAction(c), body), 201, NO_STORE),
+)
+
+operation(
+  adminClientRoutes,
+  {
+    ...common,
+    method: 'patch',
+    path: '/admin/clients/{id}',
+    summary:
+      "Change a client's trust: first_party, skip_consent, allowed_roles, allowed_origins, disabled (from its next authorization or refresh)",
+    params: ClientId,
+    body: UpdateClient,
+    responses: {
+      200: { description: 'The client as it is now', schema: Client },
+      ...ERROR_RESPONSES,
+      ...NOT_FOUND,
+    },
+  },
+  async (c, { params, body }) =>
+    c.json(await updateClientAsAdmin(adminAction(c), params.id, body), 200, NO_STORE),
 )
 
 operation(

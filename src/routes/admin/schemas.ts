@@ -201,6 +201,19 @@ export const CreateClient = named(
   }),
 )
 
+export const UpdateClient = named(
+  'UpdateClient',
+  z.strictObject({
+    skip_consent: z.optional(z.boolean()),
+    first_party: z.optional(z.boolean()),
+    allowed_roles: z.optional(z.array(roleName).check(z.maxLength(32))),
+    allowed_origins: z.optional(z.array(z.string().check(z.maxLength(2048))).check(z.maxLength(32))),
+    disabled: z
+      .optional(z.boolean())
+      .check(z.describe('A disabled client can neither authorize nor get tokens')),
+  }),
+)
+
 export const CreatedClient = named(
   'CreatedClient',
   z.extend(Client, {
