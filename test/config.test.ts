@@ -176,6 +176,31 @@ describe('an invalid route table is reported with the field and the reason', () 
       'ROUTES[0]: a public route cannot require roles or scopes',
     ],
     [
+      'a delegated value other than allow or deny (a typo that must not leave apps in)',
+      { ROUTES: [{ ...ROUTE, path: '/api', delegated: 'refuse' }] },
+      'ROUTES[0].delegated: Invalid option: expected one of "allow"|"deny"',
+    ],
+    [
+      'delegated = "deny" on a public route, which reads no credential and so keeps no app out',
+      { ROUTES: [{ ...ROUTE, path: '/api', access: 'public', delegated: 'deny' }] },
+      'ROUTES[0].delegated: a public route reads no credential, so "deny" would keep no app out (drop it, or make the route authenticated)',
+    ],
+    [
+      'delegated = "deny" on a public route whose method rules are all public too',
+      {
+        ROUTES: [
+          {
+            ...ROUTE,
+            path: '/api',
+            access: 'public',
+            delegated: 'deny',
+            method_rules: { GET: { roles: [] } },
+          },
+        ],
+      },
+      'ROUTES[0].delegated: a public route reads no credential, so "deny" would keep no app out (drop it, or make the route authenticated)',
+    ],
+    [
       'a route that accepts external_jwt without naming issuers',
       { ROUTES: [{ ...ROUTE, path: '/api', credentials: ['external_jwt'] }] },
       'ROUTES[0].issuers: a route that accepts external_jwt must name its issuers',

@@ -1,8 +1,12 @@
 import { env } from 'cloudflare:test'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Env } from '../src/env'
+import { recordGrant } from '../src/oauth/consent'
 import type { Explanation } from '../src/proxy/explanation'
+import { Explanation as DocumentedExplanation } from '../src/routes/admin/explain-doc'
 import { bearer, createUser, PASSWORD } from './support/accounts'
+import { auditRows } from './support/admin'
+import { type CodeTokens, createCodeClient, exchangeCode, issueCode } from './support/authorization-code'
 import { fetchWithEnv, testId, upstreamReceived } from './support/gateway'
 import { browserLogin, sameOrigin } from './support/sessions'
 
@@ -19,6 +23,7 @@ const ROUTES = [
   { ...ROUTE, path: '/shop/items/mine', match: 'exact' },
   { ...ROUTE, path: '/shop/admin/{rest*}', roles: ['admin'] },
   { ...ROUTE, path: '/shop', roles: ['editor'] },
+  { ...ROUTE, path: '/vault', delegated: 'deny' },
 ]
 const overrides = { ROUTES } as Partial<Env>
 
@@ -148,6 +153,57 @@ describe('POST /admin/explain answers what the gateway does with the same reques
   })
 })
 
+describe('explain on a delegated = "deny" route', () => {
+  let appToken: string
+
+  beforeAll(async () => {
+    const user = await createUser('explain-app-user', ['user'])
+    await createCodeClient('explain-photo-app', { allowedRoles: ['user'] })
+    await recordGrant(env.DB, {
+      userId: user.id,
+      clientId: 'explain-photo-app',
+      scopes: ['read'],
+      roles: ['user'],
+    })
+    const issued = await issueCode('explain-photo-app', user.id, { scopes: ['read'] })
+    appToken = ((await (await exchangeCode('explain-photo-app', issued)).json()) as CodeTokens).access_token
+  })
+
+  it('gives the delegated refusal the proxy answers, naming the app, with the field in the rule', async () => {
+    const { explanation, real, forwarded } = await both('GET', '/vault/1', bearer(appToken))
+    expect(real).toMatchObject({ status: 403, error: 'insufficient_scope' })
+    expect(forwarded).toEqual([])
+    expect(explanation.decision).toEqual({ allow: false, status: 403, error: 'insufficient_scope' })
+    expect(explanation.rule).toMatchObject({ access: 'authenticated', delegated: 'deny' })
+    expect(explanation.principal).toMatchObject({ client_id: 'explain-photo-app', delegated: true })
+    expect(explanation.reason).toBe(
+      'the route is delegated = "deny" and the token was issued to the app "explain-photo-app": only the user\'s own credentials may call it',
+    )
+    expect(DocumentedExplanation.safeParse(explanation).error).toBeUndefined()
+  })
+
+  it('allows a first-party token there, and shows delegated = "allow" on a route that does not set it', async () => {
+    const vault = (await (
+      await explain({ method: 'GET', path: '/vault/1', headers: bearer(readerToken) })
+    ).json()) as Explanation
+    expect(vault.decision.allow).toBe(true)
+    expect(vault.rule?.delegated).toBe('deny')
+    expect(vault.principal?.delegated).toBeUndefined()
+    const shop = (await (await explain({ method: 'GET', path: '/shop/items/1' })).json()) as Explanation
+    expect(shop.rule?.delegated).toBe('allow')
+    expect(DocumentedExplanation.safeParse(shop).error).toBeUndefined()
+  })
+
+  it('writes no audit event for the refusal it explains', async () => {
+    const path = `/vault/explained-${testId()}`
+    const answer = (await (
+      await explain({ method: 'GET', path, headers: bearer(appToken) })
+    ).json()) as Explanation
+    expect(answer.decision.error).toBe('insufficient_scope')
+    expect((await auditRows()).filter((event) => event.details.path === path)).toEqual([])
+  })
+})
+
 describe('explain changes no state and is for admins only', () => {
   it("does not record an API key's last use", async () => {
     const user = await createUser('explain-key-owner', ['editor'])
@@ -199,6 +255,7 @@ describe('explain belongs to the admin API', () => {
     expect(Object.keys(explanation.rule ?? {}).sort()).toEqual([
       'access',
       'credentials',
+      'delegated',
       'method_rule',
       'roles',
       'scopes',

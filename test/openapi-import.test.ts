@@ -7,7 +7,7 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import fastapi from '../examples/fastapi/openapi.json'
-import { samplePath } from '../scripts/lib/openapi-check'
+import { checkOperations, samplePath } from '../scripts/lib/openapi-check'
 import { routesFromOperations } from '../scripts/lib/openapi-routes'
 import { declaredOperations, HTTP_METHODS, type Problem } from '../scripts/lib/openapi-security'
 import { decide, ruleFor } from '../src/authz/policy'
@@ -242,5 +242,98 @@ describe("operations under the gateway's own segments (/admin, /auth, /.well-kno
     expect(problems).toEqual([
       expect.objectContaining({ skipped: true, message: expect.stringContaining(`under /${segment},`) }),
     ])
+  })
+})
+
+describe('x-gateway-delegated: an operation not for apps acting for a user', () => {
+  const document = {
+    openapi: '3.1.0',
+    info: { title: 'bank', version: '1' },
+    'x-gateway-delegated': 'deny',
+    components: {
+      securitySchemes: {
+        oauth: { type: 'oauth2', flows: { password: { tokenUrl: '/auth/token', scopes: { read: 'r' } } } },
+        key: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+    },
+    security: [{ oauth: ['read'] }, { key: [] }],
+    paths: {
+      '/transfers': { post: { operationId: 'transfer' } },
+      '/balance': { get: { operationId: 'balance', 'x-gateway-delegated': 'allow' } },
+      '/status': { get: { operationId: 'status', security: [] } },
+      '/keys-only': { get: { operationId: 'keys_only', security: [{ key: [] }] } },
+      '/typo': { get: { operationId: 'typo', 'x-gateway-delegated': 'no' } },
+      '/open': { get: { operationId: 'open', security: [], 'x-gateway-delegated': 'deny' } },
+    },
+  }
+  const delegated: Principal = {
+    method: 'jwt',
+    id: 'u1',
+    username: 'u',
+    roles: ['user'],
+    scopes: ['read'],
+    clientId: 'photo-app',
+  }
+
+  function generate() {
+    const problems: Problem[] = []
+    const operations = declaredOperations(document, { defaultPolicy: 'deny', issuers: [] }, problems)
+    const routes = routesFromOperations(operations, { upstream: 'UPSTREAM_URL', prefix: '' }, problems)
+    return { operations, routes, problems }
+  }
+
+  it('writes delegated = "deny" where the document (or the operation) says so and a token could come', () => {
+    const { routes } = generate()
+    const byPath = Object.fromEntries(routes.map(({ route }) => [route.path, route.delegated]))
+    expect(byPath).toEqual({
+      '/transfers': 'deny', // the document's deny
+      '/balance': undefined, // the operation's allow wins
+      '/status': undefined, // public: no credential is read
+      '/keys-only': undefined, // no access token is accepted: none to refuse
+      '/typo': 'deny', // an unknown value fails closed
+      '/open': undefined,
+    })
+  })
+
+  it('reports an unknown value and a deny on a public operation, never a document-wide deny on one', () => {
+    const { problems } = generate()
+    expect(problems).toEqual([
+      { at: 'paths./typo.get.x-gateway-delegated', message: 'must be "allow" or "deny"' },
+      {
+        at: 'paths./open.get',
+        message:
+          'x-gateway-delegated: deny on a public operation is ignored (a public route reads no credential)',
+      },
+    ])
+  })
+
+  it('the gateway refuses a delegated token exactly where the document does, and lets the user in', () => {
+    const { routes } = generate()
+    const result = parseConfig({ ...env, ROUTES: routes.map((generated) => generated.route) } as Env)
+    if (!result.ok) throw new Error(result.problems.join('\n'))
+    const own: Principal = { ...delegated, firstParty: true }
+    expect(gatewayAllows(result.config, 'POST', '/transfers', delegated)).toBe(false)
+    expect(gatewayAllows(result.config, 'POST', '/transfers', own)).toBe(true)
+    expect(gatewayAllows(result.config, 'POST', '/transfers', { ...delegated, method: 'api_key' })).toBe(true)
+    expect(gatewayAllows(result.config, 'GET', '/balance', delegated)).toBe(true)
+    expect(gatewayAllows(result.config, 'GET', '/status', delegated)).toBe(true)
+  })
+
+  it('routes check finds a table without delegated = "deny" weaker, and the imported one as declared', () => {
+    const { operations, routes } = generate()
+    const findings = (table: Record<string, unknown>[]) => {
+      const result = parseConfig({ ...env, ROUTES: table } as Env)
+      if (!result.ok) throw new Error(result.problems.join('\n'))
+      return checkOperations(result.config, operations, { prefix: '' })
+    }
+    const imported = findings(routes.map((generated) => generated.route))
+    expect(imported.map((finding) => finding.kind)).toEqual(operations.map(() => 'same'))
+    const lax = findings(routes.map(({ route }) => ({ ...route, delegated: 'allow' })))
+    const transfer = lax.find((finding) => finding.operation === 'POST /transfers (transfer)')
+    expect(transfer).toMatchObject({ kind: 'weaker' })
+    expect(transfer?.detail).toBe(
+      'declared jwt, scopes read, delegated deny OR api_key; configured jwt, scopes read OR api_key',
+    )
+    expect(lax.find((finding) => finding.operation === 'GET /balance (balance)')?.kind).toBe('same')
   })
 })

@@ -4,8 +4,9 @@
  * weaker (lets in a request the declaration refuses), stronger, or the same; then every route that
  * no operation reaches. Pure: takes the compiled config and the operations.
  *
- * Rules are compared as sets of "ways in" (alternatives: credential kinds, scopes, role groups):
- * A is at least as strict as B when every way into A is also a way into B.
+ * Rules are compared as sets of "ways in" (alternatives: credential kinds, scopes, role groups,
+ * whether a delegated token counts): A is at least as strict as B when every way into A is also a
+ * way into B.
  */
 import { type AccessRule, ruleFor } from '../../src/authz/policy'
 import { effectiveRoles, type RoleClosure } from '../../src/authz/roles'
@@ -13,13 +14,15 @@ import type { CompiledRoute, GatewayConfig } from '../../src/config/load'
 import { CREDENTIAL_KINDS } from '../../src/config/schema'
 import { GatewayError } from '../../src/errors/gateway-error'
 import { canonicalizePath } from '../../src/routing/canonical-path'
-import type { DeclaredPolicy, Operation } from './openapi-security'
+import type { Operation } from './openapi-security'
 
 interface Way {
   credentials: ReadonlySet<string>
   scopes: ReadonlySet<string>
   /** Each group: any one of its roles (all groups must hold). */
   roleGroups: readonly (readonly string[])[]
+  /** A token issued to an app gets in this way (it takes `jwt`, and delegated is not denied). */
+  delegated: boolean
 }
 /** `public`: anyone; `[]`: nobody (deny). */
 type Access = 'public' | Way[]
@@ -41,17 +44,27 @@ export interface CheckOptions {
   host?: string
 }
 
-function declaredAccess(policy: DeclaredPolicy): Access {
+/** Delegated tokens are our access tokens: a way that takes `jwt` takes them unless denied. */
+function admitsDelegated(credentials: ReadonlySet<string>, delegated: 'allow' | 'deny' | undefined): boolean {
+  return credentials.has('jwt') && delegated !== 'deny'
+}
+
+function declaredAccess(operation: Operation): Access {
+  const { policy } = operation
   if (policy.access === 'public') return 'public'
   if (policy.access === 'deny') return []
   const groups = policy.roles.length > 0 ? [policy.roles] : []
-  if (policy.alternatives.length === 0)
-    return [{ credentials: new Set(CREDENTIAL_KINDS), scopes: new Set(), roleGroups: groups }]
-  return policy.alternatives.map((alt) => ({
-    credentials: new Set(alt.credentials),
-    scopes: new Set(alt.scopes),
-    roleGroups: groups,
-  }))
+  const alternatives =
+    policy.alternatives.length > 0 ? policy.alternatives : [{ credentials: CREDENTIAL_KINDS, scopes: [] }]
+  return alternatives.map((alt) => {
+    const credentials = new Set<string>(alt.credentials)
+    return {
+      credentials,
+      scopes: new Set(alt.scopes),
+      roleGroups: groups,
+      delegated: admitsDelegated(credentials, operation.delegated),
+    }
+  })
 }
 
 function configuredAccess(route: CompiledRoute, rule: AccessRule): Access {
@@ -59,13 +72,17 @@ function configuredAccess(route: CompiledRoute, rule: AccessRule): Access {
   if (rule.access === 'deny') return []
   const base = rule.roles.length > 0 ? [rule.roles] : []
   const alternatives = rule.any_of ?? [{}]
-  return alternatives.map((alt) => ({
-    credentials: new Set(
+  return alternatives.map((alt) => {
+    const credentials = new Set<string>(
       (alt.credentials ?? route.credentials).filter((kind) => route.credentials.includes(kind)),
-    ),
-    scopes: new Set([...rule.scopes, ...(alt.scopes ?? [])]),
-    roleGroups: alt.roles && alt.roles.length > 0 ? [...base, alt.roles] : base,
-  }))
+    )
+    return {
+      credentials,
+      scopes: new Set([...rule.scopes, ...(alt.scopes ?? [])]),
+      roleGroups: alt.roles && alt.roles.length > 0 ? [...base, alt.roles] : base,
+      delegated: admitsDelegated(credentials, rule.delegated),
+    }
+  })
 }
 
 /** Whoever satisfies group `a` (holds one of its roles) satisfies group `b`. */
@@ -77,7 +94,8 @@ function wayImplies(a: Way, b: Way, closure: RoleClosure): boolean {
   return (
     [...a.credentials].every((kind) => b.credentials.has(kind)) &&
     [...b.scopes].every((scope) => a.scopes.has(scope)) &&
-    b.roleGroups.every((group) => a.roleGroups.some((mine) => groupImplies(mine, group, closure)))
+    b.roleGroups.every((group) => a.roleGroups.some((mine) => groupImplies(mine, group, closure))) &&
+    (!a.delegated || b.delegated)
   )
 }
 
@@ -96,6 +114,7 @@ function describe(access: Access): string {
       const parts = [[...way.credentials].join('|')]
       if (way.scopes.size > 0) parts.push(`scopes ${[...way.scopes].join(' ')}`)
       for (const group of way.roleGroups) parts.push(`role ${group.join('|')}`)
+      if (way.credentials.has('jwt') && !way.delegated) parts.push('delegated deny')
       return parts.join(', ')
     })
     .join(' OR ')
@@ -116,7 +135,7 @@ export function checkOperations(
   const reached = new Set<CompiledRoute>()
   for (const operation of operations) {
     const name = `${operation.method} ${operation.path}${operation.operationId ? ` (${operation.operationId})` : ''}`
-    const declared = declaredAccess(operation.policy)
+    const declared = declaredAccess(operation)
     let route: CompiledRoute
     try {
       route = config.routeTable.match(

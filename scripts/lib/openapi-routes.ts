@@ -158,7 +158,12 @@ export function routesFromOperations(
     if ((rule.credentials as string[] | undefined)?.includes('external_jwt'))
       rule.issuers = options.issuers ?? []
     const revocation = operation.revocation === 'strict' ? { revocation: 'strict' } : {}
-    const key = `${path} ${JSON.stringify({ ...rule, ...revocation })}`
+    // Delegated tokens are our access tokens: a route that takes none has none to refuse.
+    const delegated =
+      operation.delegated === 'deny' && (rule.credentials as string[] | undefined)?.includes('jwt')
+        ? { delegated: 'deny' }
+        : {}
+    const key = `${path} ${JSON.stringify({ ...rule, ...revocation, ...delegated })}`
     const label = `${operation.method} ${operation.path}${operation.operationId ? ` (${operation.operationId})` : ''}`
     const existing = byKey.get(key)
     if (existing) {
@@ -174,6 +179,7 @@ export function routesFromOperations(
         upstream: options.upstream,
         ...rule,
         ...revocation,
+        ...delegated,
       },
       operations: [label],
     }

@@ -1,9 +1,9 @@
 /**
  * What an OpenAPI document declares about access, per operation, in the gateway's terms: the
  * credential kinds its security schemes map to, the scopes each requirement needs (all-of within a
- * requirement object, any-of between them), `x-gateway-roles`, and every construct that cannot be
- * expressed (reported, never dropped silently). Pure: takes the parsed document (as
- * openapi-document.ts loads it); the importer, `check` and the tests share it.
+ * requirement object, any-of between them), `x-gateway-roles`, `x-gateway-delegated`, and every
+ * construct that cannot be expressed (reported, never dropped silently). Pure: takes the parsed
+ * document (as openapi-document.ts loads it); the importer, `check` and the tests share it.
  */
 import type { CredentialKind } from '../../src/config/schema'
 import { isObject, type Json, translateRequirement, withoutSubsumed } from './openapi-schemes'
@@ -38,6 +38,8 @@ export interface Operation {
   policy: DeclaredPolicy
   /** `x-gateway-revocation`. */
   revocation?: 'strict' | 'default'
+  /** `x-gateway-delegated: deny` on an authenticated operation: tokens issued to apps are refused. */
+  delegated?: 'deny'
   /** Where the policy came from: `operation`, `document` (global security), or `default`. */
   source: 'operation' | 'document' | 'default'
 }
@@ -51,7 +53,7 @@ export interface Problem {
 }
 
 const ROLE = /^[a-z][a-z0-9_:.-]{0,63}$/
-const KNOWN_EXTENSIONS = new Set(['x-gateway-roles', 'x-gateway-revocation'])
+const KNOWN_EXTENSIONS = new Set(['x-gateway-roles', 'x-gateway-revocation', 'x-gateway-delegated'])
 
 function readRoles(value: unknown, at: string, problems: Problem[]): string[] {
   if (value === undefined) return []
@@ -60,6 +62,18 @@ function readRoles(value: unknown, at: string, problems: Problem[]): string[] {
     return ['__invalid__'] // fail closed: a role nobody holds
   }
   return value as string[]
+}
+
+/**
+ * One `x-gateway-delegated` (operation, path item or document): true for deny, false for allow,
+ * undefined when absent. Another value is reported where it stands and read as deny (fail closed).
+ */
+function readDelegated(object: Json, at: string, problems: Problem[]): boolean | undefined {
+  const value = object['x-gateway-delegated']
+  if (value === undefined) return undefined
+  if (value === 'allow' || value === 'deny') return value === 'deny'
+  problems.push({ at: `${at}.x-gateway-delegated`, message: 'must be "allow" or "deny"' })
+  return true
 }
 
 function checkExtensions(object: Json, at: string, problems: Problem[]): void {
@@ -81,10 +95,12 @@ export function declaredOperations(
       : {}
   const paths = isObject(document.paths) ? document.paths : {}
   checkExtensions(document, 'document', problems)
+  const documentDelegated = readDelegated(document, 'document', problems)
   const out: Operation[] = []
   for (const [path, item] of Object.entries(paths)) {
     if (!isObject(item)) continue
     checkExtensions(item, `paths.${path}`, problems)
+    const itemDelegated = readDelegated(item, `paths.${path}`, problems)
     for (const method of HTTP_METHODS) {
       const operation = item[method]
       if (!isObject(operation)) continue
@@ -102,6 +118,10 @@ export function declaredOperations(
       const revocation = operation['x-gateway-revocation'] ?? item['x-gateway-revocation']
       if (revocation !== undefined && revocation !== 'strict' && revocation !== 'default')
         problems.push({ at: `${at}.x-gateway-revocation`, message: 'must be "strict" or "default"' })
+      // The operation's or its path item's own say; a document-wide deny does not make the
+      // document's public operations a problem.
+      const ownDelegated = readDelegated(operation, at, problems) ?? itemDelegated
+      const denyDelegated = ownDelegated ?? documentDelegated ?? false
       let policy: DeclaredPolicy
       if (!Array.isArray(security)) {
         policy =
@@ -116,6 +136,12 @@ export function declaredOperations(
         policy = { access: 'public' }
         if (roles.length > 0)
           problems.push({ at, message: 'x-gateway-roles on a public operation is ignored' })
+        if (ownDelegated)
+          problems.push({
+            at,
+            message:
+              'x-gateway-delegated: deny on a public operation is ignored (a public route reads no credential)',
+          })
       } else {
         const alternatives = security
           .map((req, index) =>
@@ -136,6 +162,7 @@ export function declaredOperations(
         ...(typeof operation.operationId === 'string' ? { operationId: operation.operationId } : {}),
         policy,
         ...(revocation === 'strict' || revocation === 'default' ? { revocation } : {}),
+        ...(denyDelegated && policy.access === 'authenticated' ? { delegated: 'deny' as const } : {}),
         source,
       })
     }

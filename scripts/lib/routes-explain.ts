@@ -25,9 +25,18 @@ interface Explanation {
     roles: string[]
     scopes: string[]
     any_of?: unknown[]
+    delegated?: 'allow' | 'deny'
     method_rule: boolean
   } | null
-  principal: { id: string; username: string; auth_method: string; roles: string[]; scopes: string[] } | null
+  principal: {
+    id: string
+    username: string
+    auth_method: string
+    roles: string[]
+    scopes: string[]
+    client_id?: string
+    delegated?: true
+  } | null
   decision: { allow: boolean; status: number; error?: string }
   reason: string
 }
@@ -74,12 +83,14 @@ function summary(answer: Explanation): string {
     if (rule.roles.length) parts.push(`roles any of ${rule.roles.join(', ')}`)
     if (rule.scopes.length) parts.push(`scopes ${rule.scopes.join(' ')}`)
     if (rule.any_of) parts.push(`any_of ${JSON.stringify(rule.any_of)}`)
+    if (rule.delegated === 'deny') parts.push('delegated deny (no token issued to an app)')
     lines.push(`rule:      ${parts.join('; ')}${rule.method_rule ? ' (method rule)' : ''}`)
   }
   if (answer.principal) {
     const who = answer.principal
+    const app = who.client_id ? `; ${who.delegated ? 'delegated to' : 'client'} ${who.client_id}` : ''
     lines.push(
-      `principal: ${who.username} (${who.id}) by ${who.auth_method}; roles ${who.roles.join(', ') || '-'}; scopes ${who.scopes.join(' ') || '-'}`,
+      `principal: ${who.username} (${who.id}) by ${who.auth_method}${app}; roles ${who.roles.join(', ') || '-'}; scopes ${who.scopes.join(' ') || '-'}`,
     )
   }
   const decision = answer.decision

@@ -3,6 +3,7 @@
  * GET /admin/audit, the CLI) shares. Nothing in an event may be a secret: `details` is scrubbed by
  * `safeDetails` on the way in, whatever the caller passed.
  */
+import type { Principal } from '../identity/principal'
 
 export const AUDIT_EVENT_TYPES = [
   'login_succeeded',
@@ -108,4 +109,30 @@ export function safeField(value: string | null | undefined, max = MAX_TEXT): str
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters would forge log lines
   const text = value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, max)
   return SECRET_VALUE.test(text) ? '[redacted]' : text
+}
+
+const MAX_PATH = 200
+
+/**
+ * `delegated_token_refused`, one shape wherever a credential that is not the user's own is turned
+ * away: the account endpoints (requireFirstParty) and routes with `delegated = "deny"` (which also
+ * name the route's path).
+ */
+export function delegatedTokenRefused(
+  principal: Pick<Principal, 'id' | 'clientId' | 'method'>,
+  request: { method: string; path: string; route?: string },
+): AuditInput {
+  return {
+    type: 'delegated_token_refused',
+    outcome: 'failure',
+    actorId: principal.id,
+    subjectId: principal.id,
+    clientId: principal.clientId,
+    details: {
+      method: request.method,
+      path: request.path.slice(0, MAX_PATH),
+      ...(request.route === undefined ? {} : { route: request.route.slice(0, MAX_PATH) }),
+      auth_method: principal.method,
+    },
+  }
 }

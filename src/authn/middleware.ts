@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import { delegatedTokenRefused } from '../audit/events'
 import { recordAuditEvent } from '../audit/record'
 import { decide } from '../authz/policy'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
@@ -74,18 +75,10 @@ const NOT_FIRST_PARTY =
 export const requireFirstParty: MiddlewareHandler<AppBindings> = async function requireFirstParty(c, next) {
   const principal = currentPrincipal(c)
   if (principal.firstParty !== true) {
-    recordAuditEvent(c.var.ctx, {
-      type: 'delegated_token_refused',
-      outcome: 'failure',
-      actorId: principal.id,
-      subjectId: principal.id,
-      clientId: principal.clientId,
-      details: {
-        method: c.req.method,
-        path: new URL(c.req.url).pathname.slice(0, 200),
-        auth_method: principal.method,
-      },
-    })
+    recordAuditEvent(
+      c.var.ctx,
+      delegatedTokenRefused(principal, { method: c.req.method, path: new URL(c.req.url).pathname }),
+    )
     throw new GatewayError('insufficient_scope', NOT_FIRST_PARTY, {
       challenge: { scheme: 'Bearer', error: 'insufficient_scope' },
     })

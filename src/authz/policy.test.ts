@@ -189,3 +189,36 @@ describe('decide: any_of holds when one alternative holds (OpenAPI alternative s
     expect(decide(ruleFor(policy, 'GET'), caller('api_key', ['user'], []), closure)).toEqual(ALLOW)
   })
 })
+
+describe('decide: delegated = "deny" refuses tokens issued to apps, and only those', () => {
+  const denyApps: AccessRule = { ...rule(['user'], ['read']), delegated: 'deny' }
+  const delegated: Principal = { ...principal(['admin'], ['read']), clientId: 'photo-app' }
+  const refused: Decision = { allow: false, reason: 'delegated', clientId: 'photo-app' }
+
+  it.each<[string, AccessRule, Principal, Decision]>([
+    ['a delegated token with every role and scope needed is refused', denyApps, delegated, refused],
+    [
+      'the delegated refusal comes before a missing scope (no other token of the app would do)',
+      denyApps,
+      { ...delegated, scopes: [] },
+      refused,
+    ],
+    ['a first-party token of a client passes', denyApps, { ...delegated, firstParty: true }, ALLOW],
+    ['a token without a client (the password grant) passes', denyApps, principal(['user'], ['read']), ALLOW],
+    ['an API key passes', denyApps, { ...delegated, method: 'api_key' }, ALLOW],
+    ['a browser session passes', denyApps, { ...delegated, method: 'session', firstParty: true }, ALLOW],
+    ['the default (absent) lets a delegated token in', rule(['user'], ['read']), delegated, ALLOW],
+    ['"allow" lets a delegated token in', { ...denyApps, delegated: 'allow' }, delegated, ALLOW],
+  ])('%s', (_label, accessRule, caller, expected) => {
+    expect(decide(accessRule, caller, closure)).toEqual(expected)
+  })
+
+  it('holds for every method: a method rule keeps the route field', () => {
+    const policy: RoutePolicy = {
+      ...denyApps,
+      method_rules: { DELETE: { roles: ['admin'] }, OPTIONS: { scopes: [] } },
+    }
+    for (const method of ['GET', 'HEAD', 'DELETE', 'OPTIONS'])
+      expect(decide(ruleFor(policy, method), delegated, closure), method).toEqual(refused)
+  })
+})

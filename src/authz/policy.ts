@@ -1,4 +1,4 @@
-import type { Principal } from '../identity/principal'
+import { isDelegated, type Principal } from '../identity/principal'
 import { effectiveRoles, type RoleClosure } from './roles'
 
 /**
@@ -27,10 +27,15 @@ export interface AccessRule {
    * requirement objects). `roles` and `scopes` above still apply to every alternative.
    */
   any_of?: readonly Alternative[]
+  /**
+   * `deny`: a delegated token (issued to an app acting for the user) is refused whatever it holds.
+   * A route field, not a method rule's: every method of the route has the route's. Absent = allow.
+   */
+  delegated?: 'allow' | 'deny'
 }
 
 export interface RoutePolicy extends AccessRule {
-  method_rules: Partial<Record<string, Partial<AccessRule>>>
+  method_rules: Partial<Record<string, Partial<Omit<AccessRule, 'delegated'>>>>
 }
 
 export type Denial =
@@ -40,6 +45,8 @@ export type Denial =
   | { allow: false; reason: 'wrong_credential'; credentials: readonly string[] }
   /** The rule is `access = "deny"`. */
   | { allow: false; reason: 'denied' }
+  /** The route says `delegated = "deny"` and the token was issued to the app `clientId`. */
+  | { allow: false; reason: 'delegated'; clientId: string }
 
 export type Decision = { allow: true } | Denial
 
@@ -52,6 +59,7 @@ export function ruleFor(policy: RoutePolicy, method: string): AccessRule {
     roles: override.roles ?? policy.roles,
     scopes: override.scopes ?? policy.scopes,
     any_of: override.any_of ?? policy.any_of,
+    delegated: policy.delegated,
   }
 }
 
@@ -101,9 +109,15 @@ function decideAlternatives(
   return refusal ?? { allow: false, reason: 'wrong_credential', credentials: [...kinds] }
 }
 
-/** Pure decision: roles are checked before scopes, so a 403 names the first thing missing. */
+/**
+ * Pure decision. A delegated token on a `delegated = "deny"` route is refused first: no other
+ * token of the app would do, so naming a missing role or scope would mislead it. Then roles before
+ * scopes, so a 403 names the first thing missing.
+ */
 export function decide(rule: AccessRule, principal: Principal, closure: RoleClosure): Decision {
   if (rule.access === 'deny') return { allow: false, reason: 'denied' }
+  if (rule.delegated === 'deny' && isDelegated(principal))
+    return { allow: false, reason: 'delegated', clientId: principal.clientId }
   const base = checkRolesAndScopes(rule.roles, rule.scopes, principal, closure)
   if (!base.allow || !rule.any_of || rule.any_of.length === 0) return base
   return decideAlternatives(rule.any_of, principal, closure)

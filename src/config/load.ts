@@ -86,6 +86,11 @@ function compileRoute(
   if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0 || route.any_of)) {
     problems.push(`${at}: a public route cannot require roles or scopes`)
   }
+  if (route.delegated === 'deny' && opensToAnyone(route)) {
+    problems.push(
+      `${at}.delegated: a public route reads no credential, so "deny" would keep no app out (drop it, or make the route authenticated)`,
+    )
+  }
   anyOfProblems(route, at, problems)
   // A rule for a method the route refuses with 405 would never apply: most likely `methods` lacks it.
   for (const method of Object.keys(route.method_rules)) {
@@ -93,6 +98,17 @@ function compileRoute(
       problems.push(`${at}.method_rules.${method}: the route does not allow ${method} (add it to methods)`)
   }
   return { ...route, index, upstreamOrigin, prefixKeys, spellings, exact }
+}
+
+/**
+ * Every rule of the route is public: `delegated = "deny"` would promise what it cannot keep. With
+ * one non-public rule (a method rule, or the route's own) it guards the methods that load credentials.
+ */
+function opensToAnyone(route: RouteConfig): boolean {
+  return (
+    route.access === 'public' &&
+    Object.values(route.method_rules).every((rule) => (rule.access ?? route.access) === 'public')
+  )
 }
 
 /** An alternative naming a credential the route does not load could never hold. */

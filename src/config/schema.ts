@@ -58,6 +58,9 @@ const anyOf = nonEmpty(alternative).check(z.maxLength(32))
 /** `deny`: nobody (what the OpenAPI importer writes for an operation that declares no security). */
 const ACCESS = ['public', 'authenticated', 'deny'] as const
 
+/** Whether tokens issued to apps acting for a user may call the route (authz/policy.ts). */
+export const DELEGATED = ['allow', 'deny'] as const
+
 const rule = z.strictObject({
   access: z.optional(z.enum(ACCESS)),
   roles: z.optional(z.array(roleName)),
@@ -116,6 +119,12 @@ export const routeSchema = z.strictObject({
   forward_authorization: z._default(z.boolean(), false),
   timeout_ms: integer(100, 300_000, 30_000),
   revocation: z._default(z.enum(['default', 'strict']), 'default'),
+  /**
+   * `deny`: a delegated token (one of ours issued to an app, identity/principal.ts `isDelegated`)
+   * is refused here, whatever its roles and scopes; the user's own credentials still pass. For the
+   * whole route: a method that apps may call goes in a route of its own (`methods`).
+   */
+  delegated: z._default(z.enum(DELEGATED), 'allow'),
 })
 
 export const throttleSchema = z.strictObject({

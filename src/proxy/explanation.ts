@@ -1,6 +1,7 @@
 import type { AccessRule } from '../authz/policy'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { ErrorCode } from '../errors/gateway-error'
+import { isDelegated } from '../identity/principal'
 import { rankRoutes, whyBeats } from '../routing/route-ranking'
 import type { StageOutcome } from './stages'
 
@@ -23,7 +24,13 @@ export interface Explanation {
     /** Why it won: the other routes that match the path too, and what decided against each. */
     beat: { index: number; path: string; why: string }[]
   } | null
-  rule: (AccessRule & { credentials: readonly string[]; method_rule: boolean }) | null
+  rule:
+    | (AccessRule & {
+        credentials: readonly string[]
+        delegated: 'allow' | 'deny'
+        method_rule: boolean
+      })
+    | null
   principal: {
     id: string
     username: string
@@ -31,6 +38,10 @@ export interface Explanation {
     roles: readonly string[]
     scopes: readonly string[]
     issuer?: string
+    /** The app the token was issued to. */
+    client_id?: string
+    /** A token issued to an app acting for the user (what `delegated = "deny"` refuses). */
+    delegated?: true
   } | null
   decision: { allow: boolean; status: number; error?: ErrorCode; location?: string }
   reason: string
@@ -81,6 +92,8 @@ function reasonOf(outcome: StageOutcome): string {
     if (decision.reason === 'insufficient_scope')
       return `missing scope: needs all of ${decision.scopes.join(' ')}`
     if (decision.reason === 'denied') return 'the rule is access = "deny": nobody may'
+    if (decision.reason === 'delegated')
+      return `the route is delegated = "deny" and the token was issued to the app "${decision.clientId}": only the user's own credentials may call it`
     return `wrong kind of credential: needs ${decision.credentials.join(' or ')}`
   }
   return outcome.error?.message ?? 'undetermined'
@@ -104,6 +117,7 @@ export function explainOutcome(method: string, outcome: StageOutcome, config?: G
             scopes: rule.scopes,
             ...(rule.any_of ? { any_of: rule.any_of } : {}),
             credentials: route.credentials,
+            delegated: rule.delegated ?? 'allow',
             method_rule:
               route.method_rules[method] !== undefined || (method === 'HEAD' && !!route.method_rules.GET),
           }
@@ -116,6 +130,8 @@ export function explainOutcome(method: string, outcome: StageOutcome, config?: G
           roles: principal.roles,
           scopes: principal.scopes,
           ...(principal.issuerName ? { issuer: principal.issuerName } : {}),
+          ...(principal.clientId ? { client_id: principal.clientId } : {}),
+          ...(isDelegated(principal) ? { delegated: true as const } : {}),
         }
       : null,
     decision: {

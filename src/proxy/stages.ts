@@ -1,3 +1,4 @@
+import { delegatedTokenRefused } from '../audit/events'
 import type { AuditSink } from '../audit/record'
 import { loadPrincipal } from '../authn'
 import { type AccessRule, type Decision, type Denial, decide, ruleFor } from '../authz/policy'
@@ -77,6 +78,9 @@ export function decideRule(config: GatewayConfig, rule: AccessRule, principal: P
   return decide(rule, principal, config.roleClosure)
 }
 
+const DELEGATED_REFUSED =
+  'A token issued to an app may not call this route (delegated = "deny"): it takes the user\'s own credentials.'
+
 /** The error a refusal answers with (403 `forbidden` or `insufficient_scope`). */
 export function denialError(decision: Denial): GatewayError {
   switch (decision.reason) {
@@ -93,6 +97,11 @@ export function denialError(decision: Denial): GatewayError {
       )
     case 'denied':
       return new GatewayError('forbidden', 'This operation is closed (access = "deny").')
+    case 'delegated':
+      // RFC 6750 §3.1: the token lacks the privilege; no scope would add it, so none is named.
+      return new GatewayError('insufficient_scope', DELEGATED_REFUSED, {
+        challenge: { scheme: 'Bearer', error: 'insufficient_scope' },
+      })
     case 'wrong_credential':
       return new GatewayError(
         'forbidden',
@@ -165,6 +174,18 @@ export async function decideRequest(
     return failed(outcome, 'identity', error)
   }
   const decision = decideRule(input.config, rule, outcome.principal)
-  if (!decision.allow) return { ...outcome, stage: 'decision', decision, error: denialError(decision) }
+  if (!decision.allow) {
+    // Worth an operator's eye, unlike a missing scope: an app reaching for what was kept from apps.
+    // One event per refused request (an app retrying in a loop writes one row per retry).
+    if (decision.reason === 'delegated' && !input.observeOnly)
+      input.audit?.record(
+        delegatedTokenRefused(outcome.principal, {
+          method: input.request.method,
+          path: path.path,
+          route: route.path,
+        }),
+      )
+    return { ...outcome, stage: 'decision', decision, error: denialError(decision) }
+  }
   return { ...outcome, stage: 'allowed', decision }
 }

@@ -4,6 +4,7 @@
  * stage outcome (src/proxy/explanation.ts), for an admin (token or browser session).
  */
 import * as z from 'zod/mini'
+import { DELEGATED } from '../../config/schema'
 import { ExplainRequest } from '../explain'
 import { error, json } from './auth-schemas'
 import { SECURITY } from './common'
@@ -11,7 +12,8 @@ import { describeOperation, named } from './openapi'
 
 const strings = z.array(z.string())
 
-const Explanation = named(
+/** The answer's documented shape (exported for the test that holds the answer to it). */
+export const Explanation = named(
   'Explanation',
   z.object({
     method: z.string(),
@@ -35,6 +37,8 @@ const Explanation = named(
         roles: strings,
         scopes: strings,
         credentials: strings,
+        // `deny`: tokens issued to apps acting for a user are refused on this route.
+        delegated: z.enum(DELEGATED),
         method_rule: z.boolean(),
       }),
     ),
@@ -46,6 +50,8 @@ const Explanation = named(
         roles: strings,
         scopes: strings,
         issuer: z.optional(z.string()),
+        client_id: z.optional(z.string()),
+        delegated: z.optional(z.literal(true)),
       }),
     ),
     decision: z.object({
@@ -72,7 +78,7 @@ export function registerExplainEndpoint(): void {
       200: json(Explanation, 'The canonical path (or why it was rejected), route, rule, principal, decision'),
       400: error('Invalid body, more than 64 headers, or no HTTP request can be formed'),
       401: error('No valid admin access token or session'),
-      403: error('Not an admin (`forbidden`)'),
+      403: error('Not an admin (`forbidden`), or a token issued to an app (`insufficient_scope`)'),
     },
   })
 }
