@@ -66,6 +66,21 @@ async function redeemCode(ctx: CaseContext): Promise<void> {
   ctx.state.appToken = ((await response.json()) as { access_token: string }).access_token
 }
 
+/**
+ * The user's own (first-party) password-grant token: the list of apps and withdrawing consent are
+ * the user's to manage, never the app's (issue 19: an app's token there is 403).
+ */
+async function ownToken(ctx: CaseContext): Promise<string> {
+  if (!ctx.state.ownToken) {
+    const response = await call(ctx, 'POST', '/auth/token', {
+      form: { grant_type: 'password', username: USERNAME, password: PASSWORD },
+    })
+    await expectStatus(response, 200, 'password grant')
+    ctx.state.ownToken = ((await response.json()) as { access_token: string }).access_token
+  }
+  return ctx.state.ownToken
+}
+
 /** The GitHub stand-in's page, answered "Sign in as octo-dev": its redirect back to our callback. */
 async function approveAtProvider(ctx: CaseContext): Promise<string> {
   const authorize = new URL(ctx.state.providerRedirect ?? '')
@@ -118,10 +133,10 @@ export const BROWSER_CASES: Case[] = [
   ],
   // The admin's password-grant token carries no `openid`: 403 insufficient_scope.
   ['POST /auth/userinfo', (ctx) => call(ctx, 'POST', '/auth/userinfo', { token: ctx.admin })],
-  ['GET /auth/grants', (ctx) => call(ctx, 'GET', '/auth/grants', { token: ctx.state.appToken })],
+  ['GET /auth/grants', async (ctx) => call(ctx, 'GET', '/auth/grants', { token: await ownToken(ctx) })],
   [
     'DELETE /auth/grants/{client_id}',
-    (ctx) => call(ctx, 'DELETE', `/auth/grants/${APP}`, { token: ctx.state.appToken }),
+    async (ctx) => call(ctx, 'DELETE', `/auth/grants/${APP}`, { token: await ownToken(ctx) }),
   ],
   // A plain sign-in start (its flow is left to expire); linking is the form POST below.
   ['GET /auth/login/{provider}', (ctx) => call(ctx, 'GET', `/auth/login/${PROVIDER}?return_to=%2F`)],

@@ -5,7 +5,7 @@
  * and test/e2e/admin-openapi-cases-browser.ts walks them against the running gateway.
  */
 import * as z from 'zod/mini'
-import { bearer, error, FORM, html, json, redirect, type Security } from './auth-schemas'
+import { appTokenRefused, bearer, error, FORM, html, json, redirect, type Security } from './auth-schemas'
 import { describeOperation, named, type ResponseSpec } from './openapi'
 import { ErrorBody } from './schemas'
 
@@ -123,11 +123,12 @@ function registerGrants(tags: string[]): void {
     method: 'get',
     path: '/auth/grants',
     tags,
-    summary: 'The apps you consented to (a token issued to an app sees only that app)',
+    summary: 'The apps you consented to (your own token only: an app cannot read them)',
     security: bearer,
     responses: {
       200: json(z.object({ grants: z.array(OwnGrant) }), 'Grants'),
       401: error('No valid access token'),
+      403: appTokenRefused(),
     },
   })
   describeOperation({
@@ -140,7 +141,8 @@ function registerGrants(tags: string[]): void {
     responses: {
       204: { description: 'Withdrawn' },
       401: error('No valid access token'),
-      404: error('No grant for that app, or a token of another app'),
+      403: appTokenRefused(),
+      404: error('No grant for that app'),
     },
   })
 }

@@ -1,6 +1,6 @@
 /** The browser-facing /auth endpoints (login, logout, sessions, pages) in the OpenAPI document. */
 import * as z from 'zod/mini'
-import { bearerOrSession, error, FORM, html, IdParam, json, redirect } from './auth-schemas'
+import { appTokenRefused, bearerOrSession, error, FORM, html, IdParam, json, redirect } from './auth-schemas'
 import { describeOperation } from './openapi'
 import { Session } from './schemas'
 
@@ -29,6 +29,7 @@ export function registerBrowserEndpoints(): void {
       204: { description: 'Ended' },
       303: redirect('Browser: to the login page'),
       401: error('No valid credentials'),
+      403: appTokenRefused(),
     },
   })
   path({
@@ -67,6 +68,7 @@ export function registerBrowserEndpoints(): void {
     responses: {
       200: json(z.object({ items: z.array(z.extend(Session, { current: z.boolean() })) }), 'Sessions'),
       401: error('No valid credentials'),
+      403: appTokenRefused(),
     },
   })
   path({
@@ -79,6 +81,7 @@ export function registerBrowserEndpoints(): void {
     responses: {
       204: { description: 'Ended' },
       401: error('No valid credentials'),
+      403: appTokenRefused(),
       404: error('No such session'),
     },
   })
@@ -92,6 +95,7 @@ export function registerBrowserEndpoints(): void {
     responses: {
       303: redirect('Back to the sessions page'),
       401: error('No valid credentials'),
+      403: appTokenRefused(),
       404: error('No such session'),
     },
   })

@@ -5,7 +5,15 @@
  * identity endpoints answer JSON (the list also as a page for browsers).
  */
 import * as z from 'zod/mini'
-import { error, FORM, html, redirect, type Security } from './auth-schemas'
+import {
+  APP_TOKEN_REFUSED,
+  appTokenRefused,
+  error,
+  FORM,
+  html,
+  redirect,
+  type Security,
+} from './auth-schemas'
 import { describeOperation, named, type ResponseSpec } from './openapi'
 
 const epochSeconds = z.number().check(z.int(), z.describe('Unix time, seconds'))
@@ -118,11 +126,14 @@ function registerIdentities(tags: string[]): void {
       },
       302: redirect('A browser without a session: to the login page'),
       401: error('No valid credentials'),
+      403: appTokenRefused(),
     },
   })
   const unlinkErrors = {
     401: errorOrPage('No valid credentials'),
-    403: errorOrPage('A cross-site request with the session cookie (`csrf_failed`)'),
+    403: errorOrPage(
+      `A cross-site request with the session cookie (\`csrf_failed\`), or ${APP_TOKEN_REFUSED.toLowerCase()}`,
+    ),
     404: errorOrPage('No identity of that provider is linked'),
     409: errorOrPage('The only way left to sign in: set a password or link another provider first'),
   }

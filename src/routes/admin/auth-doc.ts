@@ -6,6 +6,7 @@
 import * as z from 'zod/mini'
 import { registerBrowserEndpoints } from './auth-doc-browser'
 import {
+  appTokenRefused,
   bearer,
   CreatedApiKey,
   clientOrBearer,
@@ -125,6 +126,7 @@ export function registerAuthEndpoints(): void {
       200: json(TokenResponse, 'New tokens'),
       400: error('Weak password'),
       401: error('Wrong password'),
+      403: appTokenRefused(),
     },
   })
   path({
@@ -144,6 +146,7 @@ export function registerAuthEndpoints(): void {
       201: json(CreatedApiKey, 'The key, shown only here'),
       400: error('Invalid request'),
       401: error('No valid token, or authentication too old'),
+      403: appTokenRefused(),
     },
   })
   path({
@@ -155,6 +158,7 @@ export function registerAuthEndpoints(): void {
     responses: {
       200: json(z.object({ api_keys: z.array(OwnApiKey) }), 'Keys'),
       401: error('No valid token'),
+      403: appTokenRefused(),
     },
   })
   path({
@@ -164,6 +168,11 @@ export function registerAuthEndpoints(): void {
     summary: 'Revoke an own API key',
     security: bearer,
     params: IdParam,
-    responses: { 204: { description: 'Revoked' }, 401: error('No valid token'), 404: error('No such key') },
+    responses: {
+      204: { description: 'Revoked' },
+      401: error('No valid token'),
+      403: appTokenRefused(),
+      404: error('No such key'),
+    },
   })
 }

@@ -73,6 +73,10 @@ export const CreatedApiKey = named(
   }),
 )
 export const error = (description: string) => json(ErrorBody, description)
+/** The 403 of every account-managing endpoint (requireFirstParty, docs/authorization-server.md). */
+export const APP_TOKEN_REFUSED =
+  'A token an app obtained for you (`insufficient_scope`): managing the account takes your own sign-in'
+export const appTokenRefused = () => error(APP_TOKEN_REFUSED)
 export const redirect = (description: string): ResponseSpec => ({ description })
 export const IdParam = z.object({ id: z.string() })
 
