@@ -19,7 +19,22 @@ import { sessionRoutes } from './routes/sessions'
 import { tokenRoutes } from './routes/token'
 import { wellKnownRoutes } from './routes/well-known'
 
-/** Builds the gateway: config and request id first, then the gateway's endpoints, then the proxy. */
+/**
+ * Builds the whole gateway: config and request id first, then the gateway's endpoints, then the
+ * proxy. This is what the Worker entry (src/index.ts) serves; mount it inside your own app to add
+ * routes of your own in front of it.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono'
+ * import { type AppBindings, createApp } from './lib'
+ *
+ * const app = new Hono<AppBindings>()
+ * app.get('/status', (c) => c.text('ok')) // yours, answered before the gateway
+ * app.route('/', createApp()) // every gateway endpoint and the proxy
+ * export default app
+ * ```
+ */
 export function createApp(): Hono<AppBindings> {
   const app = new Hono<AppBindings>()
   app.use('*', gatewayContext())

@@ -25,6 +25,13 @@ function waitUntilOf(c: Context<AppBindings>): (promise: Promise<unknown>) => vo
  * The first middleware of any app built on the gateway: gives the request an id and the validated
  * configuration (parsed once per isolate). An invalid configuration fails closed with 503
  * `gateway_misconfigured` for every request, never a forward.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono<AppBindings>()
+ * app.use('*', gatewayContext())
+ * app.onError(gatewayErrorHandler)
+ * ```
  */
 export function gatewayContext(): MiddlewareHandler<AppBindings> {
   return async function loadRequestContext(c, next) {
@@ -48,7 +55,19 @@ export function gatewayContext(): MiddlewareHandler<AppBindings> {
   }
 }
 
-/** The one place errors become responses (`app.onError(gatewayErrorHandler)`). */
+/**
+ * The one place errors become responses: the contract's JSON body with `request_id`, the
+ * `WWW-Authenticate` challenge, `Retry-After`, `Allow`; an unknown error is a generic 500 with the
+ * cause logged, never sent.
+ *
+ * @example
+ * ```ts
+ * app.onError(gatewayErrorHandler)
+ * app.get('/orders/:id', (c) => {
+ *   throw new GatewayError('not_found', 'No such order.') // → 404 {"error":"not_found",...}
+ * })
+ * ```
+ */
 export const gatewayErrorHandler: ErrorHandler<AppBindings> = function renderGatewayError(error, c) {
   const ctx = c.get('ctx')
   // Hono's validator refuses a body it cannot parse with its own exception: the same 400 as ours.

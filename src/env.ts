@@ -1,6 +1,13 @@
 import type { RequestContext } from './request-context'
 
-/** The Worker's bindings (wrangler.toml + secrets). */
+/**
+ * The Worker's bindings (wrangler.toml + secrets), as `c.env` has them.
+ *
+ * @example
+ * ```ts
+ * app.get('/count', async (c) => c.json(await c.env.DB.prepare('SELECT COUNT(*) AS n FROM users').first()))
+ * ```
+ */
 export interface Env {
   DB: D1Database
   KV: KVNamespace
@@ -20,6 +27,16 @@ export interface Env {
   [name: string]: unknown
 }
 
+/**
+ * The Hono type parameter of every app built on the gateway: its bindings, and the request context
+ * (`c.var.ctx`: request id, validated config, audit recorder, principal) that `gatewayContext` sets.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono<AppBindings>()
+ * app.get('/id', gatewayContext(), (c) => c.text(c.var.ctx.requestId))
+ * ```
+ */
 export interface AppBindings {
   Bindings: Env
   Variables: { ctx: RequestContext }

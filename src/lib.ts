@@ -3,7 +3,7 @@
  * middleware). "Building on the gateway" in docs/authorization.md shows a whole app.
  */
 export { createApp } from './app'
-export { authenticate, currentPrincipal, requireRole, requireScopes } from './authn'
+export { authenticate, currentPrincipal, requireFirstParty, requireRole, requireScopes } from './authn'
 export type { AuthenticateOptions } from './authn/middleware'
 export { gatewayContext, gatewayErrorHandler } from './context'
 export type { AppBindings, Env } from './env'

@@ -2,4 +2,4 @@
 
 export type { AuthMethod, Principal } from '../identity/principal'
 export { loadPrincipal } from './authenticate'
-export { authenticate, currentPrincipal, requireRole, requireScopes } from './middleware'
+export { authenticate, currentPrincipal, requireFirstParty, requireRole, requireScopes } from './middleware'

@@ -9,6 +9,16 @@ import type { Principal } from '../identity/principal'
 import { loginRedirectFor } from '../sessions/navigation'
 import { loadPrincipal } from './authenticate'
 
+/**
+ * What `authenticate` accepts. Every field is optional: by default our access tokens and API keys
+ * in `X-API-Key`, revocation read from the KV edge copy.
+ *
+ * @example
+ * ```ts
+ * const options: AuthenticateOptions = { credentials: ['jwt', 'session'], revocation: 'strict' }
+ * app.use('/account/*', authenticate(options))
+ * ```
+ */
 export interface AuthenticateOptions {
   /** Credential kinds accepted, in precedence order. Default: our JWTs and API keys. */
   credentials?: readonly CredentialKind[]
@@ -20,7 +30,15 @@ export interface AuthenticateOptions {
 
 /**
  * Hono middleware: loads the caller's principal (401 without a valid credential) and stores it
- * for `requireRole`, `requireScopes` and handlers (`c.var.ctx.principal`).
+ * for `requireRole`, `requireScopes` and handlers (`c.var.ctx.principal`). Options are checked
+ * once, when the middleware is built: an unknown credential kind throws then, not per request.
+ *
+ * @example
+ * ```ts
+ * app.get('/reports', authenticate(), (c) => c.json({ owner: currentPrincipal(c).username }))
+ * // Only our access tokens, revocation read from D1 (the truth) rather than the KV edge copy:
+ * app.delete('/reports/:id', authenticate({ credentials: ['jwt'], revocation: 'strict' }), handler)
+ * ```
  */
 export function authenticate(options: AuthenticateOptions = {}): MiddlewareHandler<AppBindings> {
   const credentials = [...(options.credentials ?? ['jwt', 'api_key'])]
@@ -54,7 +72,18 @@ export function authenticate(options: AuthenticateOptions = {}): MiddlewareHandl
   }
 }
 
-/** The principal `authenticate` stored; a handler behind it can rely on one being there. */
+/**
+ * The principal `authenticate` stored; a handler behind it can rely on one being there (without
+ * `authenticate` in front it throws, a 500 that names the mistake).
+ *
+ * @example
+ * ```ts
+ * app.get('/me', authenticate(), (c) => {
+ *   const { id, username, roles, scopes, method } = currentPrincipal(c)
+ *   return c.json({ id, username, roles, scopes, method })
+ * })
+ * ```
+ */
 export function currentPrincipal(c: { var: AppBindings['Variables'] }): Principal {
   const principal = c.var.ctx.principal
   if (!principal) throw new GatewayError('internal_error', 'No principal: authenticate() must run first.')
@@ -71,6 +100,12 @@ const NOT_FIRST_PARTY =
  * here it is 403 `insufficient_scope` (RFC 6750 §3.1), audited, and the handler never runs. Any
  * principal not marked first-party (API keys, Basic, external tokens too) is refused the same way.
  * Declared next to each such route; src/routes/first-party-routes.test.ts walks the app's routes.
+ *
+ * @example
+ * ```ts
+ * // Your own account page: the user's session or own token, never an app acting for them.
+ * app.post('/billing/card', authenticate({ credentials: ['jwt', 'session'] }), requireFirstParty, handler)
+ * ```
  */
 export const requireFirstParty: MiddlewareHandler<AppBindings> = async function requireFirstParty(c, next) {
   const principal = currentPrincipal(c)
@@ -86,7 +121,15 @@ export const requireFirstParty: MiddlewareHandler<AppBindings> = async function 
   await next()
 }
 
-/** 403 unless the caller holds one of `roles` (after the role hierarchy: admin > editor > user). */
+/**
+ * 403 `forbidden` unless the caller holds one of `roles` (after the role hierarchy: admin > editor
+ * > user, so `requireRole('editor')` admits admins too).
+ *
+ * @example
+ * ```ts
+ * app.delete('/reports/:id', authenticate(), requireRole('editor'), (c) => c.body(null, 204))
+ * ```
+ */
 export function requireRole(...roles: string[]): MiddlewareHandler<AppBindings> {
   if (roles.length === 0) throw new Error('requireRole() needs at least one role')
   const rule = { access: 'authenticated' as const, roles, scopes: [] }
@@ -98,7 +141,15 @@ export function requireRole(...roles: string[]): MiddlewareHandler<AppBindings> 
   }
 }
 
-/** 403 `insufficient_scope` (RFC 6750 §3.1) unless the caller holds every one of `scopes`. */
+/**
+ * 403 `insufficient_scope` (RFC 6750 §3.1, with the scope in the challenge) unless the caller
+ * holds every one of `scopes`.
+ *
+ * @example
+ * ```ts
+ * app.get('/reports', authenticate(), requireScopes('read'), handler)
+ * ```
+ */
 export function requireScopes(...scopes: string[]): MiddlewareHandler<AppBindings> {
   if (scopes.length === 0) throw new Error('requireScopes() needs at least one scope')
   const rule = { access: 'authenticated' as const, roles: [], scopes }

@@ -65,6 +65,17 @@ export interface GatewayErrorOptions {
   cause?: unknown
 }
 
+/**
+ * A failure the client may see: a code from the closed set above (its HTTP status follows), a
+ * description safe to show, and optionally a challenge, `Retry-After` or `Allow`.
+ *
+ * @example
+ * ```ts
+ * throw new GatewayError('invalid_token', 'The access token has expired.', {
+ *   challenge: { scheme: 'Bearer', error: 'invalid_token' },
+ * })
+ * ```
+ */
 export class GatewayError extends Error {
   readonly code: ErrorCode
   readonly status: (typeof ERROR_STATUS)[ErrorCode]

@@ -1,7 +1,22 @@
-/** How the caller proved who they are; sent upstream as `X-Auth-Method`. */
+/**
+ * How the caller proved who they are; sent upstream as `X-Auth-Method`.
+ *
+ * @example
+ * ```ts
+ * if (currentPrincipal(c).method === 'api_key') throw new GatewayError('forbidden', 'Sign in to do this.')
+ * ```
+ */
 export type AuthMethod = 'jwt' | 'external_jwt' | 'api_key' | 'basic' | 'session' | 'none'
 
-/** Who is calling, as every later stage sees it. Loaders build it; nothing else parses credentials. */
+/**
+ * Who is calling, as every later stage sees it. Loaders build it; nothing else parses credentials.
+ *
+ * @example
+ * ```ts
+ * const principal: Principal = currentPrincipal(c)
+ * const actingApp = principal.firstParty ? undefined : principal.clientId // an app acting for the user
+ * ```
+ */
 export interface Principal {
   method: Exclude<AuthMethod, 'none'>
   /**
