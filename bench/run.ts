@@ -279,7 +279,7 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(join(outDir, 'latest.svg'), renderSvg(report))
-  // bench/README.md always; the project README too once it carries the result markers.
+  // bench/README.md (the project README keeps a short summary and no markers, so it is skipped).
   const readmes: string[] = []
   if (publish) {
     for (const [file, svg] of [
