@@ -5,7 +5,7 @@ X-Auth-Assertion: a short-lived JWT signed with its own key (iss = the gateway's
 upstream's origin, typ gateway-assertion+jwt). Verifying it here means a request that reached the
 app some other way (not through the gateway) carries no identity at all.
 
-pip install "pyjwt[crypto]"
+Needs PyJWT 2.x with its crypto extra (Debian: python3-jwt, which brings python3-cryptography).
 """
 
 import os
@@ -57,7 +57,9 @@ def gateway_caller(request: Request) -> Caller:
         key = _jwks.get_signing_key_from_jwt(assertion)
         claims = jwt.decode(
             assertion,
-            key,
+            # The key object, not its PyJWK wrapper: PyJWT before 2.8 (Debian 12 has 2.6) refuses
+            # the wrapper ("Expecting a PEM-formatted key"); every 2.x accepts the key object.
+            key.key,
             algorithms=["ES256", "EdDSA"],
             issuer=GATEWAY_ISSUER,
             audience=UPSTREAM_ORIGIN,

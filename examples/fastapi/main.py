@@ -6,11 +6,17 @@ an explicitly public route, admin-only routes through the x-gateway-roles extens
 from it. The gateway issues and checks the tokens; the app verifies X-Auth-Assertion
 (gateway_auth.py) and reads who is calling from it.
 
-Run: pip install -r requirements.txt && uvicorn main:app --port 8000
-Export the document: python -c "import json, main; print(json.dumps(main.app.openapi(), indent=2))"
-"""
+Dependencies are default arguments (`user: Caller = Security(current_user, scopes=[...])`), the style
+of FastAPI's security tutorial, so that the app runs on FastAPI 0.92 (Debian 12) as on current
+releases: `Annotated[Caller, Security(...)]` is understood only from 0.95; 0.92 reads such a
+parameter as a request body, and its exported document then declares no security at all.
 
-from typing import Annotated
+Run (Debian: apt-get install python3-fastapi python3-uvicorn python3-jwt python3-cryptography; or a
+virtualenv with pip install -r requirements.txt, then `python` for /usr/bin/python3):
+  /usr/bin/python3 -m uvicorn main:app --port 8000
+Export the document:
+  /usr/bin/python3 -c "import json, main; print(json.dumps(main.app.openapi(), indent=2))" > openapi.json
+"""
 
 from fastapi import Depends, FastAPI, HTTPException, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
@@ -45,29 +51,32 @@ ITEMS = {1: Item(id=1, name="Portal Gun", owner="rick"), 2: Item(id=2, name="Plu
 
 def current_user(
     security_scopes: SecurityScopes,
-    _token: Annotated[str | None, Depends(oauth2_scheme)],
-    caller: Annotated[Caller, Depends(gateway_caller)],
+    _token: str | None = Depends(oauth2_scheme),
+    caller: Caller = Depends(gateway_caller),
 ) -> Caller:
     caller.require_scopes(security_scopes.scopes)
     return caller
 
 
 def key_holder(
-    _key: Annotated[str | None, Depends(api_key_scheme)],
-    caller: Annotated[Caller, Depends(gateway_caller)],
+    _key: str | None = Depends(api_key_scheme),
+    caller: Caller = Depends(gateway_caller),
 ) -> Caller:
     return caller
 
 
-def reader(
-    security_scopes: SecurityScopes,
-    _token: Annotated[str | None, Depends(oauth2_scheme)],
-    _key: Annotated[str | None, Depends(api_key_scheme)],
-    caller: Annotated[Caller, Depends(gateway_caller)],
+def items_reader(
+    _token: str | None = Security(oauth2_scheme, scopes=["items"]),
+    _key: str | None = Depends(api_key_scheme),
+    caller: Caller = Depends(gateway_caller),
 ) -> Caller:
-    """A bearer token with the scopes, or an API key (FastAPI lists the two as alternatives)."""
+    """A bearer token with scope items, or an API key (FastAPI lists the two as alternatives).
+
+    The scope sits on the OAuth2 scheme itself, not on Security(items_reader, scopes=[...]): later
+    FastAPI releases (0.142 at least) hand such scopes to the API key scheme too and export
+    {"APIKeyHeader": ["items"]} where 0.92 exports {"APIKeyHeader": []}: another route table."""
     if caller.auth_method != "api_key":
-        caller.require_scopes(security_scopes.scopes)
+        caller.require_scopes(["items"])
     return caller
 
 
@@ -83,39 +92,39 @@ def version():
 
 
 @app.get("/users/me")
-def read_users_me(user: Annotated[Caller, Security(current_user, scopes=["me"])]):
+def read_users_me(user: Caller = Security(current_user, scopes=["me"])):
     return {"sub": user.sub, "username": user.username, "roles": user.roles}
 
 
 @app.get("/users/me/items")
-def read_own_items(user: Annotated[Caller, Security(current_user, scopes=["me", "items"])]):
+def read_own_items(user: Caller = Security(current_user, scopes=["me", "items"])):
     return [item for item in ITEMS.values() if item.owner == user.username]
 
 
 @app.get("/items/")
-def read_items(_caller: Annotated[Caller, Security(reader, scopes=["items"])]):
+def read_items(_caller: Caller = Depends(items_reader)):
     return list(ITEMS.values())
 
 
 @app.get("/items/{item_id}", response_model=Item)
-def read_item(item_id: int, _user: Annotated[Caller, Security(current_user, scopes=["items"])]):
+def read_item(item_id: int, _user: Caller = Security(current_user, scopes=["items"])):
     if item_id not in ITEMS:
         raise HTTPException(404, "no such item")
     return ITEMS[item_id]
 
 
 @app.delete("/items/{item_id}", status_code=204, openapi_extra={"x-gateway-roles": ["admin"]})
-def delete_item(item_id: int, user: Annotated[Caller, Security(current_user, scopes=["items"])]):
+def delete_item(item_id: int, user: Caller = Security(current_user, scopes=["items"])):
     user.require_role("admin")
     ITEMS.pop(item_id, None)
 
 
 @app.get("/inventory/stats", openapi_extra={"x-gateway-roles": ["admin"]})
-def admin_stats(user: Annotated[Caller, Security(current_user)]):
+def admin_stats(user: Caller = Security(current_user)):
     user.require_role("admin")
     return {"items": len(ITEMS)}
 
 
 @app.get("/reports/{report_id}")
-def read_report(report_id: str, caller: Annotated[Caller, Depends(key_holder)]):
+def read_report(report_id: str, caller: Caller = Depends(key_holder)):
     return {"report": report_id, "for": caller.sub}

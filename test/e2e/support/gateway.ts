@@ -12,6 +12,8 @@ export interface StartGatewayOptions {
    * More reliable than editing files under a running `wrangler dev` and waiting for a reload.
    */
   prepare?: (dir: string) => Promise<void>
+  /** PORT for `npm start` (default: a free port), for an upstream that must know ISSUER first. */
+  port?: number
 }
 
 export interface RunningGateway {
@@ -58,9 +60,10 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   return false
 }
 
-async function healthy(origin: string): Promise<boolean> {
+/** Whether GET `url` answers 200 within 2 s (a server that is up, as opposed to starting). */
+export async function answers200(url: string): Promise<boolean> {
   try {
-    const response = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(2_000) })
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) })
     await response.body?.cancel()
     return response.status === 200
   } catch {
@@ -81,7 +84,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     await copy.remove()
     throw error
   }
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const origin = `http://127.0.0.1:${port}`
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), NO_COLOR: '1', FORCE_COLOR: '0' }
   delete env.UPSTREAM_URL
@@ -121,7 +124,10 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     await copy.remove()
   }
 
-  const ready = await waitUntil(async () => exited || (await healthy(origin)), READY_TIMEOUT_MS)
+  const ready = await waitUntil(
+    async () => exited || (await answers200(`${origin}/healthz`)),
+    READY_TIMEOUT_MS,
+  )
   if (!ready || exited) {
     await stop()
     throw new Error(

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process'
+import { expect } from 'vitest'
 
 /**
- * The README's curl walkthrough, run as a test. The block between `<!-- walkthrough:start -->`
+ * A walkthrough in the docs, run as a test (README's curl walkthrough, docs/openapi-routes.md's
+ * FastAPI one). The block between `<!-- walkthrough:start -->`
  * and `<!-- walkthrough:end -->` is one bash code block; blank lines split it into steps, and a
  * step's expected outcome sits in comment lines under its command:
  *
@@ -13,9 +15,6 @@ import { spawn } from 'node:child_process'
  * later step uses (`TOKEN=$(curl ...)`). The status comes from a `curl` wrapper that writes
  * `%{http_code}` to stderr, leaving what the reader sees on stdout untouched.
  */
-
-export const START_MARKER = '<!-- walkthrough:start -->'
-export const END_MARKER = '<!-- walkthrough:end -->'
 
 export type Expectation =
   | { kind: 'status'; status: number }
@@ -37,13 +36,15 @@ export interface StepResult {
   statuses: number[]
 }
 
-export function extractWalkthrough(markdown: string): string {
-  const start = markdown.indexOf(START_MARKER)
-  const end = markdown.indexOf(END_MARKER)
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START_MARKER} ... ${END_MARKER} section`)
-  const section = markdown.slice(start + START_MARKER.length, end)
+/** The bash block between `<!-- NAME:start -->` and `<!-- NAME:end -->` (README's: `walkthrough`). */
+export function extractWalkthrough(markdown: string, name = 'walkthrough'): string {
+  const [startMarker, endMarker] = [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`]
+  const start = markdown.indexOf(startMarker)
+  const end = markdown.indexOf(endMarker)
+  if (start < 0 || end < start) throw new Error(`no ${startMarker} ... ${endMarker} section`)
+  const section = markdown.slice(start + startMarker.length, end)
   const fence = /```(?:bash|sh)\n([\s\S]*?)```/.exec(section)
-  if (!fence?.[1]) throw new Error('the walkthrough section holds no ```bash code block')
+  if (!fence?.[1]) throw new Error(`the ${name} section holds no \`\`\`bash code block`)
   return fence[1]
 }
 
@@ -125,4 +126,24 @@ export async function runWalkthrough(
     const statuses = [...err.matchAll(new RegExp(`${STATUS_MARK} (\\d{3})`, 'g'))].map((m) => Number(m[1]))
     return { step, stdout: outs.get(String(step.number)) ?? '', statuses }
   })
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return { not_json: text }
+  }
+}
+
+/** Checks each step's `# expect` lines, softly: a broken walkthrough reports every wrong step at once. */
+export function expectStepOutcomes(results: readonly StepResult[]): void {
+  for (const { step, stdout, statuses } of results) {
+    const where = `step ${step.number}:\n${step.source}\n--- output\n${stdout}`
+    for (const expectation of step.expectations) {
+      if (expectation.kind === 'status') expect.soft(statuses.at(-1), where).toBe(expectation.status)
+      else if (expectation.kind === 'text') expect.soft(stdout, where).toContain(expectation.text)
+      else expect.soft(parseJson(stdout), where).toMatchObject(expectation.subset as object)
+    }
+  }
 }
