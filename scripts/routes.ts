@@ -94,8 +94,11 @@ async function importOpenApi(args: string[]): Promise<number> {
       ? [`${skipped} operation(s) under the gateway's own paths got no route: re-import with --prefix.`]
       : []),
   ])
-  if (values.out) await writeFile(values.out, toml)
-  else process.stdout.write(toml)
+  // Ending in a newline, so `>> wrangler.toml` can be followed by more lines (and a terminal's
+  // summary on stderr starts on its own line).
+  const text = toml.endsWith('\n') ? toml : `${toml}\n`
+  if (values.out) await writeFile(values.out, text)
+  else process.stdout.write(text)
   report(problems)
   const other = problems.length - skipped
   info(
