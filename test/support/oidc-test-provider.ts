@@ -138,7 +138,7 @@ export async function startOidcTestProvider(): Promise<{ origin: string; close()
       ).toString()
       const [id = '', secret = ''] = basic
         .split(':')
-        .map((part) => decodeURIComponent(part.replace(/\+/g, ' ')))
+        .map((part: string) => decodeURIComponent(part.replace(/\+/g, ' ')))
       if (id !== scenario.clientId || secret !== scenario.clientSecret)
         return json(response, 401, { error: 'invalid_client' })
       const code = form.get('code') ?? ''
