@@ -14,7 +14,7 @@ import * as oauth from 'oauth4webapi'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
-import { admin } from './admin-support'
+import { adminInProcess, closeLocalStates } from './admin-support'
 import { launchChromium, type PageProblems, screenshot, watchProblems } from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
 import { PROJECT_ROOT } from './support/project-copy'
@@ -49,8 +49,9 @@ async function startCallback(): Promise<typeof callback> {
   return { origin: `http://127.0.0.1:${port}`, server, hits }
 }
 
+/** The operator CLI on the gateway's local state, in this process (the setup is about D1 rows). */
 async function cli(args: string[], stdin?: string): Promise<string> {
-  const run = await admin(join(gateway.dir, '.wrangler', 'state'), args, { stdin })
+  const run = await adminInProcess(join(gateway.dir, '.wrangler', 'state'), args, { stdin })
   if (run.code !== 0) throw new Error(`admin ${args[0]} failed: ${run.stderr}`)
   return run.stdout
 }
@@ -151,6 +152,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
+  await closeLocalStates()
   await gateway?.stop()
   await echo?.close()
   callback?.server.closeAllConnections()
