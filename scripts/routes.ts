@@ -13,7 +13,6 @@ import { reservedSegmentOf, routesFromOperations } from './lib/openapi-routes'
 import { declaredOperations, type Problem, type SecurityOptions } from './lib/openapi-security'
 import { EXPLAIN_HELP, explainCommand } from './lib/routes-explain'
 import { routesToml } from './lib/toml-fragment'
-import { compileWorkerConfig } from './lib/wrangler-config'
 
 const RESERVED = RESERVED_SEGMENTS.map((segment) => `/${segment}`).join(', ')
 
@@ -130,6 +129,8 @@ async function check(args: string[]): Promise<number> {
   })
   const source = positionals[0]
   if (!source || positionals.length > 1) fail('check takes one file or URL', 2)
+  // wrangler's config reader costs about 2 s of CPU to load: only `check` needs it.
+  const { compileWorkerConfig } = await import('./lib/wrangler-config')
   const config = compileWorkerConfig(values.config ?? 'wrangler.toml', values.env)
   const document = await loadOpenApi(source)
   const problems: Problem[] = []

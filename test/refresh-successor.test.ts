@@ -163,8 +163,10 @@ describe('the sealed successor in D1', () => {
     expect(await sealOf(rt0)).toBeNull()
     const reuse = await refresh(FULL, rt0)
     expect(reuse.status).toBe(400)
-    for (const row of await familyRows((await rowOf(rt0))?.family_id ?? ''))
-      expect(row.revoked_at).not.toBeNull()
+    // rt0 and its successor: the whole family is revoked (an empty family must fail here).
+    const family = await familyRows((await rowOf(rt0))?.family_id ?? '')
+    expect(family).toHaveLength(2)
+    for (const row of family) expect(row.revoked_at).not.toBeNull()
   })
 
   it('is deleted by the hourly clean-up once the grace window is over, and kept while it lasts', async () => {

@@ -54,7 +54,7 @@ describe('ending sessions', () => {
     expect(cleared.some((c) => /^gw_session=;.*Max-Age=0/.test(c))).toBe(true)
     expect(await callApp(browser)).toEqual(REJECTED)
     expect(await callApp(browser, true)).toEqual(REJECTED)
-    expect((await sessionRow(browser))?.ended_at).not.toBeNull()
+    expect(await sessionRow(browser)).toMatchObject({ ended_at: expect.any(Number) })
   })
 
   it('a cross-site logout POST is refused and the session lives on', async () => {
@@ -109,7 +109,7 @@ describe('ending sessions', () => {
     expect(response.status).toBe(200)
     expect(await callApp(browser, true)).toEqual(REJECTED)
     expect(await callApp(browser)).toEqual(REJECTED)
-    expect((await sessionRow(browser))?.ended_at).not.toBeNull()
+    expect(await sessionRow(browser)).toMatchObject({ ended_at: expect.any(Number) })
   })
 
   it('revoke-user (revokeSubject) ends sessions: strict routes at once, D1 rows marked ended', async () => {
@@ -121,7 +121,7 @@ describe('ending sessions', () => {
     await revokeSubject(env, user?.id ?? '', 900)
     expect(await callApp(browser, true)).toEqual(REJECTED)
     expect(await callApp(browser)).toEqual(REJECTED)
-    expect((await sessionRow(browser))?.ended_at).not.toBeNull()
+    expect(await sessionRow(browser)).toMatchObject({ ended_at: expect.any(Number) })
   })
 
   it('a disabled user is refused on strict routes at once (default routes within the 60 s cache bound)', async () => {

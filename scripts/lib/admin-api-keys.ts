@@ -13,13 +13,17 @@ import { assertNames, assertUsername } from './admin-names'
 import { remoteCreateApiKey } from './admin-remote'
 import { joinStatements, jsonList, NOW_SECONDS, sql } from './admin-sql'
 import { describeTarget, parseCommandArgs, readTarget, remoteOf, TARGET_HELP } from './admin-target'
-import { readWorkerVars } from './wrangler-config'
 
 const CONFIG_PATH = join(PROJECT_ROOT, 'wrangler.toml')
 const DAY_SECONDS = 86_400
 
-/** The deployed settings (wrangler.toml), for the same rules as POST /auth/api-keys. */
-function readSettings(envName: string | undefined): Settings {
+/**
+ * The deployed settings (wrangler.toml), for the same rules as POST /auth/api-keys. wrangler's
+ * reader is imported here, not at the top: loading it costs about 2 s of CPU, which every other
+ * command (and every --help) would pay.
+ */
+async function readSettings(envName: string | undefined): Promise<Settings> {
+  const { readWorkerVars } = await import('./wrangler-config')
   const vars = readWorkerVars(CONFIG_PATH, envName)
   const raw = typeof vars.SETTINGS === 'string' ? JSON.parse(vars.SETTINGS) : (vars.SETTINGS ?? {})
   return settingsSchema.parse(raw)
@@ -86,7 +90,7 @@ ${TARGET_HELP}
       )
       return 0
     }
-    const settings = readSettings(target.env)
+    const settings = await readSettings(target.env)
     const days = parseDays(values['expires-in-days'], settings)
     const [users = []] = await executeSql(
       target,

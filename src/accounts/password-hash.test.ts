@@ -24,6 +24,24 @@ const OURS_PEPPERED =
 const OURS_NFC =
   '$pbkdf2-sha256$v=1$i=1000,p=0$AAECAwQFBgcICQoLDA0ODw$Fjw4lfxvwdy2jGRwSgC2R4igP70OuCDfrQZWOkJ6+V0'
 
+// verifyPassword calls bcryptjs's named export `hash`. Only a module mock replaces that binding: a
+// spy on the default export's `hash` property watches a reference the code never calls.
+vi.mock('bcryptjs', async (importOriginal) => {
+  const original = await importOriginal<typeof import('bcryptjs')>()
+  return { ...original, hash: vi.fn(original.hash) }
+})
+
+/**
+ * verifyPassword from a fresh copy of this module, bound to the mocked `hash`, and that spy. The
+ * copy imported above was loaded with the Worker entry before the mock existed, so it calls the
+ * original.
+ */
+async function verifyWithBcryptSpy() {
+  vi.resetModules()
+  const [{ hash }, fresh] = await Promise.all([import('bcryptjs'), import('./password-hash')])
+  return { spy: vi.mocked(hash), verify: fresh.verifyPassword }
+}
+
 function spyDeriveBits() {
   return vi.spyOn(crypto.subtle, 'deriveBits')
 }
@@ -182,14 +200,24 @@ describe('verifyPassword with legacy bcrypt hashes', () => {
   })
 
   it('refuses a crafted cost-31 hash before bcrypt runs (exponential cost DoS)', async () => {
-    const spy = vi.spyOn(bcrypt, 'hash')
-    const crafted = '$2b$31$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i'
-    expect(await verifyPassword('abc', crafted, {})).toEqual({
-      ok: false,
-      needsRehash: false,
-      reason: 'unsupported_parameters',
-    })
-    expect(spy).not.toHaveBeenCalled()
+    const { spy, verify } = await verifyWithBcryptSpy()
+    // Were bcrypt to run on cost 31 it would not return for hours: make that fail at once instead.
+    spy.mockImplementationOnce(() => Promise.reject(new Error('bcrypt ran on a cost-31 hash')))
+    try {
+      const crafted = '$2b$31$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i'
+      expect(await verify('abc', crafted, {})).toEqual({
+        ok: false,
+        needsRehash: false,
+        reason: 'unsupported_parameters',
+      })
+      expect(spy).not.toHaveBeenCalled()
+    } finally {
+      spy.mockReset()
+    }
+    // The spy does watch what verifyPassword calls: a cost-6 hash goes through it.
+    const jbcrypt = '$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i'
+    expect(await verify('abc', jbcrypt, {})).toEqual({ ok: true, needsRehash: true })
+    expect(spy).toHaveBeenCalledTimes(1)
   })
 })
 

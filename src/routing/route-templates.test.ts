@@ -132,12 +132,22 @@ describe('the trie agrees with a brute-force reference matcher (property)', () =
           const routes = routesFrom(specs)
           const keys = canonicalizePath(path).keys
           const chosen = outcome(tableOf(routes), path)
-          const winner = rankRoutes(routes, keys).find((r) => r.route.path === chosen)
-          if (!winner) return
+          const ranked = rankRoutes(routes, keys)
+          const winner = ranked.find((r) => r.route.path === chosen)
+          if (!winner) {
+            // No route won: a 404 only when no route matches, a 405 only when some do (and the
+            // first property checks which); never another route or error.
+            if (chosen === 'not_found') expect(ranked).toEqual([])
+            else {
+              expect(chosen).toMatch(/^method_not_allowed \[/)
+              expect(ranked).not.toEqual([])
+            }
+            return
+          }
           // At the first segment where another matching route differs, the winner has the literal
           // (against a parameter or "below"), or the parameter (against "below").
           const rank = { literal: 2, param: 1, below: 0 }
-          for (const other of rankRoutes(routes, keys)) {
+          for (const other of ranked) {
             const depth = other.segments.findIndex((s, i) => s !== winner.segments[i])
             if (depth < 0) continue
             const mine = winner.segments[depth] as keyof typeof rank

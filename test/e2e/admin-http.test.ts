@@ -11,7 +11,7 @@ import Ajv2020 from 'ajv/dist/2020.js'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CASES } from './admin-openapi-cases'
-import { admin, adminBare, adminOverHttp, type Run } from './admin-support'
+import { adminBare, adminInProcess, adminOverHttp, closeLocalStates, type Run } from './admin-support'
 import { launchChromium, screenshot, watchProblems } from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
 
@@ -45,8 +45,9 @@ beforeAll(async () => {
   gateway = await startGateway({
     prepare: (dir) => writeFile(join(dir, '.dev.vars'), `PASSWORD_PEPPER='${PEPPER}'\n`, { mode: 0o600 }),
   })
-  // The first admin comes from the D1 form of the CLI (there is no admin yet to call the API).
-  const created = await admin(
+  // The first admin comes from the D1 form of the CLI (there is no admin yet to call the API), run
+  // in this process: what it writes is the subject, not the process (admin-cli.test.ts has that).
+  const created = await adminInProcess(
     join(gateway.dir, '.wrangler', 'state'),
     ['create-user', 'root', '--password-stdin', '--role', 'admin'],
     { stdin: ROOT_PASSWORD, env: { PASSWORD_PEPPER: PEPPER } },
@@ -56,6 +57,7 @@ beforeAll(async () => {
 }, SLOW.timeout)
 
 afterAll(async () => {
+  await closeLocalStates()
   await gateway?.stop()
 })
 
@@ -167,16 +169,16 @@ describe('the CLI over HTTP (--url, GATEWAY_ADMIN_TOKEN)', () => {
 
   it('users and audit also read D1 directly (no --url), the same rows the gateway wrote', async () => {
     const state = join(gateway.dir, '.wrangler', 'state')
-    const users = await admin(state, ['users', '--query', 'cli-remote', '--json'])
+    const users = await adminInProcess(state, ['users', '--query', 'cli-remote', '--json'])
     expect(users.code, users.stderr).toBe(0)
     expect(JSON.parse(users.stdout.trim())).toMatchObject({ username: 'cli-remote' })
-    const events = await admin(state, ['audit', '--type', 'roles_changed', '--json'])
+    const events = await adminInProcess(state, ['audit', '--type', 'roles_changed', '--json'])
     expect(events.code, events.stderr).toBe(0)
     const last = JSON.parse(events.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>
     expect(last).toMatchObject({ type: 'roles_changed', details: { to: ['editor'] } })
     expect(String(last.at)).toMatch(/^\d{4}-\d\d-\d\dT/)
     // The D1 form records its own changes: the first admin, created before any API existed.
-    const created = await admin(state, ['audit', '--type', 'user_created', '--json'])
+    const created = await adminInProcess(state, ['audit', '--type', 'user_created', '--json'])
     const first = JSON.parse(created.stdout.trim().split('\n')[0] ?? '{}') as Record<string, unknown>
     expect(first).toMatchObject({
       type: 'user_created',
@@ -184,7 +186,7 @@ describe('the CLI over HTTP (--url, GATEWAY_ADMIN_TOKEN)', () => {
       user_agent: 'npm run admin (D1)',
       details: { username: 'root', roles: ['admin'], via: 'cli' },
     })
-    const table = await admin(state, ['audit', '--limit', '3'])
+    const table = await adminInProcess(state, ['audit', '--limit', '3'])
     expect(table.stdout).toMatch(/^AT\s+TYPE/)
   }, 120_000)
 

@@ -1,6 +1,8 @@
 /**
  * Helpers for the admin CLI tests: run `scripts/admin.ts` the way `npm run admin` does (tsx under
- * this Node), and read what it wrote straight from the same local D1/KV state with wrangler.
+ * this Node), or in this process (support/admin-in-process.ts), and read what it wrote straight
+ * from the same local D1/KV state (support/local-state.ts, as `wrangler d1 execute --local` reads).
+ * Close the states a file opened (closeLocalStates) before their directories go.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -8,7 +10,11 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { wranglerBin } from '../../scripts/lib/wrangler'
+import { localState } from './support/admin-in-process'
+import type { KvKey, Row } from './support/local-state'
 import { PROJECT_ROOT } from './support/project-copy'
+
+export { adminInProcess, closeLocalStates } from './support/admin-in-process'
 
 const require = createRequire(import.meta.url)
 const TSX_CLI = require.resolve('tsx/cli')
@@ -83,58 +89,19 @@ export function npmRunAdmin(args: readonly string[]): Promise<Run> {
   return run('npm', ['run', '--silent', 'admin', '--', ...args])
 }
 
-export type Row = Record<string, unknown>
+export type { Row } from './support/local-state'
 
-/** Runs SQL (trusted test text) on the state's D1; returns each statement's rows. */
+/** Runs SQL (trusted test text) on the state's D1 as one batch; returns each statement's rows. */
 export async function query(state: string, sqlText: string): Promise<Row[][]> {
-  const result = await run(process.execPath, [
-    wranglerBin(),
-    'd1',
-    'execute',
-    'DB',
-    '--local',
-    '--persist-to',
-    state,
-    '--json',
-    '--command',
-    sqlText,
-  ])
-  if (result.code !== 0) throw new Error(`query failed: ${result.stdout}${result.stderr}`)
-  return (JSON.parse(result.stdout) as { results: Row[] }[]).map((statement) => statement.results)
+  return (await localState(state)).execute(sqlText)
 }
 
 /** The value of a key in the state's KV (binding KV), or undefined when absent. */
 export async function kvGet(state: string, key: string): Promise<string | undefined> {
-  const result = await run(process.execPath, [
-    wranglerBin(),
-    'kv',
-    'key',
-    'get',
-    '--binding',
-    'KV',
-    '--local',
-    '--persist-to',
-    state,
-    key,
-  ])
-  if (result.code !== 0) return undefined
-  const value = result.stdout.trim()
-  return value === '' || value === 'Value not found' ? undefined : value
+  return (await localState(state)).kvGet(key)
 }
 
 /** Every key in the state's KV with its expiration (seconds since the epoch). */
-export async function kvList(state: string): Promise<{ name: string; expiration?: number }[]> {
-  const result = await run(process.execPath, [
-    wranglerBin(),
-    'kv',
-    'key',
-    'list',
-    '--binding',
-    'KV',
-    '--local',
-    '--persist-to',
-    state,
-  ])
-  if (result.code !== 0) throw new Error(`kv key list failed: ${result.stderr}`)
-  return JSON.parse(result.stdout) as { name: string; expiration?: number }[]
+export async function kvList(state: string): Promise<KvKey[]> {
+  return (await localState(state)).kvList()
 }

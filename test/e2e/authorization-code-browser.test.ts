@@ -14,7 +14,7 @@ import * as oauth from 'oauth4webapi'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
-import { admin } from './admin-support'
+import { adminInProcess, closeLocalStates } from './admin-support'
 import {
   launchChromium,
   type PageProblems,
@@ -103,8 +103,9 @@ window.foreignResult = {
 }
 </script>`
 
+/** The operator CLI on the gateway's local state, in this process (the setup is about D1 rows). */
 async function cli(args: string[], stdin?: string): Promise<string> {
-  const run = await admin(join(gateway.dir, '.wrangler', 'state'), args, { stdin })
+  const run = await adminInProcess(join(gateway.dir, '.wrangler', 'state'), args, { stdin })
   if (run.code !== 0) throw new Error(`admin ${args[0]} failed: ${run.stderr}`)
   return run.stdout
 }
@@ -175,6 +176,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
+  await closeLocalStates()
   await gateway?.stop()
   await echo?.close()
   await callback?.close()

@@ -14,6 +14,8 @@ export interface StartGatewayOptions {
   prepare?: (dir: string) => Promise<void>
   /** PORT for `npm start` (default: a free port), for an upstream that must know ISSUER first. */
   port?: number
+  /** Where the gateway's port comes from (default: freePort()); the harness's own test takes one first. */
+  choosePort?: () => Promise<number>
 }
 
 export interface RunningGateway {
@@ -31,6 +33,12 @@ export interface RunningGateway {
 const READY_TIMEOUT_MS = 120_000
 const STOP_TIMEOUT_MS = 15_000
 const MAX_OUTPUT = 256 * 1024
+// A port can be taken between freePort() and the bind, seconds later (wrangler dev binds after the
+// migrations; it needs ISSUER, hence the port, before it binds, so port 0 cannot work). Another
+// port is tried when `npm start` exits saying so: wrangler's "Address already in use (host:port)",
+// start.ts's "port N on host is in use", or a Node listen error (demo upstream, stand-ins).
+const MAX_ATTEMPTS = 3
+export const PORT_TAKEN = /address already in use|EADDRINUSE|\bis in use\b/i
 
 // Process groups still running if a test run dies before its afterAll: never leave a gateway behind.
 const running = new Set<number>()
@@ -74,9 +82,20 @@ export async function answers200(url: string): Promise<boolean> {
 /**
  * Starts the real gateway the way a user does: `npm start` in a fresh copy of the project, with
  * PORT set to a free port, in its own process group so that stop() ends npm, tsx, wrangler,
- * workerd and the demo upstream together.
+ * workerd and the demo upstream together. When a port it picked was taken before `npm start`
+ * bound it, it starts again on other ports (a fresh copy each time), up to MAX_ATTEMPTS times.
  */
 export async function startGateway(options: StartGatewayOptions = {}): Promise<RunningGateway> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await launchGateway(options)
+    if (started.ok) return started.gateway
+    if (!started.portTaken || attempt === MAX_ATTEMPTS) throw new Error(started.message)
+  }
+}
+
+type Launch = { ok: true; gateway: RunningGateway } | { ok: false; portTaken: boolean; message: string }
+
+async function launchGateway(options: StartGatewayOptions): Promise<Launch> {
   const copy: ProjectCopy = await createProjectCopy()
   try {
     await options.prepare?.(copy.dir)
@@ -84,7 +103,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     await copy.remove()
     throw error
   }
-  const port = options.port ?? (await freePort())
+  const port = options.port ?? (await (options.choosePort ?? freePort)())
   const origin = `http://127.0.0.1:${port}`
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), NO_COLOR: '1', FORCE_COLOR: '0' }
   delete env.UPSTREAM_URL
@@ -114,6 +133,8 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   child.once('exit', () => {
     exited = true
   })
+  // 'exit' may come before the last output: the pipes close after it.
+  const closed = new Promise((resolve) => child.once('close', resolve))
 
   const stop = async (): Promise<void> => {
     if (groupAlive(pgid)) {
@@ -130,9 +151,12 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   )
   if (!ready || exited) {
     await stop()
-    throw new Error(
-      `the gateway did not become healthy (${exited ? 'npm start exited' : 'timeout'}):\n${output.slice(-4000)}`,
-    )
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000))])
+    return {
+      ok: false,
+      portTaken: exited && PORT_TAKEN.test(output),
+      message: `the gateway did not become healthy (${exited ? 'npm start exited' : 'timeout'}):\n${output.slice(-4000)}`,
+    }
   }
-  return { origin, port, upstreamOrigin, dir: copy.dir, output: () => output, stop }
+  return { ok: true, gateway: { origin, port, upstreamOrigin, dir: copy.dir, output: () => output, stop } }
 }
