@@ -2,6 +2,9 @@
  * `npm run routes -- import-openapi` and `check` as CI runs them: the generated TOML is a table
  * wrangler reads and the Worker's validator accepts, `check` finds it equivalent to the document,
  * and an injected weaker rule fails `check` (exit 1) while a stronger one only warns.
+ *
+ * Time budget: ~20 s on a 2-core machine (twelve routes processes, up to five at once).
+ * Measured 17 s at load 2.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
