@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
 import { exportJWK, generateKeyPair } from 'jose'
 import { defineConfig } from 'vitest/config'
@@ -39,5 +40,9 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['test/e2e/**'],
     testTimeout: 20_000,
+    // vitest runs cores - 1 files at once: one on a 2-core machine. These files spend much of their
+    // time waiting (re-check intervals, cache windows, D1 and KV I/O), so two at a time finish
+    // sooner there (measured on 2 cores under load: 282 -> 214 s).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 })

@@ -11,8 +11,15 @@ import { fetchWithEnv, gatewayFetch, testId, UPSTREAM } from './support/gateway'
 
 const POLICY_VIOLATION = 1008
 const RECHECK_SECONDS = 1
+// Timers fire late on a loaded 2-core machine (workerd's and the test's alike), so a close is
+// awaited this long past its bound; closedWithin() returns as soon as it comes. Still well below
+// the 30 s default re-check interval: a relay that ignored the configured one, or never re-checked,
+// fails.
+const LOADED_MACHINE_MARGIN_MS = 5_000
 // The re-check interval, plus the isolate's 2 s cache of KV revocation answers on default routes.
-const DEFAULT_ROUTE_BOUND_MS = (RECHECK_SECONDS + 2) * 1000 + 1500
+const DEFAULT_ROUTE_BOUND_MS = (RECHECK_SECONDS + 2) * 1000 + LOADED_MACHINE_MARGIN_MS
+// One re-check interval: strict routes read D1, no cache in between.
+const STRICT_ROUTE_BOUND_MS = RECHECK_SECONDS * 1000 + LOADED_MACHINE_MARGIN_MS
 
 type Through = (path: string, init: RequestInit) => Promise<Response>
 
@@ -106,7 +113,7 @@ describe('a relayed WebSocket', () => {
     const tokens = await signIn('ws-upstream-close')
     const open = await openSocket('/api/ws', bearer(tokens.access_token))
     open.socket.send('__close 4001 upstream done')
-    expect(await open.closedWithin(2000)).toEqual({ code: 4001, reason: 'upstream done' })
+    expect(await open.closedWithin(LOADED_MACHINE_MARGIN_MS)).toEqual({ code: 4001, reason: 'upstream done' })
   })
 })
 
@@ -117,7 +124,7 @@ describe('a WebSocket whose credential expires', () => {
     const token = await forgeToken({ sub: user.id, username: user.username, exp })
     const open = await openSocket('/api/ws', bearer(token))
     await expectEcho(open, 'ws-expiring')
-    const closed = await open.closedWithin(exp * 1000 - Date.now() + 1000)
+    const closed = await open.closedWithin(exp * 1000 - Date.now() + LOADED_MACHINE_MARGIN_MS)
     expect(closed).toEqual({ code: POLICY_VIOLATION, reason: 'credential expired' })
     // Not before exp (whole seconds).
     expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000)
@@ -168,7 +175,7 @@ describe('a WebSocket whose credential is revoked', () => {
       (await gatewayFetch('/auth/logout-all', { method: 'POST', headers: bearer(tokens.access_token) }))
         .status,
     ).toBe(204)
-    expect(await open.closedWithin(RECHECK_SECONDS * 1000 + 1000)).toEqual({
+    expect(await open.closedWithin(STRICT_ROUTE_BOUND_MS)).toEqual({
       code: POLICY_VIOLATION,
       reason: 'credential revoked',
     })
@@ -202,7 +209,7 @@ describe('a WebSocket whose credential is revoked', () => {
     )
     await expectEcho(open, 'ws-basic')
     await env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(user.id).run()
-    expect(await open.closedWithin(RECHECK_SECONDS * 1000 + 1000)).toEqual({
+    expect(await open.closedWithin(STRICT_ROUTE_BOUND_MS)).toEqual({
       code: POLICY_VIOLATION,
       reason: 'credential revoked',
     })

@@ -14,7 +14,8 @@
  * per wrangler call, a Node process and a workerd (2-10 s on a busy 2-core machine); an in-process
  * command costs milliseconds.
  *
- * Time budget: ~70 s on a 2-core machine (one migration run, one gateway, ten CLI processes).
+ * Time budget: ~45 s on a 2-core machine (one migration run, one gateway, eighteen CLI processes,
+ * the rest in-process). Measured 44 s at load 2-3, where it took 223 s with a process per command.
  */
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { appendFile, writeFile } from 'node:fs/promises'

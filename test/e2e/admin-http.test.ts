@@ -3,6 +3,9 @@
  * real validator and every documented operation answers with a documented status and shape; the
  * operator CLI acts through the API with --url; and the admin page works in real Chromium (sign in
  * as admin, disable a user, see the event).
+ *
+ * Time budget: ~40 s on a 2-core machine (one gateway, Chromium, about fifteen CLI processes over
+ * HTTP). Measured 40 s at load 2-3.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'

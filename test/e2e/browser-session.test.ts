@@ -5,6 +5,9 @@
  * page, signs in, sees the upstream's echo, reloads, lists its sessions, is attacked from pages on
  * other origins, logs out. The upstream is an echo server in this process, so the test sees every
  * request that reached it, including ones whose sender could not tag them.
+ *
+ * Time budget: ~20 s on a 2-core machine (one gateway, Chromium, one CLI process).
+ * Measured 20 s at load 3.
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'

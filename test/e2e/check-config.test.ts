@@ -3,6 +3,9 @@
  * anyone create an account and reach every route that only asks for a login, so the check warns
  * about it (a warning: open sign-up may be intended), and never counts `.dev.vars`, where
  * `npm start` turns registration on for local development only.
+ *
+ * Time budget: ~15 s on a 2-core machine (seven check-config processes, up to five at once).
+ * Measured 14 s at load 2.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -56,52 +59,60 @@ function openRegistration(toml: string): string {
   return opened
 }
 
-describe('check-config warns when the deployed config opens registration', { timeout: 60_000 }, () => {
-  it('the shipped wrangler.toml passes without a registration warning (sign-up is off when deployed)', async () => {
-    const result = await checkConfig('shipped', shipped)
-    expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout).toMatch(/^configuration OK: \d+ routes/)
-    expect(result.stderr).not.toMatch(WARNING)
-  })
+// Each check is its own process that loads wrangler (about 4 s of CPU): independent, so they run
+// side by side, and a test waits for the others' share of the CPU (hence the long timeout).
+const CONCURRENT_PROCESSES = { timeout: 120_000 }
 
-  it('SETTINGS.registration = true: passes (exit 0) with a warning naming the setting', async () => {
-    const result = await checkConfig('settings-on', openRegistration(shipped))
-    expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout).toMatch(/^configuration OK/)
-    expect(result.stderr.match(WARNING)?.[1]).toBe('SETTINGS.registration = true')
-  })
+describe.concurrent(
+  'check-config warns when the deployed config opens registration',
+  CONCURRENT_PROCESSES,
+  () => {
+    it('the shipped wrangler.toml passes without a registration warning (sign-up is off when deployed)', async () => {
+      const result = await checkConfig('shipped', shipped)
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).toMatch(/^configuration OK: \d+ routes/)
+      expect(result.stderr).not.toMatch(WARNING)
+    })
 
-  it('REGISTRATION = "on" among the deployed vars: warns, naming the var', async () => {
-    const toml = shipped.replace('[vars]\n', '[vars]\nREGISTRATION = "on"\n')
-    const result = await checkConfig('var-on', toml)
-    expect(result.code, result.stderr).toBe(0)
-    expect(result.stderr.match(WARNING)?.[1]).toBe('REGISTRATION = "on"')
-  })
+    it('SETTINGS.registration = true: passes (exit 0) with a warning naming the setting', async () => {
+      const result = await checkConfig('settings-on', openRegistration(shipped))
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).toMatch(/^configuration OK/)
+      expect(result.stderr.match(WARNING)?.[1]).toBe('SETTINGS.registration = true')
+    })
 
-  it('an [env.NAME] that opens registration warns under --env NAME only', async () => {
-    // wrangler does not inherit [vars] into an environment: it carries its own copy.
-    const envVars = openRegistration(shipped.slice(shipped.indexOf('[vars]\n'))).replaceAll(
-      /^\[(\[?)vars/gm,
-      '[$1env.production.vars',
-    )
-    const toml = `${shipped}\n[env.production]\n${envVars}`
-    const topLevel = await checkConfig('env-on', toml)
-    expect(topLevel.code, topLevel.stderr).toBe(0)
-    expect(topLevel.stderr).not.toMatch(WARNING)
-    const production = await checkConfig('env-on', toml, ['--env', 'production'])
-    expect(production.code, production.stderr).toBe(0)
-    expect(production.stderr.match(WARNING)?.[1]).toBe('SETTINGS.registration = true')
-  })
+    it('REGISTRATION = "on" among the deployed vars: warns, naming the var', async () => {
+      const toml = shipped.replace('[vars]\n', '[vars]\nREGISTRATION = "on"\n')
+      const result = await checkConfig('var-on', toml)
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stderr.match(WARNING)?.[1]).toBe('REGISTRATION = "on"')
+    })
 
-  it('REGISTRATION = "yes" is a configuration problem (exit 1), not a guess', async () => {
-    const toml = shipped.replace('[vars]\n', '[vars]\nREGISTRATION = "yes"\n')
-    const result = await checkConfig('var-bogus', toml)
-    expect(result.code).toBe(1)
-    expect(result.stderr).toContain('REGISTRATION: must be "on" or "off"')
-  })
-})
+    it('an [env.NAME] that opens registration warns under --env NAME only', async () => {
+      // wrangler does not inherit [vars] into an environment: it carries its own copy.
+      const envVars = openRegistration(shipped.slice(shipped.indexOf('[vars]\n'))).replaceAll(
+        /^\[(\[?)vars/gm,
+        '[$1env.production.vars',
+      )
+      const toml = `${shipped}\n[env.production]\n${envVars}`
+      const topLevel = await checkConfig('env-on', toml)
+      expect(topLevel.code, topLevel.stderr).toBe(0)
+      expect(topLevel.stderr).not.toMatch(WARNING)
+      const production = await checkConfig('env-on', toml, ['--env', 'production'])
+      expect(production.code, production.stderr).toBe(0)
+      expect(production.stderr.match(WARNING)?.[1]).toBe('SETTINGS.registration = true')
+    })
 
-describe("check-config refuses a route under the gateway's own segments", { timeout: 60_000 }, () => {
+    it('REGISTRATION = "yes" is a configuration problem (exit 1), not a guess', async () => {
+      const toml = shipped.replace('[vars]\n', '[vars]\nREGISTRATION = "yes"\n')
+      const result = await checkConfig('var-bogus', toml)
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain('REGISTRATION: must be "on" or "off"')
+    })
+  },
+)
+
+describe("check-config refuses a route under the gateway's own segments", CONCURRENT_PROCESSES, () => {
   it('a route at /Admin/reports is an error (exit 1) naming the route and /admin', async () => {
     const toml = `${shipped}\n[[vars.ROUTES]]\npath = "/Admin/reports"\nupstream = "UPSTREAM_URL"\n`
     const routes = shipped.match(/^\[\[vars\.ROUTES\]\]$/gm)?.length ?? 0

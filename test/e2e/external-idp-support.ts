@@ -22,6 +22,8 @@ export interface RunningIdp {
   publicJwk: JWK
   /** Requests the IdP received per path (`/jwks`, `/.well-known/openid-configuration`, ...). */
   hits(path: string): number
+  /** When each request for `path` arrived (Date.now()), oldest first. */
+  hitTimes(path: string): number[]
   /** A client_credentials access token (a JWT, `typ: at+jwt`) for `resource`. */
   clientCredentialsToken(resource?: string, scope?: string): Promise<string>
   /** An ID token from an authorization-code login of `account` (driven through the dev login form). */
@@ -102,11 +104,11 @@ export async function startIdp(groups: string[] = ['gw-admins', 'staff']): Promi
     },
   }
   const provider = new Provider(issuer, configuration)
-  const counts = new Map<string, number>()
+  const arrivals = new Map<string, number[]>()
   const handler = provider.callback()
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0] ?? '/'
-    counts.set(path, (counts.get(path) ?? 0) + 1)
+    arrivals.set(path, [...(arrivals.get(path) ?? []), Date.now()])
     handler(request, response)
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
@@ -114,7 +116,8 @@ export async function startIdp(groups: string[] = ['gw-admins', 'staff']): Promi
   return {
     issuer,
     publicJwk,
-    hits: (path) => counts.get(path) ?? 0,
+    hits: (path) => arrivals.get(path)?.length ?? 0,
+    hitTimes: (path) => [...(arrivals.get(path) ?? [])],
     clientCredentialsToken: (resource = API_AUDIENCE, scope = 'read write') =>
       clientCredentials(issuer, resource, scope),
     idToken: (account) => loginForIdToken(issuer, account),

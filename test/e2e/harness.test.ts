@@ -3,7 +3,7 @@
  * `wrangler dev` binds seconds after `npm start` began (after the D1 migrations) and needs ISSUER,
  * hence the port, before it binds, so port 0 is no way out; the harness starts again on other ports.
  *
- * Time budget: ~30 s on a 2-core machine (one `npm start` that fails at the bind, one gateway).
+ * Time budget: ~25 s on a 2-core machine (one `npm start` that fails at the bind, one gateway).
  */
 import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'

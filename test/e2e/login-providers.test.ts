@@ -4,6 +4,9 @@
  * exercises the LOGIN_PROVIDERS override `npm start` passes to wrangler), and Chromium clicks
  * "Sign in with …" on the login page, signs in at the provider's own page, and lands signed in on
  * /app/, where the demo upstream echoes what it received.
+ *
+ * Time budget: ~20 s on a 2-core machine (one gateway with both stand-in providers, Chromium).
+ * Measured 16 s at load 2.
  */
 
 import { decodeJwt } from 'jose'

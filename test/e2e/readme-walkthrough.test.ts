@@ -1,3 +1,5 @@
+// Time budget: ~20 s on a 2-core machine (one gateway; the README's curl steps).
+// Measured 16 s at load 2.
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'

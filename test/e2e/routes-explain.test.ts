@@ -1,6 +1,9 @@
 /**
  * `npm run routes -- explain` against a running gateway (`npm start`): the CLI's answer for a
  * request and the gateway's answer to the same request sent for real agree.
+ *
+ * Time budget: ~25 s on a 2-core machine (one gateway, seven CLI processes).
+ * Measured 21 s at load 3.
  */
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'

@@ -1,3 +1,5 @@
+// Time budget: ~20 s on a 2-core machine (one gateway; 1 s re-checks waited out).
+// Measured 16 s at load 2.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile, writeFile } from 'node:fs/promises'
