@@ -60,6 +60,14 @@ function returnToOf(response: Response): string {
   return url.searchParams.get('return_to') ?? ''
 }
 
+/** A return_to split into its `login_after` (unix seconds) and the rest of the authorize URL. */
+function loginAfterOf(returnTo: string): { loginAfter: number; rest: string } {
+  const url = new URL(returnTo, GATEWAY)
+  const loginAfter = Number(url.searchParams.get('login_after'))
+  url.searchParams.delete('login_after')
+  return { loginAfter, rest: `${url.pathname}${url.search}` }
+}
+
 function hidden(html: string, name: string): string {
   const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(html)
   return (match?.[1] ?? '').replace(/&amp;/g, '&')
@@ -327,8 +335,12 @@ describe('re-authentication: prompt=login and max_age', () => {
     const started = await authorizePath('br-prompt-login', { prompt: 'login' })
     const returnTo = returnToOf(await open(started.path, old))
     expect(returnTo).not.toMatch(/prompt=login/)
-    // Following return_to with the old session (no new sign-in) goes to the login page again.
-    expect(returnToOf(await open(returnTo, old))).toBe(returnTo)
+    // Following return_to with the old session (no new sign-in) goes to the login page again, for the
+    // same request. login_after is stamped anew there: the same second, or a later one when the
+    // clock has ticked in between (a loaded machine), never an earlier one.
+    const again = loginAfterOf(returnToOf(await open(returnTo, old)))
+    expect(again.rest).toBe(loginAfterOf(returnTo).rest)
+    expect(again.loginAfter).toBeGreaterThanOrEqual(loginAfterOf(returnTo).loginAfter)
     const fresh = await browserLogin('br-prompt-login-user', { cookie: old.cookie, returnTo })
     const consent = await open(returnTo, fresh)
     expect(consent.status).toBe(200)
