@@ -2,11 +2,14 @@
  * The e2e harness itself: startGateway() survives a port taken between freePort() and the bind.
  * `wrangler dev` binds seconds after `npm start` began (after the D1 migrations) and needs ISSUER,
  * hence the port, before it binds, so port 0 is no way out; the harness starts again on other ports.
+ * Whoever took the port may answer /healthz (another run's gateway on this shared machine did), so
+ * the harness also checks that the server it found publishes its copy's signing key.
  *
- * Time budget: ~25 s on a 2-core machine (one `npm start` that fails at the bind, one gateway).
+ * Time budget: ~30 s on a 2-core machine (one `npm start` that fails at the bind, one gateway).
+ * Measured 24-29 s at load 2-4.
  */
 import { existsSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../scripts/lib/ports'
@@ -22,6 +25,14 @@ afterAll(async () => {
   blocker?.close()
 })
 
+/** Another gateway, as far as a health check can tell: 200 everywhere, a JWKS of other keys. */
+function impostor(): Server {
+  return createServer((request, response) => {
+    response.setHeader('content-type', 'application/json')
+    response.end(request.url === '/.well-known/jwks.json' ? '{"keys":[{"kty":"EC","x":"not-ours"}]}' : '{}')
+  })
+}
+
 function listen(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -31,7 +42,7 @@ function listen(server: Server, port: number): Promise<void> {
 
 describe('startGateway', () => {
   it(
-    'starts on another port when its first port is taken after npm start checked it and before wrangler dev binds it',
+    'starts on another port when its first port is taken, by a server that answers /healthz, after npm start checked it and before wrangler dev bound it',
     SLOW,
     async () => {
       const ports: number[] = []
@@ -49,7 +60,7 @@ describe('startGateway', () => {
             const taken = setInterval(() => {
               if (!existsSync(join(firstCopy as string, '.dev.vars'))) return
               clearInterval(taken)
-              blocker = createServer()
+              blocker = impostor()
               listen(blocker, port).catch(() => undefined)
             }, 20)
           }
@@ -58,8 +69,12 @@ describe('startGateway', () => {
       })
       expect(ports).toHaveLength(2)
       expect(blocker?.listening).toBe(true)
+      // The first attempt got as far as wrangler dev's bind, past start.ts's own check.
+      expect(gateway.portsTaken).toHaveLength(1)
+      expect(gateway.portsTaken[0]).toContain(`Address already in use (127.0.0.1:${ports[0]})`)
       expect(gateway.port).toBe(ports[1])
       expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200)
+      expect((await fetch(`http://127.0.0.1:${ports[0]}/healthz`)).status).toBe(200) // the impostor
     },
   )
 
