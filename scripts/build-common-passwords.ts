@@ -1,16 +1,16 @@
 /**
- * Regenerates src/accounts/common-passwords.ts, the blocklist that password-policy.ts checks
+ * Regenerates src/users/common-passwords.generated.ts, the blocklist that password-policy.ts checks
  * (NIST SP 800-63B §5.1.1.2: reject values from lists of commonly used passwords). Which entries
  * it holds: scripts/lib/common-password-source.ts. How they are stored: sorted and front-coded
- * (src/accounts/front-coding.ts) in a string constant, which wrangler and the test pool bundle
+ * (src/users/front-coding.ts) in a string constant, which wrangler and the test pool bundle
  * like any module, and which gzips to about 60% of the same list as JSON.
  *
  * Usage: npx tsx scripts/build-common-passwords.ts
  */
 import { writeFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
-import { encodeFrontCoded } from '../src/accounts/front-coding'
-import { MAX_PASSWORD_CODE_POINTS, MIN_PASSWORD_CODE_POINTS } from '../src/accounts/password-policy'
+import { encodeFrontCoded } from '../src/users/front-coding'
+import { MAX_PASSWORD_CODE_POINTS, MIN_PASSWORD_CODE_POINTS } from '../src/users/password-policy'
 import { rankedCommonPasswords, selectCommonPasswords, TOP_N } from './lib/common-password-source'
 
 const OUT = new URL('../src/accounts/common-passwords.ts', import.meta.url)

@@ -1,4 +1,6 @@
-import type { RequestContext } from './request-context'
+import type { AuditSink } from './audit'
+import type { Principal } from './authz/principal'
+import type { ConfigVars, GatewayConfig } from './config/load'
 
 /**
  * The Worker's bindings (wrangler.toml + secrets), as `c.env` has them.
@@ -8,18 +10,9 @@ import type { RequestContext } from './request-context'
  * app.get('/count', async (c) => c.json(await c.env.DB.prepare('SELECT COUNT(*) AS n FROM users').first()))
  * ```
  */
-export interface Env {
+export interface Env extends ConfigVars {
   DB: D1Database
   KV: KVNamespace
-  ISSUER?: string
-  UPSTREAM_URL?: string
-  /** Raw values from wrangler.toml `[vars]`; validated by config/load.ts. */
-  SETTINGS?: unknown
-  ROUTES?: unknown
-  /** `[[vars.LOGIN_PROVIDERS]]`; each names the secret holding its client secret. */
-  LOGIN_PROVIDERS?: unknown
-  /** "on" / "off": overrides SETTINGS.registration (local development sets "on" in .dev.vars). */
-  REGISTRATION?: string
   /** Secret: a private JWK set (JSON). The first key signs, all verify. */
   SIGNING_KEYS?: string
   /** Secret: optional pepper mixed into password hashes. */
@@ -40,4 +33,12 @@ export interface Env {
 export interface AppBindings {
   Bindings: Env
   Variables: { ctx: RequestContext }
+}
+/** Per-request state shared by the stages; set once by the first middleware. */
+export interface RequestContext {
+  requestId: string
+  config: GatewayConfig
+  principal?: Principal
+  /** This request's audit events (src/audit/record.ts): written in one batch after the response. */
+  audit?: AuditSink
 }

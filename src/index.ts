@@ -1,13 +1,12 @@
 import { createApp } from './app'
-import { AuditRecorder, requestInfo } from './audit/record'
+import { deleteExpiredRows } from './cleanup'
 import { loadConfig } from './config/load'
-import { newRequestId } from './context'
 import type { Env } from './env'
-import { GatewayError } from './errors/gateway-error'
-import { DEFAULT_REALM, logEvent, renderError } from './errors/render'
-import { proxyRequest } from './proxy/gateway'
+import { DEFAULT_REALM, renderError } from './errors/render'
+import { logEvent } from './log'
+import { proxyRequest } from './proxy'
+import { startRequest } from './request-setup'
 import { startsWithReservedSegment } from './routing/reserved-segments'
-import { deleteExpiredRows } from './storage/cleanup'
 
 // No error's stack is ever logged or returned (the log gets name and message), and capturing one
 // costs about 10 µs per rejected request.
@@ -21,28 +20,13 @@ const app = createApp()
  * doors lead to the same stages.
  */
 async function proxyDirect(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-  const requestId = newRequestId()
-  const result = loadConfig(env)
-  const audit = new AuditRecorder(
-    env.DB,
-    (promise) => ctx.waitUntil(promise),
-    requestInfo(request, requestId),
-  )
+  const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise)
+  const { requestId, audit, config, misconfigured } = startRequest(request, env, waitUntil)
   try {
-    if (!result.ok) {
-      logEvent('error', 'gateway_misconfigured', { request_id: requestId, problems: result.problems })
-      throw new GatewayError('gateway_misconfigured', 'The gateway is misconfigured; see its logs.')
-    }
-    return await proxyRequest({
-      request,
-      env,
-      waitUntil: (promise) => ctx.waitUntil(promise),
-      requestId,
-      config: result.config,
-      audit,
-    })
+    if (!config) throw misconfigured
+    return await proxyRequest({ request, env, waitUntil, requestId, config, audit })
   } catch (error) {
-    return renderError(error, requestId, result.ok ? result.config.settings.realm : DEFAULT_REALM)
+    return renderError(error, requestId, config?.settings.realm ?? DEFAULT_REALM)
   } finally {
     audit.end()
   }

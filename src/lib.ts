@@ -3,9 +3,9 @@
  * middleware). "Building on the gateway" in docs/authorization.md shows a whole app.
  */
 export { createApp } from './app'
+export type { AuthenticateOptions } from './authn'
 export { authenticate, currentPrincipal, requireFirstParty, requireRole, requireScopes } from './authn'
-export type { AuthenticateOptions } from './authn/middleware'
-export { gatewayContext, gatewayErrorHandler } from './context'
+export type { AuthMethod, Principal } from './authz/principal'
 export type { AppBindings, Env } from './env'
 export { GatewayError } from './errors/gateway-error'
-export type { AuthMethod, Principal } from './identity/principal'
+export { gatewayContext, gatewayErrorHandler } from './request-setup'

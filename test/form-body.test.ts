@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { MAX_FORM_BYTES } from '../src/routes/form'
-import { findUserByUsername } from '../src/storage/users'
+import { MAX_FORM_BYTES } from '../src/http/form'
+import { findUserByUsername } from '../src/users/store'
 import { fetchWithEnv } from './support/gateway'
 
 // The gateway's own endpoints read form and JSON bodies through a counting reader: these bodies

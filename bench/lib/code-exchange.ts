@@ -6,7 +6,7 @@
  * time and the workerd process's CPU per step.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { insertClient } from '../../src/storage/clients'
+import { insertClient } from '../../src/oauth/client-store'
 import { median } from './schedule'
 
 const CLIENT_ID = 'bench-code-client'

@@ -106,7 +106,7 @@ export function tamperSignature(token: string): string {
   return token.slice(0, at) + replacement + token.slice(at + 1)
 }
 
-/** The KV key under which the gateway looks a jti up: sha256 hex (src/storage/kv-keys.ts). */
+/** The KV key under which the gateway looks a jti up: sha256 hex (src/db/kv-keys.ts). */
 export function revokedJtiKey(jti: string): string {
   return `revoked:jti:${createHash('sha256').update(jti).digest('hex')}`
 }

@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { KV_MIN_TTL_SECONDS } from '../../src/storage/kv-keys'
+import { KV_MIN_TTL_SECONDS } from '../../src/db/kv-keys'
 import { type AdminTarget, targetFlags } from './admin-target'
 import { wranglerBin, wranglerEnv } from './wrangler'
 

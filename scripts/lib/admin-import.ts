@@ -4,7 +4,7 @@
  * successful login, so nobody has to choose a new password.
  */
 import { readFile } from 'node:fs/promises'
-import { type ParseFailure, parseStoredHash } from '../../src/accounts/password-hash-format'
+import { type ParseFailure, parseStoredHash } from '../../src/users/password-hash-format'
 import { type AdminCommand, exactlyPositionals, out } from './admin-command'
 import { executeSql, MAX_COMMAND_BYTES } from './admin-d1'
 import { NAME, USERNAME, USERNAME_RULE } from './admin-names'

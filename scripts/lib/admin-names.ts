@@ -2,8 +2,9 @@
  * Input rules of the admin CLI. They match what the Worker accepts, so the CLI cannot create a
  * user the Worker would refuse at registration or a role the route table could not name.
  */
-import { USERNAME, USERNAME_RULE } from '../../src/accounts/username'
-import type { GrantType } from '../../src/storage/clients'
+
+import type { GrantType } from '../../src/oauth/client-store'
+import { USERNAME, USERNAME_RULE } from '../../src/users/username'
 
 export { USERNAME, USERNAME_RULE }
 

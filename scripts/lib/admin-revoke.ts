@@ -1,11 +1,11 @@
 /**
- * Ending every session of a user from the CLI, as `revokeSubject` in src/tokens/revocation.ts
+ * Ending every session of a user from the CLI, as `revokeSubject` in src/sessions/revoke-subject.ts
  * does inside the Worker: D1 first (the truth that strict routes read), then the KV edge copy that
  * default routes read. API keys are ended the same way (D1, then KV tombstones), as
  * `revokeApiKey` in src/api-keys/service.ts does for one key.
  */
 import { API_KEY_CACHE_SECONDS, API_KEY_ISOLATE_CACHE_MS, apiKeyTombstone } from '../../src/api-keys/cache'
-import { apiKeyKey, kvTtl, revokedSubjectKey } from '../../src/storage/kv-keys'
+import { apiKeyKey, kvTtl, revokedSubjectKey } from '../../src/db/kv-keys'
 import { out } from './admin-command'
 import { putKv, putKvBulk } from './admin-d1'
 import { NOW_MS, NOW_SECONDS, type SqlFragment, sql } from './admin-sql'

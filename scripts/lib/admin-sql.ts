@@ -52,7 +52,7 @@ export function raw(text: string): SqlFragment {
   return new SqlFragment(text)
 }
 
-/** A JSON list stored as text, as src/storage/json.ts reads it. */
+/** A JSON list stored as text, as src/db/json.ts reads it. */
 export function jsonList(values: readonly string[]): string {
   return JSON.stringify(values)
 }

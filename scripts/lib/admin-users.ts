@@ -1,7 +1,7 @@
 /** User commands: create-user, set-roles, disable, enable, revoke-user. */
 import { join } from 'node:path'
-import { hashPassword } from '../../src/accounts/password-hash'
-import { checkPassword } from '../../src/accounts/password-policy'
+import { hashPassword } from '../../src/users/password-hash'
+import { checkPassword } from '../../src/users/password-policy'
 import { userAuditStatement } from './admin-audit'
 import { type AdminCommand, exactlyPositionals, out, UsageError } from './admin-command'
 import { executeSql, PROJECT_ROOT } from './admin-d1'

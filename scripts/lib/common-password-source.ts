@@ -1,5 +1,5 @@
 /**
- * Which passwords the bundled blocklist holds (src/accounts/common-passwords.ts). Shared by
+ * Which passwords the bundled blocklist holds (src/users/common-passwords.generated.ts). Shared by
  * scripts/build-common-passwords.ts, which writes the list, and password-policy.test.ts, which
  * proves every one of them is still rejected after encoding and decoding.
  *
@@ -9,7 +9,7 @@
  * through, because shorter or longer ones are rejected before the list is consulted.
  */
 import { dictionary } from '@zxcvbn-ts/language-common'
-import { MAX_PASSWORD_CODE_POINTS, MIN_PASSWORD_CODE_POINTS } from '../../src/accounts/password-policy'
+import { MAX_PASSWORD_CODE_POINTS, MIN_PASSWORD_CODE_POINTS } from '../../src/users/password-policy'
 
 export const TOP_N = 10_000
 

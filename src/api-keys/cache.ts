@@ -1,7 +1,7 @@
-import { findApiKey } from '../storage/api-keys'
-import { withStorage } from '../storage/errors'
-import { apiKeyKey, kvTtl } from '../storage/kv-keys'
-import { findUserById } from '../storage/users'
+import { withStorage } from '../db/errors'
+import { apiKeyKey, kvTtl } from '../db/kv-keys'
+import { findUserById } from '../users'
+import { findApiKey } from './store'
 
 /**
  * What the hot path needs to accept a key, cached in KV so a valid key costs no D1 read. KV copies

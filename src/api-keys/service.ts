@@ -1,6 +1,12 @@
+import { parseScope, scopesForRoles } from '../authz/scopes'
 import type { GatewayConfig } from '../config/load'
 import { sha256Hex } from '../crypto/bytes'
+import { withStorage } from '../db/errors'
+import { nowSeconds } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
+import { apiKeyTombstone, forgetMissingApiKey, readApiKeyFromD1, writeApiKeyCache } from './cache'
+import { generateApiKey } from './format'
+import { parseKeyRoles } from './key-roles'
 import {
   type ApiKeyRecord,
   insertApiKey,
@@ -8,13 +14,7 @@ import {
   revokeApiKeyRow,
   revokeUserApiKeyRows,
   userKeyIds,
-} from '../storage/api-keys'
-import { withStorage } from '../storage/errors'
-import { nowSeconds } from '../storage/json'
-import { parseScope, scopesForRoles } from '../tokens/scopes'
-import { apiKeyTombstone, forgetMissingApiKey, readApiKeyFromD1, writeApiKeyCache } from './cache'
-import { generateApiKey } from './format'
-import { parseKeyRoles } from './key-roles'
+} from './store'
 
 const DAY_SECONDS = 86_400
 /** Shorter lifetimes are typos more often than intent (and a key is checked against KV's 60 s copy). */

@@ -3,7 +3,7 @@
  * GET /admin/audit, the CLI) shares. Nothing in an event may be a secret: `details` is scrubbed by
  * `safeDetails` on the way in, whatever the caller passed.
  */
-import type { Principal } from '../identity/principal'
+import type { Principal } from '../authz/principal'
 
 export const AUDIT_EVENT_TYPES = [
   'login_succeeded',

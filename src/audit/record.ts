@@ -1,15 +1,15 @@
 /**
  * Recording audit events off the request's critical path. Each request gets one AuditRecorder
- * (src/context.ts for the gateway's endpoints, src/index.ts for proxied traffic); events recorded
+ * (src/request-setup.ts for the gateway's endpoints, src/index.ts for proxied traffic); events recorded
  * while the request runs are buffered and written as one D1 batch through `waitUntil` when the
  * request ends, so an audited action costs the client no D1 round trip. Each event is also logged
  * at once as a structured line (`"event":"audit"`), which Workers Logs and Logpush collect: the
  * log line survives a D1 outage, and a failed write is logged (never retried into the response).
  */
 import { uuidv7 } from '../crypto/uuid7'
-import { logEvent } from '../errors/render'
-import { insertAuditEvents } from '../storage/audit-events'
+import { logEvent } from '../log'
 import { type AuditEvent, type AuditInput, safeDetails, safeField } from './events'
+import { insertAuditEvents } from './store'
 
 export interface AuditSink {
   record(input: AuditInput): void

@@ -1,12 +1,12 @@
+import { loadApiKey } from '../api-keys'
+import type { Principal } from '../authz/principal'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
+import type { CredentialInput, CredentialLoader } from '../credential-input'
 import { type Challenge, GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
-import { loadApiKey } from './api-key'
-import { loadBasic } from './basic'
+import { assertSessionRequestAllowed, loadSession } from '../sessions'
+import { loadBasic } from '../users'
 import { loadBearerJwt } from './bearer-jwt'
-import type { CredentialInput, CredentialLoader } from './credential-input'
 import { loadExternalJwt } from './external-jwt'
-import { assertSessionRequestAllowed, loadSession } from './session'
 
 // One loader per credential kind.
 const loaders: Record<CredentialKind, CredentialLoader> = {

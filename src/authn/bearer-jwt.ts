@@ -1,11 +1,15 @@
 import { decodeJwt } from 'jose'
+import type { Principal } from '../authz/principal'
+import type { CredentialInput } from '../credential-input'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
-import { isPermanentFailure, verifyAccessToken } from '../tokens/access-token'
-import { assertNotRevoked } from '../tokens/revocation'
-import { type KeyRing, loadKeyRing } from '../tokens/signing-keys'
-import { VerifiedTokenCache } from '../tokens/verified-cache'
-import type { CredentialInput } from './credential-input'
+import { assertNotRevoked } from '../revocation'
+import {
+  isPermanentFailure,
+  type KeyRing,
+  loadKeyRing,
+  VerifiedTokenCache,
+  verifyAccessToken,
+} from '../tokens'
 
 // RFC 6750 §2.1: `Bearer` then one b64token. Anything else in an Authorization header that says
 // Bearer (two tokens, a comma, stray spaces) is an invalid token, not "no token".

@@ -6,16 +6,21 @@ import {
   type JWTVerifyOptions,
   jwtVerify,
 } from 'jose'
+import { externalPrincipalId, type Principal } from '../authz/principal'
 import type { ExternalIssuerConfig } from '../config/schema'
+import type { CredentialInput, CredentialLoader } from '../credential-input'
 import { GatewayError } from '../errors/gateway-error'
-import { externalPrincipalId, type Principal } from '../identity/principal'
-import { MAX_TOKEN_BYTES } from '../tokens/access-token'
-import { type IssuerKeys, type JwksCache, jwksCache } from '../tokens/jwks-cache'
-import { assertNotRevoked } from '../tokens/revocation'
-import { VERIFIED_CACHE_SIZE, VerifiedTokenCache } from '../tokens/verified-cache'
+import { assertNotRevoked } from '../revocation'
+import {
+  type IssuerKeys,
+  type JwksCache,
+  jwksCache,
+  MAX_TOKEN_BYTES,
+  VERIFIED_CACHE_SIZE,
+  VerifiedTokenCache,
+} from '../tokens'
 import { invalidToken, readBearerToken } from './bearer-jwt'
 import { mapExternalClaims } from './claims-mapping'
-import type { CredentialInput, CredentialLoader } from './credential-input'
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 // Header members that would let a token name its own key or add semantics we do not implement.

@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest'
 import { createUser, login, PASSWORD } from '../../test/support/accounts'
 import { createApiKey } from '../../test/support/api-keys'
 import { attackerKeyPair, signCompact, validClaims, validHeader } from '../../test/support/forge'
+import type { Principal } from '../authz/principal'
 import { loadConfig } from '../config/load'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { renderError } from '../errors/render'
-import type { Principal } from '../identity/principal'
 // The package entry: importing it registers the credential loaders the middleware runs.
 import { authenticate, requireRole, requireScopes } from '.'
 

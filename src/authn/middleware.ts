@@ -1,12 +1,11 @@
 import type { MiddlewareHandler } from 'hono'
-import { delegatedTokenRefused } from '../audit/events'
-import { recordAuditEvent } from '../audit/record'
+import { delegatedTokenRefused, recordAuditEvent } from '../audit'
 import { decide } from '../authz/policy'
+import type { Principal } from '../authz/principal'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
-import { loginRedirectFor } from '../sessions/navigation'
+import { loginRedirectFor } from '../sessions'
 import { loadPrincipal } from './authenticate'
 
 /**
@@ -99,7 +98,7 @@ const NOT_FIRST_PARTY =
  * app obtained with the user's consent acts for the user only as far as the consent page said;
  * here it is 403 `insufficient_scope` (RFC 6750 §3.1), audited, and the handler never runs. Any
  * principal not marked first-party (API keys, Basic, external tokens too) is refused the same way.
- * Declared next to each such route; src/routes/first-party-routes.test.ts walks the app's routes.
+ * Declared next to each such route; src/first-party-routes.test.ts walks the app's routes.
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import type { Principal } from '../authz/principal'
 import { GatewayError } from '../errors/gateway-error'
 import { renderError } from '../errors/render'
-import type { Principal } from '../identity/principal'
 import { assertRecentAuthentication } from './recent-authentication'
 
 const NOW = 1_800_000_000

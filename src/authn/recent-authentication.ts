@@ -1,5 +1,5 @@
+import type { Principal } from '../authz/principal'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
 
 /**
  * Step-up for actions that outlive the credential asking for them (minting an API key): the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { Principal } from '../identity/principal'
 import { type AccessRule, type Decision, decide, type RoutePolicy, ruleFor } from './policy'
+import type { Principal } from './principal'
 import { buildRoleClosure } from './roles'
 
 const closure = buildRoleClosure({ admin: ['editor'], editor: ['user'] })

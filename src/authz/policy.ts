@@ -1,4 +1,4 @@
-import { isDelegated, type Principal } from '../identity/principal'
+import { isDelegated, type Principal } from './principal'
 import { effectiveRoles, type RoleClosure } from './roles'
 
 /**

@@ -1,6 +1,5 @@
 import type { core } from 'zod/mini'
 import { buildRoleClosure, type RoleClosure } from '../authz/roles'
-import type { Env } from '../env'
 import { allowsMethod, DEFAULT_METHODS } from '../routing/methods'
 import { reservedRouteProblem } from '../routing/reserved-segments'
 import { parseRoutePath } from '../routing/route-pattern'
@@ -15,6 +14,24 @@ import {
   type Settings,
   settingsSchema,
 } from './schema'
+
+/**
+ * The Worker variables the configuration is read from: a part of `Env` (src/env.ts), declared here
+ * so that config/ imports nothing above it.
+ */
+export interface ConfigVars {
+  ISSUER?: string
+  UPSTREAM_URL?: string
+  /** Raw values from wrangler.toml `[vars]`; validated here. */
+  SETTINGS?: unknown
+  ROUTES?: unknown
+  /** `[[vars.LOGIN_PROVIDERS]]`; each names the secret holding its client secret. */
+  LOGIN_PROVIDERS?: unknown
+  /** "on" / "off": overrides SETTINGS.registration (local development sets "on" in .dev.vars). */
+  REGISTRATION?: string
+  /** A route's `upstream` may name any other var holding an origin. */
+  [name: string]: unknown
+}
 
 /** A route after config validation: its upstream resolved to an origin, its path parsed. */
 export interface CompiledRoute extends RouteConfig {
@@ -55,7 +72,7 @@ function zodProblems(root: string, error: core.$ZodError): string[] {
 function compileRoute(
   route: RouteConfig,
   index: number,
-  env: Env,
+  env: ConfigVars,
   problems: string[],
 ): CompiledRoute | undefined {
   const at = `ROUTES[${index}]`
@@ -169,7 +186,7 @@ function jsonVar(value: unknown, name: string, problems: string[]): unknown {
 }
 
 /** Validates every part of the configuration and reports all problems together. */
-export function parseConfig(env: Env): ConfigResult {
+export function parseConfig(env: ConfigVars): ConfigResult {
   const problems: string[] = []
   const issuer = typeof env.ISSUER === 'string' ? env.ISSUER.replace(/\/$/, '') : ''
   if (!issuer) problems.push('ISSUER: must be set to the origin the gateway is reached at')
@@ -231,7 +248,7 @@ export function parseConfig(env: Env): ConfigResult {
 // Parsed once per isolate: Workers hand every request of an isolate the same `env` object.
 const cache = new WeakMap<object, ConfigResult>()
 
-export function loadConfig(env: Env): ConfigResult {
+export function loadConfig(env: ConfigVars): ConfigResult {
   let result = cache.get(env)
   if (!result) {
     result = parseConfig(env)

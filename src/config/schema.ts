@@ -120,7 +120,7 @@ export const routeSchema = z.strictObject({
   timeout_ms: integer(100, 300_000, 30_000),
   revocation: z._default(z.enum(['default', 'strict']), 'default'),
   /**
-   * `deny`: a delegated token (one of ours issued to an app, identity/principal.ts `isDelegated`)
+   * `deny`: a delegated token (one of ours issued to an app, authz/principal.ts `isDelegated`)
    * is refused here, whatever its roles and scopes; the user's own credentials still pass. For the
    * whole route: a method that apps may call goes in a route of its own (`methods`).
    */
@@ -242,7 +242,7 @@ export const settingsSchema = z
     session_idle_timeout_seconds: integer(300, 2_592_000, 28_800),
     /** Browser sessions end this long after sign-in whatever the activity (browsers cap cookies at 400 days). */
     session_lifetime_seconds: integer(300, 34_560_000, 604_800),
-    /** Audit events older than this are deleted by the hourly cron (src/storage/cleanup.ts). */
+    /** Audit events older than this are deleted by the hourly cron (src/cleanup.ts). */
     audit_retention_days: integer(1, 3_650, 90),
     /**
      * `debug` adds the explanation of every refused proxied request (docs/openapi-routes.md) to its

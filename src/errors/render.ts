@@ -1,20 +1,8 @@
+import { logEvent } from '../log'
 import type { Challenge, GatewayError } from './gateway-error'
 import { isGatewayError } from './gateway-error'
 
 export const DEFAULT_REALM = 'edge-auth-gateway'
-
-/** One structured log line; callers pass only values that are safe to log (never credentials). */
-export function logEvent(
-  level: 'debug' | 'info' | 'warn' | 'error',
-  event: string,
-  fields: Record<string, unknown>,
-): void {
-  const line = JSON.stringify({ level, event, ...fields })
-  if (level === 'error') console.error(line)
-  else if (level === 'warn') console.warn(line)
-  else if (level === 'debug') console.debug(line)
-  else console.log(line)
-}
 
 function quote(value: string): string {
   return `"${value.replace(/["\\]/g, '')}"`

@@ -8,8 +8,8 @@
  */
 import * as oauth from 'oauth4webapi'
 import type { LoginProviderConfig, OidcProviderConfig } from '../config/login-providers'
-import type { LoginFlowRow } from '../storage/login-flows'
 import { ProviderLoginFailure } from './failure'
+import type { LoginFlowRow } from './flow-store'
 import { githubProfile } from './github'
 import { callbackUrl, type ProviderClient } from './metadata'
 import type { ExternalProfile } from './profile'

@@ -13,10 +13,10 @@
 import type { Context } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { randomToken, sha256Hex } from '../crypto/bytes'
-import { withStorage } from '../storage/errors'
-import { nowSeconds } from '../storage/json'
-import { insertLoginFlow, type LoginFlowRow, loginFlowProvider, takeLoginFlow } from '../storage/login-flows'
+import { withStorage } from '../db/errors'
+import { nowSeconds } from '../db/json'
 import { ProviderLoginFailure } from './failure'
+import { insertLoginFlow, type LoginFlowRow, loginFlowProvider, takeLoginFlow } from './flow-store'
 
 /** A sign-in must come back from the provider within 10 minutes. */
 export const FLOW_TTL_SECONDS = 600

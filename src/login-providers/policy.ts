@@ -42,7 +42,7 @@ export function rolesForNewUser(
 }
 
 /**
- * A username from the provider's hint: the characters our usernames allow (accounts/username.ts),
+ * A username from the provider's hint: the characters our usernames allow (users/username.ts),
  * at least 3 and at most 56 of them (room for a "-NN" suffix). De-duplication is the caller's.
  */
 export function usernameBase(hint: string, provider: string): string {

@@ -4,10 +4,10 @@
  * redeemable once. `/auth/authorize` calls `issueAuthorizationCode` after login and consent.
  */
 import { randomToken, sha256Hex } from '../crypto/bytes'
+import { withStorage } from '../db/errors'
+import { nowSeconds } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
-import { insertAuthorizationCode } from '../storage/authorization-codes'
-import { withStorage } from '../storage/errors'
-import { nowSeconds } from '../storage/json'
+import { insertAuthorizationCode } from './code-store'
 import { isS256Challenge, PKCE_METHOD } from './pkce'
 
 export const AUTHORIZATION_CODE_PREFIX = 'ac_'
@@ -24,7 +24,7 @@ export interface AuthorizationCodeInput {
   redirectUri: string
   codeChallenge: string
   codeChallengeMethod: string
-  /** Already decided: `authorizationScopes` (oauth/scopes.ts) and consent. */
+  /** Already decided: `authorizationScopes` (oauth/requested-scopes.ts) and consent. */
   scopes: readonly string[]
   nonce?: string
   /** When the user last authenticated (unix seconds), from the browser session. */

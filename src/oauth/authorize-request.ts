@@ -4,11 +4,12 @@
  * its redirect URI are known good, an error is shown on the gateway's own page and never
  * redirected (RFC 6749 §4.1.2.1), or the endpoint becomes an open redirector.
  */
+
+import { parseScope } from '../authz/scopes'
+import { withStorage } from '../db/errors'
+import { nowSeconds } from '../db/json'
 import { isGatewayError } from '../errors/gateway-error'
-import { findClient, type OAuthClient } from '../storage/clients'
-import { withStorage } from '../storage/errors'
-import { nowSeconds } from '../storage/json'
-import { parseScope } from '../tokens/scopes'
+import { findClient, type OAuthClient } from './client-store'
 import { isS256Challenge, PKCE_METHOD } from './pkce'
 import { matchRedirectUri } from './redirect-uri'
 

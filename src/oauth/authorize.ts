@@ -5,10 +5,10 @@
  * reads cookies or writes HTML, so every path runs in tests against the real D1.
  */
 import { rolesToConsent } from '../authz/delegation'
+import { scopesForRoles } from '../authz/scopes'
 import type { GatewayConfig } from '../config/load'
+import { nowSeconds } from '../db/json'
 import { isGatewayError } from '../errors/gateway-error'
-import { nowSeconds } from '../storage/json'
-import { scopesForRoles } from '../tokens/scopes'
 import { issueAuthorizationCode } from './authorization-code'
 import {
   type AuthorizationRequest,
@@ -18,7 +18,7 @@ import {
 import { authorizationResponseUrl } from './authorize-response'
 import { findGrant, grantCovers, grantCoversRoles, recordGrant } from './consent'
 import { decideInteraction, returnToAfterLogin, type SignedInUser } from './interaction'
-import { authorizationScopes } from './scopes'
+import { authorizationScopes } from './requested-scopes'
 
 export interface AuthorizingUser extends SignedInUser {
   roles: readonly string[]

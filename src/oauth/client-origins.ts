@@ -3,8 +3,9 @@
  * origins of enabled clients' redirect URIs plus their `allowed_origins`. The set is read from D1
  * as a whole and kept per isolate, so a request with an `Origin` costs a Set lookup, not a query.
  */
-import { listEnabledClientUris, type OAuthClient } from '../storage/clients'
-import { withStorage } from '../storage/errors'
+
+import { withStorage } from '../db/errors'
+import { listEnabledClientUris, type OAuthClient } from './client-store'
 
 /**
  * How long a loaded set answers "yes": a disabled or deleted client's origin keeps CORS this long

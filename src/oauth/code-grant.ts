@@ -3,11 +3,26 @@
  * §4.1.3). Every failure about the code itself is `invalid_grant` with the same few words, so the
  * response does not tell an attacker which binding was wrong.
  */
-import type { ClientAuthentication } from '../authn/client-auth'
-import { invalidClient } from '../authn/client-auth'
+
 import { clientTokenRoles } from '../authz/delegation'
+import { IDENTITY_SCOPES, scopesForRoles } from '../authz/scopes'
 import { sha256Hex } from '../crypto/bytes'
+import { withStorage } from '../db/errors'
+import { nowSeconds, parseStringList } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
+import {
+  createRefreshToken,
+  type GrantContext,
+  invalidGrant,
+  issueTokenResponse,
+  revokeTokenFamily,
+  type TokenResponse,
+} from '../tokens'
+import { findUserById } from '../users'
+import { isAuthorizationCodeShape } from './authorization-code'
+import type { ClientAuthentication } from './client-authentication'
+import { invalidClient } from './client-authentication'
+import type { OAuthClient } from './client-store'
 import {
   type AuthorizationCodeRow,
   findAuthorizationCode,
@@ -15,16 +30,7 @@ import {
   recordCodeFamily,
   redeemAuthorizationCode,
   wasCodeReplayed,
-} from '../storage/authorization-codes'
-import type { OAuthClient } from '../storage/clients'
-import { withStorage } from '../storage/errors'
-import { nowSeconds, parseStringList } from '../storage/json'
-import { findUserById } from '../storage/users'
-import { type GrantContext, issueTokenResponse, type TokenResponse } from '../tokens/issue'
-import { createRefreshToken, invalidGrant } from '../tokens/refresh'
-import { revokeSession } from '../tokens/revocation'
-import { IDENTITY_SCOPES, scopesForRoles } from '../tokens/scopes'
-import { isAuthorizationCodeShape } from './authorization-code'
+} from './code-store'
 import { findGrant } from './consent'
 import { issueIdToken } from './id-token'
 import { isCodeVerifier, verifierMatches } from './pkce'
@@ -51,7 +57,7 @@ async function endWhatTheCodeIssued(context: GrantContext, codeHash: string): Pr
 }
 
 async function endFamily(context: GrantContext, familyId: string): Promise<void> {
-  await revokeSession({ DB: context.db, KV: context.kv }, familyId, {
+  await revokeTokenFamily({ DB: context.db, KV: context.kv }, familyId, {
     clockSkewSeconds: context.config.settings.clock_skew_seconds,
   })
 }

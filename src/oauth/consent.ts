@@ -4,6 +4,10 @@
  * The consent page records approvals with `recordGrant`; `/auth/authorize` asks `findGrant` and
  * `grantCovers` whether it may skip the page.
  */
+
+import { withStorage } from '../db/errors'
+import type { RevocationStores } from '../revocation'
+import { revokeTokenFamily } from '../tokens'
 import {
   type ConsentGrant,
   deleteConsentGrant,
@@ -11,9 +15,7 @@ import {
   findConsentGrant,
   listConsentGrants,
   upsertConsentGrant,
-} from '../storage/consent-grants'
-import { withStorage } from '../storage/errors'
-import { type RevocationStores, revokeSession } from '../tokens/revocation'
+} from './consent-store'
 
 export type { ConsentGrant }
 
@@ -66,7 +68,7 @@ export async function revokeGrant(
     ]),
   )
   for (const { familyId } of families) {
-    await revokeSession(stores, familyId, { clockSkewSeconds: input.clockSkewSeconds })
+    await revokeTokenFamily(stores, familyId, { clockSkewSeconds: input.clockSkewSeconds })
   }
   return removed || families.some((family) => family.live)
 }

@@ -5,9 +5,9 @@
  * the endpoint is no open redirector. Ending the browser session itself is the caller's part.
  */
 import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose'
-import { findClient } from '../storage/clients'
-import { withStorage } from '../storage/errors'
-import type { KeyRing } from '../tokens/signing-keys'
+import { withStorage } from '../db/errors'
+import type { KeyRing } from '../tokens'
+import { findClient } from './client-store'
 import { matchRedirectUri } from './redirect-uri'
 
 export type EndSessionValidation =

@@ -6,7 +6,7 @@
  */
 import { SignJWT } from 'jose'
 import { toBase64Url } from '../crypto/bytes'
-import type { KeyRing, SigningAlg } from '../tokens/signing-keys'
+import type { KeyRing, SigningAlg } from '../tokens'
 
 export interface IdTokenInput {
   issuer: string

@@ -17,3 +17,9 @@ export async function loginReturnTarget(db: D1Database, returnTo: string): Promi
   // An error for the client goes to its (registered) redirect URI too.
   return validation.show === 'redirect' ? validation.redirectUri : undefined
 }
+
+/** The login form's extra CSP `form-action` targets for `returnTo` (none, or the client's). */
+export async function loginFormTargets(db: D1Database, returnTo: string): Promise<string[]> {
+  const target = await loginReturnTarget(db, returnTo)
+  return target ? [target] : []
+}

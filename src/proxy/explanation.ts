@@ -1,7 +1,7 @@
 import type { AccessRule } from '../authz/policy'
+import { isDelegated } from '../authz/principal'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { ErrorCode } from '../errors/gateway-error'
-import { isDelegated } from '../identity/principal'
 import { rankRoutes, whyBeats } from '../routing/route-ranking'
 import type { StageOutcome } from './stages'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import type { Principal } from '../authz/principal'
 import { normalizeHeaderName } from '../config/header-names'
-import type { Principal } from '../identity/principal'
 import { buildUpstreamHeaders, NAME_MEMO_CAPACITY, nameMemoSize, type UpstreamHeaderOptions } from './headers'
 
 const GATEWAY_COOKIES: ReadonlySet<string> = new Set(['__Host-gw_session', '__Host-gw_csrf'])

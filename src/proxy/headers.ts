@@ -1,5 +1,5 @@
+import type { Principal } from '../authz/principal'
 import { normalizeHeaderName } from '../config/header-names'
-import type { Principal } from '../identity/principal'
 
 // RFC 9110 §7.6.1 connection-specific fields plus the de-facto ones proxies drop.
 const HOP_BY_HOP = new Set([

@@ -1,11 +1,11 @@
-import { delegatedTokenRefused } from '../audit/events'
-import type { AuditSink } from '../audit/record'
+import type { AuditSink } from '../audit'
+import { delegatedTokenRefused } from '../audit'
 import { loadPrincipal } from '../authn'
 import { type AccessRule, type Decision, type Denial, decide, ruleFor } from '../authz/policy'
+import type { Principal } from '../authz/principal'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
 import {
   type CanonicalPath,
   canonicalizePath,
@@ -15,7 +15,7 @@ import {
 
 /**
  * The stages of a proxied request up to its decision: canonical path → route match → load identity
- * → decide. The proxy (gateway.ts) runs them and forwards; explain (routes/explain.ts) runs the
+ * → decide. The proxy (gateway.ts) runs them and forwards; explain (admin/explain-routes.ts) runs the
  * very same functions and reports each outcome instead, so what explain says is what the proxy does.
  */
 

@@ -1,12 +1,12 @@
 import { loadPrincipal } from '../authn'
 import { type AccessRule, decide } from '../authz/policy'
+import type { Principal } from '../authz/principal'
+import { scopesForRoles } from '../authz/scopes'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
+import { withStorage } from '../db/errors'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
-import { withStorage } from '../storage/errors'
-import { findUserById } from '../storage/users'
-import { scopesForRoles } from '../tokens/scopes'
+import { findUserById } from '../users'
 
 /**
  * The periodic re-check of an open WebSocket's credential (proxy/websocket-relay.ts), by the same

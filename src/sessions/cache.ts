@@ -1,7 +1,7 @@
 import { uuidv7Time } from '../crypto/uuid7'
-import { withStorage } from '../storage/errors'
-import { kvTtl, sessionKey } from '../storage/kv-keys'
-import { findSessionWithUser } from '../storage/sessions'
+import { withStorage } from '../db/errors'
+import { kvTtl, sessionKey } from '../db/kv-keys'
+import { findSessionWithUser } from './store'
 
 /**
  * What the hot path needs to accept a session cookie, cached exactly like API keys

@@ -1,6 +1,6 @@
 /**
  * The CSRF decision for requests that a browser's ambient session cookie authenticates. Pure: the
- * one place that applies it is `assertSessionRequestAllowed` (src/authn/session.ts).
+ * one place that applies it is `assertSessionRequestAllowed` (src/sessions/credential.ts).
  *
  * Modelled on Go 1.25's `http.CrossOriginProtection` (itself filippo.io/csrf's algorithm):
  * safe methods pass; `Sec-Fetch-Site: same-origin | none` passes; any other Fetch Metadata value is

@@ -7,18 +7,11 @@ import type { Settings } from '../config/schema'
 import { randomToken, sha256Hex } from '../crypto/bytes'
 import { memoizedSha256Hex } from '../crypto/hash-memo'
 import { uuidv7 } from '../crypto/uuid7'
-import { withStorage } from '../storage/errors'
-import { nowSeconds } from '../storage/json'
-import {
-  endSessionByHash,
-  endUserSession,
-  insertSession,
-  listLiveSessions,
-  type SessionRow,
-  touchSession,
-} from '../storage/sessions'
-import { subjectNotBeforeMs } from '../tokens/revocation'
+import { withStorage } from '../db/errors'
+import { nowSeconds } from '../db/json'
+import { subjectNotBeforeMs } from '../revocation'
 import { type CachedSession, readSession, writeSessionCache, writeSessionTombstone } from './cache'
+import { endSessionByHash, endUserSession, insertSession, listLiveSessions, touchSession } from './store'
 
 export interface SessionStores {
   DB: D1Database
@@ -195,12 +188,34 @@ export async function endSessionById(stores: SessionStores, userId: string, id: 
   return true
 }
 
+/** A session as the API and the sessions page show it: never its token hash. */
+export interface SessionSummary {
+  id: string
+  created_at: number
+  last_seen_at: number
+  expires_at: number
+  user_agent: string
+  ip: string | null
+  auth_method: string
+}
+
+/** A user's live sessions (ended, expired and idle ones left out), as `GET /auth/sessions` and the admin API list them. */
 export async function listSessions(
   stores: SessionStores,
   settings: Settings,
   userId: string,
-): Promise<SessionRow[]> {
+): Promise<SessionSummary[]> {
   const now = nowSeconds()
   const rows = await withStorage('list sessions', () => listLiveSessions(stores.DB, userId, now))
-  return rows.filter((row) => now - row.last_seen_at <= settings.session_idle_timeout_seconds)
+  return rows
+    .filter((row) => now - row.last_seen_at <= settings.session_idle_timeout_seconds)
+    .map((row) => ({
+      id: row.id,
+      created_at: row.created_at,
+      last_seen_at: row.last_seen_at,
+      expires_at: row.expires_at,
+      user_agent: row.user_agent,
+      ip: row.ip,
+      auth_method: row.auth_method,
+    }))
 }

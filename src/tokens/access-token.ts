@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import type { Principal } from '../authz/principal'
 import { uuidv7 } from '../crypto/uuid7'
 import { GatewayError } from '../errors/gateway-error'
-import type { Principal } from '../identity/principal'
 import type { KeyRing } from './signing-keys'
 
 export const ACCESS_TOKEN_TYP = 'at+jwt' // RFC 9068 §2.1
@@ -24,7 +24,7 @@ export interface AccessTokenClaims {
   sessionId?: string
   /** When the user last authenticated (seconds); absent for client_credentials tokens. */
   authTime?: number
-  /** A first-party token; without it the token is delegated (src/identity/principal.ts). */
+  /** A first-party token; without it the token is delegated (src/authz/principal.ts). */
   firstParty?: boolean
 }
 

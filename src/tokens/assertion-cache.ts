@@ -1,4 +1,4 @@
-import type { Principal } from '../identity/principal'
+import type { Principal } from '../authz/principal'
 
 /** Reuse an assertion while it has at least this long to live (assertions live 60 s). */
 export const ASSERTION_REUSE_MIN_REMAINING_SECONDS = 30

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose'
-import { isDelegated, type Principal } from '../identity/principal'
+import { isDelegated, type Principal } from '../authz/principal'
 import { AssertionCache } from './assertion-cache'
 import type { KeyRing } from './signing-keys'
 

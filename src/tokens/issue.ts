@@ -1,8 +1,8 @@
-import type { AuditSink } from '../audit/record'
+import type { AuditSink } from '../audit'
 import type { GatewayConfig } from '../config/load'
-import { withStorage } from '../storage/errors'
-import { recordSessionAccessToken } from '../storage/refresh-tokens'
+import { withStorage } from '../db/errors'
 import { issueAccessToken } from './access-token'
+import { recordSessionAccessToken } from './refresh-store'
 import type { KeyRing } from './signing-keys'
 
 /** RFC 6749 §5.1 successful token response. */

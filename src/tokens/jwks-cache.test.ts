@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { FakeIdp, idpKey, jwksOf } from '../../test/support/fake-idp'
+import { jwksKey } from '../db/kv-keys'
 import { GatewayError } from '../errors/gateway-error'
-import { jwksKey } from '../storage/kv-keys'
 import { type IssuerKeys, JwksCache, type JwksCacheOptions, type JwksIssuer } from './jwks-cache'
 
 let counter = 0

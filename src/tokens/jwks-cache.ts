@@ -1,7 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose'
+import { jwksKey, kvTtl } from '../db/kv-keys'
 import { GatewayError } from '../errors/gateway-error'
-import { logEvent } from '../errors/render'
-import { jwksKey, kvTtl } from '../storage/kv-keys'
+import { logEvent } from '../log'
 import { fetchIssuerJwks, type JwksFetchOptions, type JwksSource, parseJwks } from './jwks-fetch'
 
 /** An external issuer as far as its keys are concerned (a subset of ExternalIssuerConfig). */

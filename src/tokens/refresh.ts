@@ -1,7 +1,7 @@
 import { randomToken, sha256Hex, timingSafeEqual } from '../crypto/bytes'
+import { withStorage } from '../db/errors'
+import { nowSeconds } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
-import { withStorage } from '../storage/errors'
-import { nowSeconds } from '../storage/json'
 import {
   findRefreshToken,
   findRotatedParent,
@@ -11,7 +11,7 @@ import {
   type RefreshTokenRow,
   type RotatedParent,
   rotateRefreshToken,
-} from '../storage/refresh-tokens'
+} from './refresh-store'
 import { openSuccessor, sealSuccessor } from './successor-seal'
 
 export { REFRESH_REUSE_GRACE_SECONDS }
@@ -142,10 +142,10 @@ export async function rotate(
 /**
  * The refresh grant's last step, after the new access token is signed and recorded: the
  * successor must still be unrevoked. Logout-all revokes refresh tokens first and only then takes
- * its not-before instant (tokens/revocation.ts revokeSubject), so a refresh that rotated just
+ * its not-before instant (sessions/revoke-subject.ts), so a refresh that rotated just
  * before the revocation either signed its access token before that instant (void by not-before)
  * or reads its successor here after the revocation committed and returns nothing. Ending one
- * session (revokeSession) is covered the same way: it revokes the family, then denies the access
+ * session (revokeTokenFamily) is covered the same way: it revokes the family, then denies the access
  * tokens recorded so far, and a token recorded later is never returned.
  */
 export async function assertRotationStillLive(db: D1Database, successorHash: string): Promise<void> {

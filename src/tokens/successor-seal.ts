@@ -9,7 +9,7 @@ import { fromBase64Url, toBase64Url } from '../crypto/bytes'
  * The key is HKDF-SHA256 of the parent token itself (256 bits of randomness that D1 holds only as
  * a SHA-256), so a D1 dump alone opens nothing, and no signing key is involved: rotating
  * SIGNING_KEYS inside the window changes nothing, and a leaked signing key derives nothing. The
- * seal is cleared once the window is over (tokens/refresh.ts, storage/cleanup.ts), so an old token
+ * seal is cleared once the window is over (tokens/refresh.ts, cleanup.ts), so an old token
  * plus a later dump cannot walk the chain either.
  */
 

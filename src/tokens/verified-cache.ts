@@ -1,4 +1,4 @@
-import type { Principal } from '../identity/principal'
+import type { Principal } from '../authz/principal'
 
 /** How many verified tokens an isolate remembers (each entry is well under 1 KiB). */
 export const VERIFIED_CACHE_SIZE = 10_000

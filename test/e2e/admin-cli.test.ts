@@ -23,10 +23,10 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { verifyPassword } from '../../src/accounts/password-hash'
 import { API_KEY_ISOLATE_CACHE_MS } from '../../src/api-keys/cache'
 import { settingsSchema } from '../../src/config/schema'
 import { sha256Hex } from '../../src/crypto/bytes'
+import { verifyPassword } from '../../src/users/password-hash'
 import {
   admin,
   adminBare,
@@ -205,7 +205,7 @@ describe('disable, enable and revoke-user', SLOW, () => {
       ['bob-1', true],
       ['bob-2', true],
     ])
-    // The edge copy default routes read, in the format src/tokens/revocation.ts compares against,
+    // The edge copy default routes read, in the format src/revocation/denylist.ts compares against,
     // kept as long as a token issued before it is accepted: lifetime + clock skew (wrangler.toml).
     // One wrangler at a time on the same state directory: each opens its SQLite files.
     const value = await kvGet(state.dir, `revoked:sub:${bobId}`)

@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test'
-import { hashPassword } from '../../src/accounts/password-hash'
 import { sha256Hex } from '../../src/crypto/bytes'
-import { type GrantType, insertClient } from '../../src/storage/clients'
-import { insertUser, type User } from '../../src/storage/users'
+import { type GrantType, insertClient } from '../../src/oauth/client-store'
+import { hashPassword } from '../../src/users/password-hash'
+import { insertUser, type User } from '../../src/users/store'
 import { gatewayFetch, testId, upstreamReceived } from './gateway'
 
 export const PASSWORD = 'correct horse battery staple'
@@ -24,7 +24,7 @@ export async function createUser(
 
 /**
  * A client straight in D1. A client allowed the password grant is first-party unless `firstParty`
- * says otherwise: only the operator's own apps may use that grant (src/tokens/grants.ts).
+ * says otherwise: only the operator's own apps may use that grant (src/oauth/grants.ts).
  */
 export async function createClient(
   clientId: string,

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test'
 import type { AuditEvent } from '../../src/audit/events'
-import { queryAuditEvents } from '../../src/storage/audit-events'
+import { queryAuditEvents } from '../../src/audit/store'
 import { bearer, createUser, login } from './accounts'
 import { gatewayFetch } from './gateway'
 

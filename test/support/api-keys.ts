@@ -27,7 +27,7 @@ export async function createApiKey(accessToken: string, body: Record<string, unk
   return (await response.json()) as CreatedKey
 }
 
-import type { ApiKeyRow } from '../../src/storage/api-keys'
+import type { ApiKeyRow } from '../../src/api-keys/store'
 
 export type { ApiKeyRow }
 

@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:test'
 import { sha256Hex } from '../../src/crypto/bytes'
+import { nowSeconds } from '../../src/db/json'
 import { issueAuthorizationCode } from '../../src/oauth/authorization-code'
+import { type GrantType, insertClient } from '../../src/oauth/client-store'
 import { s256 } from '../../src/oauth/pkce'
-import { type GrantType, insertClient } from '../../src/storage/clients'
-import { nowSeconds } from '../../src/storage/json'
 import { basicAuth, tokenRequest } from './accounts'
 
 export const REDIRECT = 'https://app.example/callback'

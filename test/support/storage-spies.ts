@@ -6,7 +6,7 @@
 
 import { decodeJwt } from 'jose'
 import { sha256Hex } from '../../src/crypto/bytes'
-import { revokedJtiKey } from '../../src/storage/kv-keys'
+import { revokedJtiKey } from '../../src/db/kv-keys'
 
 export interface KvCall {
   method: string
@@ -148,7 +148,7 @@ export function storageOperations<T extends { method: string }>(calls: readonly 
   return calls.filter((call) => call.method !== 'prepare')
 }
 
-/** The denylist key of an access token: SHA-256 of its `jti` (src/storage/kv-keys.ts). */
+/** The denylist key of an access token: SHA-256 of its `jti` (src/db/kv-keys.ts). */
 export async function jtiHashOf(accessToken: string): Promise<string> {
   const { jti } = decodeJwt(accessToken)
   if (typeof jti !== 'string') throw new Error('token has no jti')

@@ -1,0 +1,1 @@
+export { type AdminAction, requireUser, revokeUserAsAdmin, updateUserAsAdmin } from './admin-operations'

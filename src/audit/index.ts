@@ -1,0 +1,3 @@
+export { AUDIT_EVENT_TYPES, type AuditEvent, delegatedTokenRefused } from './events'
+export { AuditRecorder, type AuditSink, recordAuditEvent, requestInfo } from './record'
+export { deleteOldAuditEvents, queryAuditEvents } from './store'

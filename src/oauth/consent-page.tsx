@@ -1,0 +1,79 @@
+import { Layout } from '../pages/layout'
+import { describeRole, describeScope } from './scope-words'
+
+export interface ConsentPageProps {
+  productName: string
+  clientName: string
+  clientId: string
+  /** Where the browser goes afterwards: shown so a user can spot a look-alike app. */
+  redirectUri: string
+  username: string
+  scopes: readonly string[]
+  /** The roles the app would act with for this user (its delegated token's roles). */
+  roles: readonly string[]
+  csrfToken: string
+  /** The original authorize query, posted back and validated again (never trusted as state). */
+  authorizationQuery: string
+  /** The authorize URL itself, for "not you?" (sign in as someone else and come back). */
+  switchAccountHref: string
+}
+
+function destination(uri: string): string {
+  try {
+    const url = new URL(uri)
+    return url.host ? `${url.protocol}//${url.host}` : `${url.protocol}`
+  } catch {
+    return uri
+  }
+}
+
+/**
+ * "Allow <app> to use your account?": the app, what it may do in words, the account, and two
+ * buttons of one form. The form is a POST carrying the session's CSRF token (and the browser's
+ * Origin/Sec-Fetch-Site, checked too), so another site cannot approve on a user's behalf.
+ */
+export function ConsentPage(props: ConsentPageProps) {
+  return (
+    <Layout title={`Allow ${props.clientName}?`} productName={props.productName}>
+      <h1>Allow {props.clientName} to use your account?</h1>
+      <p class="lead">
+        Signed in as <strong>{props.username}</strong>. <a href={props.switchAccountHref}>Not you?</a>
+      </p>
+      <p>
+        <strong>{props.clientName}</strong> <span class="muted">({props.clientId})</span> asks to:
+      </p>
+      <ul class="scopes">
+        {props.scopes.length === 0 && props.roles.length === 0 ? (
+          <li>Know that you signed in</li>
+        ) : (
+          props.scopes.map((scope) => (
+            <li>
+              {describeScope(scope)} <span class="muted">({scope})</span>
+            </li>
+          ))
+        )}
+        {props.roles.map((role) => (
+          <li>
+            {describeRole(role)} <span class="muted">(role {role})</span>
+          </li>
+        ))}
+      </ul>
+      <p class="muted">
+        Allowing sends you back to {destination(props.redirectUri)}. The app keeps access until you withdraw
+        it.
+      </p>
+      <form method="post" action="/auth/authorize">
+        <input type="hidden" name="csrf" value={props.csrfToken} />
+        <input type="hidden" name="authorization_query" value={props.authorizationQuery} />
+        <div class="actions">
+          <button type="submit" name="decision" value="allow">
+            Allow
+          </button>
+          <button class="secondary" type="submit" name="decision" value="deny">
+            Deny
+          </button>
+        </div>
+      </form>
+    </Layout>
+  )
+}

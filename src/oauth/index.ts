@@ -1,0 +1,4 @@
+export { authenticateClient, type ClientAuthentication, invalidClient } from './client-authentication'
+export { listGrants, revokeGrant } from './consent'
+export { clientCors } from './cors'
+export { loginFormTargets } from './login-return'

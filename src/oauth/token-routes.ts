@@ -1,0 +1,49 @@
+import { Hono } from 'hono'
+import type { AppBindings } from '../env'
+import { GatewayError } from '../errors/gateway-error'
+import { readForm } from '../http/form'
+import type { GrantContext } from '../tokens'
+import { loadKeyRing } from '../tokens'
+import { authenticateClient } from './client-authentication'
+import { authorizationCodeGrant } from './code-grant'
+import { clientCors } from './cors'
+import { clientCredentialsGrant, passwordGrant, refreshGrant } from './grants'
+
+export const tokenRoutes = new Hono<AppBindings>()
+
+// RFC 6749 §5.1: token responses must not be cached; errors are marked the same way.
+tokenRoutes.use('/auth/token', async function noStore(c, next) {
+  await next()
+  c.header('cache-control', 'no-store')
+  c.header('pragma', 'no-cache')
+})
+// Browser apps redeem codes and refresh tokens here themselves (src/oauth/cors.ts).
+tokenRoutes.use('/auth/token', clientCors(['POST']))
+
+tokenRoutes.post('/auth/token', async function tokenEndpoint(c) {
+  const form = await readForm(c.req.raw)
+  const grantType = form.get('grant_type')
+  if (!grantType) throw new GatewayError('invalid_request', 'The "grant_type" parameter is required.')
+  const auth = await authenticateClient(c.env.DB, c.req.raw, form)
+  const context: GrantContext = {
+    db: c.env.DB,
+    kv: c.env.KV,
+    config: c.var.ctx.config,
+    ring: await loadKeyRing(c.env.SIGNING_KEYS),
+    pepper: c.env.PASSWORD_PEPPER,
+    ip: c.req.header('cf-connecting-ip'),
+    audit: c.var.ctx.audit,
+  }
+  switch (grantType) {
+    case 'password':
+      return c.json(await passwordGrant(context, form, auth))
+    case 'refresh_token':
+      return c.json(await refreshGrant(context, form, auth))
+    case 'client_credentials':
+      return c.json(await clientCredentialsGrant(context, form, auth))
+    case 'authorization_code':
+      return c.json(await authorizationCodeGrant(context, form, auth))
+    default:
+      throw new GatewayError('unsupported_grant_type', 'This grant type is not supported.')
+  }
+})

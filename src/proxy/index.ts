@@ -1,0 +1,3 @@
+export { explainOutcome } from './explanation'
+export { proxyRequest } from './gateway'
+export { decideRequest } from './stages'

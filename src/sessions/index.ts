@@ -1,0 +1,15 @@
+export { cookieNames, readCookieValues, setSessionCookies } from './cookies'
+export {
+  type CurrentSession,
+  currentSessionOf,
+  loadSession,
+  readSessionCookie,
+} from './credential'
+export { assertSessionRequestAllowed, signedInFormAllowed } from './csrf-guard'
+export { csrfTokenFor } from './csrf-token'
+export { renderLoginPage } from './login-form'
+export { LOGIN_PATH, loginRedirectFor, loginUrl } from './navigation'
+export { safeReturnTo } from './return-to'
+export { revokeSubject } from './revoke-subject'
+export { createSession, endSessionByValue, listSessions, resolveSession } from './service'
+export { signedOut } from './sign-out'

@@ -1,0 +1,61 @@
+/**
+ * The login page with its form's CSRF token: the one place it is rendered, by /auth/login and by a
+ * provider sign-in that failed (login-providers/routes.ts).
+ */
+import type { Context } from 'hono'
+import type { AppBindings } from '../env'
+import { type PageStatus, renderPage } from '../pages/render'
+import { cookieNames, readCookieValues, setCsrfCookie } from './cookies'
+import { isTokenShape, newPreSessionToken } from './csrf-token'
+import { LoginPage } from './login-page'
+
+export interface LoginPageOptions {
+  returnTo: string
+  status?: PageStatus
+  error?: string
+  username?: string
+  /**
+   * Where the form may end up besides the gateway (CSP `form-action`): the client of an
+   * authorization request in `returnTo` (oauth/login-return.ts), which the caller looks up.
+   */
+  formTargets: string[]
+}
+
+/** The CSRF cookie's value when it is a single well-formed token, else undefined. */
+export function presentedCsrfCookie(c: Context<AppBindings>): string | undefined {
+  const values = readCookieValues(c.req.header('cookie') ?? null, cookieNames(c.var.ctx.config.issuer).csrf)
+  return values.length === 1 && isTokenShape(values[0]) ? values[0] : undefined
+}
+
+/** The token the form carries: the existing CSRF cookie, or a new pre-session one set now. */
+function formToken(c: Context<AppBindings>): string {
+  const existing = presentedCsrfCookie(c)
+  if (existing) return existing
+  const token = newPreSessionToken()
+  setCsrfCookie(c, cookieNames(c.var.ctx.config.issuer), token)
+  return token
+}
+
+export function renderLoginPage(
+  c: Context<AppBindings>,
+  options: LoginPageOptions,
+): Response | Promise<Response> {
+  const { settings } = c.var.ctx.config
+  return renderPage(
+    c,
+    LoginPage({
+      productName: settings.product_name,
+      csrfToken: formToken(c),
+      returnTo: options.returnTo,
+      username: options.username,
+      error: options.error,
+      registration: settings.registration,
+      providers: [...c.var.ctx.config.loginProviders.values()].map((provider) => ({
+        name: provider.name,
+        displayName: provider.display_name,
+      })),
+    }),
+    options.status ?? 200,
+    { formTargets: options.formTargets },
+  )
+}

@@ -1,0 +1,65 @@
+import { CredentialFields, FormError } from '../pages/credential-fields'
+import { Layout } from '../pages/layout'
+
+/** An external login provider's button (LOGIN_PROVIDERS in wrangler.toml). */
+export interface ProviderButton {
+  name: string
+  displayName: string
+}
+
+export interface LoginPageProps {
+  productName: string
+  csrfToken: string
+  returnTo: string
+  username?: string
+  /** One generic message: the page never says whether the account exists. */
+  error?: string
+  registration: boolean
+  providers: readonly ProviderButton[]
+}
+
+export function LoginPage(props: LoginPageProps) {
+  const errorId = props.error ? 'login-error' : undefined
+  return (
+    <Layout title="Sign in" productName={props.productName}>
+      <h1>{props.productName}</h1>
+      <p class="lead">Sign in to continue.</p>
+      <FormError id="login-error" message={props.error} />
+      <form method="post" action="/auth/login">
+        <input type="hidden" name="csrf" value={props.csrfToken} />
+        <input type="hidden" name="return_to" value={props.returnTo} />
+        <CredentialFields
+          username={props.username}
+          errorId={errorId}
+          invalid={props.error !== undefined}
+          passwordAutocomplete="current-password"
+          autofocus
+        />
+        <label class="check" for="remember">
+          <input id="remember" name="remember" type="checkbox" value="1" />
+          Keep me signed in on this device
+        </label>
+        <button type="submit">Sign in</button>
+      </form>
+      {props.providers.length > 0 && (
+        <section class="providers" aria-label="Other ways to sign in">
+          {props.providers.map((provider) => (
+            <p>
+              <a
+                class="button"
+                href={`/auth/login/${encodeURIComponent(provider.name)}?return_to=${encodeURIComponent(props.returnTo)}`}
+              >
+                Sign in with {provider.displayName}
+              </a>
+            </p>
+          ))}
+        </section>
+      )}
+      {props.registration && (
+        <p class="muted">
+          No account? <a href="/auth/register">Create one</a>.
+        </p>
+      )}
+    </Layout>
+  )
+}

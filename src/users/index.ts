@@ -1,0 +1,15 @@
+export { loadBasic } from './basic-credential'
+export { verifyLogin } from './password-check'
+export { hashPassword } from './password-hash'
+export { checkPassword } from './password-policy'
+export {
+  deleteUserRow,
+  findUserById,
+  insertUser,
+  listUsers,
+  type User,
+  updatePasswordHash,
+  updateUser,
+} from './store'
+export { reserveRegistration } from './throttle'
+export { USERNAME } from './username'

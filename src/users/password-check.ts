@@ -1,0 +1,95 @@
+import type { AuditSink } from '../audit'
+import type { Settings } from '../config/schema'
+import { withStorage } from '../db/errors'
+import { GatewayError } from '../errors/gateway-error'
+import { dummyVerify, hashPassword, verifyPassword } from './password-hash'
+import { findUserByUsername, type User, updatePasswordHash } from './store'
+import { reserveLoginAttempt, throttleSubject } from './throttle'
+
+export interface LoginStores {
+  DB: D1Database
+  PASSWORD_PEPPER?: string
+}
+
+export interface LoginAttempt {
+  username: string
+  password: string
+  /** `CF-Connecting-IP`, when known. */
+  ip?: string
+  /** Where login_succeeded / login_failed / throttled go (src/audit), with how the login came. */
+  audit?: AuditSink
+  via?: 'password_grant' | 'form' | 'basic' | 'password_change'
+}
+
+const MAX_USERNAME_LENGTH = 256
+
+/** The one answer for unknown user, wrong password and disabled account (no account oracle). */
+export function badCredentials(code: 'invalid_grant' | 'invalid_credentials'): GatewayError {
+  return new GatewayError(
+    code,
+    'The username or password is incorrect.',
+    code === 'invalid_credentials' ? { challenge: { scheme: 'Basic' } } : {},
+  )
+}
+
+/**
+ * Checks a username and password with throttling: the attempt is reserved against the account (by
+ * submitted name, existing or not) and the client address before anything is derived, so a
+ * concurrent burst is evaluated no more often than the limits allow; an unknown name still costs
+ * one derivation; a success rehashes legacy or weaker hashes and does not count against the IP.
+ */
+export async function verifyLogin(
+  stores: LoginStores,
+  settings: Settings,
+  attempt: LoginAttempt,
+  failure: 'invalid_grant' | 'invalid_credentials',
+): Promise<User> {
+  const account = throttleSubject.account(attempt.username.slice(0, MAX_USERNAME_LENGTH))
+  const ip = attempt.ip ? throttleSubject.ip(attempt.ip) : undefined
+  // Until settled below, the reservation counts as a failure: if the lookup or the derivation
+  // throws, it stays one (fail closed, bounded by the window).
+  let reservation: Awaited<ReturnType<typeof reserveLoginAttempt>>
+  try {
+    reservation = await reserveLoginAttempt(stores.DB, settings.throttle, { account, ip })
+  } catch (error) {
+    // The submitted name is not recorded: people type passwords into username fields.
+    if (error instanceof GatewayError && error.code === 'rate_limited')
+      attempt.audit?.record({ type: 'throttled', outcome: 'failure', details: { via: attempt.via } })
+    throw error
+  }
+  const pepper = { pepper: stores.PASSWORD_PEPPER || undefined }
+  const user =
+    attempt.username.length > 0 && attempt.username.length <= MAX_USERNAME_LENGTH
+      ? await withStorage('user lookup', () => findUserByUsername(stores.DB, attempt.username))
+      : undefined
+  const result = user
+    ? await verifyPassword(attempt.password, user.passwordHash, pepper)
+    : await dummyVerify(attempt.password, pepper)
+  if (!user || !result.ok || user.disabled) {
+    await reservation.failed()
+    attempt.audit?.record({
+      type: 'login_failed',
+      outcome: 'failure',
+      subjectId: user?.id,
+      details: {
+        via: attempt.via,
+        reason: !user ? 'unknown_user' : user.disabled ? 'disabled' : 'bad_password',
+      },
+    })
+    throw badCredentials(failure)
+  }
+  await reservation.succeeded()
+  // Basic authenticates every proxied request: its successes belong to request logs, not to D1.
+  if (attempt.via !== 'basic')
+    attempt.audit?.record({
+      type: 'login_succeeded',
+      actorId: user.id,
+      subjectId: user.id,
+      details: { via: attempt.via, username: user.username },
+    })
+  if (result.needsRehash) {
+    const rehashed = await hashPassword(attempt.password, pepper)
+    await withStorage('password rehash', () => updatePasswordHash(stores.DB, user.id, rehashed, false))
+  }
+  return user
+}
