@@ -13,7 +13,7 @@ import { encodeFrontCoded } from '../src/users/front-coding'
 import { MAX_PASSWORD_CODE_POINTS, MIN_PASSWORD_CODE_POINTS } from '../src/users/password-policy'
 import { rankedCommonPasswords, selectCommonPasswords, TOP_N } from './lib/common-password-source'
 
-const OUT = new URL('../src/accounts/common-passwords.ts', import.meta.url)
+const OUT = new URL('../src/users/common-passwords.generated.ts', import.meta.url)
 
 const ranked = rankedCommonPasswords()
 const kept = selectCommonPasswords(ranked)

@@ -2,7 +2,7 @@
  * The browser face of registration: GET /auth/register shows the form, and a form POST from a
  * browser (Accept: text/html) gets a redirect to the login page on success or the form again with
  * the reason on failure. API clients (JSON, or a form without Accept: text/html) go on to
- * POST /auth/register in account.ts; both create the account with the same functions from there.
+ * POST /auth/register in routes.ts; both create the account with the same functions from there.
  */
 import { Hono } from 'hono'
 import type { AppBindings } from '../env'

@@ -56,7 +56,7 @@ export async function admitRegistration(c: Context<AppBindings>): Promise<void> 
 /**
  * Creates the account `fields` ({username, password}) describe, after `admitRegistration`. The
  * caller reads the fields through the capped reader (form.ts): here for JSON and API clients,
- * register-page.ts for the browser form.
+ * register-page-routes.ts for the browser form.
  */
 export async function createAccount(c: Context<AppBindings>, fields: Record<string, unknown>): Promise<User> {
   const { settings } = c.var.ctx.config

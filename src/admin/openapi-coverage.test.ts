@@ -2,7 +2,7 @@
  * The OpenAPI document against the app itself: every /auth and /admin route the Worker mounts is
  * documented, and nothing is documented that it does not serve. (The e2e walk in
  * test/e2e/admin-http.test.ts then calls each documented operation; this closes the other side,
- * an endpoint added to src/routes without a describeOperation.)
+ * an endpoint added to a room's routes without a describeOperation.)
  */
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../app'

@@ -1,6 +1,6 @@
 /**
  * The admin API, its OpenAPI document and its pages, all under /admin and all for role admin
- * (src/admin/common.ts says which credentials). The document covers /admin (from the
+ * (common.ts says which credentials). The document covers /admin (from the
  * declarations that also validate the requests) and /auth (auth-doc*.ts), and is served to admins
  * only: it maps every operation an attacker would probe, and nothing but operators needs it.
  */

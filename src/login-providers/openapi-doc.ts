@@ -1,6 +1,6 @@
 /**
  * External login providers and the caller's linked identities in the OpenAPI document. Their
- * handlers are plain Hono routes (src/login-providers/routes.ts, identities.ts). Every failure of a
+ * handlers are plain Hono routes (routes.ts, identities-routes.ts). Every failure of a
  * provider sign-in ends on the login page with a message, so those statuses are HTML; the
  * identity endpoints answer JSON (the list also as a page for browsers).
  */

@@ -1,7 +1,7 @@
 /**
  * The authorization server's endpoints in the OpenAPI document: /auth/authorize and its consent
  * form, UserInfo, the user's consent grants, and RP-initiated logout. Their handlers are plain Hono
- * routes (src/oauth/authorize-routes.ts, oidc.ts, end-session.ts); each status below is one they answer,
+ * routes (authorize-routes.ts, userinfo-routes.ts, end-session-routes.ts); each status below is one they answer,
  * and test/e2e/admin-openapi-cases-browser.ts walks them against the running gateway.
  */
 import * as z from 'zod/mini'

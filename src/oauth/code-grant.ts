@@ -80,7 +80,7 @@ export async function authorizationCodeGrant(
   form: URLSearchParams,
   auth: ClientAuthentication | undefined,
 ): Promise<CodeTokenResponse> {
-  // RFC 6749 §4.1.3: a public client names itself; a confidential one authenticates (client-auth.ts).
+  // RFC 6749 §4.1.3: a public client names itself; a confidential one authenticates (client-authentication.ts).
   if (!auth) throw invalidClient('The authorization_code grant requires client_id or client authentication.')
   const { client } = auth
   if (!client.grantTypes.includes('authorization_code'))

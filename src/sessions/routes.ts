@@ -1,6 +1,6 @@
 /**
  * Logout and session management for browsers: POST /auth/logout with the session cookie (the
- * bearer version in account.ts answers when an Authorization header is sent; logout-all is there
+ * bearer version in accounts/routes.ts answers when an Authorization header is sent; logout-all is there
  * too and takes either credential),
  * GET /auth/sessions, DELETE /auth/sessions/{id}, and POST /auth/sessions/{id}/end, the same as
  * DELETE for the HTML page's forms (HTML forms can only GET and POST).
