@@ -21,6 +21,7 @@ export default defineConfig({
       miniflare: {
         bindings: {
           UPSTREAM_URL: inject('upstreamOrigin'),
+          MCP_UPSTREAM_URL: inject('upstreamOrigin'),
           ISSUER: 'http://gateway.test',
           SIGNING_KEYS: await testSigningKeys(),
           // As `npm start` sets it in .dev.vars: the tests register users (wrangler.toml ships it off).

@@ -7,6 +7,7 @@ import type { AppBindings } from './env'
 import { healthRoutes } from './http/health-routes'
 import { identityRoutes } from './login-providers/identities-routes'
 import { providerLoginRoutes } from './login-providers/routes'
+import { protectedResourceRoutes } from './mcp/well-known-routes'
 import { authorizeRoutes } from './oauth/authorize-routes'
 import { endSessionRoutes } from './oauth/end-session-routes'
 import { tokenRoutes } from './oauth/token-routes'
@@ -40,6 +41,7 @@ export function createApp(): Hono<AppBindings> {
   app.use('*', gatewayContext())
   app.route('/', healthRoutes)
   app.route('/', wellKnownRoutes)
+  app.route('/', protectedResourceRoutes)
   app.route('/', tokenRoutes)
   app.route('/', pageAssetRoutes)
   app.route('/', loginRoutes)

@@ -19,6 +19,11 @@ export interface CredentialInput {
   apiKeyParam: string
   issuers: readonly string[]
   strictRevocation: boolean
+  /**
+   * The `aud` our access tokens must carry here: an MCP route's resource (RFC 8707); without it
+   * the gateway's own audience (SETTINGS.audience).
+   */
+  audience?: string
   waitUntil: (promise: Promise<unknown>) => void
   /** Where failed logins and key uses are recorded (src/audit/record.ts); none in a re-check. */
   audit?: AuditSink

@@ -27,7 +27,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['pages', 'credential-input.ts'],
   // Concept rooms and the two chains, entered through their index.ts.
   ['revocation', 'users'],
-  ['tokens'],
+  ['tokens', 'mcp'],
   ['sessions'],
   ['api-keys'],
   ['authn'],

@@ -39,22 +39,29 @@ export function claimsForeignIssuer(token: string, issuer: string): boolean {
   }
 }
 
-// One cache per imported key ring: removing a key from SIGNING_KEYS (a new ring) drops every
-// token verified with the old ring at once.
-const caches = new WeakMap<KeyRing, VerifiedTokenCache>()
+// One cache per imported key ring and audience: removing a key from SIGNING_KEYS (a new ring)
+// drops every token verified with the old ring at once, and a token verified for one audience (an
+// MCP resource) is never found in the cache of another (the gateway's own, another resource).
+const caches = new WeakMap<KeyRing, Map<string, VerifiedTokenCache>>()
 
-function cacheFor(ring: KeyRing): VerifiedTokenCache {
-  let cache = caches.get(ring)
+function cacheFor(ring: KeyRing, audience: string): VerifiedTokenCache {
+  let byAudience = caches.get(ring)
+  if (!byAudience) {
+    byAudience = new Map()
+    caches.set(ring, byAudience)
+  }
+  let cache = byAudience.get(audience)
   if (!cache) {
     cache = new VerifiedTokenCache()
-    caches.set(ring, cache)
+    byAudience.set(audience, cache)
   }
   return cache
 }
 
-// Tokens that failed for good (bad signature, malformed, wrong issuer...), per key ring, so a
-// client repeating a bad token costs one verification, not one per request. Bounded: at most
-// REJECTED_CAPACITY entries of at most MAX_REMEMBERED_REJECTION characters (~20 MB worst case).
+// Tokens that failed for good (bad signature, malformed, wrong issuer or audience...), per key ring
+// and audience (a token refused for one audience may be good for another), so a client repeating a
+// bad token costs one verification, not one per request. Bounded: at most REJECTED_CAPACITY
+// entries of at most MAX_REMEMBERED_REJECTION characters (~20 MB worst case) per ring.
 const REJECTED_CAPACITY = 10_000
 const MAX_REMEMBERED_REJECTION = 2048
 const rejections = new WeakMap<KeyRing, Map<string, GatewayError>>()
@@ -68,13 +75,13 @@ function rejectedFor(ring: KeyRing): Map<string, GatewayError> {
   return map
 }
 
-function rememberRejection(ring: KeyRing, token: string, error: GatewayError): void {
+function rememberRejection(ring: KeyRing, key: string, error: GatewayError): void {
   const map = rejectedFor(ring)
   if (map.size >= REJECTED_CAPACITY) {
     const oldest = map.keys().next()
     if (!oldest.done) map.delete(oldest.value)
   }
-  map.set(token, error)
+  map.set(key, error)
 }
 
 /** Loader for our own access tokens (`jwt`). */
@@ -85,23 +92,26 @@ export async function loadBearerJwt(input: CredentialInput): Promise<Principal |
   if (input.credentials.includes('external_jwt') && claimsForeignIssuer(token, input.config.issuer))
     return undefined
   const ring = await loadKeyRing(input.env.SIGNING_KEYS)
-  const cache = cacheFor(ring)
+  const { settings } = input.config
+  const audience = input.audience ?? settings.audience
+  const cache = cacheFor(ring, audience)
   const now = Math.floor(Date.now() / 1000)
   let principal = cache.get(token, now)
   if (!principal) {
-    const rejected = rejectedFor(ring).get(token)
+    // The default audience's rejections are keyed by the token alone (the common case, no copy).
+    const rejectionKey = input.audience === undefined ? token : `${input.audience} ${token}`
+    const rejected = rejectedFor(ring).get(rejectionKey)
     if (rejected) throw rejected
-    const { settings } = input.config
     try {
       principal = await verifyAccessToken(token, ring, {
         issuer: input.config.issuer,
-        audience: settings.audience,
+        audience,
         clockSkewSeconds: settings.clock_skew_seconds,
         maxLifetimeSeconds: settings.access_token_ttl_seconds,
       })
     } catch (error) {
       if (isPermanentFailure(error) && token.length <= MAX_REMEMBERED_REJECTION)
-        rememberRejection(ring, token, error as GatewayError)
+        rememberRejection(ring, rejectionKey, error as GatewayError)
       throw error
     }
     cache.set(token, principal)

@@ -43,6 +43,8 @@ export interface CompiledRoute extends RouteConfig {
   spellings: (string | undefined)[]
   /** A templated path without `{rest*}`: matches only its own depth. */
   exact: boolean
+  /** An MCP route's RFC 8707 resource (normalized, no trailing slash); undefined otherwise. */
+  resource: string | undefined
 }
 
 export interface GatewayConfig {
@@ -55,6 +57,8 @@ export interface GatewayConfig {
   stripRequestHeaders: ReadonlySet<string>
   /** LOGIN_PROVIDERS by name, in configured order (the login page's buttons). */
   loginProviders: ReadonlyMap<string, LoginProviderConfig>
+  /** The MCP routes by their resource identifier (RFC 8707), in route order. */
+  mcpResources: ReadonlyMap<string, CompiledRoute>
 }
 
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] }
@@ -73,6 +77,7 @@ function compileRoute(
   route: RouteConfig,
   index: number,
   env: ConfigVars,
+  issuer: string,
   problems: string[],
 ): CompiledRoute | undefined {
   const at = `ROUTES[${index}]`
@@ -114,7 +119,51 @@ function compileRoute(
     if (!allowsMethod(route.methods, method))
       problems.push(`${at}.method_rules.${method}: the route does not allow ${method} (add it to methods)`)
   }
-  return { ...route, index, upstreamOrigin, prefixKeys, spellings, exact }
+  const resource = mcpResource(route, issuer, at, problems)
+  return { ...route, index, upstreamOrigin, prefixKeys, spellings, exact, resource }
+}
+
+/**
+ * An RFC 8707 resource identifier as the gateway compares it: an absolute http(s) URL without
+ * fragment, query or trailing slash (clients disagree on the slash; the spec's examples have none).
+ * Undefined when `value` is not one.
+ */
+export function normalizeResource(value: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return undefined
+  }
+  if (!/^https?:$/.test(url.protocol) || url.hash !== '' || url.search !== '' || value.includes('#'))
+    return undefined
+  if (url.username !== '' || url.password !== '') return undefined
+  return url.href.replace(/\/+$/, '')
+}
+
+function mcpResource(route: RouteConfig, issuer: string, at: string, problems: string[]): string | undefined {
+  if (!route.mcp) {
+    if (route.resource !== undefined)
+      problems.push(`${at}.resource: only an MCP route (mcp = true) has a resource`)
+    if (route.mcp_rules.length > 0)
+      problems.push(`${at}.mcp_rules: only an MCP route (mcp = true) has mcp_rules`)
+    return undefined
+  }
+  // RFC 8707 / MCP: the server's token is never handed on (no token passthrough).
+  if (route.forward_authorization)
+    problems.push(
+      `${at}.forward_authorization: an MCP route never forwards the client's token (no token passthrough)`,
+    )
+  if (!route.credentials.includes('jwt') || route.credentials.some((kind) => kind !== 'jwt'))
+    problems.push(`${at}.credentials: an MCP route accepts only the gateway's access tokens (["jwt"])`)
+  if (/[{}]/.test(route.path))
+    problems.push(`${at}.path: an MCP route's path is a plain path, not a template`)
+  const resource = normalizeResource(
+    route.resource ?? `${new URL(issuer || 'http://invalid').origin}${route.path}`,
+  )
+  if (resource === undefined)
+    problems.push(`${at}.resource: must be an absolute http(s) URL without query or fragment`)
+  return resource
 }
 
 /**
@@ -159,6 +208,18 @@ function findDuplicates(routes: readonly CompiledRoute[], problems: string[]): v
       }
       seen.set(`${at} ${method}`, route)
     }
+  }
+}
+
+/** Two MCP routes with one resource would accept each other's tokens. */
+function findDuplicateResources(routes: readonly CompiledRoute[], problems: string[]): void {
+  const seen = new Map<string, CompiledRoute>()
+  for (const route of routes) {
+    if (!route.resource) continue
+    const earlier = seen.get(route.resource)
+    if (earlier)
+      problems.push(`ROUTES[${route.index}].resource: "${route.resource}" is ROUTES[${earlier.index}]'s too`)
+    else seen.set(route.resource, route)
   }
 }
 
@@ -215,10 +276,11 @@ export function parseConfig(env: ConfigVars): ConfigResult {
   list.forEach((input, index) => {
     const route = routeSchema.safeParse(input)
     if (!route.success) return
-    const result = compileRoute(route.data, index, env, problems)
+    const result = compileRoute(route.data, index, env, issuer, problems)
     if (result) compiled.push(result)
   })
   findDuplicates(compiled, problems)
+  findDuplicateResources(compiled, problems)
   const names = new Set(settings.success ? settings.data.external_issuers.map((issuer) => issuer.name) : [])
   for (const route of compiled) {
     if (settings.success) {
@@ -241,6 +303,7 @@ export function parseConfig(env: ConfigVars): ConfigResult {
     roleClosure: buildRoleClosure(settings.data.role_hierarchy),
     stripRequestHeaders: new Set(settings.data.strip_request_headers),
     loginProviders: new Map(providers.data.map((provider) => [provider.name, provider])),
+    mcpResources: new Map(compiled.flatMap((route) => (route.resource ? [[route.resource, route]] : []))),
   }
   return { ok: true, config }
 }

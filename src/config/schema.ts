@@ -68,6 +68,22 @@ const rule = z.strictObject({
   any_of: z.optional(anyOf),
 })
 
+/**
+ * One `mcp_rules` entry: a JSON-RPC method of an MCP server (and, for tools/resources/prompts, the
+ * tool, resource or prompt name) → what calling it requires, on top of the route's own rule.
+ */
+export const mcpRuleSchema = z.strictObject({
+  method: z
+    .string()
+    .check(z.regex(/^[A-Za-z0-9_./-]{1,128}$/, 'must be a JSON-RPC method name like "tools/call"')),
+  /** `Mcp-Name`: a tool, prompt or resource; without it the rule covers every name of the method. */
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  roles: z._default(z.array(roleName), []),
+  scopes: z._default(z.array(scopeName), []),
+})
+
+export type McpRule = z.output<typeof mcpRuleSchema>
+
 export const routeSchema = z.strictObject({
   path: z.string().check(z.startsWith('/', 'must start with "/"'), z.maxLength(1024)),
   /**
@@ -125,6 +141,15 @@ export const routeSchema = z.strictObject({
    * whole route: a method that apps may call goes in a route of its own (`methods`).
    */
   delegated: z._default(z.enum(DELEGATED), 'allow'),
+  /**
+   * A Model Context Protocol server (Streamable HTTP): tokens must name `resource` as their
+   * audience (RFC 8707), refusals are JSON-RPC errors, and `mcp_rules` decide per method and tool
+   * (docs/mcp.md).
+   */
+  mcp: z._default(z.boolean(), false),
+  /** The RFC 8707 resource identifier; default ISSUER + the route's path. Only with `mcp`. */
+  resource: z.optional(z.string().check(z.maxLength(2048))),
+  mcp_rules: z._default(z.array(mcpRuleSchema).check(z.maxLength(1000)), []),
 })
 
 export const throttleSchema = z.strictObject({
@@ -218,6 +243,11 @@ export const settingsSchema = z
      * revocation ends the socket within this, plus the revocation's own propagation bound.
      */
     websocket_recheck_seconds: integer(1, 3_600, 30),
+    /**
+     * The largest JSON-RPC body an MCP route reads to decide on it (src/mcp/json-rpc.ts); a larger
+     * one is 413, never forwarded unjudged. A tool call's arguments are rarely past a few KiB.
+     */
+    mcp_max_body_bytes: integer(1_024, 10 * 1024 * 1024, 1024 * 1024),
     /**
      * Minting an API key needs an access token whose `auth_time` is at most this old (RFC 9470
      * `max_age`): a stolen short-lived token must not turn into a long-lived key.

@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   invalid_scope: 400,
+  // RFC 8707 §2: the `resource` is not one this authorization server issues tokens for.
+  invalid_target: 400,
   // RFC 6750 §3.1 resource-server errors.
   invalid_token: 401,
   insufficient_scope: 403,
@@ -18,6 +20,10 @@ export const ERROR_STATUS = {
   insufficient_user_authentication: 401,
   // Gateway errors.
   invalid_path: 400,
+  /** MCP Streamable HTTP: the Mcp-Method / Mcp-Name headers contradict the JSON-RPC body. */
+  header_mismatch: 400,
+  /** A body the gateway must judge but cannot (MCP: compressed, not JSON, a batch, duplicate keys). */
+  unsupported_body: 400,
   invalid_credentials: 401,
   forbidden: 403,
   /** A session-authenticated unsafe request from another origin (src/sessions/csrf.ts). */
@@ -50,6 +56,8 @@ export type Challenge =
       description?: string
       scope?: string
       maxAge?: number
+      /** RFC 9728 §5.1: where the protected resource's metadata is (MCP routes). */
+      resourceMetadata?: string
     }
   | { scheme: 'Basic' }
   | { scheme: 'ApiKey' }
@@ -63,7 +71,15 @@ export interface GatewayErrorOptions {
   allow?: readonly string[]
   /** Logged with the request id, never sent to the client. */
   cause?: unknown
+  /**
+   * Answer as a JSON-RPC error response with this id (an MCP route: its clients read the body as
+   * JSON-RPC); the status and headers stay the same.
+   */
+  jsonRpcId?: JsonRpcId
 }
+
+/** A JSON-RPC request id; null when the request's could not be read. */
+export type JsonRpcId = string | number | null
 
 /**
  * A failure the client may see: a code from the closed set above (its HTTP status follows), a
@@ -82,6 +98,7 @@ export class GatewayError extends Error {
   readonly challenge?: Challenge | readonly Challenge[]
   readonly retryAfter?: number
   readonly allow?: readonly string[]
+  readonly jsonRpcId?: JsonRpcId
 
   /** `description` is shown to the client: it must never contain a token, password or secret. */
   constructor(code: ErrorCode, description: string, options: GatewayErrorOptions = {}) {
@@ -90,6 +107,7 @@ export class GatewayError extends Error {
     this.code = code
     this.status = ERROR_STATUS[code]
     this.challenge = options.challenge
+    if (options.jsonRpcId !== undefined) this.jsonRpcId = options.jsonRpcId
     this.retryAfter = options.retryAfter
     this.allow = options.allow
   }

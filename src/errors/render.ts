@@ -12,6 +12,7 @@ export function formatChallenge(challenge: Challenge, realm: string): string {
   if (challenge.scheme === 'Basic') return `Basic realm=${quote(realm)}, charset="UTF-8"`
   if (challenge.scheme === 'ApiKey') return `ApiKey realm=${quote(realm)}`
   const parts = [`realm=${quote(realm)}`]
+  if (challenge.resourceMetadata) parts.push(`resource_metadata=${quote(challenge.resourceMetadata)}`)
   if (challenge.error) parts.push(`error=${quote(challenge.error)}`)
   if (challenge.description) parts.push(`error_description=${quote(challenge.description)}`)
   if (challenge.scope) parts.push(`scope=${quote(challenge.scope)}`)
@@ -67,6 +68,26 @@ export function renderError(error: unknown, requestId: string, realm: string = D
   if (status === 405) headers.allow = (known?.allow ?? []).join(', ')
   if (known?.retryAfter !== undefined)
     headers['retry-after'] = String(Math.max(1, Math.ceil(known.retryAfter)))
-  const body = JSON.stringify({ error: code, error_description: description, request_id: requestId })
+  const fields = { error: code, error_description: description, request_id: requestId }
+  const body =
+    known?.jsonRpcId === undefined
+      ? JSON.stringify(fields)
+      : JSON.stringify({
+          jsonrpc: '2.0',
+          id: known.jsonRpcId,
+          error: { code: jsonRpcCode(status), message: description, data: fields },
+        })
   return new Response(body, { status, headers })
+}
+
+/**
+ * The JSON-RPC error code of an MCP refusal: -32600 (Invalid Request) for what the client sent
+ * wrong, -32603 (Internal error) for the gateway's own failures, and for the HTTP refusals an
+ * implementation-defined server error (JSON-RPC 2.0 §5.1 reserves -32000 to -32099): -32000 minus
+ * the last two digits of the status (401 → -32001, 403 → -32003, 429 → -32029).
+ */
+function jsonRpcCode(status: number): number {
+  if (status >= 500) return -32603
+  if (status === 400 || status === 413) return -32600
+  return -32000 - (status % 100)
 }

@@ -32,6 +32,8 @@ export interface AuthorizationCodeInput {
   /** Authentication methods (RFC 8176), e.g. ["pwd"]. */
   amr?: readonly string[]
   browserSessionId?: string
+  /** The RFC 8707 resource the tokens will be for (an MCP route's); absent: the gateway's audience. */
+  resource?: string
 }
 
 export interface IssuedAuthorizationCode {
@@ -78,6 +80,7 @@ export async function issueAuthorizationCode(
       browser_session_id: input.browserSessionId ?? null,
       issued_at: now,
       expires_at: expiresAt,
+      resource: input.resource ?? null,
     }),
   )
   return { code, expiresAt }

@@ -9,7 +9,8 @@ import { parseScope } from '../authz/scopes'
 import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
 import { isGatewayError } from '../errors/gateway-error'
-import { findClient, type OAuthClient } from './client-store'
+import { resolveResource } from '../mcp'
+import { findClient, isSelfRegistered, type OAuthClient } from './client-store'
 import { isS256Challenge, PKCE_METHOD } from './pkce'
 import { matchRedirectUri } from './redirect-uri'
 
@@ -25,6 +26,7 @@ export type AuthorizeErrorCode =
   | 'login_required'
   | 'consent_required'
   | 'interaction_required'
+  | 'invalid_target'
   | 'request_not_supported'
   | 'request_uri_not_supported'
 
@@ -44,6 +46,8 @@ export interface AuthorizationRequest {
   loginHint?: string
   /** `login_after`: only a sign-in at or after this time (unix seconds) counts (interaction.ts). */
   loginAfter?: number
+  /** RFC 8707: the MCP resource the tokens will be for; absent: the gateway's own audience. */
+  resource?: string
 }
 
 /**
@@ -98,6 +102,8 @@ export async function validateAuthorizationRequest(
   db: D1Database,
   params: URLSearchParams,
   now = nowSeconds(),
+  /** The configured MCP resources (GatewayConfig.mcpResources), for RFC 8707 `resource`. */
+  resources: ReadonlyMap<string, unknown> = new Map(),
 ): Promise<AuthorizeValidation> {
   const clientId = single(params, 'client_id')
   if (clientId === undefined || clientId === null || !CLIENT_ID.test(clientId))
@@ -120,6 +126,7 @@ export async function validateAuthorizationRequest(
     ...(typeof state === 'string' && state.length <= MAX_STATE ? { state } : {}),
   })
   for (const name of params.keys()) {
+    if (name === 'resource') continue // RFC 8707 allows several; resolveResource refuses them
     if (params.getAll(name).length > 1)
       return back('invalid_request', `The parameter "${name.slice(0, 40)}" is repeated.`)
   }
@@ -164,6 +171,16 @@ export async function validateAuthorizationRequest(
   if (loginHint !== null && loginHint.length > MAX_LOGIN_HINT)
     return back('invalid_request', 'The login_hint is too long.')
 
+  let resource: string | undefined
+  try {
+    resource = resolveResource(params.getAll('resource'), resources, {
+      selfRegistered: isSelfRegistered(client),
+    })
+  } catch (error) {
+    if (isGatewayError(error)) return back('invalid_target', error.message)
+    throw error
+  }
+
   const loginAfterText = params.get(LOGIN_AFTER)
   if (loginAfterText !== null && !(/^\d{1,10}$/.test(loginAfterText) && Number(loginAfterText) <= now))
     return back('invalid_request', `${LOGIN_AFTER} must be a past time in seconds.`)
@@ -181,6 +198,7 @@ export async function validateAuthorizationRequest(
       ...(maxAgeText !== null ? { maxAge: Number(maxAgeText) } : {}),
       ...(loginHint !== null ? { loginHint } : {}),
       ...(loginAfterText !== null ? { loginAfter: Number(loginAfterText) } : {}),
+      ...(resource !== undefined ? { resource } : {}),
     },
   }
 }

@@ -94,6 +94,7 @@ async function issue(
     authTime: user.authTime,
     amr: user.amr,
     browserSessionId: user.browserSessionId,
+    resource: request.resource,
   })
   return back(context, request, { code, state: request.state })
 }
@@ -122,7 +123,7 @@ export async function authorize(
   user: AuthorizingUser | undefined,
   now = nowSeconds(),
 ): Promise<AuthorizeOutcome> {
-  const validation = await validateAuthorizationRequest(context.db, params, now)
+  const validation = await validateAuthorizationRequest(context.db, params, now, context.config.mcpResources)
   if (!validation.ok) return refused(context, validation)
   const { request } = validation
   const scopes = user ? capScopes(context, request, user) : []
@@ -193,7 +194,12 @@ export async function answerConsent(
   user: AuthorizingUser,
   approve: boolean,
 ): Promise<AuthorizeOutcome> {
-  const validation = await validateAuthorizationRequest(context.db, params)
+  const validation = await validateAuthorizationRequest(
+    context.db,
+    params,
+    undefined,
+    context.config.mcpResources,
+  )
   if (!validation.ok) return refused(context, validation)
   return approve
     ? approveAuthorization(context, validation.request, user)

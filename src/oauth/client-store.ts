@@ -26,6 +26,16 @@ export interface OAuthClient {
   /** Browser origins, besides the redirect URIs' own, allowed CORS on the token endpoints. */
   allowedOrigins: string[]
   disabled: boolean
+  /**
+   * Registered by the client itself (an MCP client: RFC 7591 dynamic registration), not by the
+   * operator: never first_party, and an authorization request without `resource` is for the MCP
+   * server (mcp/resource.ts).
+   */
+  selfRegistered?: boolean
+}
+
+export function isSelfRegistered(client: Pick<OAuthClient, 'selfRegistered'>): boolean {
+  return client.selfRegistered === true
 }
 
 interface ClientRow {

@@ -10,6 +10,7 @@ import { sha256Hex } from '../crypto/bytes'
 import { withStorage } from '../db/errors'
 import { nowSeconds, parseStringList } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
+import { assertSameResource } from '../mcp'
 import {
   createRefreshToken,
   type GrantContext,
@@ -103,6 +104,8 @@ export async function authorizationCodeGrant(
   }
   if (row.expires_at <= nowSeconds()) throw invalidGrant(BAD_CODE)
   await assertBindings(row, client.clientId, redirectUri, verifier)
+  // RFC 8707 §2.2: the token request may name the resource again; it must be the code's.
+  assertSameResource(form.getAll('resource'), row.resource)
   const user = await withStorage('user lookup', () => findUserById(context.db, row.user_id))
   if (!user || user.disabled) throw invalidGrant(BAD_CODE)
 
@@ -144,6 +147,7 @@ async function issueFromCode(
         ttlSeconds: settings.refresh_token_ttl_seconds,
         authTime: row.auth_time,
         firstParty: client.firstParty,
+        resource: row.resource ?? undefined,
       })
     : undefined
   // A family without refresh tokens still records the access token, so a replay can deny it.
@@ -155,6 +159,7 @@ async function issueFromCode(
     refreshToken: session?.token,
     authTime: row.auth_time,
     firstParty: client.firstParty,
+    resource: row.resource ?? undefined,
   })
   // A replay that ran between our redemption and the writes above could not see them; it left
   // its mark, so we end the session ourselves. Either it saw our writes or we see its mark.

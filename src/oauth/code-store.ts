@@ -17,6 +17,8 @@ export interface AuthorizationCodeRow {
   used_at: number | null
   family_id: string | null
   replayed_at: number | null
+  /** The RFC 8707 resource the client asked for (migration 0012); NULL: the gateway's audience. */
+  resource: string | null
 }
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeRow, 'used_at' | 'family_id' | 'replayed_at'>
@@ -25,8 +27,8 @@ export async function insertAuthorizationCode(db: D1Database, code: NewAuthoriza
   await db
     .prepare(
       `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce,
-         auth_time, amr, browser_session_id, issued_at, expires_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+         auth_time, amr, browser_session_id, issued_at, expires_at, resource)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
     )
     .bind(
       code.code_hash,
@@ -41,6 +43,7 @@ export async function insertAuthorizationCode(db: D1Database, code: NewAuthoriza
       code.browser_session_id,
       code.issued_at,
       code.expires_at,
+      code.resource,
     )
     .run()
 }

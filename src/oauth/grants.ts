@@ -3,6 +3,7 @@ import { grantScopes, IDENTITY_SCOPES, parseScope, scopesForRoles } from '../aut
 import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
+import { assertSameResource } from '../mcp'
 import {
   assertRotationStillLive,
   createRefreshToken,
@@ -145,6 +146,8 @@ export async function refreshGrant(
   const token = required(form, 'refresh_token')
   const requested = parseScope(form.get('scope'))
   const row = await findUsableRefreshToken(context.db, token, auth?.client.clientId)
+  // A refresh keeps the grant's resource (RFC 8707 §2.2: naming another is invalid_target).
+  assertSameResource(form.getAll('resource'), row.resource)
   const original = row.scope.split(' ').filter(Boolean)
   // The scope can only narrow (RFC 6749 §6).
   if (requested?.some((scope) => !original.includes(scope))) {
@@ -181,6 +184,7 @@ export async function refreshGrant(
     refreshToken: outcome.successor,
     authTime: row.auth_time ?? undefined,
     firstParty,
+    resource: row.resource ?? undefined,
   })
   // A logout-all or logout that committed while this refresh ran must win: see the function.
   await assertRotationStillLive(context.db, outcome.successorHash)

@@ -5,7 +5,8 @@ export interface ForwardOptions {
   /** Route origin + canonical path + raw query; never derived from the client's Host. */
   url: string
   headers: Headers
-  body: ReadableStream | null
+  /** The client's stream, or the bytes a stage already read (an MCP message). */
+  body: ReadableStream | Uint8Array | null
   timeoutMs: number
 }
 

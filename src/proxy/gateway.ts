@@ -8,6 +8,7 @@ import { assertionFor, loadKeyRing } from '../tokens'
 import { explainOutcome } from './explanation'
 import { forwardRequest } from './forward'
 import { buildUpstreamHeaders } from './headers'
+import { judgeMcpRequest } from './mcp'
 import { clientResponse, GATEWAY_COOKIES } from './response'
 import { decideRequest, type StageOutcome } from './stages'
 import { principalRecheck } from './websocket-recheck'
@@ -115,10 +116,13 @@ export interface ProxyContext {
 export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
   const { config, requestId, request, env } = proxy
   const authenticatedAtMs = Date.now() // a WebSocket's re-check compares against this
-  const outcome = await decideRequest(
+  let outcome = await decideRequest(
     { request, env, config, waitUntil: proxy.waitUntil, audit: proxy.audit },
     (request, route, error) => loginRedirectFor(request, route.credentials, error, config.issuer),
   )
+  // An MCP server's message is read and judged (mcp.ts); its bytes are what is forwarded.
+  let mcpBody: Uint8Array | undefined
+  if (outcome.route?.resource) ({ outcome, body: mcpBody } = await judgeMcpRequest(request, outcome, config))
   if (outcome.stage !== 'allowed') {
     if (config.settings.log_level === 'debug')
       logEvent('debug', 'request_denied', {
@@ -165,7 +169,7 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
         ? stripQueryParam(target.query, route.api_key_param)
         : target.query),
     headers,
-    body: request.method === 'GET' || request.method === 'HEAD' ? null : request.body,
+    body: mcpBody ?? (request.method === 'GET' || request.method === 'HEAD' ? null : request.body),
     timeoutMs: route.timeout_ms,
   })
   if (upstream.webSocket) {

@@ -67,6 +67,7 @@ export function loadRoutePrincipal(input: IdentityInput): Promise<Principal> {
     apiKeyParam: route.api_key_param,
     issuers: route.issuers,
     strictRevocation: route.revocation === 'strict',
+    audience: route.resource,
     waitUntil: input.waitUntil,
     observeOnly: input.observeOnly,
     audit: input.observeOnly ? undefined : input.audit,

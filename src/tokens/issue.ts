@@ -43,6 +43,8 @@ export async function issueTokenResponse(
     authTime?: number
     /** First-party (docs/authorization-server.md); without it the token is delegated. */
     firstParty: boolean
+    /** The token's `aud` when it is for an MCP resource (RFC 8707); default SETTINGS.audience. */
+    resource?: string
   },
 ): Promise<TokenResponse> {
   const { config } = context
@@ -60,7 +62,7 @@ export async function issueTokenResponse(
       authTime: options.authTime,
       firstParty: options.firstParty,
     },
-    { issuer: config.issuer, audience: config.settings.audience, ttlSeconds: ttl },
+    { issuer: config.issuer, audience: options.resource ?? config.settings.audience, ttlSeconds: ttl },
   )
   if (options.sessionId) {
     const sessionId = options.sessionId

@@ -24,6 +24,8 @@ export interface RefreshTokenRow {
   auth_time: number | null
   /** 1: the family issues first-party tokens; 0 (the default): delegated ones (migration 0011). */
   first_party: number
+  /** The RFC 8707 resource its access tokens are for (`aud`); NULL: the gateway's (migration 0012). */
+  resource: string | null
 }
 
 export async function findRefreshToken(
@@ -47,13 +49,15 @@ export interface NewRefreshToken {
   expiresAt: number
   authTime?: number
   firstParty: boolean
+  /** An MCP resource (RFC 8707); absent: the gateway's own audience. */
+  resource?: string
 }
 
 function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
+      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party, resource)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
     )
     .bind(
       token.tokenHash,
@@ -66,6 +70,7 @@ function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D
       token.expiresAt,
       token.authTime ?? null,
       token.firstParty ? 1 : 0,
+      token.resource ?? null,
     )
 }
 
@@ -98,8 +103,8 @@ export async function rotateRefreshToken(
       .bind(parent.tokenHash, now, successor.tokenHash),
     db
       .prepare(
-        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party)
-         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE ${linked}`,
+        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party, resource)
+         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE ${linked}`,
       )
       .bind(
         parent.tokenHash,
@@ -112,6 +117,7 @@ export async function rotateRefreshToken(
         successor.expiresAt,
         successor.authTime ?? null,
         successor.firstParty ? 1 : 0,
+        successor.resource ?? null,
       ),
     db
       .prepare(

@@ -34,6 +34,8 @@ export async function createRefreshToken(
     authTime?: number
     /** Recorded on every row of the family; without it the family's tokens are delegated. */
     firstParty: boolean
+    /** The family's RFC 8707 resource, kept by every refresh (absent: the gateway's audience). */
+    resource?: string
   },
 ): Promise<{ token: string; familyId: string }> {
   const token = randomToken(REFRESH_TOKEN_PREFIX, 32)
@@ -48,6 +50,7 @@ export async function createRefreshToken(
       expiresAt: nowSeconds() + input.ttlSeconds,
       authTime: input.authTime,
       firstParty: input.firstParty,
+      resource: input.resource,
     }),
   )
   return { token, familyId }
@@ -126,6 +129,7 @@ export async function rotate(
         // A refresh is not an authentication: the session keeps the time of its login.
         authTime: row.auth_time ?? undefined,
         firstParty: row.first_party === 1,
+        resource: row.resource ?? undefined,
       },
     ),
   )

@@ -57,7 +57,13 @@ export interface IssuedCode {
 export async function issueCode(
   clientId: string,
   userId: string,
-  options: { scopes?: string[]; nonce?: string; redirectUri?: string; authTime?: number } = {},
+  options: {
+    scopes?: string[]
+    nonce?: string
+    redirectUri?: string
+    authTime?: number
+    resource?: string
+  } = {},
 ): Promise<IssuedCode> {
   const { verifier, challenge } = await pkcePair()
   const authTime = options.authTime ?? nowSeconds() - 5
@@ -71,6 +77,7 @@ export async function issueCode(
     nonce: options.nonce,
     authTime,
     amr: ['pwd'],
+    resource: options.resource,
   })
   return { code, verifier, authTime }
 }
