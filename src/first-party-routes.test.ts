@@ -15,6 +15,8 @@ const NOT_ACCOUNT_MANAGING: Readonly<Record<string, string>> = {
   'GET /.well-known/jwks.json': 'public metadata',
   'GET /.well-known/oauth-authorization-server': 'public metadata',
   'GET /.well-known/openid-configuration': 'public metadata',
+  'GET /.well-known/oauth-protected-resource': 'public metadata (RFC 9728, MCP servers)',
+  'GET /.well-known/oauth-protected-resource/*': 'public metadata (RFC 9728, MCP servers)',
   'GET /auth/assets/gateway.css': 'the pages’ stylesheet',
   'GET /auth/authorize': 'the browser session itself (first-party) drives it',
   'POST /auth/authorize': 'the consent form: browser session and CSRF token',

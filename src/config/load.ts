@@ -158,9 +158,9 @@ function mcpResource(route: RouteConfig, issuer: string, at: string, problems: s
     problems.push(`${at}.credentials: an MCP route accepts only the gateway's access tokens (["jwt"])`)
   if (/[{}]/.test(route.path))
     problems.push(`${at}.path: an MCP route's path is a plain path, not a template`)
-  const resource = normalizeResource(
-    route.resource ?? `${new URL(issuer || 'http://invalid').origin}${route.path}`,
-  )
+  // Without a valid ISSUER (reported on its own) there is no default to derive.
+  if (route.resource === undefined && !isHttpUrl(issuer)) return undefined
+  const resource = normalizeResource(route.resource ?? `${new URL(issuer).origin}${route.path}`)
   if (resource === undefined)
     problems.push(`${at}.resource: must be an absolute http(s) URL without query or fragment`)
   return resource
