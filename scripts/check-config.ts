@@ -5,7 +5,12 @@
  */
 import { parseArgs } from 'node:util'
 import { describeError, fail, info, scriptArgs, wantsHelp } from './lib/cli'
-import { checkConfig, loginProviderNotes, openRegistrationWarning } from './lib/wrangler-config'
+import {
+  checkConfig,
+  environmentOverrides,
+  loginProviderNotes,
+  openRegistrationWarning,
+} from './lib/wrangler-config'
 
 const HELP = `Usage: npm run check-config [-- --env NAME] [--config PATH]
 
@@ -17,7 +22,7 @@ every var a route's "upstream" names) with the same validator the Worker runs, o
   --config, -c PATH  wrangler config file (default: wrangler.toml)
   --help, -h         this help
 
-UPSTREAM_URL and ISSUER in the environment override the file, as \`npm start\` does.
+UPSTREAM_URL, MCP_UPSTREAM_URL and ISSUER in the environment override the file, as \`npm start\` does.
 Prints every problem with its field and exits 1, or "configuration OK: N routes" and exits 0.
 
 Lists the secret each LOGIN_PROVIDERS entry needs, and warns about providers on loopback (the
@@ -45,11 +50,7 @@ function main(): void {
   } catch (error) {
     fail(`${describeError(error)}\n\n${HELP}`, 2)
   }
-  const overrides: Record<string, string> = {}
-  for (const name of ['UPSTREAM_URL', 'ISSUER'] as const) {
-    const value = process.env[name]
-    if (value) overrides[name] = value
-  }
+  const overrides = environmentOverrides()
   const configPath = values.config ?? 'wrangler.toml'
   const where = values.env ? `${configPath} [env.${values.env}]` : configPath
   let result: ReturnType<typeof checkConfig>

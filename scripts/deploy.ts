@@ -17,7 +17,7 @@ import {
 const HELP = `Usage: npm run deploy [-- <wrangler deploy options>]
 
   1. validates the configuration (as \`npm run check-config\`); refuses placeholder binding ids
-     and ISSUER/UPSTREAM_URL values on 127.0.0.1 or localhost (local-only settings)
+     and ISSUER, UPSTREAM_URL, MCP_UPSTREAM_URL (any var) on 127.0.0.1 or localhost (local-only)
   2. wrangler d1 migrations apply DB --remote   (skipped with --dry-run)
   3. wrangler deploy <options>
 

@@ -2,7 +2,8 @@
  * `npm start`: the gateway on http://127.0.0.1:$PORT (default 8787) with local D1 and KV, as
  * CONTRACT.md describes: creates .dev.vars with dev signing keys (and REGISTRATION=on: sign-up is
  * for local development only) if missing, applies pending D1
- * migrations, starts the demo upstream unless UPSTREAM_URL is set, then runs `wrangler dev`.
+ * migrations, starts the demo upstream unless UPSTREAM_URL is set and the demo MCP server unless
+ * MCP_UPSTREAM_URL is set, then runs `wrangler dev`.
  * Arguments after `--` go to `wrangler dev`. Ctrl-C stops everything this started.
  */
 import { type EchoServer, startEchoServer } from './echo-upstream'
@@ -21,6 +22,7 @@ import { exitOf, isPortFree, stopChild, waitForOk } from './lib/processes'
 import { missingStandInSecrets, type RunningStandIns, STAND_INS, startStandIns } from './lib/stand-ins'
 import { hasOption, runWrangler, sharedOptions, spawnWrangler, wranglerEnv } from './lib/wrangler'
 import { readWorkerVars } from './lib/wrangler-config'
+import { DEFAULT_MCP_DEMO_PORT, type McpDemoServer, startMcpDemoServer } from './mcp-demo-server'
 
 const HELP = `Usage: npm start [-- <wrangler dev options>]
 
@@ -28,14 +30,18 @@ Runs the gateway locally with local D1 and KV (state under .wrangler/):
   1. creates .dev.vars with freshly generated dev SIGNING_KEYS if it is missing, and
      REGISTRATION=on (open sign-up for local development; wrangler.toml ships it off)
   2. applies pending D1 migrations (wrangler d1 migrations apply DB --local)
-  3. starts the demo upstream (echo API) unless UPSTREAM_URL is set, and the stand-in login
-     providers the config names (local-oidc, local-github), with their secrets in .dev.vars
-  4. runs wrangler dev with UPSTREAM_URL and ISSUER pointing at the right places
+  3. starts the demo upstream (echo API) unless UPSTREAM_URL is set, the demo MCP server (tools
+     echo, list_orders, delete_order at /mcp) unless MCP_UPSTREAM_URL is set, and the stand-in
+     login providers the config names (local-oidc, local-github), with their secrets in .dev.vars
+  4. runs wrangler dev with UPSTREAM_URL, MCP_UPSTREAM_URL and ISSUER pointing at the right places
 
 Environment:
   PORT                 gateway port (default 8787); ISSUER becomes http://127.0.0.1:$PORT
   UPSTREAM_URL         origin the default routes forward to; when set, no demo upstream is started
   DEMO_UPSTREAM_PORT   port of the demo upstream (default 8788)
+  MCP_UPSTREAM_URL     origin of the MCP server the MCP routes forward to; when set, no demo MCP
+                       server is started
+  MCP_DEMO_PORT        port of the demo MCP server (default 8791)
   OIDC_STAND_IN_PORT   port of the local OpenID Connect provider (default 8789)
   GITHUB_STAND_IN_PORT port of the local GitHub stand-in (default 8790)
 
@@ -84,22 +90,36 @@ async function ensureDevVars(): Promise<void> {
   }
 }
 
-async function startDemoUpstream(port: number): Promise<EchoServer> {
+/** A bundled demo server, or a one-line failure naming the variables that move or replace it. */
+async function startDemo<T>(
+  what: string,
+  port: number,
+  vars: { port: string; url: string },
+  start: () => Promise<T>,
+): Promise<T> {
   try {
-    return await startEchoServer(port, HOST)
+    return await start()
   } catch (error) {
     fail(
-      `cannot start the demo upstream on ${HOST}:${port} (${describeError(error)}); ` +
-        'set DEMO_UPSTREAM_PORT to another port, or UPSTREAM_URL to your own upstream',
+      `cannot start the ${what} on ${HOST}:${port} (${describeError(error)}); ` +
+        `set ${vars.port} to another port, or ${vars.url} to your own server`,
     )
   }
 }
 
-function banner(gateway: string, upstream: string, demo: boolean, standIns: string[]): string {
+interface Upstreams {
+  upstream: string
+  demo: boolean
+  mcp: string
+  mcpDemo: boolean
+}
+
+function banner(gateway: string, upstreams: Upstreams, standIns: string[]): string {
   const rows = [
     ...standIns.map((line) => ['provider', line]),
     ['gateway', `${gateway}   (ISSUER, JWKS at ${gateway}/.well-known/jwks.json)`],
-    ['upstream', `${upstream}${demo ? '   (demo echo API)' : ''}`],
+    ['upstream', `${upstreams.upstream}${upstreams.demo ? '   (demo echo API)' : ''}`],
+    ['mcp', `${upstreams.mcp}${upstreams.mcpDemo ? '   (demo MCP server at /mcp, MCP_UPSTREAM_URL)' : ''}`],
     ['try', `curl -s ${gateway}/api/public/hello`],
     ['browser', `${gateway}/app/   (sign in as a user from the README walkthrough)`],
     ['stop', 'Ctrl-C'],
@@ -125,9 +145,11 @@ async function main(): Promise<void> {
   }
   let port: number
   let demoPort: number
+  let mcpDemoPort: number
   try {
     port = parsePort(process.env.PORT, 'PORT', 8787)
     demoPort = parsePort(process.env.DEMO_UPSTREAM_PORT, 'DEMO_UPSTREAM_PORT', 8788)
+    mcpDemoPort = parsePort(process.env.MCP_DEMO_PORT, 'MCP_DEMO_PORT', DEFAULT_MCP_DEMO_PORT)
     for (const stand of Object.values(STAND_INS))
       parsePort(process.env[stand.portVar], stand.portVar, stand.port)
   } catch (error) {
@@ -157,14 +179,30 @@ async function main(): Promise<void> {
   if (migrated !== 0) fail(`applying D1 migrations failed (wrangler exited with ${migrated})`, migrated)
 
   const configuredUpstream = process.env.UPSTREAM_URL
-  const demo = configuredUpstream ? undefined : await startDemoUpstream(demoPort)
+  const demo = configuredUpstream
+    ? undefined
+    : await startDemo('demo upstream', demoPort, { port: 'DEMO_UPSTREAM_PORT', url: 'UPSTREAM_URL' }, () =>
+        startEchoServer(demoPort, HOST),
+      )
   const upstream = configuredUpstream ?? (demo as EchoServer).origin
+  const configuredMcp = process.env.MCP_UPSTREAM_URL
+  const mcpDemo = configuredMcp
+    ? undefined
+    : await startDemo(
+        'demo MCP server',
+        mcpDemoPort,
+        { port: 'MCP_DEMO_PORT', url: 'MCP_UPSTREAM_URL' },
+        () =>
+          startMcpDemoServer({ port: mcpDemoPort, host: HOST, log: (line) => info(`[mcp demo] ${line}`) }),
+      )
+  const mcpUpstream = configuredMcp ?? (mcpDemo as McpDemoServer).origin
   const standIns: RunningStandIns = await standInsStarting
 
   const devArgs = ['dev', '--ip', HOST, '--port', String(port)]
   // A distinct inspector port: two gateways (a developer's and a test's) can then run at once.
   if (!hasOption(passThrough, '--inspector-port')) devArgs.push('--inspector-port', String(await freePort()))
-  devArgs.push('--var', `UPSTREAM_URL:${upstream}`, '--var', `ISSUER:${gateway}`, ...standIns.wranglerArgs)
+  devArgs.push('--var', `UPSTREAM_URL:${upstream}`, '--var', `MCP_UPSTREAM_URL:${mcpUpstream}`)
+  devArgs.push('--var', `ISSUER:${gateway}`, ...standIns.wranglerArgs)
   devArgs.push(...passThrough)
   const wrangler = spawnWrangler(devArgs)
   const exited = exitOf(wrangler)
@@ -173,7 +211,8 @@ async function main(): Promise<void> {
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) return
     stopping = true
-    info(`\n${signal}: stopping the gateway${demo ? ' and the demo upstream' : ''}`)
+    const demos = [demo && 'the demo upstream', mcpDemo && 'the demo MCP server'].filter(Boolean)
+    info(`\n${signal}: stopping ${['the gateway', ...demos].join(', ')}`)
     await stopChild(wrangler, signal, STOP_GRACE_MS)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
@@ -181,11 +220,13 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => void stop('SIGHUP'))
 
   waitForOk(`${gateway}/healthz`, READY_TIMEOUT_MS, exited).then((ready) => {
-    if (ready) process.stdout.write(banner(gateway, upstream, demo !== undefined, standIns.summary))
+    const upstreams = { upstream, demo: demo !== undefined, mcp: mcpUpstream, mcpDemo: mcpDemo !== undefined }
+    if (ready) process.stdout.write(banner(gateway, upstreams, standIns.summary))
   })
 
   const code = await exited
   await demo?.close()
+  await mcpDemo?.close()
   await standIns.close()
   // A stop the user asked for is a success; otherwise wrangler's own exit code.
   process.exit(stopping ? 0 : code)

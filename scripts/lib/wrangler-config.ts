@@ -7,7 +7,7 @@ export interface ConfigCheckOptions {
   configPath: string
   /** `[env.NAME]` to check, as `wrangler deploy --env NAME` would use it. */
   envName?: string
-  /** Values that override the file's vars, like `wrangler dev --var` (UPSTREAM_URL, ISSUER). */
+  /** Values that override the file's vars, like `wrangler dev --var` (UPSTREAM_URL, MCP_UPSTREAM_URL, ISSUER). */
   overrides?: Record<string, string>
 }
 
@@ -164,14 +164,22 @@ export function loginProviderNotes(vars: Record<string, unknown>): string[] {
   return notes
 }
 
-/** The Worker's compiled configuration (route table included), or an Error listing every problem. */
-export function compileWorkerConfig(configPath: string, envName?: string): GatewayConfig {
+/** The vars `npm start` sets from its environment (or to its demo servers), so the checks do too. */
+const ENVIRONMENT_OVERRIDES = ['UPSTREAM_URL', 'MCP_UPSTREAM_URL', 'ISSUER'] as const
+
+/** Those of ENVIRONMENT_OVERRIDES set (non-empty) in `env`: they override the file's vars. */
+export function environmentOverrides(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const overrides: Record<string, string> = {}
-  for (const name of ['UPSTREAM_URL', 'ISSUER'] as const) {
-    const value = process.env[name]
+  for (const name of ENVIRONMENT_OVERRIDES) {
+    const value = env[name]
     if (value) overrides[name] = value
   }
-  const vars = { ...readWorkerVars(configPath, envName), ...overrides }
+  return overrides
+}
+
+/** The Worker's compiled configuration (route table included), or an Error listing every problem. */
+export function compileWorkerConfig(configPath: string, envName?: string): GatewayConfig {
+  const vars = { ...readWorkerVars(configPath, envName), ...environmentOverrides() }
   const result = parseConfig(vars as Env)
   if (!result.ok) throw new Error(`${configPath}: invalid configuration\n${result.problems.join('\n')}`)
   return result.config

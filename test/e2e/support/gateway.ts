@@ -26,6 +26,8 @@ export interface RunningGateway {
   port: number
   /** Where the gateway forwards: UPSTREAM_URL, or the demo upstream `npm start` started. */
   upstreamOrigin: string
+  /** MCP_UPSTREAM_URL (from `options.env`), or the demo MCP server `npm start` started. */
+  mcpUpstreamOrigin: string
   /** The project copy the gateway runs in (its .dev.vars and .wrangler state). */
   dir: string
   /** Everything `npm start` printed so far (for diagnostics). */
@@ -135,11 +137,15 @@ async function launchGateway(options: StartGatewayOptions): Promise<Launch> {
   delete env.UPSTREAM_URL
   if (options.upstreamUrl) env.UPSTREAM_URL = options.upstreamUrl
   else env.DEMO_UPSTREAM_PORT = String(await freePort())
+  // The demo MCP server as well, unless the test names its own MCP server in options.env.
+  delete env.MCP_UPSTREAM_URL
+  env.MCP_DEMO_PORT = String(await freePort())
   // The stand-in login providers too, so test gateways never contend for their default ports.
   env.OIDC_STAND_IN_PORT = String(await freePort())
   env.GITHUB_STAND_IN_PORT = String(await freePort())
   Object.assign(env, options.env)
   const upstreamOrigin = env.UPSTREAM_URL ?? `http://127.0.0.1:${env.DEMO_UPSTREAM_PORT}`
+  const mcpUpstreamOrigin = env.MCP_UPSTREAM_URL ?? `http://127.0.0.1:${env.MCP_DEMO_PORT}`
 
   let output = ''
   const child: ChildProcess = spawn('npm', ['start'], {
@@ -184,5 +190,8 @@ async function launchGateway(options: StartGatewayOptions): Promise<Launch> {
       message: `the gateway did not become healthy (${exited ? 'npm start exited' : 'timeout'}):\n${output.slice(-4000)}`,
     }
   }
-  return { ok: true, gateway: { origin, port, upstreamOrigin, dir: copy.dir, output: () => output, stop } }
+  return {
+    ok: true,
+    gateway: { origin, port, upstreamOrigin, mcpUpstreamOrigin, dir: copy.dir, output: () => output, stop },
+  }
 }
