@@ -5,6 +5,7 @@
  *   ?__status=N       answer with status N
  *   ?__redirect=URL   answer 302 to URL
  *   ?__bytes=N        answer with N bytes of streamed body
+ *   ?__sse_ms=N       answer text/event-stream: an event every 100 ms for N ms (at most 60 s)
  * Requests carrying `x-test-id` are recorded; `GET /__requests/<id>` returns them (tests assert
  * on exactly what the upstream received, or that it received nothing).
  * WebSockets echo every message. The text message `__close <code> <reason>` makes the upstream
@@ -103,6 +104,18 @@ export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<Ech
         if (!response.write(chunk.subarray(0, size)))
           await new Promise((resolve) => response.once('drain', resolve))
         left -= size
+      }
+      response.end()
+      return
+    }
+    const sseMs = Math.min(Number(params.get('__sse_ms') ?? 0), 60_000)
+    if (sseMs > 0) {
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
+      const started = Date.now()
+      let sent = 0
+      while (Date.now() - started < sseMs && !response.destroyed) {
+        response.write(`data: ${sent++}\n\n`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
       }
       response.end()
       return

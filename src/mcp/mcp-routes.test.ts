@@ -5,6 +5,7 @@
  * is checked, not assumed.
  */
 import { env } from 'cloudflare:test'
+import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { bearer, createUser, login, tokenRequest } from '../../test/support/accounts'
 import { createCodeClient, exchangeCode, issueCode, REDIRECT } from '../../test/support/authorization-code'
@@ -18,6 +19,7 @@ import {
 } from '../../test/support/gateway'
 import { parseConfig } from '../config/load'
 import { validateAuthorizationRequest } from '../oauth/authorize-request'
+import { revokeAccessToken } from '../revocation'
 
 const RESOURCE = `${GATEWAY}/mcp`
 const METADATA = `${GATEWAY}/.well-known/oauth-protected-resource/mcp`
@@ -399,6 +401,49 @@ describe('bodies the gateway will not judge are refused, never forwarded', () =>
       rpc(toolCall(1, 'echo', { text: 'x'.repeat(2000) }), bearer(access_token)),
     )
     expect(response.status).toBe(413)
+  })
+})
+
+describe('a server-sent event stream (GET) lives no longer than its token', () => {
+  async function openStream(accessToken: string) {
+    const settings = { ...(env.SETTINGS as object), websocket_recheck_seconds: 1 }
+    const response = await fetchWithEnv({ SETTINGS: settings }, '/mcp?__sse_ms=20000', {
+      headers: { ...bearer(accessToken), accept: 'text/event-stream' },
+    })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toContain('text/event-stream')
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    expect((await reader.read()).done).toBe(false)
+    return reader
+  }
+
+  /** Reads until the stream ends; false if it still runs after `ms`. */
+  async function endsWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms
+    while (Date.now() < deadline) {
+      const next = await Promise.race([
+        reader.read(),
+        scheduler.wait(deadline - Date.now()).then(() => undefined),
+      ])
+      if (next?.done) return true
+    }
+    return false
+  }
+
+  it('keeps streaming across re-checks while the token is good, and ends once it is revoked', async () => {
+    const { access_token } = await mcpTokens()
+    const reader = await openStream(access_token)
+    // Three re-check intervals with a valid token: the events keep coming.
+    expect(await endsWithin(reader, 3_000)).toBe(false)
+    const claims = decodeJwt(access_token)
+    await revokeAccessToken(env, {
+      jti: String(claims.jti),
+      subject: String(claims.sub),
+      expiresAt: Number(claims.exp),
+    })
+    // The upstream would stream for 20 s more; the next re-check (1 s) ends it. Margin for a loaded machine.
+    expect(await endsWithin(reader, 12_000)).toBe(true)
+    await reader.cancel()
   })
 })
 

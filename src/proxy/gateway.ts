@@ -11,6 +11,7 @@ import { buildUpstreamHeaders } from './headers'
 import { judgeMcpRequest } from './mcp'
 import { clientResponse, GATEWAY_COOKIES } from './response'
 import { decideRequest, type StageOutcome } from './stages'
+import { guardEventStream, isEventStream } from './stream-guard'
 import { principalRecheck } from './websocket-recheck'
 import { relayWebSocket } from './websocket-relay'
 
@@ -192,6 +193,23 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
         })
       : upstream.webSocket
     return new Response(null, { status: 101, webSocket, headers })
+  }
+  // An authenticated event stream ends with its credential, as a WebSocket does.
+  if (principal && upstream.body && isEventStream(upstream)) {
+    const body = guardEventStream(upstream.body, {
+      expiresAtMs: principal.expiresAt === undefined ? undefined : principal.expiresAt * 1000,
+      recheckIntervalMs: config.settings.websocket_recheck_seconds * 1000,
+      recheck: principalRecheck({
+        request,
+        env,
+        config,
+        route,
+        rule,
+        principal,
+        handshakeAtMs: authenticatedAtMs,
+      }),
+    })
+    return clientResponse(new Response(body, upstream), requestId)
   }
   return clientResponse(upstream, requestId)
 }

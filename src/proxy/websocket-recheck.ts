@@ -57,6 +57,7 @@ async function currentPrincipal(context: RecheckContext): Promise<Principal> {
     apiKeyParam: route.api_key_param,
     issuers: route.issuers,
     strictRevocation: route.revocation === 'strict',
+    audience: route.resource,
     // Fire-and-forget bookkeeping (an API key's last-used time) needs no request to outlive.
     waitUntil: (promise) => {
       promise.catch(() => undefined)
