@@ -63,6 +63,14 @@ export const Explanation = named(
     reason: z.string(),
     gateway_endpoint: z.optional(z.literal(true)),
     note: z.optional(z.string()),
+    /** An MCP route: the JSON-RPC message read from `body`, and the `mcp_rules` entry that applied. */
+    mcp: z.optional(
+      z.object({
+        method: z.nullable(z.string()),
+        name: z.nullable(z.string()),
+        rule: z.nullable(z.object({ roles: z.array(z.string()), scopes: z.array(z.string()) })),
+      }),
+    ),
   }),
 )
 

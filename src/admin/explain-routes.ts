@@ -4,7 +4,7 @@ import '../config/zod-locale'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readFields } from '../http/form'
-import { decideRequest, explainOutcome } from '../proxy'
+import { decideRequest, explainOutcome, judgeMcpRequest } from '../proxy'
 import { METHOD_TOKEN } from '../routing/methods'
 import { RESERVED_SEGMENTS } from '../routing/reserved-segments'
 import { loginRedirectFor } from '../sessions'
@@ -25,6 +25,8 @@ const explainRequest = z.strictObject({
   method: z.string().check(z.regex(METHOD_TOKEN, 'must be an HTTP method token')),
   path: z.string().check(z.startsWith('/', 'must start with "/"'), z.maxLength(8192)),
   headers: z._default(z.record(z.string(), z.string()), {}),
+  /** The request body: an MCP route judges its JSON-RPC message (method, tool) as the proxy does. */
+  body: z.optional(z.string().check(z.maxLength(8192))),
 })
 
 // The gateway's own endpoints answer before the proxy, in their lowercase spelling (other spellings
@@ -43,7 +45,7 @@ explainRoutes.post('/admin/explain', async function explain(c) {
     const issue = parsed.error.issues[0]
     throw invalid(`Field "${issue?.path.join('.') ?? ''}": ${issue?.message ?? 'invalid'}.`)
   }
-  const { method, path, headers } = parsed.data
+  const { method, path, headers, body } = parsed.data
   if (Object.keys(headers).length > MAX_HEADERS) throw invalid(`At most ${MAX_HEADERS} headers.`)
   const { config } = c.var.ctx
   const origin = new URL(config.issuer)
@@ -51,11 +53,16 @@ explainRoutes.post('/admin/explain', async function explain(c) {
   let request: Request
   try {
     // The same URL parsing the runtime applies to a request line before the gateway sees it.
-    request = new Request(`${origin.protocol}//${host}${path}`, { method, headers })
+    const withBody = body !== undefined && method !== 'GET' && method !== 'HEAD'
+    request = new Request(`${origin.protocol}//${host}${path}`, {
+      method,
+      headers,
+      ...(withBody ? { body } : {}),
+    })
   } catch {
     throw invalid('The method, path or headers cannot form an HTTP request.')
   }
-  const outcome = await decideRequest(
+  let outcome = await decideRequest(
     {
       request,
       env: c.env,
@@ -67,7 +74,21 @@ explainRoutes.post('/admin/explain', async function explain(c) {
     },
     (request, route, error) => loginRedirectFor(request, route.credentials, error, config.issuer),
   )
-  const explanation = explainOutcome(method, outcome, config)
+  // An MCP route: the message is read and its rule applied, exactly as the proxy would.
+  const mcp = outcome.route?.resource ? await judgeMcpRequest(request, outcome, config) : undefined
+  if (mcp) outcome = mcp.outcome
+  const explanation = {
+    ...explainOutcome(method, outcome, config),
+    ...(mcp
+      ? {
+          mcp: {
+            method: mcp.message?.method ?? null,
+            name: mcp.message?.name ?? null,
+            rule: mcp.rule ? { roles: mcp.rule.roles, scopes: mcp.rule.scopes } : null,
+          },
+        }
+      : {}),
+  }
   return c.json(
     gatewayEndpoint(path)
       ? {

@@ -368,6 +368,36 @@ describe('per-tool rules (mcp_rules)', () => {
   })
 })
 
+describe('explain on an MCP route', () => {
+  it('reads the JSON-RPC message and reports the tool rule that decides, with the answer the proxy gives', async () => {
+    const admin = await createUser(`mcp-admin-${testId()}`, ['admin'])
+    const adminToken = (await login(admin.username)).access_token
+    const { access_token } = await mcpTokens(['user'], { scopes: ['read'] })
+    const explain = async (message: unknown) => {
+      const response = await gatewayFetch('/admin/explain', {
+        method: 'POST',
+        headers: { ...bearer(adminToken), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          method: 'POST',
+          path: '/mcp',
+          headers: { ...bearer(access_token), 'content-type': 'application/json' },
+          body: JSON.stringify(message),
+        }),
+      })
+      expect(response.status).toBe(200)
+      return (await response.json()) as { decision: { allow: boolean; status: number }; mcp: unknown }
+    }
+    expect(await explain(toolCall(1, 'delete_order', { id: 'o-1' }))).toMatchObject({
+      decision: { allow: false, status: 403 },
+      mcp: { method: 'tools/call', name: 'delete_order', rule: { scopes: ['write'] } },
+    })
+    expect(await explain(toolCall(2, 'echo'))).toMatchObject({
+      decision: { allow: true, status: 200 },
+      mcp: { method: 'tools/call', name: 'echo', rule: null },
+    })
+  })
+})
+
 describe('bodies the gateway will not judge are refused, never forwarded', () => {
   it.each([
     ['a compressed body', { 'content-encoding': 'gzip' }, JSON.stringify(toolCall(1, 'echo'))],
