@@ -1,7 +1,8 @@
 /**
  * `npm run routes -- <command>`: the route table and the upstream's OpenAPI document
  * (docs/openapi-routes.md). `import-openapi` writes routes from the document, `check` compares the
- * configured table with it (CI), `explain` asks a running gateway what it would do with a request.
+ * configured table with it (CI), `check-mcp` an MCP route's rules with its server's tools
+ * (docs/mcp.md), `explain` asks a running gateway what it would do with a request.
  */
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
@@ -32,6 +33,13 @@ const HELP = `Usage: npm run routes -- <command> [options]
       --env NAME, --config PATH, --prefix, --default, --issuer, --upstream (only routes to it are
       listed as covering no operation), --strict (also fail on unrouted and stronger)
       Exit 1 when an operation is routed under a weaker policy than it declares.
+
+  check-mcp <MCP server URL>  compare an MCP route's mcp_rules with the tools its server lists
+      --route /mcp            which MCP route (default: the only one)
+      --env NAME, --config PATH, --header 'Name: value' (sent to the server, e.g. its own auth),
+      --strict (also fail when a tool the server marks destructive has no rule of its own)
+      Exit 1 when a rule names a tool the server does not list. Ask the server itself (its
+      upstream URL), not the gateway: the gateway would want a token.
 
 ${EXPLAIN_HELP}
 
@@ -152,6 +160,43 @@ async function check(args: string[]): Promise<number> {
   return values.strict && findings.some((finding) => finding.kind !== 'same') ? 1 : 0
 }
 
+async function checkMcp(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      env: { type: 'string', short: 'e' },
+      config: { type: 'string', short: 'c' },
+      route: { type: 'string' },
+      header: { type: 'string', multiple: true, default: [] as string[] },
+      strict: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  })
+  const source = positionals[0]
+  if (!source || positionals.length > 1) fail('check-mcp takes the MCP server URL', 2)
+  const headers: Record<string, string> = {}
+  for (const header of values.header) {
+    const colon = header.indexOf(':')
+    if (colon < 1) fail(`--header must look like 'Name: value'`, 2)
+    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim()
+  }
+  const { compileWorkerConfig } = await import('./lib/wrangler-config')
+  const { checkMcpTools, listTools, mcpRouteOf } = await import('./lib/routes-mcp')
+  const config = compileWorkerConfig(values.config ?? 'wrangler.toml', values.env)
+  const route = mcpRouteOf(config, values.route)
+  const findings = checkMcpTools(route, await listTools(new URL(source), headers))
+  for (const finding of findings)
+    process.stdout.write(`${finding.kind.padEnd(20)} ${finding.tool}: ${finding.detail}\n`)
+  const count = (kind: string) => findings.filter((finding) => finding.kind === kind).length
+  info(
+    `ROUTES[${route.index}] ${route.path}: ${count('ruled')} tool(s) with a rule, ${count('route_rule')} under the route rule, ` +
+      `${count('destructive_unruled')} destructive without a rule, ${count('unknown_tool')} rule(s) naming no tool`,
+  )
+  if (count('unknown_tool') > 0) return 1
+  return values.strict && count('destructive_unruled') > 0 ? 1 : 0
+}
+
 async function main(): Promise<void> {
   const [command, ...args] = scriptArgs()
   if (!command || wantsHelp([command])) {
@@ -165,6 +210,7 @@ async function main(): Promise<void> {
   const commands: Record<string, (args: string[]) => Promise<number>> = {
     'import-openapi': importOpenApi,
     check,
+    'check-mcp': checkMcp,
     explain: explainCommand,
   }
   const run = commands[command]
