@@ -102,14 +102,11 @@ export function baselineScenario(targets: ScenarioTargets, files: RequestFiles):
 /** The bare Worker receiving the MCP scenarios' POST (no token, as the GET baseline gets none). */
 function mcpBaselineScenario(targets: ScenarioTargets, files: RequestFiles): Scenario {
   return {
+    ...baselineScenario(targets, files),
     id: 'bare-mcp',
     label: 'bare pass-through Worker, MCP POST (baseline)',
-    kind: 'baseline',
     url: targets.worker('bare') + MCP_PATH,
-    requestsFile: files.none,
     post: MCP_CALL,
-    expectStatus: 200,
-    server: 'workerd',
   }
 }
 
