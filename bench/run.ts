@@ -47,7 +47,7 @@ const SOAK_CONNECTIONS = 64
 const CODE_LOGINS = 10
 const COLD_STARTS = 5
 /** The scenarios whose stages are profiled (run.ts: 1 s warm-up + 3 s profiled each). */
-const STAGE_SCENARIOS = ['public', 'es256-steady', 'api-key', 'session', 'missing-token']
+const STAGE_SCENARIOS = ['public', 'es256-steady', 'api-key', 'session', 'missing-token', 'mcp-tools-call']
 /** Parts of a run that are not load scenarios; BENCH_ONLY may name them too. */
 const EXTRAS = ['stages', 'code-exchange', 'soak', 'cold-start'] as const
 /** A subset of scenario ids, comma-separated: a quick comparison; results go to bench/.work only. */

@@ -9,9 +9,11 @@ import { type HaproxyPeer, startHaproxy } from './haproxy'
 import { BENCH_DIR, PROJECT_DIR, ROOT_DIR, WORK_DIR } from './paths'
 import { cpuSeconds, freePort, type Service } from './processes'
 import {
+  BASELINE_IDS,
   baselineScenario,
   defineScenarios,
   ITEM_PATH,
+  MCP_PATH,
   type RequestFiles,
   referenceScenario,
   type Scenario,
@@ -77,7 +79,9 @@ export interface EnvironmentOptions {
 
 function selectScenarios(all: Scenario[], only: readonly string[] | undefined): Scenario[] {
   if (!only) return all
-  const unknown = only.filter((id) => !all.some((scenario) => scenario.id === id))
+  const unknown = only.filter(
+    (id) => !BASELINE_IDS.includes(id) && !all.some((scenario) => scenario.id === id),
+  )
   if (unknown.length > 0)
     throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
   return all.filter((scenario) => only.includes(scenario.id))
@@ -240,6 +244,33 @@ async function probeRevocation(env: BenchEnvironment, minter: AccessTokenMinter)
     throw new Error(`revocation probes failed: ${JSON.stringify(probes)}`)
 }
 
+/**
+ * Checks that the MCP scenarios measure what they claim: the route binds tokens to its resource
+ * (a token for the gateway's own audience is refused) and reads the body (a lying Mcp-Name is).
+ */
+async function probeMcp(env: BenchEnvironment, minter: AccessTokenMinter, mcpToken: string): Promise<void> {
+  const scenario = env.scenarios.find((candidate) => candidate.id === 'mcp-tools-call')
+  if (!scenario?.post) return
+  const { headers, body } = scenario.post
+  const status = async (extra: Record<string, string>) => {
+    const response = await fetch(scenario.url, { method: 'POST', headers: { ...headers, ...extra }, body })
+    await response.body?.cancel()
+    return response.status
+  }
+  const probes = {
+    "token for the gateway's own audience (401)": await status({
+      authorization: `Bearer ${minter.mint('steady-0')}`,
+    }),
+    'Mcp-Name that the body contradicts (400)': await status({
+      authorization: `Bearer ${mcpToken}`,
+      'mcp-method': 'tools/call',
+      'mcp-name': 'delete_order',
+    }),
+  }
+  if (Object.values(probes).some((value, i) => value !== [401, 400][i]))
+    throw new Error(`MCP probes failed: ${JSON.stringify(probes)}`)
+}
+
 function headerOf(line: string): Record<string, string> {
   const colon = line.indexOf(':')
   return colon > 0 ? { [line.slice(0, colon)]: line.slice(colon + 1).trim() } : {}
@@ -248,7 +279,13 @@ function headerOf(line: string): Record<string, string> {
 /** One request per scenario before any load: a wrong status stops the run with the reason. */
 async function preflight(scenario: Scenario): Promise<void> {
   const first = (await readFile(scenario.requestsFile, 'utf8')).split('\n')[0] ?? ''
-  const response = await fetch(scenario.url, { headers: headerOf(first) })
+  const { post } = scenario
+  const response = await fetch(
+    scenario.url,
+    post
+      ? { method: 'POST', headers: { ...post.headers, ...headerOf(first) }, body: post.body }
+      : { headers: headerOf(first) },
+  )
   const body = await response.text()
   if (response.status !== scenario.expectStatus) {
     throw new Error(
@@ -311,6 +348,9 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
   const account = await createBenchAccount(origin('gw'), LOGINS, () => cpuSeconds(workerdService.child.pid))
   const minter = await AccessTokenMinter.create(keys, { issuer, audience, ttlSeconds })
   const steady = minter.mintMany(STEADY_TOKENS, TOKEN_SUBJECTS, 'steady')
+  // RFC 8707: the MCP route accepts only tokens for its resource, ISSUER + its path.
+  const mcpMinter = await AccessTokenMinter.create(keys, { issuer, audience: issuer + MCP_PATH, ttlSeconds })
+  const mcp = mcpMinter.mintMany(STEADY_TOKENS, TOKEN_SUBJECTS, 'mcp')
   const denylist: [string, string][] = []
   // One more, the probe's, is added by probeRevocation.
   for (let i = 1; i < DENYLIST_SIZE; i++) denylist.push([revokedJtiKey(uuidv7()), '1'])
@@ -333,6 +373,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     badSignature: await writeRequests('bad-signature', bearerLines([tamperSignature(steady[0] as string)])),
     // Replaced by the run with enough never-seen tokens; one for the preflight until then.
     cold: await writeRequests('cold', bearerLines([minter.mint('cold-probe')])),
+    mcp: await writeRequests('mcp', bearerLines(mcp)),
   }
 
   const haproxy = await startHaproxy({
@@ -361,8 +402,10 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     workers,
     inspectorPort: options.inspectorPort,
   }
-  for (const scenario of [env.baseline, env.reference, ...env.scenarios])
+  const own = env.scenarios.flatMap((scenario) => (scenario.baseline ? [scenario.baseline] : []))
+  for (const scenario of new Set([env.baseline, ...own, env.reference, ...env.scenarios]))
     if (!scenario.skipped) await preflight(scenario)
   await probeRevocation(env, minter)
+  await probeMcp(env, minter, mcp[0] as string)
   return env
 }

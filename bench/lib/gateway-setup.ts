@@ -1,3 +1,4 @@
+import { MCP_PATH } from './scenarios'
 import { JWKS_PATH } from './upstream'
 
 /** What the benchmark adds to wrangler.toml's own configuration. */
@@ -9,6 +10,19 @@ export const BENCH_ROUTES = [
     issuers: ['bench-idp'],
   },
   { path: '/bench/strict', upstream: 'UPSTREAM_URL', credentials: ['jwt'], revocation: 'strict' },
+  // Like wrangler.toml's /mcp route, but in front of the bench's upstream; the rule for `echo`,
+  // the tool the scenario calls, makes every call pay a per-tool decision too.
+  {
+    path: MCP_PATH,
+    upstream: 'UPSTREAM_URL',
+    mcp: true,
+    credentials: ['jwt'],
+    scopes: ['read'],
+    mcp_rules: [
+      { method: 'tools/call', name: 'echo', scopes: ['read'] },
+      { method: 'tools/call', name: 'delete_order', scopes: ['write'] },
+    ],
+  },
 ]
 
 export const ROUTE_TABLE_SIZE = 1000

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { BENCH_DIR } from './paths'
 import { hasProgram, runCommand } from './processes'
+import type { PostShape } from './scenarios'
 
 /** One load run against one URL, its requests taken round-robin from a file (one header per line). */
 export interface LoadRun {
@@ -12,6 +13,8 @@ export interface LoadRun {
   offset: number
   seconds: number
   connections: number
+  /** POST these headers and this body with every request (each line adds its own header). */
+  post?: PostShape
 }
 
 export interface LoadResult {
@@ -54,7 +57,21 @@ const wrk: LoadGenerator = {
   async run(run) {
     // One thread: workerd serves from one thread too, and the machine's cores are shared by all.
     const args = ['-t1', `-c${run.connections}`, `-d${run.seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT]
-    const output = await runCommand('wrk', [...args, run.url, '--', run.requestsFile, String(run.offset)])
+    const post = run.post
+      ? [
+          'POST',
+          run.post.body,
+          ...Object.entries(run.post.headers).map(([name, value]) => `${name}: ${value}`),
+        ]
+      : []
+    const output = await runCommand('wrk', [
+      ...args,
+      run.url,
+      '--',
+      run.requestsFile,
+      String(run.offset),
+      ...post,
+    ])
     const line = output.split('\n').find((candidate) => candidate.startsWith('BENCH_JSON '))
     if (!line) throw new Error(`wrk printed no summary:\n${output}`)
     const summary = JSON.parse(line.slice('BENCH_JSON '.length)) as WrkSummary
@@ -95,6 +112,7 @@ const autocannonGenerator: LoadGenerator = {
   async run(run) {
     const list = await headerList(run.requestsFile)
     let index = run.offset
+    const post = run.post
     const result = await autocannon({
       url: run.url,
       connections: run.connections,
@@ -105,7 +123,13 @@ const autocannonGenerator: LoadGenerator = {
           setupRequest: (request) => {
             const headers = list[index % list.length] ?? {}
             index++
-            return { ...request, headers: { ...request.headers, ...headers } }
+            if (!post) return { ...request, headers: { ...request.headers, ...headers } }
+            return {
+              ...request,
+              method: 'POST',
+              body: post.body,
+              headers: { ...request.headers, ...post.headers, ...headers },
+            }
           },
         },
       ],

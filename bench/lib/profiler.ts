@@ -101,6 +101,7 @@ export async function profileScenario(options: ProfileOptions): Promise<Profiled
       offset,
       seconds,
       connections: options.connections,
+      post: scenario.post,
     })
     offset += result.requests + options.connections * 8
     return result

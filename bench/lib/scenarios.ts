@@ -1,5 +1,11 @@
 import type { ScenarioKind } from './report'
 
+/** What every request of a POST scenario shares; its requests file adds one varying header. */
+export interface PostShape {
+  headers: Readonly<Record<string, string>>
+  body: string
+}
+
 export interface Scenario {
   id: string
   label: string
@@ -7,6 +13,13 @@ export interface Scenario {
   url: string
   /** One header line per request, taken round-robin (see bench/wrk/requests.lua). */
   requestsFile: string
+  /** Sent as a POST with these headers and this body; a GET without. */
+  post?: PostShape
+  /**
+   * The bare Worker receiving the same requests, when the default GET baseline is not (a POST):
+   * run right before and after this scenario instead of it, and its ratio divides by this one.
+   */
+  baseline?: Scenario
   expectStatus: 200 | 401
   /** Whose CPU time the scenario costs: the Workers' process, HAProxy's, or none measured. */
   server: 'workerd' | 'haproxy' | 'none'
@@ -29,6 +42,8 @@ export interface RequestFiles {
   session: string
   badSignature: string
   cold: string
+  /** Steady ES256 tokens whose `aud` is the MCP route's resource (RFC 8707). */
+  mcp: string
 }
 
 export interface ScenarioTargets {
@@ -42,6 +57,35 @@ export interface ScenarioTargets {
 
 export const ITEM_PATH = '/api/bench/items?id=42'
 const STEADY_TOKENS = 1000
+/** The bench's MCP route (gateway-setup.ts); its resource is ISSUER + this path. */
+export const MCP_PATH = '/bench/mcp'
+
+const ECHO_TEXT =
+  'The quick brown fox jumps over the lazy dog while the gateway reads this JSON-RPC message, ' +
+  'checks it against the route rules and forwards the same bytes to the MCP server behind it. ' +
+  'A tools/call of a few hundred bytes, as a client sends for a small tool: no more, no less.'
+
+/**
+ * A `tools/call` as an MCP client sends it over Streamable HTTP (a few hundred bytes), without the
+ * `Mcp-Method`/`Mcp-Name` headers (the SDK 1.32 sends neither), and with them.
+ */
+const MCP_CALL: PostShape = {
+  headers: {
+    'Content-Type': 'application/json',
+    Accept: 'application/json, text/event-stream',
+    'MCP-Protocol-Version': '2025-11-25',
+  },
+  body: JSON.stringify({
+    jsonrpc: '2.0',
+    id: 42,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { text: ECHO_TEXT } },
+  }),
+}
+const MCP_CALL_WITH_HEADERS: PostShape = {
+  ...MCP_CALL,
+  headers: { ...MCP_CALL.headers, 'Mcp-Method': 'tools/call', 'Mcp-Name': 'echo' },
+}
 
 export function baselineScenario(targets: ScenarioTargets, files: RequestFiles): Scenario {
   return {
@@ -54,6 +98,20 @@ export function baselineScenario(targets: ScenarioTargets, files: RequestFiles):
     server: 'workerd',
   }
 }
+
+/** The bare Worker receiving the MCP scenarios' POST (no token, as the GET baseline gets none). */
+function mcpBaselineScenario(targets: ScenarioTargets, files: RequestFiles): Scenario {
+  return {
+    ...baselineScenario(targets, files),
+    id: 'bare-mcp',
+    label: 'bare pass-through Worker, MCP POST (baseline)',
+    url: targets.worker('bare') + MCP_PATH,
+    post: MCP_CALL,
+  }
+}
+
+/** Ids BENCH_ONLY may name although they always run (the baselines). */
+export const BASELINE_IDS: readonly string[] = ['bare', 'bare-mcp']
 
 /** ES256 steady on a default gateway that serves nothing else (see `gw-reference`). */
 export function referenceScenario(targets: ScenarioTargets, files: RequestFiles): Scenario {
@@ -69,11 +127,23 @@ export function referenceScenario(targets: ScenarioTargets, files: RequestFiles)
   }
 }
 
-/** Every scenario of the issue, in the order each round runs them (cold last: it floods the token cache). */
+/**
+ * Every scenario of the issue, in the order each round runs them: cold after the others that use
+ * the gateway's audience (it floods that audience's token cache), then the MCP ones (their tokens
+ * have the resource's cache), which share their own POST baseline.
+ */
 export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): Scenario[] {
   const gw = (path = ITEM_PATH) => targets.worker('gw') + path
   const gateway = { kind: 'gateway', server: 'workerd' } as const
   const steady = { requestsFile: files.steady, steadyTokens: STEADY_TOKENS, expectStatus: 200 } as const
+  const mcp = {
+    ...gateway,
+    url: gw(MCP_PATH),
+    requestsFile: files.mcp,
+    steadyTokens: STEADY_TOKENS,
+    expectStatus: 200,
+    baseline: mcpBaselineScenario(targets, files),
+  } as const
   return [
     {
       id: 'hello',
@@ -231,6 +301,20 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       expectStatus: 200,
       unique: true,
     },
+    {
+      ...mcp,
+      id: 'mcp-tools-call',
+      label: 'gateway: MCP tools/call, ES256 steady',
+      post: MCP_CALL,
+    },
+    {
+      ...mcp,
+      id: 'mcp-tools-call-headers',
+      // The same call plus two headers to compare: a small difference, not worth a second round.
+      firstRoundOnly: true,
+      label: 'gateway: MCP tools/call + Mcp-Method/Name',
+      post: MCP_CALL_WITH_HEADERS,
+    },
   ]
 }
 
@@ -239,19 +323,27 @@ export interface ScheduleStep {
   round: number
 }
 
-/** Interleaves the baseline between every scenario so each ratio uses a baseline measured next to it. */
+/**
+ * Interleaves the baseline between every scenario so each ratio uses a baseline measured next to
+ * it: a scenario with a baseline of its own has that one on both sides.
+ */
 export function interleave(
   baseline: Scenario,
   scenarios: readonly Scenario[],
   rounds: number,
 ): ScheduleStep[] {
   const steps: ScheduleStep[] = []
+  let previous = baseline
   for (let round = 1; round <= rounds; round++) {
     for (const scenario of scenarios) {
       if (scenario.skipped || (scenario.firstRoundOnly && round > 1)) continue
-      steps.push({ scenario: baseline, round }, { scenario, round })
+      const own = scenario.baseline ?? baseline
+      // Close the previous scenario's pair before switching to another baseline.
+      if (own !== previous && steps.length > 0) steps.push({ scenario: previous, round })
+      steps.push({ scenario: own, round }, { scenario, round })
+      previous = own
     }
   }
-  steps.push({ scenario: baseline, round: rounds })
+  steps.push({ scenario: previous, round: rounds })
   return steps
 }

@@ -66,6 +66,7 @@ export class Runner {
       offset,
       seconds,
       connections: this.connections,
+      post: scenario.post,
     })
     if (result.requests === 0)
       throw new Error(
@@ -93,7 +94,7 @@ export async function runSchedule(env: BenchEnvironment, load: LoadGenerator, op
   const notes = new Map<string, string[]>()
   const note = (id: string, text: string) => notes.set(id, [...(notes.get(id) ?? []), text])
   let coldTokens = 0
-  let baselineWarm = false
+  const warmBaselines = new Set<Scenario>()
   log(
     `running ${steps.length} load runs: ${rounds} round(s), ${seconds} s each (+${warmupSeconds} s warm-up), ` +
       `${connections} connections, ${load.version}`,
@@ -109,14 +110,15 @@ export async function runSchedule(env: BenchEnvironment, load: LoadGenerator, op
       await writeRequests('cold', bearerLines(env.minter.mintMany(coldTokens, TOKEN_SUBJECTS, 'cold')))
       log(`  minted ${coldTokens} cold tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     }
-    if (scenario !== env.baseline || !baselineWarm) {
+    const isBaseline = scenario.kind === 'baseline'
+    if (!isBaseline || !warmBaselines.has(scenario)) {
       // Steady state: every token verified once before the clock starts.
       let warmed = (await runner.run(scenario, warmupSeconds)).result.requests
       for (let extra = 0; extra < 10 && warmed < (scenario.steadyTokens ?? 0); extra++)
         warmed += (await runner.run(scenario, warmupSeconds)).result.requests
       if (warmed < (scenario.steadyTokens ?? 0))
         note(scenario.id, `round ${round}: only ${warmed} warm-up requests, not every token was seen first`)
-      baselineWarm ||= scenario === env.baseline
+      if (isBaseline) warmBaselines.add(scenario)
     }
     const measured = await runner.run(scenario, seconds)
     const { result } = measured
@@ -144,7 +146,7 @@ export function summarize(
   const samples = new Map<string, RunSample[]>()
   // Each scenario's ratio uses the baseline runs right before and after it.
   runs.forEach((run, index) => {
-    if (run.scenario === env.baseline) return
+    if (run.scenario.kind === 'baseline') return
     const before = runs[index - 1]?.measured.result.rps ?? Number.NaN
     const after = runs[index + 1]?.measured.result.rps ?? Number.NaN
     const baselineRps = (before + after) / 2
@@ -180,20 +182,36 @@ export function summarize(
     note: notes.get(scenario.id)?.join('; '),
     skipped: scenario.skipped,
   })
-  const baselineRuns = runs.filter((run) => run.scenario === env.baseline).map((run) => run.measured)
-  const rpsList = baselineRuns.map((m) => m.result.rps)
-  const baseline: ScenarioResult = {
-    ...result(env.baseline, []),
-    rps: mean(rpsList),
-    p50Ms: median(baselineRuns.map((m) => m.result.p50Ms)),
-    p99Ms: median(baselineRuns.map((m) => m.result.p99Ms)),
-    cpuUs: median(baselineRuns.map((m) => m.cpuUs)),
-    ratio: 1,
-    note: `${rpsList.length} runs between the others, ${Math.min(...rpsList).toFixed(0)}-${Math.max(...rpsList).toFixed(0)} req/s`,
+  const baselineResult = (baseline: Scenario): ScenarioResult => {
+    const baselineRuns = runs.filter((run) => run.scenario === baseline).map((run) => run.measured)
+    const rpsList = baselineRuns.map((m) => m.result.rps)
+    return {
+      ...result(baseline, []),
+      rps: mean(rpsList),
+      p50Ms: median(baselineRuns.map((m) => m.result.p50Ms)),
+      p99Ms: median(baselineRuns.map((m) => m.result.p99Ms)),
+      cpuUs: median(baselineRuns.map((m) => m.cpuUs)),
+      ratio: 1,
+      cpuRatio: 1,
+      note: `${rpsList.length} runs between the others, ${Math.min(...rpsList).toFixed(0)}-${Math.max(...rpsList).toFixed(0)} req/s`,
+    }
   }
-  const all = [baseline, ...env.scenarios.map((scenario) => result(scenario, samples.get(scenario.id) ?? []))]
-  for (const entry of all)
-    if (entry.kind !== 'overhead' || entry.id === 'hello') entry.cpuRatio = baseline.cpuUs / entry.cpuUs
+  const main = baselineResult(env.baseline)
+  // Without a row when no scenario of the run used it (BENCH_ONLY naming only MCP scenarios).
+  const all = runs.some((run) => run.scenario === env.baseline) ? [main] : []
+  // A scenario's own baseline (the MCP POST) gets its row just before the first scenario using it.
+  const own = new Map<Scenario, ScenarioResult>()
+  for (const scenario of env.scenarios) {
+    const baseline = scenario.baseline
+    if (baseline && !own.has(baseline) && !scenario.skipped) {
+      own.set(baseline, baselineResult(baseline))
+      all.push(own.get(baseline) as ScenarioResult)
+    }
+    const entry = result(scenario, samples.get(scenario.id) ?? [])
+    const base = (baseline && own.get(baseline)) ?? main
+    if (entry.kind !== 'overhead' || entry.id === 'hello') entry.cpuRatio = base.cpuUs / entry.cpuUs
+    all.push(entry)
+  }
   return all
 }
 

@@ -15,6 +15,7 @@ export const STAGES = [
   'credential load',
   'revocation check',
   'authorize',
+  'mcp message',
   'assertion',
   'header rebuild',
   'forward',
@@ -32,6 +33,9 @@ const RULES: readonly [RegExp, Stage][] = [
   [/^src\/routing\//, 'route match'],
   [/^src\/tokens\/revocation\.ts$/, 'revocation check'],
   [/^src\/authz\//, 'authorize'],
+  // The JSON-RPC body read (bounded) and parsed, the duplicate-key scan, the Mcp-* header check and
+  // the mcp_rules lookup (the rule's decision itself is `authorize`).
+  [/^src\/mcp\/|^src\/proxy\/mcp\.ts$/, 'mcp message'],
   [/^src\/tokens\/(assertion|signing-keys)/, 'assertion'],
   [/^src\/proxy\/headers\.ts$|^src\/config\/header-names\.ts$/, 'header rebuild'],
   [/^src\/proxy\/forward\.ts$/, 'forward'],

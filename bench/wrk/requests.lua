@@ -1,21 +1,30 @@
 -- Sends requests round-robin from a file, one request per line: the line is an extra header
 -- ("Authorization: Bearer ...", "X-API-Key: ...") or empty for none. `wrk ... -- <file> <offset>`
 -- starts at line <offset> + 1, so a measured run can continue after the tokens its warm-up used.
+-- A POST scenario adds `<method> <body> <header line>...`: every request then has that method,
+-- body (wrk adds Content-Length) and those headers besides its line's.
 -- done() prints one JSON line the harness parses (latencies in microseconds).
 
 local requests = {}
 local count = 0
 local index = 0
 
+local function header(line, headers)
+  local name, value = line:match("^([^:]+):%s*(.*)$")
+  if name then headers[name] = value end
+end
+
 function init(args)
   local path = args[1]
   local offset = tonumber(args[2] or "0")
+  local method = args[3]
+  local body = args[4]
   for line in io.lines(path) do
     local headers = {}
-    local name, value = line:match("^([^:]+):%s*(.*)$")
-    if name then headers[name] = value end
+    for i = 5, #args do header(args[i], headers) end
+    header(line, headers)
     count = count + 1
-    requests[count] = wrk.format(nil, nil, headers)
+    requests[count] = wrk.format(method, nil, headers, body)
   end
   if count == 0 then error("no requests in " .. path) end
   index = offset % count
