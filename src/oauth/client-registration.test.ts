@@ -233,7 +233,8 @@ describe('POST /auth/clients refuses', () => {
     const form = await register('redirect_uris=https%3A%2F%2Fa.example%2Fcb', '198.51.100.13', {
       'content-type': 'application/x-www-form-urlencoded',
     })
-    await expectRefused(form, 400, 'invalid_client_metadata', before)
+    const refused = await expectRefused(form, 400, 'invalid_client_metadata', before)
+    expect(refused.error_description).toContain('application/json')
     await expectRefused(
       await register('{"redirect_uris": [', '198.51.100.13'),
       400,
