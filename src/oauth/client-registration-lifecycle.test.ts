@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { callApi, createUser } from '../../test/support/accounts'
 import { adminFetch, adminJson, adminToken } from '../../test/support/admin'
 import {
+  authorizationRequest,
   type CodeTokens,
   createCodeClient,
   exchangeCode,
@@ -38,16 +39,7 @@ async function registerClient(body: Record<string, unknown>): Promise<string> {
 
 /** GET /auth/authorize for `clientId` as a signed-in browser, and the PKCE verifier of the request. */
 async function authorize(clientId: string, login: BrowserLogin) {
-  const { verifier, challenge } = await pkcePair()
-  const query = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: REDIRECT,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    scope: 'openid read',
-    state: 'st-dcr',
-  })
+  const { query, verifier } = await authorizationRequest(clientId)
   const response = await gatewayFetch(`/auth/authorize?${query}`, {
     redirect: 'manual',
     headers: { accept: 'text/html', cookie: login.cookie },
