@@ -9,8 +9,9 @@ import {
   env,
   waitOnExecutionContext,
 } from 'cloudflare:test'
+import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { callApi, createUser } from '../../test/support/accounts'
+import { bearer, callApi, createUser } from '../../test/support/accounts'
 import { adminFetch, adminJson, adminToken } from '../../test/support/admin'
 import {
   authorizationRequest,
@@ -21,7 +22,7 @@ import {
   pkcePair,
   REDIRECT,
 } from '../../test/support/authorization-code'
-import { GATEWAY, gatewayFetch } from '../../test/support/gateway'
+import { GATEWAY, gatewayFetch, testId, upstreamReceived } from '../../test/support/gateway'
 import { type BrowserLogin, browserLogin, sameOrigin } from '../../test/support/sessions'
 import { deleteExpiredRows } from '../cleanup'
 import { nowSeconds } from '../db/json'
@@ -66,7 +67,7 @@ async function lastUsedAt(clientId: string): Promise<number | null | undefined> 
 }
 
 describe('a self-registered client at the consent page and through the code flow', () => {
-  it('completes authorization code + PKCE with a delegated token, and its first code records last use', async () => {
+  it('completes authorization code + PKCE with a delegated token for the MCP server, and its first code records last use', async () => {
     const clientId = await registerClient({ redirect_uris: [REDIRECT], client_name: 'MCP Desktop' })
     await createUser('dcr-flow-user')
     const login = await browserLogin('dcr-flow-user')
@@ -105,12 +106,27 @@ describe('a self-registered client at the consent page and through the code flow
     expect(response.status).toBe(200)
     const tokens = (await response.json()) as CodeTokens
     expect(tokens.scope).toBe('openid read')
-    expect(await callApi(tokens.access_token)).toEqual({ status: 200, forwarded: 1 })
-    // Delegated: an account-managing endpoint refuses the app's token.
-    const keys = await gatewayFetch('/auth/api-keys', {
-      headers: { authorization: `Bearer ${tokens.access_token}` },
+    // Without `resource`, a self-registered client's token is for the one MCP server (RFC 8707,
+    // src/mcp/resource.ts), delegated, with no role: /mcp takes it, the gateway's own API does not.
+    expect(decodeJwt(tokens.access_token)).toMatchObject({
+      aud: `${GATEWAY}/mcp`,
+      client_id: clientId,
+      roles: [],
     })
-    expect(keys.status).toBe(403)
+    const id = testId()
+    const mcp = await gatewayFetch('/mcp', {
+      method: 'POST',
+      headers: {
+        ...bearer(tokens.access_token),
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-test-id': id,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    })
+    expect(mcp.status).toBe(200)
+    expect(await upstreamReceived(id)).toHaveLength(1)
+    expect(await callApi(tokens.access_token)).toEqual({ status: 401, forwarded: 0 })
   })
 
   it('names the app by its redirect host, not by the name it chose, and says nobody vouched for it', async () => {
