@@ -4,7 +4,9 @@
  * The lifecycle of a registered client (consent, code flow, expiry, admin) is in
  * client-registration-lifecycle.test.ts.
  */
-import { env } from 'cloudflare:test'
+
+import { env, SELF } from 'cloudflare:test'
+import { discoverAuthorizationServerMetadata, registerClient } from '@modelcontextprotocol/sdk/client/auth.js'
 import { describe, expect, it } from 'vitest'
 import { waitForAudit } from '../../test/support/admin'
 import { fetchWithEnv, GATEWAY, gatewayFetch } from '../../test/support/gateway'
@@ -92,6 +94,25 @@ describe('POST /auth/clients registers a public client', () => {
       registration: 'dynamic',
       last_used_at: null,
     })
+  })
+
+  it('is what the MCP TypeScript SDK expects: its own discovery finds the endpoint and its schema accepts the answer', async () => {
+    const fetchFn = (url: string | URL, init?: RequestInit) => SELF.fetch(String(url), init)
+    const metadata = await discoverAuthorizationServerMetadata(GATEWAY, { fetchFn })
+    const registered = await registerClient(GATEWAY, {
+      metadata,
+      // What the SDK's example client (examples/mcp-client) registers.
+      clientMetadata: {
+        redirect_uris: ['http://127.0.0.1:53682/callback'],
+        client_name: 'MCP SDK',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      },
+      fetchFn,
+    })
+    expect(registered).toMatchObject({ client_name: 'MCP SDK', token_endpoint_auth_method: 'none' })
+    expect(await storedClient(registered.client_id)).toMatchObject({ registration: 'dynamic' })
   })
 
   it('records client_registered in the audit log, with the redirect host and without any secret', async () => {
