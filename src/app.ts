@@ -10,6 +10,7 @@ import { providerLoginRoutes } from './login-providers/routes'
 import { protectedResourceRoutes } from './mcp/well-known-routes'
 import { authorizeRoutes } from './oauth/authorize-routes'
 import { endSessionRoutes } from './oauth/end-session-routes'
+import { registrationRoutes } from './oauth/registration-routes'
 import { tokenRoutes } from './oauth/token-routes'
 import { oidcRoutes } from './oauth/userinfo-routes'
 import { wellKnownRoutes } from './oauth/well-known-routes'
@@ -43,6 +44,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', wellKnownRoutes)
   app.route('/', protectedResourceRoutes)
   app.route('/', tokenRoutes)
+  app.route('/', registrationRoutes)
   app.route('/', pageAssetRoutes)
   app.route('/', loginRoutes)
   app.route('/', providerLoginRoutes)

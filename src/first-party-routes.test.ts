@@ -20,6 +20,7 @@ const NOT_ACCOUNT_MANAGING: Readonly<Record<string, string>> = {
   'GET /auth/assets/gateway.css': 'the pages’ stylesheet',
   'GET /auth/authorize': 'the browser session itself (first-party) drives it',
   'POST /auth/authorize': 'the consent form: browser session and CSRF token',
+  'POST /auth/clients': 'RFC 7591 registration: no credential, a new public client (no account touched)',
   'GET /auth/callback/:provider': 'a provider login: browser flow state, no bearer token',
   'GET /auth/end-session': 'RP-initiated logout: browser session and id_token_hint',
   'POST /auth/end-session': 'its confirmation form: browser session and CSRF token',

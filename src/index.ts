@@ -43,8 +43,10 @@ export default {
   // The hourly cron in wrangler.toml: D1 tables of expired tokens and throttling windows stay small.
   async scheduled(_controller, env) {
     const config = loadConfig(env)
+    const settings = config.ok ? config.config.settings : undefined
     const report = await deleteExpiredRows(env.DB, undefined, {
-      auditRetentionDays: config.ok ? config.config.settings.audit_retention_days : undefined,
+      auditRetentionDays: settings?.audit_retention_days,
+      unusedClientExpiryHours: settings?.dynamic_clients.unused_expiry_hours,
     })
     logEvent('info', 'expired_rows_deleted', { ...report })
   },

@@ -14,6 +14,7 @@ import { adminUserLinkRoutes } from '../login-providers/admin-routes'
 import { describeIdentityEndpoints } from '../login-providers/openapi-doc'
 import { adminClientRoutes } from '../oauth/admin-routes'
 import { describeAuthorizationEndpoints } from '../oauth/authorization-doc'
+import { describeRegistrationEndpoint } from '../oauth/registration-doc'
 import { describeTokenEndpoint } from '../oauth/token-doc'
 import { htmlErrors } from '../pages/html-errors'
 import { renderPage } from '../pages/render'
@@ -70,6 +71,7 @@ export function openApiDocument(): OpenApiDocument {
     describeRevocationEndpoints()
     describeApiKeyEndpoints()
     describeAuthorizationEndpoints()
+    describeRegistrationEndpoint()
     describeIdentityEndpoints()
     describeExplainEndpoint()
   }

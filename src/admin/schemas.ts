@@ -157,6 +157,12 @@ export const Client = named(
     allowed_origins: z.array(z.string()),
     disabled: z.boolean(),
     created_at: epochSeconds,
+    registration: z
+      .enum(['operator', 'dynamic'])
+      .check(z.describe('operator: admin API or CLI; dynamic: the client registered itself (RFC 7591)')),
+    last_used_at: z
+      .nullable(epochSeconds)
+      .check(z.describe('When a code was last issued for it; a dynamic client never used expires')),
   }),
 )
 

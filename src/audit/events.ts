@@ -25,6 +25,7 @@ export const AUDIT_EVENT_TYPES = [
   'user_deleted',
   'roles_changed',
   'client_created',
+  'client_registered',
   'client_deleted',
   'client_secret_rotated',
   'client_updated',

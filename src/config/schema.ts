@@ -161,6 +161,18 @@ export const throttleSchema = z.strictObject({
   register_per_ip_per_window: integer(1, 100_000, 20),
 })
 
+/** RFC 7591 self-registration by clients (POST /auth/clients, docs/authorization-server.md). */
+export const dynamicClientsSchema = z.strictObject({
+  /** A registrant may ask for a secret (client_secret_basic/post); off: public clients (PKCE) only. */
+  allow_confidential: z._default(z.boolean(), false),
+  /** The scopes a self-registered client may be registered with; absent: every scope the metadata lists. */
+  scopes: z.optional(z.array(scopeName).check(z.maxLength(64))),
+  /** Registrations (successful or not) per client address (IPv6: per /64) per hour. */
+  per_ip_per_hour: integer(1, 10_000, 10),
+  /** A self-registered client for which no code was issued this long after registration is deleted. */
+  unused_expiry_hours: integer(1, 8_760, 24),
+})
+
 // Keys are fetched only from configured URLs, so those must be https; plain http is allowed only to
 // loopback (local development and tests), where nothing on the network can swap the keys.
 const keySourceUrl = z.string().check(
@@ -216,6 +228,12 @@ export const settingsSchema = z
     assertion_ttl_seconds: integer(5, 60, 60),
     clock_skew_seconds: integer(0, 300, 30),
     registration: z._default(z.boolean(), false),
+    /**
+     * RFC 7591 `POST /auth/clients` and its `registration_endpoint` in the metadata. On by default:
+     * MCP clients rely on it, and a self-registered client is public, delegated and consented.
+     */
+    dynamic_client_registration: z._default(z.boolean(), true),
+    dynamic_clients: z._default(dynamicClientsSchema, dynamicClientsSchema.parse({})),
     password_grant: z._default(z.boolean(), true),
     signing_alg: z._default(z.enum(['ES256', 'EdDSA']), 'ES256'),
     default_roles: z._default(z.array(roleName), ['user']),

@@ -15,6 +15,9 @@ export const ERROR_STATUS = {
   invalid_target: 400,
   // RFC 6750 §3.1 resource-server errors.
   invalid_token: 401,
+  // RFC 7591 §3.2.2 client registration errors (POST /auth/clients).
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
   insufficient_scope: 403,
   // RFC 9470 §3 step-up: the token is valid but its authentication is too old for this request.
   insufficient_user_authentication: 401,

@@ -7,7 +7,8 @@ import { randomToken, sha256Hex } from '../crypto/bytes'
 import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
-import { insertAuthorizationCode } from './code-store'
+import { markClientUsedStatement } from './client-store'
+import { insertAuthorizationCodeStatement } from './code-store'
 import { isS256Challenge, PKCE_METHOD } from './pkce'
 
 export const AUTHORIZATION_CODE_PREFIX = 'ac_'
@@ -66,22 +67,25 @@ export async function issueAuthorizationCode(
   const code = randomToken(AUTHORIZATION_CODE_PREFIX, 32)
   const now = nowSeconds()
   const expiresAt = now + AUTHORIZATION_CODE_TTL_SECONDS
-  await withStorage('store authorization code', async () =>
-    insertAuthorizationCode(db, {
-      code_hash: await sha256Hex(code),
-      client_id: input.clientId,
-      user_id: input.userId,
-      redirect_uri: input.redirectUri,
-      code_challenge: input.codeChallenge,
-      scope: input.scopes.join(' '),
-      nonce: input.nonce ?? null,
-      auth_time: input.authTime,
-      amr: JSON.stringify(input.amr ?? []),
-      browser_session_id: input.browserSessionId ?? null,
-      issued_at: now,
-      expires_at: expiresAt,
-      resource: input.resource ?? null,
-    }),
+  const stored = insertAuthorizationCodeStatement(db, {
+    code_hash: await sha256Hex(code),
+    client_id: input.clientId,
+    user_id: input.userId,
+    redirect_uri: input.redirectUri,
+    code_challenge: input.codeChallenge,
+    scope: input.scopes.join(' '),
+    nonce: input.nonce ?? null,
+    auth_time: input.authTime,
+    amr: JSON.stringify(input.amr ?? []),
+    browser_session_id: input.browserSessionId ?? null,
+    issued_at: now,
+    expires_at: expiresAt,
+    resource: input.resource ?? null,
+  })
+  // One batch (one round trip, one transaction): the client's last use lands with its code, which
+  // keeps a self-registered client from being deleted as unused (src/cleanup.ts).
+  await withStorage('store authorization code', () =>
+    db.batch([stored, markClientUsedStatement(db, input.clientId, now)]),
   )
   return { code, expiresAt }
 }

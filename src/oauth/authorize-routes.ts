@@ -26,6 +26,7 @@ import {
   answerConsent,
   authorize,
 } from './authorize'
+import { isSelfRegistered } from './client-store'
 import { ConsentPage } from './consent-page'
 
 export const authorizeRoutes = new Hono<AppBindings>()
@@ -123,6 +124,7 @@ async function respond(
           clientName: request.client.name || request.client.clientId,
           clientId: request.client.clientId,
           redirectUri: request.redirectUri,
+          selfRegistered: isSelfRegistered(request.client),
           username: session.username,
           scopes: outcome.scopes,
           roles: outcome.roles,

@@ -11,11 +11,13 @@ import { withStorage } from '../db/errors'
 import { GatewayError } from '../errors/gateway-error'
 import { revokeSubject } from '../sessions'
 import {
+  type ClientRegistration,
   type ClientSummary,
   deleteClientRow,
   findClient,
   type GrantType,
   insertClient,
+  isSelfRegistered,
   setClientSecretHash,
   updateClient,
 } from './client-store'
@@ -40,6 +42,10 @@ export interface ClientView {
   allowed_origins: string[]
   disabled: boolean
   created_at: number
+  /** `operator` (admin API, CLI) or `dynamic` (the client registered itself, RFC 7591). */
+  registration: ClientRegistration
+  /** When a code was last issued for it; null: never (a dynamic one then expires). */
+  last_used_at: number | null
 }
 
 export function viewClient(client: ClientSummary): ClientView {
@@ -58,6 +64,8 @@ export function viewClient(client: ClientSummary): ClientView {
     allowed_origins: client.allowedOrigins,
     disabled: client.disabled,
     created_at: client.createdAt,
+    registration: isSelfRegistered(client) ? 'dynamic' : 'operator',
+    last_used_at: client.lastUsedAt ?? null,
   }
 }
 

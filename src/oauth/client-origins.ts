@@ -53,8 +53,9 @@ export interface OriginSet<Source> {
 }
 
 /**
- * One cached set (bounded by the client table, which only the operator writes; no per-origin
- * entries, so a stream of made-up `Origin` values grows nothing). Concurrent reloads share one load.
+ * One cached set (bounded by the operator's clients and the self-registered ones users consented
+ * to, client-store.ts; no per-origin entries, so a stream of made-up `Origin` values grows
+ * nothing). Concurrent reloads share one load.
  */
 export function cachedOriginSet<Source>(options: OriginSetOptions<Source>): OriginSet<Source> {
   const now = options.now ?? Date.now

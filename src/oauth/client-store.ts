@@ -2,6 +2,9 @@ import { parseStringList } from '../db/json'
 
 export type GrantType = 'password' | 'refresh_token' | 'client_credentials' | 'authorization_code'
 
+/** Who registered the client: the operator (admin API, CLI) or the client itself (RFC 7591). */
+export type ClientRegistration = 'operator' | 'dynamic'
+
 export interface OAuthClient {
   clientId: string
   /** SHA-256 (hex) of the secret; undefined for a public client. */
@@ -28,8 +31,9 @@ export interface OAuthClient {
   disabled: boolean
   /**
    * Registered by the client itself (an MCP client: RFC 7591 dynamic registration), not by the
-   * operator: never first_party, and an authorization request without `resource` is for the MCP
-   * server (mcp/resource.ts).
+   * operator: never first_party, its name is its own claim (the consent page says so), and an
+   * authorization request without `resource` is for the MCP server (mcp/resource.ts). The
+   * `registration` column: anything but `operator`.
    */
   selfRegistered?: boolean
 }
@@ -52,6 +56,7 @@ interface ClientRow {
   allowed_roles: string
   allowed_origins: string
   disabled: number
+  registration: string
 }
 
 function toClient(row: ClientRow): OAuthClient {
@@ -70,6 +75,8 @@ function toClient(row: ClientRow): OAuthClient {
     allowedRoles: parseStringList(row.allowed_roles),
     allowedOrigins: parseStringList(row.allowed_origins),
     disabled: row.disabled !== 0,
+    // Fail closed: anything but the operator's own default reads as self-registered.
+    selfRegistered: row.registration !== 'operator',
   }
 }
 
@@ -88,7 +95,9 @@ export async function findClient(db: D1Database, clientId: string): Promise<OAut
 
 /**
  * What the browser origins of enabled clients are made of (src/oauth/client-origins.ts): only
- * clients that have redirect URIs or allowed origins, without their secrets or other fields.
+ * clients that have redirect URIs or allowed origins, without their secrets or other fields. A
+ * self-registered client counts once a code was issued for it (a user consented): registrations
+ * alone, which anyone can make, never grow the set.
  */
 export async function listEnabledClientUris(
   db: D1Database,
@@ -96,7 +105,8 @@ export async function listEnabledClientUris(
   const { results } = await db
     .prepare(
       `SELECT redirect_uris, allowed_origins FROM oauth_clients
-       WHERE disabled = 0 AND (redirect_uris != '[]' OR allowed_origins != '[]')`,
+       WHERE disabled = 0 AND (redirect_uris != '[]' OR allowed_origins != '[]')
+         AND (registration = 'operator' OR last_used_at IS NOT NULL)`,
     )
     .all<Pick<ClientRow, 'redirect_uris' | 'allowed_origins'>>()
   return results.map((row) => ({
@@ -112,6 +122,7 @@ type OptionalClientFields =
   | 'firstParty'
   | 'allowedRoles'
   | 'allowedOrigins'
+  | 'selfRegistered'
 
 export type NewClient = Omit<OAuthClient, 'disabled' | OptionalClientFields> &
   Partial<Pick<OAuthClient, OptionalClientFields>>
@@ -121,8 +132,9 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<O
   const row = await db
     .prepare(
       `INSERT INTO oauth_clients (client_id, secret_hash, name, grant_types, scopes, roles, redirect_uris,
-         post_logout_redirect_uris, skip_consent, first_party, allowed_roles, allowed_origins, disabled, created_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, 0, ?10)
+         post_logout_redirect_uris, skip_consent, first_party, allowed_roles, allowed_origins, disabled, created_at,
+         registration)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, 0, ?10, ?14)
        ON CONFLICT(client_id) DO NOTHING RETURNING *`,
     )
     .bind(
@@ -139,6 +151,7 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<O
       client.firstParty ? 1 : 0,
       JSON.stringify(client.allowedRoles ?? []),
       JSON.stringify(client.allowedOrigins ?? []),
+      client.selfRegistered === true ? 'dynamic' : 'operator',
     )
     .first<ClientRow>()
   return row ? toClient(row) : undefined
@@ -147,6 +160,14 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<O
 /** A client as the admin API lists it (every column but the secret's hash). */
 export interface ClientSummary extends OAuthClient {
   createdAt: number
+  /** When a code was last issued for it (unix seconds); undefined: never. */
+  lastUsedAt?: number
+}
+
+type SummaryRow = ClientRow & { created_at: number; last_used_at: number | null }
+
+function toSummary(row: SummaryRow): ClientSummary {
+  return { ...toClient(row), createdAt: row.created_at, lastUsedAt: row.last_used_at ?? undefined }
 }
 
 export async function listClients(
@@ -156,8 +177,8 @@ export async function listClients(
   const { results } = await db
     .prepare('SELECT * FROM oauth_clients WHERE (?1 IS NULL OR client_id > ?1) ORDER BY client_id LIMIT ?2')
     .bind(options.after ?? null, options.limit)
-    .all<ClientRow & { created_at: number }>()
-  return results.map((row) => ({ ...toClient(row), createdAt: row.created_at }))
+    .all<SummaryRow>()
+  return results.map(toSummary)
 }
 
 export async function deleteClientRow(db: D1Database, clientId: string): Promise<boolean> {
@@ -200,8 +221,8 @@ export async function updateClient(
       list(changes.allowedOrigins),
       flag(changes.disabled),
     )
-    .first<ClientRow & { created_at: number }>()
-  return row ? { ...toClient(row), createdAt: row.created_at } : undefined
+    .first<SummaryRow>()
+  return row ? toSummary(row) : undefined
 }
 
 /** Replaces a confidential client's secret hash; false when there is no such confidential client. */
@@ -217,4 +238,26 @@ export async function setClientSecretHash(
     .bind(clientId, secretHash)
     .first()
   return row !== null
+}
+
+/** Marks the client used now (a code was issued for it): self-registered clients never used expire. */
+export function markClientUsedStatement(db: D1Database, clientId: string, now: number): D1PreparedStatement {
+  return db.prepare('UPDATE oauth_clients SET last_used_at = ?2 WHERE client_id = ?1').bind(clientId, now)
+}
+
+/**
+ * Deletes self-registered clients registered before `registeredBefore` for which no code was ever
+ * issued. One statement: a first code issued at the same moment either lands first (the row is
+ * kept) or finds the client gone (its exchange then fails as for any deleted client).
+ */
+export function deleteUnusedDynamicClientsStatement(
+  db: D1Database,
+  registeredBefore: number,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `DELETE FROM oauth_clients
+       WHERE registration = 'dynamic' AND last_used_at IS NULL AND created_at < ?1`,
+    )
+    .bind(registeredBefore)
 }

@@ -23,8 +23,11 @@ export interface AuthorizationCodeRow {
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeRow, 'used_at' | 'family_id' | 'replayed_at'>
 
-export async function insertAuthorizationCode(db: D1Database, code: NewAuthorizationCode): Promise<void> {
-  await db
+export function insertAuthorizationCodeStatement(
+  db: D1Database,
+  code: NewAuthorizationCode,
+): D1PreparedStatement {
+  return db
     .prepare(
       `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce,
          auth_time, amr, browser_session_id, issued_at, expires_at, resource)
@@ -45,7 +48,6 @@ export async function insertAuthorizationCode(db: D1Database, code: NewAuthoriza
       code.expires_at,
       code.resource,
     )
-    .run()
 }
 
 export async function findAuthorizationCode(

@@ -1,4 +1,5 @@
 import { Layout } from '../pages/layout'
+import { redirectHost } from './redirect-uri'
 import { describeRole, describeScope } from './scope-words'
 
 export interface ConsentPageProps {
@@ -7,6 +8,11 @@ export interface ConsentPageProps {
   clientId: string
   /** Where the browser goes afterwards: shown so a user can spot a look-alike app. */
   redirectUri: string
+  /**
+   * The client registered itself (RFC 7591): its name is its own claim, so the page names the app
+   * by where it sends the browser, and says that nobody vouched for it.
+   */
+  selfRegistered: boolean
   username: string
   scopes: readonly string[]
   /** The roles the app would act with for this user (its delegated token's roles). */
@@ -18,29 +24,31 @@ export interface ConsentPageProps {
   switchAccountHref: string
 }
 
-function destination(uri: string): string {
-  try {
-    const url = new URL(uri)
-    return url.host ? `${url.protocol}//${url.host}` : `${url.protocol}`
-  } catch {
-    return uri
-  }
-}
-
 /**
  * "Allow <app> to use your account?": the app, what it may do in words, the account, and two
  * buttons of one form. The form is a POST carrying the session's CSRF token (and the browser's
  * Origin/Sec-Fetch-Site, checked too), so another site cannot approve on a user's behalf.
  */
 export function ConsentPage(props: ConsentPageProps) {
+  const host = redirectHost(props.redirectUri)
+  const app = props.selfRegistered ? `the app at ${host}` : props.clientName
   return (
-    <Layout title={`Allow ${props.clientName}?`} productName={props.productName}>
-      <h1>Allow {props.clientName} to use your account?</h1>
+    <Layout title={`Allow ${app}?`} productName={props.productName}>
+      <h1>Allow {app} to use your account?</h1>
       <p class="lead">
         Signed in as <strong>{props.username}</strong>. <a href={props.switchAccountHref}>Not you?</a>
       </p>
+      {props.selfRegistered && (
+        <p class="error" role="alert">
+          This app registered itself; nobody at {props.productName} has checked it.
+          {props.clientName !== props.clientId &&
+            ` It calls itself "${props.clientName}", a name anyone can choose.`}{' '}
+          Allow only if you started this at {host}.
+        </p>
+      )}
       <p>
-        <strong>{props.clientName}</strong> <span class="muted">({props.clientId})</span> asks to:
+        <strong>{props.selfRegistered ? host : props.clientName}</strong>{' '}
+        <span class="muted">({props.clientId})</span> asks to:
       </p>
       <ul class="scopes">
         {props.scopes.length === 0 && props.roles.length === 0 ? (
@@ -58,10 +66,7 @@ export function ConsentPage(props: ConsentPageProps) {
           </li>
         ))}
       </ul>
-      <p class="muted">
-        Allowing sends you back to {destination(props.redirectUri)}. The app keeps access until you withdraw
-        it.
-      </p>
+      <p class="muted">Allowing sends you back to {host}. The app keeps access until you withdraw it.</p>
       <form method="post" action="/auth/authorize">
         <input type="hidden" name="csrf" value={props.csrfToken} />
         <input type="hidden" name="authorization_query" value={props.authorizationQuery} />

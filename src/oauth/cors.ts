@@ -2,7 +2,10 @@
  * CORS for the gateway's own endpoints (CONTRACT "Delegated tokens"), one home for both policies:
  * - `clientCors`: /auth/token, /auth/revoke and /auth/userinfo, for the browser origins of enabled
  *   clients (client-origins.ts) and nobody else;
- * - `publicMetadataCors`: /.well-known/*, public metadata, for every origin (`*`).
+ * - `publicMetadataCors`: /.well-known/*, public metadata, for every origin (`*`);
+ * - `registrationCors`: POST /auth/clients (RFC 7591), for every origin (`*`): browser-based MCP
+ *   clients register from their own page, and the endpoint takes no cookie, so a page can do
+ *   nothing there that a script elsewhere could not (registrations are throttled per address).
  * Neither ever sends Access-Control-Allow-Credentials: these endpoints take only what a request
  * carries explicitly (client credentials, code and verifier, a bearer token), never cookies, and a
  * browser refuses a credentialed CORS answer without it. Hono's middleware writes the headers.
@@ -56,4 +59,16 @@ export function clientCors(methods: readonly string[]): MiddlewareHandler<AppBin
 /** `/.well-known/*`: discovery documents and public keys, readable from any page. */
 export function publicMetadataCors(): MiddlewareHandler<AppBindings> {
   return cors({ origin: '*', allowMethods: ['GET', 'HEAD'], credentials: false })
+}
+
+/** `/auth/clients`: dynamic client registration from any page, errors included, no credentials. */
+export function registrationCors(): MiddlewareHandler<AppBindings> {
+  return cors({
+    origin: '*',
+    allowMethods: ['POST'],
+    allowHeaders: ALLOW_HEADERS,
+    exposeHeaders: EXPOSE_HEADERS,
+    maxAge: PREFLIGHT_MAX_AGE_SECONDS,
+    credentials: false,
+  })
 }

@@ -99,3 +99,16 @@ export function checkOrigin(origin: string): RedirectUriCheck {
     return { ok: false, reason: `must be an origin alone, written as browsers send it: ${url.origin}` }
   return { ok: true }
 }
+
+/**
+ * Where a redirect URI leads, as a person can judge it: `https://host[:port]`, or the app scheme
+ * of a native app (`com.example.app:`). Shown on the consent page, first for a self-registered client.
+ */
+export function redirectHost(uri: string): string {
+  try {
+    const url = new URL(uri)
+    return url.host ? `${url.protocol}//${url.host}` : url.protocol
+  } catch {
+    return uri
+  }
+}

@@ -30,3 +30,8 @@ export function authorizationScopes(
   }
   return [...new Set(requested)].sort()
 }
+
+/** Every scope the gateway can grant (metadata's `scopes_supported`): identity scopes and role scopes. */
+export function supportedScopes(roleScopes: Readonly<Record<string, readonly string[]>>): string[] {
+  return [...new Set([...IDENTITY_SCOPES, ...Object.values(roleScopes).flat()])].sort()
+}

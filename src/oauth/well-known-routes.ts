@@ -1,8 +1,9 @@
 import { Hono } from 'hono'
-import { IDENTITY_SCOPES } from '../authz/scopes'
+import type { Settings } from '../config/schema'
 import type { AppBindings } from '../env'
 import { loadKeyRing } from '../tokens'
 import { publicMetadataCors } from './cors'
+import { supportedScopes } from './requested-scopes'
 
 export const wellKnownRoutes = new Hono<AppBindings>()
 
@@ -37,8 +38,9 @@ const CLAIMS_SUPPORTED = [
  * RFC 8414 authorization server metadata, which is also OpenID Connect Discovery 1.0's document;
  * every URL is built from ISSUER, never from the Host header.
  */
-function metadata(issuer: string, alg: string, passwordGrant: boolean, scopes: string[]) {
+function metadata(settings: Settings, issuer: string) {
   const clientAuth = ['client_secret_basic', 'client_secret_post', 'none']
+  const alg = settings.signing_alg
   return {
     issuer,
     authorization_endpoint: `${issuer}/auth/authorize`,
@@ -48,9 +50,11 @@ function metadata(issuer: string, alg: string, passwordGrant: boolean, scopes: s
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     revocation_endpoint: `${issuer}/auth/revoke`,
     introspection_endpoint: `${issuer}/auth/introspect`,
+    // RFC 8414 §2: present only when clients may register themselves (RFC 7591).
+    ...(settings.dynamic_client_registration ? { registration_endpoint: `${issuer}/auth/clients` } : {}),
     grant_types_supported: [
       'authorization_code',
-      ...(passwordGrant ? ['password'] : []),
+      ...(settings.password_grant ? ['password'] : []),
       'refresh_token',
       'client_credentials',
     ],
@@ -66,7 +70,7 @@ function metadata(issuer: string, alg: string, passwordGrant: boolean, scopes: s
     revocation_endpoint_auth_methods_supported: clientAuth,
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     token_endpoint_auth_signing_alg_values_supported: [alg],
-    scopes_supported: scopes,
+    scopes_supported: supportedScopes(settings.role_scopes),
     claims_supported: CLAIMS_SUPPORTED,
   }
 }
@@ -74,14 +78,7 @@ function metadata(issuer: string, alg: string, passwordGrant: boolean, scopes: s
 function serveMetadata(path: string) {
   wellKnownRoutes.get(path, (c) => {
     const { config } = c.var.ctx
-    const scopes = [...new Set([...IDENTITY_SCOPES, ...Object.values(config.settings.role_scopes).flat()])]
-    const body = metadata(
-      config.issuer,
-      config.settings.signing_alg,
-      config.settings.password_grant,
-      scopes.sort(),
-    )
-    return c.json(body, 200, { 'cache-control': 'public, max-age=300' })
+    return c.json(metadata(config.settings, config.issuer), 200, { 'cache-control': 'public, max-age=300' })
   })
 }
 

@@ -11,5 +11,5 @@ export {
   updatePasswordHash,
   updateUser,
 } from './store'
-export { reserveRegistration } from './throttle'
+export { reserveClientRegistration, reserveRegistration } from './throttle'
 export { USERNAME } from './username'

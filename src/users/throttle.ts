@@ -38,6 +38,7 @@ export const throttleSubject = {
   account: (username: string) => `account:${username.normalize('NFC').toLowerCase()}`,
   ip: (ip: string) => `ip:${addressBucket(ip)}`,
   register: (ip: string) => `register:${addressBucket(ip)}`,
+  clientRegistration: (ip: string) => `client-registration:${addressBucket(ip)}`,
 }
 
 function accountLimit(settings: ThrottleSettings): AttemptLimit & { backoff: Backoff } {
@@ -129,4 +130,15 @@ export async function reserveRegistration(
     maxInWindow: settings.register_per_ip_per_window,
   }
   await reserveOrThrow(db, throttleSubject.register(ip), limit, nowSeconds())
+}
+
+const CLIENT_REGISTRATION_WINDOW_SECONDS = 3600
+
+/**
+ * RFC 7591 client registrations per client address per hour: every attempt counts, as for
+ * account registration, reserved before the body is read; over the limit → 429.
+ */
+export async function reserveClientRegistration(db: D1Database, perHour: number, ip: string): Promise<void> {
+  const limit = { windowSeconds: CLIENT_REGISTRATION_WINDOW_SECONDS, maxInWindow: perHour }
+  await reserveOrThrow(db, throttleSubject.clientRegistration(ip), limit, nowSeconds())
 }

@@ -126,6 +126,13 @@ export const CASES: Case[] = [
     (ctx) => call(ctx, 'POST', '/auth/register', { json: { username: 'oa-registered', password: PASSWORD } }),
   ],
   ['GET /auth/register', (ctx) => call(ctx, 'GET', '/auth/register')],
+  [
+    'POST /auth/clients',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/clients', {
+        json: { redirect_uris: ['http://127.0.0.1/callback'], client_name: 'OpenAPI walk' },
+      }),
+  ],
   ['GET /auth/login', (ctx) => call(ctx, 'GET', '/auth/login')],
   [
     'POST /auth/login',

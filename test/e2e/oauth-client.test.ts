@@ -205,3 +205,40 @@ describe('a stock JWKS verifier', () => {
     expect((verified.payload.exp ?? 0) - (verified.payload.iat ?? 0)).toBeLessThanOrEqual(60)
   })
 })
+
+describe('dynamic client registration (RFC 7591) through oauth4webapi', () => {
+  test('registers a public client at the advertised registration_endpoint; the client cannot claim first_party', async () => {
+    expect(as.registration_endpoint).toBe(`${gateway.origin}/auth/clients`)
+    const registered = await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(
+        as,
+        { redirect_uris: ['http://127.0.0.1/callback'], client_name: 'oauth4webapi' },
+        insecure,
+      ),
+    )
+    expect(registered).toMatchObject({ token_endpoint_auth_method: 'none', client_name: 'oauth4webapi' })
+    expect(registered.client_secret).toBeUndefined()
+    // The gateway knows the new public client: it is refused the password grant, not unknown.
+    const client: oauth.Client = { client_id: registered.client_id }
+    const response = await oauth.genericTokenEndpointRequest(
+      as,
+      client,
+      oauth.None(),
+      'password',
+      { username: 'oauth-user', password: PASSWORD },
+      insecure,
+    )
+    await expect(oauth.processGenericTokenEndpointResponse(as, client, response)).rejects.toMatchObject({
+      error: 'unauthorized_client',
+    })
+
+    const claimed = await oauth.dynamicClientRegistrationRequest(
+      as,
+      { redirect_uris: ['http://127.0.0.1/callback'], first_party: true },
+      insecure,
+    )
+    await expect(oauth.processDynamicClientRegistrationResponse(claimed)).rejects.toMatchObject({
+      error: 'invalid_client_metadata',
+    })
+  })
+})

@@ -44,6 +44,25 @@ export async function pkcePair(): Promise<{ verifier: string; challenge: string 
   return { verifier, challenge: await s256(verifier) }
 }
 
+/** A browser's authorization request for `clientId` (REDIRECT, S256 PKCE, `openid read`) and its verifier. */
+export async function authorizationRequest(
+  clientId: string,
+  extra: Record<string, string> = {},
+): Promise<{ query: URLSearchParams; verifier: string }> {
+  const { verifier, challenge } = await pkcePair()
+  const query = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    scope: 'openid read',
+    state: 'st-support',
+    ...extra,
+  })
+  return { query, verifier }
+}
+
 export interface IssuedCode {
   code: string
   verifier: string
