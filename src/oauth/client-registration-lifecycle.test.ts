@@ -3,12 +3,7 @@
  * the authorization code + PKCE flow it completes, its first use recorded, its expiry when never
  * used, and the operator's view of it in the admin API.
  */
-import {
-  createExecutionContext,
-  createScheduledController,
-  env,
-  waitOnExecutionContext,
-} from 'cloudflare:test'
+import { createScheduledController, env } from 'cloudflare:test'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { bearer, callApi, createUser } from '../../test/support/accounts'
