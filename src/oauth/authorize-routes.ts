@@ -26,6 +26,7 @@ import {
   answerConsent,
   authorize,
 } from './authorize'
+import { clientLookup } from './client-lookup'
 import { ConsentPage } from './consent-page'
 
 export const authorizeRoutes = new Hono<AppBindings>()
@@ -48,7 +49,8 @@ function authorizingUser(session: CurrentSession): AuthorizingUser {
 }
 
 function serviceContext(c: Context<AppBindings>): AuthorizeContext {
-  return { db: c.env.DB, config: c.var.ctx.config }
+  const { config, audit } = c.var.ctx
+  return { db: c.env.DB, config, lookUp: clientLookup({ db: c.env.DB, kv: c.env.KV, config, audit }) }
 }
 
 function errorPage(c: Context<AppBindings>, title: string, message: string, status: PageStatus) {
@@ -123,6 +125,7 @@ async function respond(
           clientName: request.client.name || request.client.clientId,
           clientId: request.client.clientId,
           redirectUri: request.redirectUri,
+          documentHost: request.client.metadataDocument?.host,
           username: session.username,
           scopes: outcome.scopes,
           roles: outcome.roles,

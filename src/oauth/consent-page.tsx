@@ -7,6 +7,11 @@ export interface ConsentPageProps {
   clientId: string
   /** Where the browser goes afterwards: shown so a user can spot a look-alike app. */
   redirectUri: string
+  /**
+   * The host of the client's metadata document when its client_id is one (client-lookup.ts): its
+   * name is self-chosen, so the page leads with where the code goes and who published the document.
+   */
+  documentHost?: string
   username: string
   scopes: readonly string[]
   /** The roles the app would act with for this user (its delegated token's roles). */
@@ -27,6 +32,34 @@ function destination(uri: string): string {
   }
 }
 
+function hostOf(uri: string): string {
+  try {
+    return new URL(uri).host || uri
+  } catch {
+    return uri
+  }
+}
+
+/**
+ * For a client known only by its metadata document: its name is whatever the document says, so
+ * the hosts that cannot be chosen freely come first (the redirect's, where the code goes, and the
+ * document's, who published it). The logo is never fetched or shown.
+ */
+function DocumentClientNotice(props: { clientName: string; documentHost: string; redirectUri: string }) {
+  return (
+    <div>
+      <p>
+        This app is not registered with the operator. It will receive access at{' '}
+        <strong>{hostOf(props.redirectUri)}</strong>.
+      </p>
+      <p>
+        It describes itself in a document published at <strong>{props.documentHost}</strong>; the name "
+        {props.clientName}" is its own claim. Allow only if you trust both.
+      </p>
+    </div>
+  )
+}
+
 /**
  * "Allow <app> to use your account?": the app, what it may do in words, the account, and two
  * buttons of one form. The form is a POST carrying the session's CSRF token (and the browser's
@@ -39,6 +72,13 @@ export function ConsentPage(props: ConsentPageProps) {
       <p class="lead">
         Signed in as <strong>{props.username}</strong>. <a href={props.switchAccountHref}>Not you?</a>
       </p>
+      {props.documentHost !== undefined && (
+        <DocumentClientNotice
+          clientName={props.clientName}
+          documentHost={props.documentHost}
+          redirectUri={props.redirectUri}
+        />
+      )}
       <p>
         <strong>{props.clientName}</strong> <span class="muted">({props.clientId})</span> asks to:
       </p>

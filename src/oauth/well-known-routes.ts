@@ -68,6 +68,8 @@ function metadata(issuer: string, alg: string, passwordGrant: boolean, scopes: s
     token_endpoint_auth_signing_alg_values_supported: [alg],
     scopes_supported: scopes,
     claims_supported: CLAIMS_SUPPORTED,
+    // A client_id may be the https URL of the client's metadata document (oauth/client-lookup.ts).
+    client_id_metadata_document_supported: true,
   }
 }
 
