@@ -2,6 +2,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { createUser } from '../../test/support/accounts'
+import { adminJson, adminToken } from '../../test/support/admin'
 import { pkcePair, REDIRECT } from '../../test/support/authorization-code'
 import { gatewayFetch, UPSTREAM } from '../../test/support/gateway'
 import { browserLogin } from '../../test/support/sessions'
@@ -282,6 +283,27 @@ describe('a client known by its metadata document', () => {
       expect(response.headers.get('location')).toBeNull()
       expect(await response.text()).toContain('not registered for this client')
     }
+  })
+})
+
+describe('the admin API', () => {
+  it('lists the documents used and forgets one: its next use fetches it again as a first use', async () => {
+    const url = await publish('admin')
+    const query = async () => `/auth/authorize?${(await authorizeQuery(url)).params}`
+    expect((await local(await query())).status).toBe(302)
+    const { token } = await adminToken('cimd-admin')
+    const list = await adminJson<{ items: { id: string; client_id: string; client_name: string }[] }>(
+      token,
+      'GET',
+      '/admin/client-metadata-documents?limit=200',
+    )
+    const item = list.items.find((entry) => entry.client_id === url)
+    expect(item).toMatchObject({ client_name: 'Friendly Agent' })
+    await adminJson(token, 'DELETE', `/admin/client-metadata-documents/${item?.id}`, undefined, 204)
+    await adminJson(token, 'DELETE', `/admin/client-metadata-documents/${item?.id}`, undefined, 404)
+    expect((await local(await query())).status).toBe(302)
+    expect(await hits(url)).toBe(2)
+    expect((await auditRows(url)).filter((event) => event.outcome === 'success')).toHaveLength(2)
   })
 })
 
