@@ -6,6 +6,9 @@
  *   ?__redirect=URL   answer 302 to URL
  *   ?__bytes=N        answer with N bytes of streamed body
  *   ?__sse_ms=N       answer text/event-stream: an event every 100 ms for N ms (at most 60 s)
+ *   PUT /__documents/<name>  {status?, headers?, body} (body: text) stores a canned answer that
+ *                     GET /__documents/<name> then serves (a stand-in Client ID Metadata Document
+ *                     host); GET /__document_hits/<name> says how many times it was served
  * Requests carrying `x-test-id` are recorded; `GET /__requests/<id>` returns them (tests assert
  * on exactly what the upstream received, or that it received nothing).
  * WebSockets echo every message. The text message `__close <code> <reason>` makes the upstream
@@ -56,6 +59,8 @@ function splitTarget(url: string): { path: string; query: string } {
 export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<EchoServer> {
   const recorded = new Map<string, ReceivedRequest[]>()
   const closes = new Map<string, { code: number; reason: string }[]>()
+  const documents = new Map<string, { status: number; headers: Record<string, string>; body: string }>()
+  const documentHits = new Map<string, number>()
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = request.url ?? '/'
@@ -64,6 +69,35 @@ export async function startEchoServer(port = 0, host = '127.0.0.1'): Promise<Ech
       const id = decodeURIComponent(path.slice('/__ws_closes/'.length))
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(JSON.stringify(closes.get(id) ?? []))
+      return
+    }
+    if (path.startsWith('/__documents/')) {
+      const name = decodeURIComponent(path.slice('/__documents/'.length))
+      if (request.method === 'PUT') {
+        const canned = JSON.parse((await readBody(request)).text) as {
+          status?: number
+          headers?: Record<string, string>
+          body: string
+        }
+        documents.set(name, {
+          status: canned.status ?? 200,
+          headers: canned.headers ?? {},
+          body: canned.body,
+        })
+        response.writeHead(204)
+        response.end()
+        return
+      }
+      const canned = documents.get(name)
+      documentHits.set(name, (documentHits.get(name) ?? 0) + 1)
+      response.writeHead(canned?.status ?? 404, canned?.headers ?? {})
+      response.end(canned?.body ?? '')
+      return
+    }
+    if (request.method === 'GET' && path.startsWith('/__document_hits/')) {
+      const name = decodeURIComponent(path.slice('/__document_hits/'.length))
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify(documentHits.get(name) ?? 0))
       return
     }
     if (request.method === 'GET' && path.startsWith('/__requests/')) {

@@ -14,6 +14,7 @@ import { adminUserLinkRoutes } from '../login-providers/admin-routes'
 import { describeIdentityEndpoints } from '../login-providers/openapi-doc'
 import { adminClientRoutes } from '../oauth/admin-routes'
 import { describeAuthorizationEndpoints } from '../oauth/authorization-doc'
+import { adminClientMetadataRoutes } from '../oauth/client-metadata-admin-routes'
 import { describeRegistrationEndpoint } from '../oauth/registration-doc'
 import { describeTokenEndpoint } from '../oauth/token-doc'
 import { htmlErrors } from '../pages/html-errors'
@@ -34,6 +35,7 @@ adminRoutes.use('/admin/*', htmlErrors(), ...requireAdmin)
 adminRoutes.route('/', adminUserRoutes)
 adminRoutes.route('/', adminUserLinkRoutes)
 adminRoutes.route('/', adminClientRoutes)
+adminRoutes.route('/', adminClientMetadataRoutes)
 adminRoutes.route('/', adminApiKeyRoutes)
 adminRoutes.route('/', adminAuditRoutes)
 adminRoutes.route('/', adminPageRoutes)

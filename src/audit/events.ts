@@ -29,6 +29,8 @@ export const AUDIT_EVENT_TYPES = [
   'client_deleted',
   'client_secret_rotated',
   'client_updated',
+  'client_metadata_fetched',
+  'client_metadata_forgotten',
   'session_created',
   'session_ended',
   'authorization_granted',

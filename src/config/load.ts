@@ -223,6 +223,14 @@ function findDuplicateResources(routes: readonly CompiledRoute[], problems: stri
   }
 }
 
+function isLoopbackOrigin(value: string): boolean {
+  try {
+    return ['127.0.0.1', '[::1]', 'localhost'].includes(new URL(value).hostname)
+  } catch {
+    return false
+  }
+}
+
 function isHttpUrl(value: string): boolean {
   try {
     return /^https?:$/.test(new URL(value).protocol)
@@ -256,6 +264,10 @@ export function parseConfig(env: ConfigVars): ConfigResult {
   }
   const settings = settingsSchema.safeParse(env.SETTINGS ?? {})
   if (!settings.success) problems.push(...zodProblems('SETTINGS', settings.error))
+  else if (settings.data.client_metadata_document_allow_hosts.length > 0 && !isLoopbackOrigin(issuer))
+    problems.push(
+      'SETTINGS.client_metadata_document_allow_hosts: a local stand-in only; allowed only while ISSUER is a loopback origin',
+    )
   const registration = parseRegistrationOverride(env.REGISTRATION)
   if (!registration.ok) problems.push(registration.problem)
   const routes = routesSchema.safeParse(env.ROUTES ?? [])

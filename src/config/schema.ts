@@ -267,6 +267,26 @@ export const settingsSchema = z
      */
     mcp_max_body_bytes: integer(1_024, 10 * 1024 * 1024, 1024 * 1024),
     /**
+     * Local development and tests only: `host:port` of a stand-in Client ID Metadata Document host
+     * on loopback, fetched over http and past the fetch guard's host rules (oauth/fetch-guard.ts).
+     * config/load.ts refuses it unless ISSUER is a loopback origin, so no deployment can set it.
+     */
+    client_metadata_document_allow_hosts: z._default(
+      z
+        .array(
+          z
+            .string()
+            .check(
+              z.regex(
+                /^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/,
+                'must be a loopback host:port such as "127.0.0.1:8788"',
+              ),
+            ),
+        )
+        .check(z.maxLength(8)),
+      [],
+    ),
+    /**
      * Minting an API key needs an access token whose `auth_time` is at most this old (RFC 9470
      * `max_age`): a stolen short-lived token must not turn into a long-lived key.
      */

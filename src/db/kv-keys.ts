@@ -31,6 +31,11 @@ export function jwksKey(issuerName: string): string {
   return `jwks:${issuerName}`
 }
 
+/** A fetched Client ID Metadata Document: `cimd:<id>` (oauth/client-metadata-store.ts) → JSON. */
+export function clientMetadataKey(id: string): string {
+  return `cimd:${id}`
+}
+
 /** Seconds to keep a KV entry: never below KV's minimum. */
 export function kvTtl(seconds: number): number {
   return Math.max(KV_MIN_TTL_SECONDS, Math.ceil(seconds))

@@ -16,7 +16,7 @@ import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { logEvent } from '../log'
-import { loginFormTargets } from '../oauth'
+import { clientLookup, loginFormTargets } from '../oauth'
 import {
   cookieNames,
   createSession,
@@ -120,7 +120,11 @@ async function failed(c: Context<AppBindings>, error: unknown, provider: string,
     returnTo,
     status: failureStatus(failure.reason),
     error: failureMessage(failure.reason, display),
-    formTargets: await loginFormTargets(c.env.DB, returnTo),
+    formTargets: await loginFormTargets(
+      c.env.DB,
+      returnTo,
+      clientLookup({ db: c.env.DB, kv: c.env.KV, config: c.var.ctx.config, audit: c.var.ctx.audit }),
+    ),
   })
 }
 

@@ -6,11 +6,11 @@
  */
 
 import { parseScope } from '../authz/scopes'
-import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
 import { isGatewayError } from '../errors/gateway-error'
 import { resolveResource } from '../mcp'
-import { findClient, isSelfRegistered, type OAuthClient } from './client-store'
+import { type ClientLookup, d1ClientLookup } from './client-lookup'
+import { isSelfRegistered, type OAuthClient } from './client-store'
 import { isS256Challenge, PKCE_METHOD } from './pkce'
 import { matchRedirectUri } from './redirect-uri'
 
@@ -74,7 +74,8 @@ export type AuthorizeValidation =
 const MAX_STATE = 2048
 const MAX_LOGIN_HINT = 256
 const NONCE = /^[\x20-\x7e]{1,512}$/
-const CLIENT_ID = /^[\x21-\x7e]{1,128}$/
+// Up to 512: a Client ID Metadata Document's URL (oauth/fetch-guard.ts); D1 ids are at most 128.
+const CLIENT_ID = /^[\x21-\x7e]{1,512}$/
 const PROMPTS: readonly string[] = ['none', 'login', 'consent']
 
 function page(description: string): AuthorizeValidation {
@@ -104,11 +105,15 @@ export async function validateAuthorizationRequest(
   now = nowSeconds(),
   /** The configured MCP resources (GatewayConfig.mcpResources), for RFC 8707 `resource`. */
   resources: ReadonlyMap<string, unknown> = new Map(),
+  /** How the client is found: D1 alone, or metadata documents too (client-lookup.ts). */
+  lookUp: ClientLookup = d1ClientLookup(db),
 ): Promise<AuthorizeValidation> {
   const clientId = single(params, 'client_id')
   if (clientId === undefined || clientId === null || !CLIENT_ID.test(clientId))
     return page('The request names no valid client_id.')
-  const client = await withStorage('client lookup', () => findClient(db, clientId))
+  const found = await lookUp(clientId)
+  if ('refused' in found) return page(`The client's metadata document cannot be used: ${found.refused}`)
+  const { client } = found
   if (!client || client.disabled) return page('The client is not registered.')
   const redirectUri = single(params, 'redirect_uri')
   // OIDC Core requires it, and OAuth 2.1 whenever several are registered: always require it.

@@ -26,6 +26,7 @@ import {
   answerConsent,
   authorize,
 } from './authorize'
+import { clientLookup } from './client-lookup'
 import { isSelfRegistered } from './client-store'
 import { ConsentPage } from './consent-page'
 
@@ -49,7 +50,8 @@ function authorizingUser(session: CurrentSession): AuthorizingUser {
 }
 
 function serviceContext(c: Context<AppBindings>): AuthorizeContext {
-  return { db: c.env.DB, config: c.var.ctx.config }
+  const { config, audit } = c.var.ctx
+  return { db: c.env.DB, config, lookUp: clientLookup({ db: c.env.DB, kv: c.env.KV, config, audit }) }
 }
 
 function errorPage(c: Context<AppBindings>, title: string, message: string, status: PageStatus) {
@@ -125,6 +127,7 @@ async function respond(
           clientId: request.client.clientId,
           redirectUri: request.redirectUri,
           selfRegistered: isSelfRegistered(request.client),
+          documentHost: request.client.metadataDocument?.host,
           username: session.username,
           scopes: outcome.scopes,
           roles: outcome.roles,

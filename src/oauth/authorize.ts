@@ -16,6 +16,7 @@ import {
   validateAuthorizationRequest,
 } from './authorize-request'
 import { authorizationResponseUrl } from './authorize-response'
+import type { ClientLookup } from './client-lookup'
 import { findGrant, grantCovers, grantCoversRoles, recordGrant } from './consent'
 import { decideInteraction, returnToAfterLogin, type SignedInUser } from './interaction'
 import { authorizationScopes } from './requested-scopes'
@@ -31,6 +32,8 @@ export interface AuthorizingUser extends SignedInUser {
 export interface AuthorizeContext {
   db: D1Database
   config: GatewayConfig
+  /** How the client is found (client-lookup.ts); D1 alone when absent. */
+  lookUp?: ClientLookup
 }
 
 export type AuthorizeOutcome =
@@ -123,7 +126,13 @@ export async function authorize(
   user: AuthorizingUser | undefined,
   now = nowSeconds(),
 ): Promise<AuthorizeOutcome> {
-  const validation = await validateAuthorizationRequest(context.db, params, now, context.config.mcpResources)
+  const validation = await validateAuthorizationRequest(
+    context.db,
+    params,
+    now,
+    context.config.mcpResources,
+    context.lookUp,
+  )
   if (!validation.ok) return refused(context, validation)
   const { request } = validation
   const scopes = user ? capScopes(context, request, user) : []
@@ -199,6 +208,7 @@ export async function answerConsent(
     params,
     undefined,
     context.config.mcpResources,
+    context.lookUp,
   )
   if (!validation.ok) return refused(context, validation)
   return approve

@@ -1,7 +1,8 @@
 import { sha256Hex, timingSafeEqual } from '../crypto/bytes'
-import { withStorage } from '../db/errors'
 import { GatewayError } from '../errors/gateway-error'
-import { findClient, type OAuthClient } from './client-store'
+import { type ClientLookup, d1ClientLookup } from './client-lookup'
+import type { OAuthClient } from './client-store'
+import { MAX_DOCUMENT_URL_LENGTH } from './fetch-guard'
 
 export interface ClientAuthentication {
   client: OAuthClient
@@ -49,6 +50,8 @@ export async function authenticateClient(
   db: D1Database,
   request: Request,
   form: URLSearchParams,
+  /** How the client is found: D1 alone, or metadata documents too (client-lookup.ts). */
+  lookUp: ClientLookup = d1ClientLookup(db),
 ): Promise<ClientAuthentication | undefined> {
   const header = request.headers.get('authorization')
   const basic = header !== null && /^basic(\s|$)/i.test(header) ? decodeBasic(header) : undefined
@@ -63,8 +66,11 @@ export async function authenticateClient(
     if (secret !== undefined) throw invalidClient()
     return undefined
   }
-  if (clientId.length === 0 || clientId.length > 128) throw invalidClient()
-  const client = await withStorage('client lookup', () => findClient(db, clientId))
+  if (clientId.length === 0 || clientId.length > MAX_DOCUMENT_URL_LENGTH) throw invalidClient()
+  const found = await lookUp(clientId)
+  if ('refused' in found)
+    throw invalidClient(`The client's metadata document cannot be used: ${found.refused}`)
+  const { client } = found
   if (secret === undefined) {
     // A public client: it may only name itself, and only if it has no secret.
     if (!client || client.disabled || client.secretHash !== undefined) throw invalidClient()

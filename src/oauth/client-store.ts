@@ -36,6 +36,11 @@ export interface OAuthClient {
    * `registration` column: anything but `operator`.
    */
   selfRegistered?: boolean
+  /**
+   * Set for a client whose client_id is the URL of its Client ID Metadata Document, read from that
+   * document (oauth/client-metadata-document.ts), never from D1. Shown as text only, never fetched.
+   */
+  metadataDocument?: { host: string; clientUri?: string; logoUri?: string }
 }
 
 export function isSelfRegistered(client: Pick<OAuthClient, 'selfRegistered'>): boolean {

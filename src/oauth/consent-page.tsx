@@ -13,6 +13,11 @@ export interface ConsentPageProps {
    * by where it sends the browser, and says that nobody vouched for it.
    */
   selfRegistered: boolean
+  /**
+   * The host of the client's metadata document when its client_id is one (client-lookup.ts): its
+   * name is self-chosen, so the page leads with where the code goes and who published the document.
+   */
+  documentHost?: string
   username: string
   scopes: readonly string[]
   /** The roles the app would act with for this user (its delegated token's roles). */
@@ -22,6 +27,26 @@ export interface ConsentPageProps {
   authorizationQuery: string
   /** The authorize URL itself, for "not you?" (sign in as someone else and come back). */
   switchAccountHref: string
+}
+
+/**
+ * For a client known only by its metadata document: its name is whatever the document says, so
+ * the hosts that cannot be chosen freely come first (the redirect's, where the code goes, and the
+ * document's, who published it). The logo is never fetched or shown.
+ */
+function DocumentClientNotice(props: { clientName: string; documentHost: string; redirectUri: string }) {
+  return (
+    <div>
+      <p>
+        This app is not registered with the operator. It will receive access at{' '}
+        <strong>{redirectHost(props.redirectUri)}</strong>.
+      </p>
+      <p>
+        It describes itself in a document published at <strong>{props.documentHost}</strong>; the name "
+        {props.clientName}" is its own claim. Allow only if you trust both.
+      </p>
+    </div>
+  )
 }
 
 /**
@@ -38,13 +63,21 @@ export function ConsentPage(props: ConsentPageProps) {
       <p class="lead">
         Signed in as <strong>{props.username}</strong>. <a href={props.switchAccountHref}>Not you?</a>
       </p>
-      {props.selfRegistered && (
-        <p class="error" role="alert">
-          This app registered itself; nobody at {props.productName} has checked it.
-          {props.clientName !== props.clientId &&
-            ` It calls itself "${props.clientName}", a name anyone can choose.`}{' '}
-          Allow only if you started this at {host}.
-        </p>
+      {props.documentHost !== undefined ? (
+        <DocumentClientNotice
+          clientName={props.clientName}
+          documentHost={props.documentHost}
+          redirectUri={props.redirectUri}
+        />
+      ) : (
+        props.selfRegistered && (
+          <p class="error" role="alert">
+            This app registered itself; nobody at {props.productName} has checked it.
+            {props.clientName !== props.clientId &&
+              ` It calls itself "${props.clientName}", a name anyone can choose.`}{' '}
+            Allow only if you started this at {host}.
+          </p>
+        )
       )}
       <p>
         <strong>{props.selfRegistered ? host : props.clientName}</strong>{' '}

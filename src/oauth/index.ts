@@ -1,4 +1,5 @@
 export { authenticateClient, type ClientAuthentication, invalidClient } from './client-authentication'
+export { clientLookup } from './client-lookup'
 export { deleteUnusedDynamicClientsStatement } from './client-store'
 export { listGrants, revokeGrant } from './consent'
 export { clientCors } from './cors'

@@ -5,6 +5,7 @@ import { readForm } from '../http/form'
 import type { GrantContext } from '../tokens'
 import { loadKeyRing } from '../tokens'
 import { authenticateClient } from './client-authentication'
+import { clientLookup } from './client-lookup'
 import { authorizationCodeGrant } from './code-grant'
 import { clientCors } from './cors'
 import { clientCredentialsGrant, passwordGrant, refreshGrant } from './grants'
@@ -24,7 +25,9 @@ tokenRoutes.post('/auth/token', async function tokenEndpoint(c) {
   const form = await readForm(c.req.raw)
   const grantType = form.get('grant_type')
   if (!grantType) throw new GatewayError('invalid_request', 'The "grant_type" parameter is required.')
-  const auth = await authenticateClient(c.env.DB, c.req.raw, form)
+  const { config, audit } = c.var.ctx
+  const lookUp = clientLookup({ db: c.env.DB, kv: c.env.KV, config, audit })
+  const auth = await authenticateClient(c.env.DB, c.req.raw, form, lookUp)
   const context: GrantContext = {
     db: c.env.DB,
     kv: c.env.KV,

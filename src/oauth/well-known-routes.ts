@@ -72,6 +72,8 @@ function metadata(settings: Settings, issuer: string) {
     token_endpoint_auth_signing_alg_values_supported: [alg],
     scopes_supported: supportedScopes(settings.role_scopes),
     claims_supported: CLAIMS_SUPPORTED,
+    // A client_id may be the https URL of the client's metadata document (oauth/client-lookup.ts).
+    client_id_metadata_document_supported: true,
   }
 }
 

@@ -10,7 +10,13 @@ import { nowSeconds } from '../db/json'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
-import { authenticateClient, type ClientAuthentication, clientCors, invalidClient } from '../oauth'
+import {
+  authenticateClient,
+  type ClientAuthentication,
+  clientCors,
+  clientLookup,
+  invalidClient,
+} from '../oauth'
 import {
   findRefreshToken,
   isRefreshTokenShape,
@@ -58,7 +64,9 @@ async function identifyCaller(
   form: URLSearchParams,
   ring: KeyRing,
 ): Promise<Caller> {
-  const auth = await authenticateClient(c.env.DB, c.req.raw, form)
+  const { config, audit } = c.var.ctx
+  const lookUp = clientLookup({ db: c.env.DB, kv: c.env.KV, config, audit })
+  const auth = await authenticateClient(c.env.DB, c.req.raw, form, lookUp)
   if (auth) return { kind: 'client', auth }
   const token = readBearerToken(c.req.raw)
   const principal = token ? await verifyOurs(c, ring, token) : undefined

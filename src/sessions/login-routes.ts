@@ -11,7 +11,7 @@ import { recordAuditEvent } from '../audit'
 import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
-import { loginFormTargets } from '../oauth'
+import { clientLookup, loginFormTargets } from '../oauth'
 import type { PageStatus } from '../pages/render'
 import { verifyLogin } from '../users'
 import { cookieNames, readCookieValues, setSessionCookies } from './cookies'
@@ -36,7 +36,12 @@ async function renderLogin(
   c: Context<AppBindings>,
   options: { returnTo: string; status?: PageStatus; error?: string; username?: string },
 ): Promise<Response> {
-  return renderLoginPage(c, { ...options, formTargets: await loginFormTargets(c.env.DB, options.returnTo) })
+  const { config, audit } = c.var.ctx
+  const lookUp = clientLookup({ db: c.env.DB, kv: c.env.KV, config, audit })
+  return renderLoginPage(c, {
+    ...options,
+    formTargets: await loginFormTargets(c.env.DB, options.returnTo, lookUp),
+  })
 }
 
 // OIDC `login_hint`, passed on by /auth/authorize: it only prefills the form (and is escaped).

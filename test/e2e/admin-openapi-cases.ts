@@ -152,6 +152,12 @@ export const CASES: Case[] = [
   ],
   ['POST /admin/clients/{id}/secret', (ctx) => admin(ctx, 'POST', '/admin/clients/oa-client/secret')],
   ['DELETE /admin/clients/{id}', (ctx) => admin(ctx, 'DELETE', '/admin/clients/oa-client')],
+  ['GET /admin/client-metadata-documents', (ctx) => admin(ctx, 'GET', '/admin/client-metadata-documents')],
+  [
+    'DELETE /admin/client-metadata-documents/{id}',
+    // None has been used in the walk: the documented 404.
+    (ctx) => admin(ctx, 'DELETE', `/admin/client-metadata-documents/${'0'.repeat(32)}`),
+  ],
   ...BROWSER_CASES,
   ['GET /admin/audit', (ctx) => admin(ctx, 'GET', '/admin/audit?limit=5')],
   [
