@@ -192,7 +192,7 @@ describe('a client known by its metadata document', () => {
     const page = await local(`/auth/authorize?${params}`, { headers: { cookie: login.cookie } })
     expect(page.status).toBe(200)
     const html = await page.text()
-    expect(html).toContain('<strong>app.example</strong>') // where the code goes
+    expect(html).toContain('<strong>https://app.example</strong>') // where the code goes
     expect(html).toContain(`<strong>${STAND_IN_HOST}</strong>`) // who published the document
     expect(html).toContain('Friendly Agent')
     expect(html).not.toContain('<img')
