@@ -8,6 +8,7 @@
  * withdrawing the app's grant ends its access.
  *
  * Time budget: ~30 s on a 2-core machine (one gateway, Chromium; the CLI set-up runs in-process).
+ * The last test lets the SDK register itself (RFC 7591) instead of using the operator's client.
  */
 import { join } from 'node:path'
 import { refreshAuthorization, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
@@ -180,5 +181,47 @@ describe('the MCP SDK client through the gateway', () => {
     })
     expect(after.status).toBe(401)
     expect(after.headers.get('www-authenticate')).toContain('resource_metadata=')
+  })
+})
+
+describe('an MCP client that registers itself (RFC 7591)', () => {
+  test('the SDK registers at the advertised endpoint, then signs in and calls a tool', async () => {
+    let url: URL | undefined
+    const self = new InMemoryOAuthProvider(
+      receiver.redirectUrl,
+      {
+        client_name: 'Self-registered MCP client',
+        redirect_uris: [receiver.redirectUrl],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      },
+      (at) => {
+        url = at
+      },
+    )
+    const selfClient = new Client({ name: 'gateway-e2e-dcr', version: '1.0.0' })
+    const first = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: self })
+    await expect(selfClient.connect(first)).rejects.toBeInstanceOf(UnauthorizedError)
+    const registered = self.clientInformation()
+    expect(registered?.client_id).toBeTruthy()
+    expect(registered?.client_id).not.toBe(CLIENT_ID)
+    expect(url?.searchParams.get('client_id')).toBe(registered?.client_id)
+    const code = receiver.code(self.expectedState, 60_000)
+    await page.goto((url as URL).href)
+    if (new URL(page.url()).pathname === '/auth/login') {
+      await page.getByLabel(/user ?name/i).fill(USERNAME)
+      await page.getByLabel(/^password$/i).fill(PASSWORD)
+      await page.getByRole('button', { name: /sign in/i }).click()
+    }
+    // The consent page warns that nobody vetted this app.
+    await page.waitForURL((at) => at.pathname === '/auth/authorize')
+    expect((await page.locator('main').textContent()) ?? '').toContain('registered itself')
+    await page.getByRole('button', { name: 'Allow' }).click()
+    await first.finishAuth(await code)
+    await selfClient.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: self }))
+    const echoed = await selfClient.callTool({ name: 'echo', arguments: { text: 'registered myself' } })
+    expect(text(echoed)).toContain('registered myself')
+    await selfClient.close()
   })
 })
