@@ -7,7 +7,8 @@
  * user's identity, a tool the user's scopes do not cover is refused, a refresh works, and
  * withdrawing the app's grant ends its access.
  *
- * Time budget: ~30 s on a 2-core machine (one gateway, Chromium; the CLI set-up runs in-process).
+ * Time budget: ~35 s on a 2-core machine (one gateway, Chromium; the CLI set-up runs in-process;
+ * measured 42 s at load 8 with other suites running).
  * The last test lets the SDK register itself (RFC 7591) instead of using the operator's client.
  */
 import { join } from 'node:path'
