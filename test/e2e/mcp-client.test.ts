@@ -9,8 +9,10 @@
  *
  * Time budget: ~35 s on a 2-core machine (one gateway, Chromium; the CLI set-up runs in-process;
  * measured 42 s at load 8 with other suites running).
- * The last test lets the SDK register itself (RFC 7591) instead of using the operator's client.
+ * The last two tests let the SDK register itself (RFC 7591), then name itself by a Client ID Metadata
+ * Document served over https by a loopback stand-in (a throwaway CA given to workerd).
  */
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { refreshAuthorization, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -25,6 +27,7 @@ import {
 import { adminInProcess, closeLocalStates } from './admin-support'
 import { launchChromium } from './support/browser'
 import { type RunningGateway, startGateway } from './support/gateway'
+import { type HttpsStandIn, startHttpsStandIn } from './support/https-stand-in'
 
 const USERNAME = 'mcp-user'
 const PASSWORD = 'correct horse battery staple for mcp'
@@ -32,6 +35,7 @@ const CLIENT_ID = 'mcp-cli'
 
 let gateway: RunningGateway
 let receiver: LoopbackReceiver
+let documents: HttpsStandIn
 let browser: Browser
 let page: Page
 let provider: InMemoryOAuthProvider
@@ -71,7 +75,23 @@ function text(result: Awaited<ReturnType<Client['callTool']>>): string {
 
 beforeAll(async () => {
   receiver = await startLoopbackReceiver()
-  gateway = await startGateway()
+  // Client ID Metadata Documents are fetched over https only: a loopback stand-in with a throwaway
+  // CA (NODE_EXTRA_CA_CERTS reaches workerd), allowed by the local-only setting.
+  documents = await startHttpsStandIn()
+  gateway = await startGateway({
+    env: { NODE_EXTRA_CA_CERTS: documents.caFile },
+    prepare: async (dir) => {
+      const file = join(dir, 'wrangler.toml')
+      const toml = await readFile(file, 'utf8')
+      await writeFile(
+        file,
+        toml.replace(
+          '[vars.SETTINGS]\n',
+          `[vars.SETTINGS]\nclient_metadata_document_allow_hosts = ["${documents.host}"]\n`,
+        ),
+      )
+    },
+  })
   await cli(['create-user', USERNAME, '--password-stdin'], PASSWORD)
   // Registered by the operator (dynamic registration has its own test): the SDK uses it as given.
   await cli([
@@ -111,6 +131,7 @@ afterAll(async () => {
   await closeLocalStates()
   await gateway?.stop()
   await receiver?.close()
+  await documents?.close()
 })
 
 describe('the MCP SDK client through the gateway', () => {
@@ -224,5 +245,62 @@ describe('an MCP client that registers itself (RFC 7591)', () => {
     const echoed = await selfClient.callTool({ name: 'echo', arguments: { text: 'registered myself' } })
     expect(text(echoed)).toContain('registered myself')
     await selfClient.close()
+  })
+})
+
+/** A provider whose client_id is the URL of its metadata document (the SDK then registers nothing). */
+class DocumentClientProvider extends InMemoryOAuthProvider {
+  constructor(
+    readonly clientMetadataUrl: string,
+    ...rest: ConstructorParameters<typeof InMemoryOAuthProvider>
+  ) {
+    super(...rest)
+  }
+}
+
+describe('an MCP client known by its Client ID Metadata Document', () => {
+  test('the gateway fetches the https document, shows its host on consent, and the client calls a tool', async () => {
+    const documentUrl = `${documents.origin}/mcp-client.json`
+    documents.serveJson('/mcp-client.json', {
+      client_id: documentUrl,
+      client_name: 'Document MCP client',
+      redirect_uris: [receiver.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    })
+    let url: URL | undefined
+    const viaDocument = new DocumentClientProvider(
+      documentUrl,
+      receiver.redirectUrl,
+      { client_name: 'Document MCP client', redirect_uris: [receiver.redirectUrl] },
+      (at) => {
+        url = at
+      },
+    )
+    const documentClient = new Client({ name: 'gateway-e2e-cimd', version: '1.0.0' })
+    const first = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: viaDocument })
+    await expect(documentClient.connect(first)).rejects.toBeInstanceOf(UnauthorizedError)
+    expect(url?.searchParams.get('client_id')).toBe(documentUrl)
+    const code = receiver.code(viaDocument.expectedState, 60_000)
+    await page.goto((url as URL).href)
+    if (new URL(page.url()).pathname === '/auth/login') {
+      await page.getByLabel(/user ?name/i).fill(USERNAME)
+      await page.getByLabel(/^password$/i).fill(PASSWORD)
+      await page.getByRole('button', { name: /sign in/i }).click()
+    }
+    await page.waitForURL((at) => at.pathname === '/auth/authorize')
+    const consent = (await page.locator('main').textContent()) ?? ''
+    expect(consent).toContain(documents.host)
+    await page.getByRole('button', { name: 'Allow' }).click()
+    await first.finishAuth(await code)
+    await documentClient.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: viaDocument }))
+    const echoed = await documentClient.callTool({
+      name: 'echo',
+      arguments: { text: 'known by my document' },
+    })
+    expect(text(echoed)).toContain('known by my document')
+    expect(documents.hits('/mcp-client.json')).toBeGreaterThanOrEqual(1)
+    await documentClient.close()
   })
 })
