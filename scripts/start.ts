@@ -16,7 +16,7 @@ import {
   readDevVarsFile,
   writeDevVarsFile,
 } from './lib/dev-vars'
-import { generateKeySet } from './lib/key-set'
+import { generateDataKeySet, generateKeySet } from './lib/key-set'
 import { freePort, parsePort } from './lib/ports'
 import { exitOf, isPortFree, stopChild, waitForOk } from './lib/processes'
 import { missingStandInSecrets, type RunningStandIns, STAND_INS, startStandIns } from './lib/stand-ins'
@@ -27,8 +27,8 @@ import { DEFAULT_MCP_DEMO_PORT, type McpDemoServer, startMcpDemoServer } from '.
 const HELP = `Usage: npm start [-- <wrangler dev options>]
 
 Runs the gateway locally with local D1 and KV (state under .wrangler/):
-  1. creates .dev.vars with freshly generated dev SIGNING_KEYS if it is missing, and
-     REGISTRATION=on (open sign-up for local development; wrangler.toml ships it off)
+  1. creates .dev.vars with freshly generated dev SIGNING_KEYS and DATA_KEYS if it is missing
+     (adds either key set when its line is missing), and REGISTRATION=on (open sign-up for local development; wrangler.toml ships it off)
   2. applies pending D1 migrations (wrangler d1 migrations apply DB --local)
   3. starts the demo upstream (echo API) unless UPSTREAM_URL is set, the demo MCP server (tools
      echo, list_orders, delete_order at /mcp) unless MCP_UPSTREAM_URL is set, and the stand-in
@@ -60,8 +60,9 @@ const REGISTRATION_COMMENT =
   '# Local development only: opens POST /auth/register (wrangler.toml keeps it off when deployed).\n'
 
 /**
- * Step 1: .dev.vars. Adds dev SIGNING_KEYS and REGISTRATION=on when missing; never replaces a
- * value that is there (tokens signed with existing keys stay valid; REGISTRATION=off stays off).
+ * Step 1: .dev.vars. Adds dev SIGNING_KEYS, DATA_KEYS and REGISTRATION=on when missing; never
+ * replaces a value that is there (tokens signed and secrets sealed with existing keys stay valid;
+ * REGISTRATION=off stays off).
  */
 async function ensureDevVars(): Promise<void> {
   const existing = await readDevVarsFile()
@@ -70,6 +71,10 @@ async function ensureDevVars(): Promise<void> {
   if (existing === undefined || !devVar(existing, 'SIGNING_KEYS')) {
     text += formatDevVar('SIGNING_KEYS', await generateKeySet())
     added.push('freshly generated dev SIGNING_KEYS')
+  }
+  if (existing === undefined || !devVar(existing, 'DATA_KEYS')) {
+    text += formatDevVar('DATA_KEYS', await generateDataKeySet())
+    added.push('freshly generated dev DATA_KEYS')
   }
   if (existing === undefined || devVar(existing, 'REGISTRATION') === undefined) {
     text += REGISTRATION_COMMENT + formatDevVar('REGISTRATION', 'on')

@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { accountHomeRoutes } from './accounts/account-home-routes'
 import { registerPageRoutes } from './accounts/register-page-routes'
 import { accountRoutes } from './accounts/routes'
 import { adminRoutes } from './admin/routes'
@@ -53,6 +54,7 @@ export function createApp(): Hono<AppBindings> {
   // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
   app.route('/', sessionRoutes)
   app.route('/', accountRoutes)
+  app.route('/', accountHomeRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
   app.route('/', oidcRoutes)

@@ -15,6 +15,11 @@ export interface Env extends ConfigVars {
   KV: KVNamespace
   /** Secret: a private JWK set (JSON). The first key signs, all verify. */
   SIGNING_KEYS?: string
+  /**
+   * Secret: the keys that seal stored secrets (a JSON set of AES-256-GCM JWKs; the first seals,
+   * all open). Optional until a feature stores a sealed value (src/config/data-keys.ts).
+   */
+  DATA_KEYS?: string
   /** Secret: optional pepper mixed into password hashes. */
   PASSWORD_PEPPER?: string
   [name: string]: unknown

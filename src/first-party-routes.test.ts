@@ -115,6 +115,8 @@ describe('the first-party guard on the app’s own routes', () => {
       'DELETE /auth/identities/:provider',
       'GET /auth/grants',
       'DELETE /auth/grants/:client_id',
+      'GET /auth/account',
+      'POST /auth/account/grants/:client_id/revoke',
     ]
     const found = endpoints(routes)
     for (const key of required) {

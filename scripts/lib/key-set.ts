@@ -1,4 +1,5 @@
 import type { JWK } from 'jose'
+import { generateDataJwk, loadDataKeys } from '../../src/config/data-keys'
 import { generateSigningJwk, loadKeyRing, type SigningAlg } from '../../src/tokens/signing-keys'
 
 /** The value of the SIGNING_KEYS secret: a private JWK set whose first key signs. */
@@ -15,18 +16,47 @@ export function parseSigningAlg(value: string | undefined): SigningAlg | undefin
   return alg
 }
 
+/** The Worker's loader's reason for refusing a key set, as an Error naming the secret. */
+async function checkedWith(name: string, load: () => Promise<unknown>): Promise<void> {
+  try {
+    await load()
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : 'invalid'
+    throw new Error(cause.startsWith(name) ? cause : `${name}: ${cause}`)
+  }
+}
+
 /**
  * Checks a SIGNING_KEYS value with the Worker's own loader, so a value that passes here is one the
  * deployed gateway accepts. Throws with the loader's reason (never the key material).
  */
 export async function assertValidKeySet(value: string): Promise<SigningKeySet> {
-  try {
-    await loadKeyRing(value)
-  } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : 'invalid'
-    throw new Error(cause.startsWith('SIGNING_KEYS') ? cause : `SIGNING_KEYS: ${cause}`)
-  }
+  await checkedWith('SIGNING_KEYS', () => loadKeyRing(value))
   return JSON.parse(value) as SigningKeySet
+}
+
+/** The same for a DATA_KEYS value (AES-256-GCM keys that seal stored secrets). */
+export async function assertValidDataKeySet(value: string): Promise<{ keys: JWK[] }> {
+  await checkedWith('DATA_KEYS', () => loadDataKeys(value))
+  return JSON.parse(value) as { keys: JWK[] }
+}
+
+/** A new DATA_KEYS value: one random 256-bit key, derived from nothing else. */
+export async function generateDataKeySet(): Promise<string> {
+  const value = JSON.stringify({ keys: [generateDataJwk()] })
+  await assertValidDataKeySet(value)
+  return value
+}
+
+/**
+ * The current DATA_KEYS with a new key in front: it seals from the next deployment on, the old ones
+ * keep opening what they sealed (drop them only once every value is re-sealed).
+ */
+export async function rotateDataKeySet(current: string): Promise<string> {
+  const set = await assertValidDataKeySet(current.trim())
+  const next = JSON.stringify({ keys: [generateDataJwk(), ...set.keys] })
+  await assertValidDataKeySet(next)
+  return next
 }
 
 export async function generateKeySet(alg: SigningAlg = 'ES256'): Promise<string> {

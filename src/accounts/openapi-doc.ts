@@ -1,5 +1,6 @@
 /**
- * The OpenAPI description of registration, /auth/me and the password change (routes.ts, register-page-routes.ts): these routes are plain Hono
+ * The OpenAPI description of registration, /auth/me, the password change and the account home
+ * (routes.ts, register-page-routes.ts, account-home-routes.ts): these routes are plain Hono
  * handlers that parse their own input; this says what they accept and answer (admin/routes.ts
  * assembles the document, test/e2e/admin-http.test.ts checks it against the running gateway).
  */
@@ -9,12 +10,17 @@ import {
   bearer,
   describeOperation,
   error,
+  FORM,
   html,
   JSON_OR_FORM,
   json,
   Me,
+  redirect,
+  type Security,
   TokenResponse,
 } from '../admin'
+
+const sessionCookie: Security = [{ sessionCookie: [] }]
 
 export function describeAccountEndpoints(): void {
   const tags = ['Auth']
@@ -61,6 +67,35 @@ export function describeAccountEndpoints(): void {
       400: error('Weak password'),
       401: error('Wrong password'),
       403: appTokenRefused(),
+    },
+  })
+  path({
+    method: 'get',
+    path: '/auth/account',
+    tags,
+    summary:
+      'The account home (HTML): who you are, this sign-in, apps, API keys; where a sign-in without return_to lands',
+    security: sessionCookie,
+    responses: {
+      200: html('The page'),
+      302: redirect('No live session: to the login page, return_to=/auth/account'),
+      401: error('No session (a request that did not ask for HTML)'),
+    },
+  })
+  path({
+    method: 'post',
+    path: '/auth/account/grants/{client_id}/revoke',
+    tags,
+    summary: "Withdraw an app's access (the account page's form; DELETE /auth/grants/{client_id} for tokens)",
+    security: sessionCookie,
+    params: z.object({ client_id: z.string() }),
+    bodyTypes: FORM,
+    body: z.object({ csrf: z.string() }),
+    responses: {
+      303: redirect('Withdrawn: back to the account page'),
+      401: error('No valid session'),
+      403: error('csrf_failed: the form token is missing or wrong, or the request is cross-site'),
+      404: error('No such grant'),
     },
   })
 }

@@ -1,3 +1,3 @@
 export { loadApiKey } from './credential'
-export { endUserApiKeys, viewApiKey } from './service'
+export { endUserApiKeys, listOwnApiKeys, viewApiKey } from './service'
 export { pageApiKeys } from './store'

@@ -51,3 +51,10 @@ export async function hmacSha256(key: string, message: string): Promise<Uint8Arr
   )
   return new Uint8Array(await crypto.subtle.sign('HMAC', imported, encoder.encode(message)))
 }
+
+/** A key id for a generated key: its date and 48 random bits (`20261206-a1b2c3d4e5f6`). */
+export function newKeyId(): string {
+  const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '')
+  const suffix = Array.from(randomBytes(6), (byte) => byte.toString(16).padStart(2, '0')).join('')
+  return `${stamp}-${suffix}`
+}

@@ -76,7 +76,7 @@ export function IdentitiesPage(props: IdentitiesPageProps) {
         </section>
       )}
       <p>
-        <a href="/auth/sessions">Your sessions</a>
+        <a href="/auth/sessions">Your sessions</a> · <a href="/auth/account">Your account</a>
       </p>
     </Layout>
   )

@@ -21,6 +21,7 @@ import {
   cookieNames,
   createSession,
   csrfTokenFor,
+  DEFAULT_LANDING_PATH,
   endSessionByValue,
   readCookieValues,
   readSessionCookie,
@@ -160,7 +161,7 @@ providerLoginRoutes.post('/auth/login/:provider/link', async function startProvi
 providerLoginRoutes.get('/auth/callback/:provider', async function finishProviderLogin(c) {
   const { config } = c.var.ctx
   const name = c.req.param('provider')
-  let returnTo = '/'
+  let returnTo = DEFAULT_LANDING_PATH
   try {
     const provider = findProvider(c)
     const state = c.req.query('state')

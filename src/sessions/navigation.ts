@@ -15,8 +15,9 @@ export function isBrowserNavigation(request: Request): boolean {
   return (request.headers.get('accept') ?? '').toLowerCase().includes('text/html')
 }
 
+/** The login page that comes back to `returnTo` (a path safeReturnTo has already checked). */
 export function loginUrl(returnTo: string): string {
-  return returnTo === '/' ? LOGIN_PATH : `${LOGIN_PATH}?return_to=${encodeURIComponent(returnTo)}`
+  return `${LOGIN_PATH}?return_to=${encodeURIComponent(returnTo)}`
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { safeReturnTo } from './return-to'
+import { DEFAULT_LANDING_PATH, safeReturnTo } from './return-to'
 
 const ORIGIN = 'https://gateway.example'
 
@@ -48,12 +48,13 @@ describe('return_to keeps browsers on the gateway origin', () => {
     ['empty', ''],
     ['relative path evil', 'evil.example'],
     ['over-long value', `/${'a'.repeat(3000)}`],
-  ])('turns %s into /', (_name, value) => {
-    expect(safeReturnTo(value, ORIGIN)).toBe('/')
+  ])('turns %s into the default landing page', (_name, value) => {
+    expect(safeReturnTo(value, ORIGIN)).toBe(DEFAULT_LANDING_PATH)
   })
 
-  it('turns a missing value into /', () => {
-    expect(safeReturnTo(null, ORIGIN)).toBe('/')
-    expect(safeReturnTo(undefined, ORIGIN)).toBe('/')
+  it('turns a missing value into the default landing page, the account home', () => {
+    expect(DEFAULT_LANDING_PATH).toBe('/auth/account')
+    expect(safeReturnTo(null, ORIGIN)).toBe(DEFAULT_LANDING_PATH)
+    expect(safeReturnTo(undefined, ORIGIN)).toBe(DEFAULT_LANDING_PATH)
   })
 })

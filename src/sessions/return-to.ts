@@ -1,12 +1,18 @@
 /**
  * Where to send a browser after login or logout. Only a path on the gateway's own origin is
- * honoured; everything else becomes "/". The rules follow the open-redirect bypasses reported
+ * honoured; everything else (a missing value too) becomes DEFAULT_LANDING_PATH. The rules follow the open-redirect bypasses reported
  * against oauth2-proxy's `rd` parameter: a browser reads `//evil`, `/\evil` and `/<TAB>/evil` as
  * another host, and an app behind the gateway may decode `/%2F/evil` or `/%5Cevil` into one.
  * So the value is checked as sent AND after percent-decoding (until it stops changing).
  */
 
-const FALLBACK = '/'
+/**
+ * Where a sign-in without `return_to` lands: the account home (accounts/account-home-routes.ts),
+ * a gateway page, so the default route table need not route `/`. The one default: the login
+ * form, the provider callback and the login redirect all fall back to it through safeReturnTo.
+ */
+export const DEFAULT_LANDING_PATH = '/auth/account'
+
 const MAX_LENGTH = 2048
 const MAX_DECODE_ROUNDS = 3
 // As sent: printable ASCII without "\" (browsers encode everything else in a real URL).
@@ -60,7 +66,7 @@ function isSafePath(value: string, origin: string): boolean {
   }
 }
 
-/** `value` when it is a safe path on `origin` (the gateway's, from ISSUER), else "/". */
+/** `value` when it is a safe path on `origin` (the gateway's, from ISSUER), else DEFAULT_LANDING_PATH. */
 export function safeReturnTo(value: string | null | undefined, origin: string): string {
-  return typeof value === 'string' && isSafePath(value, origin) ? value : FALLBACK
+  return typeof value === 'string' && isSafePath(value, origin) ? value : DEFAULT_LANDING_PATH
 }

@@ -1,4 +1,6 @@
 import { Layout } from '../pages/layout'
+import { SignOutForms } from '../pages/sign-out-forms'
+import { When } from '../pages/when'
 import type { SessionSummary } from './service'
 
 /** One row of GET /auth/sessions (the JSON list has the same fields). */
@@ -12,11 +14,6 @@ export interface SessionsPageProps {
   sessions: readonly SessionView[]
 }
 
-function When(props: { at: number }) {
-  const iso = new Date(props.at * 1000).toISOString()
-  return <time datetime={iso}>{`${iso.slice(0, 16).replace('T', ' ')} UTC`}</time>
-}
-
 /**
  * "Your sessions": each live browser session with a button that ends it. Buttons are plain form
  * POSTs (no script); the CSRF guard lets them through because the browser marks them same-origin.
@@ -26,18 +23,7 @@ export function SessionsPage(props: SessionsPageProps) {
     <Layout title="Your sessions" productName={props.productName} wide>
       <h1>Your sessions</h1>
       <p class="lead">Signed in as {props.username}. These browsers are signed in to your account.</p>
-      <div class="actions">
-        <form method="post" action="/auth/logout">
-          <button class="secondary" type="submit">
-            Sign out of this browser
-          </button>
-        </form>
-        <form method="post" action="/auth/logout-all">
-          <button class="secondary" type="submit">
-            Sign out everywhere
-          </button>
-        </form>
-      </div>
+      <SignOutForms />
       <table>
         <thead>
           <tr>
@@ -80,7 +66,8 @@ export function SessionsPage(props: SessionsPageProps) {
         </tbody>
       </table>
       <p>
-        <a href="/auth/identities">Sign-in methods (Google, GitHub…)</a>
+        <a href="/auth/identities">Sign-in methods (Google, GitHub…)</a> ·{' '}
+        <a href="/auth/account">Your account</a>
       </p>
     </Layout>
   )

@@ -1,6 +1,8 @@
 import { type CryptoKey, exportJWK, importJWK, type JWK } from 'jose'
 import * as z from 'zod/mini'
+import { importedPerSecret, parseKeySetSecret } from '../config/secret-key-set'
 import '../config/zod-locale'
+import { newKeyId } from '../crypto/bytes'
 import { GatewayError } from '../errors/gateway-error'
 
 export type SigningAlg = 'ES256' | 'EdDSA'
@@ -56,20 +58,10 @@ function publicMembers(jwk: z.infer<typeof privateJwk>): JWK {
 }
 
 async function importKeyRing(secret: string): Promise<KeyRing> {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(secret)
-  } catch {
-    throw misconfigured('is not valid JSON')
-  }
-  const result = keySet.safeParse(parsed)
-  if (!result.success) {
-    const issue = result.error.issues[0]
-    throw misconfigured(`${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`)
-  }
+  const set = parseKeySetSecret(keySet, secret, misconfigured)
   const verifiers = new Map<string, VerificationKey>()
   const publicKeys: JWK[] = []
-  for (const jwk of result.data.keys) {
+  for (const jwk of set.keys) {
     if (verifiers.has(jwk.kid)) throw misconfigured(`duplicate kid "${jwk.kid}"`)
     const publicJwk = publicMembers(jwk)
     let key: CryptoKey
@@ -81,7 +73,7 @@ async function importKeyRing(secret: string): Promise<KeyRing> {
     verifiers.set(jwk.kid, { kid: jwk.kid, alg: jwk.alg, key })
     publicKeys.push(publicJwk)
   }
-  const first = result.data.keys[0] as z.infer<typeof privateJwk>
+  const first = set.keys[0] as z.infer<typeof privateJwk>
   let privateKey: CryptoKey
   try {
     privateKey = (await importJWK(first, first.alg)) as CryptoKey
@@ -92,23 +84,14 @@ async function importKeyRing(secret: string): Promise<KeyRing> {
   return { signer, verifiers, publicJwks: { keys: publicKeys } }
 }
 
-// Imported once per isolate and per secret value: a rotated secret (new deployment) re-imports.
-let cached: { secret: string; ring: Promise<KeyRing> } | undefined
+const importedKeyRing = importedPerSecret(importKeyRing)
 
 export function loadKeyRing(secret: string | undefined): Promise<KeyRing> {
   if (!secret)
     return Promise.reject(
       misconfigured('is not set (wrangler secret put SIGNING_KEYS, or .dev.vars locally)'),
     )
-  if (cached?.secret !== secret) {
-    const ring = importKeyRing(secret)
-    cached = { secret, ring }
-    // A failed import must not be cached forever.
-    ring.catch(() => {
-      if (cached?.ring === ring) cached = undefined
-    })
-  }
-  return cached.ring
+  return importedKeyRing(secret)
 }
 
 /** A fresh private JWK for SIGNING_KEYS (used by `npm run keys` and `npm start`). */
@@ -119,8 +102,5 @@ export async function generateSigningJwk(alg: SigningAlg = 'ES256'): Promise<JWK
     crv: alg === 'EdDSA' ? 'Ed25519' : undefined,
   })
   const jwk = await exportJWK(privateKey)
-  const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '')
-  const random = crypto.getRandomValues(new Uint8Array(6))
-  const suffix = Array.from(random, (byte) => byte.toString(16).padStart(2, '0')).join('')
-  return { ...jwk, kid: `${stamp}-${suffix}`, alg, use: 'sig' }
+  return { ...jwk, kid: newKeyId(), alg, use: 'sig' }
 }

@@ -26,6 +26,7 @@ import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devVar } from '../../scripts/lib/dev-vars'
+import { generateDataKeySet } from '../../scripts/lib/key-set'
 import { admin, type Run } from './admin-support'
 import { type RunningGateway, startGateway } from './support/gateway'
 
@@ -37,12 +38,18 @@ const SLOW = { timeout: 240_000 }
 
 let gateway: RunningGateway
 let agent: Agent
+let dataKeys = ''
 
 beforeAll(async () => {
   // The CLI and the gateway must hash with the same pepper: .dev.vars for the Worker, the
   // environment for the CLI (which runs from the project root, not the gateway's copy).
   gateway = await startGateway({
-    prepare: (dir) => writeFile(join(dir, '.dev.vars'), `PASSWORD_PEPPER='${PEPPER}'\n`, { mode: 0o600 }),
+    // An existing DATA_KEYS too: npm start adds what is missing and never replaces it.
+    prepare: async (dir) => {
+      dataKeys = await generateDataKeySet()
+      const text = `PASSWORD_PEPPER='${PEPPER}'\nDATA_KEYS='${dataKeys}'\n`
+      await writeFile(join(dir, '.dev.vars'), text, { mode: 0o600 })
+    },
   })
   agent = new Agent({ keepAlive: true, maxSockets: 1 })
 }, SLOW.timeout)
@@ -138,9 +145,11 @@ describe('the operator CLI against a running gateway', SLOW, () => {
 })
 
 describe('npm start with an existing .dev.vars', () => {
-  it('adds the missing SIGNING_KEYS and REGISTRATION=on and keeps what was there', async () => {
+  it('adds the missing SIGNING_KEYS and REGISTRATION=on and keeps what was there (DATA_KEYS too)', async () => {
     const text = await readFile(join(gateway.dir, '.dev.vars'), 'utf8')
     expect(devVar(text, 'PASSWORD_PEPPER')).toBe(PEPPER)
+    expect(devVar(text, 'DATA_KEYS')).toBe(dataKeys)
+    expect(text.match(/^DATA_KEYS=/gm)).toHaveLength(1)
     expect(devVar(text, 'SIGNING_KEYS')).toMatch(/^\{"keys":\[/)
     expect(devVar(text, 'REGISTRATION')).toBe('on')
   })

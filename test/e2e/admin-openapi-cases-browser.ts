@@ -138,6 +138,16 @@ export const BROWSER_CASES: Case[] = [
     'DELETE /auth/grants/{client_id}',
     async (ctx) => call(ctx, 'DELETE', `/auth/grants/${APP}`, { token: await ownToken(ctx) }),
   ],
+  ['GET /auth/account', (ctx) => call(ctx, 'GET', '/auth/account', { cookie: session(ctx) })],
+  [
+    'POST /auth/account/grants/{client_id}/revoke',
+    // The account page's form; withdrawn just above through DELETE: the documented 404.
+    (ctx) =>
+      call(ctx, 'POST', `/auth/account/grants/${APP}/revoke`, {
+        cookie: session(ctx),
+        form: { csrf: csrf(ctx) },
+      }),
+  ],
   // A plain sign-in start (its flow is left to expire); linking is the form POST below.
   ['GET /auth/login/{provider}', (ctx) => call(ctx, 'GET', `/auth/login/${PROVIDER}?return_to=%2F`)],
   [

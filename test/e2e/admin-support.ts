@@ -4,49 +4,28 @@
  * from the same local D1/KV state (support/local-state.ts, as `wrangler d1 execute --local` reads).
  * Close the states a file opened (closeLocalStates) before their directories go.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { wranglerBin } from '../../scripts/lib/wrangler'
 import { localState } from './support/admin-in-process'
 import type { KvKey, Row } from './support/local-state'
 import { PROJECT_ROOT } from './support/project-copy'
+import { type Run, runProcess, TSX_CLI } from './support/run-process'
 
 export { adminInProcess, closeLocalStates } from './support/admin-in-process'
 
-const require = createRequire(import.meta.url)
-const TSX_CLI = require.resolve('tsx/cli')
-
-export interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
+export type { Run }
 
 function run(
   command: string,
   args: readonly string[],
   options: { stdin?: string; env?: NodeJS.ProcessEnv } = {},
-) {
-  return new Promise<Run>((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk
-    })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }))
-    child.stdin.end(options.stdin ?? '')
+): Promise<Run> {
+  return runProcess(command, args, {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...options.env },
+    stdin: options.stdin,
   })
 }
 

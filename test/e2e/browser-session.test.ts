@@ -3,7 +3,7 @@
  * against the real gateway started with `npm start` and the local config's browser route `/app`
  * (credentials ["session"]). One browser context walks the whole story in order: sent to the login
  * page, signs in, sees the upstream's echo, reloads, lists its sessions, is attacked from pages on
- * other origins, logs out. The upstream is an echo server in this process, so the test sees every
+ * other origins, logs out, and signs in again from the bare login page to land on the account page. The upstream is an echo server in this process, so the test sees every
  * request that reached it, including ones whose sender could not tag them.
  *
  * Time budget: ~20 s on a 2-core machine (one gateway, Chromium, one CLI process).
@@ -311,5 +311,21 @@ describe('logging out', () => {
     const replay = await fetch(url('/app/replay'), { headers: { cookie: `gw_session=${old?.value}` } })
     expect(replay.status).toBe(401)
     expect(upstreamSaw.length).toBe(seen)
+  })
+
+  test('signing in from the bare login page lands on the account page, with no CSP violation', async () => {
+    await page.goto(url('/auth/login'))
+    await page.getByLabel(/user ?name/i).fill(USERNAME)
+    await page.getByLabel(/^password$/i).fill(PASSWORD)
+    await Promise.all([
+      page.waitForURL(url('/auth/account')),
+      page.getByRole('button', { name: /sign in|log in/i }).click(),
+    ])
+    await expect(page.getByRole('heading', { name: 'Your account' }).isVisible()).resolves.toBe(true)
+    expect(await bodyText()).toContain(`Signed in as ${USERNAME}`)
+    await expect(page.getByRole('link', { name: 'Your sessions' }).isVisible()).resolves.toBe(true)
+    await screenshot(page, 'account-page')
+    expect(pageProblems()).toEqual([])
+    expect(problems.cspViolations()).toEqual([])
   })
 })

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { devVar } from '../../scripts/lib/dev-vars'
-import { assertValidKeySet } from '../../scripts/lib/key-set'
+import { assertValidDataKeySet, assertValidKeySet } from '../../scripts/lib/key-set'
 import { type RunningGateway, startGateway } from './support/gateway'
 import { PROJECT_ROOT } from './support/project-copy'
 import {
@@ -39,7 +39,7 @@ function resultOf(step: WalkthroughStep): StepResult {
 }
 
 describe('npm start on a fresh checkout', () => {
-  test('creates .dev.vars (owner-only) with signing keys the Worker accepts', async () => {
+  test('creates .dev.vars (owner-only) with signing and data keys the Worker accepts', async () => {
     const path = join(gateway.dir, '.dev.vars')
     const text = await readFile(path, 'utf8')
     const value = devVar(text, 'SIGNING_KEYS')
@@ -47,6 +47,8 @@ describe('npm start on a fresh checkout', () => {
     const set = await assertValidKeySet(value as string)
     expect(set.keys).toHaveLength(1)
     expect(set.keys[0]).toMatchObject({ alg: 'ES256', kty: 'EC', crv: 'P-256' })
+    const data = await assertValidDataKeySet(devVar(text, 'DATA_KEYS') ?? '')
+    expect(data.keys).toEqual([expect.objectContaining({ kty: 'oct', alg: 'A256GCM' })])
     expect((await stat(path)).mode & 0o077).toBe(0)
   })
 

@@ -5,15 +5,12 @@
  * Time budget: ~25 s on a 2-core machine (one gateway, seven CLI processes).
  * Measured 21 s at load 3.
  */
-import { spawn } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin, type Run } from './admin-support'
+import { admin } from './admin-support'
 import { type RunningGateway, startGateway } from './support/gateway'
 import { PROJECT_ROOT } from './support/project-copy'
-
-const TSX_CLI = createRequire(import.meta.url).resolve('tsx/cli')
+import { type Run, runProcess, TSX_CLI } from './support/run-process'
 
 const PASSWORD = 'explain e2e passphrase 1'
 const SLOW = { timeout: 240_000 }
@@ -58,19 +55,7 @@ afterAll(async () => {
 
 /** `npm run routes -- <args>`, as tsx runs it. */
 function runRoutes(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX_CLI, 'scripts/routes.ts', ...args], { cwd: PROJECT_ROOT })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk
-    })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }))
-  })
+  return runProcess(process.execPath, [TSX_CLI, 'scripts/routes.ts', ...args], { cwd: PROJECT_ROOT })
 }
 
 describe('routes explain against npm start', SLOW, () => {

@@ -52,7 +52,8 @@ export interface BrowserLogin {
 export interface LoginOptions {
   password?: string
   remember?: boolean
-  returnTo?: string
+  /** Default `/app/`; `null` sends the form without a `return_to` field. */
+  returnTo?: string | null
   /** Cookies the browser already holds (e.g. an older session), sent with both requests. */
   cookie?: string
   headers?: Record<string, string>
@@ -67,7 +68,7 @@ export async function browserLogin(username: string, options: LoginOptions = {})
     username,
     password: options.password ?? PASSWORD,
     csrf: form.csrfField,
-    return_to: options.returnTo ?? '/app/',
+    ...(options.returnTo === null ? {} : { return_to: options.returnTo ?? '/app/' }),
     ...(options.remember ? { remember: '1' } : {}),
   })
   // The form reuses a CSRF cookie the browser already has; else it set a new one.
