@@ -147,10 +147,10 @@ describe('landing after sign-in without return_to', () => {
     expect(await page.text()).toContain('Signed in as acct-land')
   })
 
-  it('an off-site return_to lands on the account home too', async () => {
+  it('an off-site return_to does not: it becomes / as CONTRACT.md says, never the off-site target', async () => {
     await createUser('acct-land-evil')
     const browser = await browserLogin('acct-land-evil', { returnTo: '//evil.example/' })
-    expect(browser.response.headers.get('location')).toBe('/auth/account')
+    expect(browser.response.headers.get('location')).toBe('/')
   })
 
   it('a login-provider sign-in without return_to lands there and the page names the provider', async () => {

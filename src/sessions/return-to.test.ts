@@ -48,8 +48,8 @@ describe('return_to keeps browsers on the gateway origin', () => {
     ['empty', ''],
     ['relative path evil', 'evil.example'],
     ['over-long value', `/${'a'.repeat(3000)}`],
-  ])('turns %s into the default landing page', (_name, value) => {
-    expect(safeReturnTo(value, ORIGIN)).toBe(DEFAULT_LANDING_PATH)
+  ])('turns %s into / (CONTRACT.md: anything else becomes /)', (_name, value) => {
+    expect(safeReturnTo(value, ORIGIN)).toBe('/')
   })
 
   it('turns a missing value into the default landing page, the account home', () => {

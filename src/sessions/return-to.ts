@@ -1,6 +1,6 @@
 /**
  * Where to send a browser after login or logout. Only a path on the gateway's own origin is
- * honoured; everything else (a missing value too) becomes DEFAULT_LANDING_PATH. The rules follow the open-redirect bypasses reported
+ * honoured; a missing value becomes DEFAULT_LANDING_PATH, an unsafe one `/`. The rules follow the open-redirect bypasses reported
  * against oauth2-proxy's `rd` parameter: a browser reads `//evil`, `/\evil` and `/<TAB>/evil` as
  * another host, and an app behind the gateway may decode `/%2F/evil` or `/%5Cevil` into one.
  * So the value is checked as sent AND after percent-decoding (until it stops changing).
@@ -66,7 +66,15 @@ function isSafePath(value: string, origin: string): boolean {
   }
 }
 
-/** `value` when it is a safe path on `origin` (the gateway's, from ISSUER), else DEFAULT_LANDING_PATH. */
+/**
+ * `value` when it is a safe path on `origin` (the gateway's, from ISSUER). Without one a sign-in
+ * lands on DEFAULT_LANDING_PATH; an unsafe one becomes `/`, as CONTRACT.md
+ * ("Browser sessions") promises, so a crafted link never learns more than "you were refused".
+ */
 export function safeReturnTo(value: string | null | undefined, origin: string): string {
-  return typeof value === 'string' && isSafePath(value, origin) ? value : DEFAULT_LANDING_PATH
+  if (value === null || value === undefined) return DEFAULT_LANDING_PATH
+  return isSafePath(value, origin) ? value : UNSAFE_RETURN_TO_PATH
 }
+
+/** Where an unsafe `return_to` sends the browser instead (CONTRACT.md: "anything else becomes /"). */
+export const UNSAFE_RETURN_TO_PATH = '/'
