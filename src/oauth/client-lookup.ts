@@ -69,7 +69,44 @@ function parseJson(body: string): unknown {
   }
 }
 
+/**
+ * Documents refused recently, per isolate: a client_id URL repeated in a loop (by a broken client,
+ * or by someone using the gateway to hammer a host) costs one fetch per REFUSAL_MEMORY_MS, not one
+ * per request. Kept in memory, not KV: every refusal would otherwise be a KV write an attacker
+ * chooses. Bounded: the oldest is dropped past REFUSAL_MEMORY_CAPACITY.
+ */
+export const REFUSAL_MEMORY_MS = 60_000
+const REFUSAL_MEMORY_CAPACITY = 10_000
+const refusals = new Map<string, { until: number; error: ClientMetadataError }>()
+
+function rememberedRefusal(url: string, now: number): ClientMetadataError | undefined {
+  const known = refusals.get(url)
+  if (!known) return undefined
+  if (known.until > now) return known.error
+  refusals.delete(url)
+  return undefined
+}
+
+function rememberRefusal(url: string, error: ClientMetadataError, now: number): void {
+  if (refusals.size >= REFUSAL_MEMORY_CAPACITY) {
+    const oldest = refusals.keys().next()
+    if (!oldest.done) refusals.delete(oldest.value)
+  }
+  refusals.set(url, { until: now + REFUSAL_MEMORY_MS, error })
+}
+
 async function documentClient(context: ClientLookupContext, url: string): Promise<OAuthClient> {
+  const remembered = rememberedRefusal(url, Date.now())
+  if (remembered) throw remembered
+  try {
+    return await fetchedDocumentClient(context, url)
+  } catch (error) {
+    if (error instanceof ClientMetadataError) rememberRefusal(url, error, Date.now())
+    throw error
+  }
+}
+
+async function fetchedDocumentClient(context: ClientLookupContext, url: string): Promise<OAuthClient> {
   const allowHosts = context.config.settings.client_metadata_document_allow_hosts
   const checked = checkDocumentUrl(url, { allowHosts })
   const options = { knownScopes: knownScopes(context.config) }

@@ -361,6 +361,18 @@ describe('a document the gateway refuses', () => {
   )
 })
 
+describe('a refused document is remembered for a minute', () => {
+  it('a client_id repeated in a loop costs one fetch, not one per request', async () => {
+    const url = await publish('refused-loop', (at) => documentFor(at, { first_party: true }))
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const page = await local(`/auth/authorize?${(await authorizeQuery(url)).params}`)
+      expect(page.status).toBe(400)
+      expect(await page.text()).toMatch(/only the operator/)
+    }
+    expect(await hits(url)).toBe(1)
+  })
+})
+
 describe('authorization server metadata', () => {
   it('announces client_id_metadata_document_supported', async () => {
     const body = (await (await gatewayFetch('/.well-known/oauth-authorization-server')).json()) as Record<
