@@ -1,4 +1,5 @@
 import type { AuditSink } from '../audit'
+import type { Principal } from '../authz/principal'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -12,8 +13,8 @@ import { judgeMcpRequest } from './mcp'
 import { clientResponse, GATEWAY_COOKIES } from './response'
 import { decideRequest, type StageOutcome } from './stages'
 import { guardEventStream, isEventStream } from './stream-guard'
-import { principalRecheck } from './websocket-recheck'
-import { relayWebSocket } from './websocket-relay'
+import { principalRecheck, type RecheckContext } from './websocket-recheck'
+import { relayWebSocket, type SocketGuard } from './websocket-relay'
 
 export { GATEWAY_COOKIES } from './response'
 
@@ -114,6 +115,16 @@ export interface ProxyContext {
   audit?: AuditSink
 }
 
+/** What ends a long-lived answer (a WebSocket, an event stream) with its credential. */
+function credentialGuard(context: RecheckContext): SocketGuard {
+  const { principal, config } = context
+  return {
+    expiresAtMs: principal.expiresAt === undefined ? undefined : principal.expiresAt * 1000,
+    recheckIntervalMs: config.settings.websocket_recheck_seconds * 1000,
+    recheck: principalRecheck(context),
+  }
+}
+
 export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
   const { config, requestId, request, env } = proxy
   const authenticatedAtMs = Date.now() // a WebSocket's re-check compares against this
@@ -173,42 +184,27 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
     body: mcpBody ?? (request.method === 'GET' || request.method === 'HEAD' ? null : request.body),
     timeoutMs: route.timeout_ms,
   })
+  // Only a long-lived answer (a WebSocket, an event stream) builds its guard: not the hot path.
+  const guard = () =>
+    credentialGuard({
+      request,
+      env,
+      config,
+      route,
+      rule,
+      principal: principal as Principal,
+      handshakeAtMs: authenticatedAtMs,
+    })
   if (upstream.webSocket) {
     const headers = new Headers(upstream.headers)
     headers.set('x-request-id', requestId)
     // An authenticated socket is relayed, so its credential's expiry and revocation can end it.
-    const webSocket = principal
-      ? relayWebSocket(upstream.webSocket, {
-          expiresAtMs: principal.expiresAt === undefined ? undefined : principal.expiresAt * 1000,
-          recheckIntervalMs: config.settings.websocket_recheck_seconds * 1000,
-          recheck: principalRecheck({
-            request,
-            env,
-            config,
-            route,
-            rule,
-            principal,
-            handshakeAtMs: authenticatedAtMs,
-          }),
-        })
-      : upstream.webSocket
+    const webSocket = principal ? relayWebSocket(upstream.webSocket, guard()) : upstream.webSocket
     return new Response(null, { status: 101, webSocket, headers })
   }
   // An authenticated event stream ends with its credential, as a WebSocket does.
   if (principal && upstream.body && isEventStream(upstream)) {
-    const body = guardEventStream(upstream.body, {
-      expiresAtMs: principal.expiresAt === undefined ? undefined : principal.expiresAt * 1000,
-      recheckIntervalMs: config.settings.websocket_recheck_seconds * 1000,
-      recheck: principalRecheck({
-        request,
-        env,
-        config,
-        route,
-        rule,
-        principal,
-        handshakeAtMs: authenticatedAtMs,
-      }),
-    })
+    const body = guardEventStream(upstream.body, guard())
     return clientResponse(new Response(body, upstream), requestId)
   }
   return clientResponse(upstream, requestId)
