@@ -41,6 +41,8 @@ export const AUDIT_EVENT_TYPES = [
   'identity_unlinked',
   'admin_action',
   'delegated_token_refused',
+  'second_factor_required',
+  'mfa_required_refused',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]

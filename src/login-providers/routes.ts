@@ -18,18 +18,13 @@ import { readForm } from '../http/form'
 import { logEvent } from '../log'
 import { clientLookup, loginFormTargets } from '../oauth'
 import {
-  cookieNames,
-  createSession,
-  csrfTokenFor,
   DEFAULT_LANDING_PATH,
-  endSessionByValue,
-  readCookieValues,
   readSessionCookie,
   renderLoginPage,
   resolveSession,
   safeReturnTo,
-  setSessionCookies,
   signedInFormAllowed,
+  signIn,
 } from '../sessions'
 import { authorizationRequest } from './authorize'
 import { completeAtProvider } from './callback'
@@ -189,18 +184,6 @@ providerLoginRoutes.get('/auth/callback/:provider', async function finishProvide
     }
 
     const target = await resolveExternalUser(c.env.DB, provider, profile, config.settings.default_roles)
-    const names = cookieNames(config.issuer)
-    // Session fixation: whatever session this browser had ends before the new one starts.
-    for (const value of readCookieValues(c.req.header('cookie') ?? null, names.session))
-      await endSessionByValue(c.env, value)
-    const session = await createSession(c.env, config.settings, {
-      user: target.user,
-      persistent: false,
-      userAgent: c.req.header('user-agent') ?? null,
-      ip: c.req.header('cf-connecting-ip') ?? null,
-      authMethod: `provider:${provider.name}`,
-    })
-    setSessionCookies(c, names, session.value, await csrfTokenFor(session.value))
     const userId = target.user.id
     if (target.created) {
       recordAuditEvent(c.var.ctx, {
@@ -222,20 +205,20 @@ providerLoginRoutes.get('/auth/callback/:provider', async function finishProvide
       subjectId: userId,
       details: { method: `provider:${provider.name}` },
     })
-    recordAuditEvent(c.var.ctx, {
-      type: 'session_created',
-      actorId: userId,
-      subjectId: userId,
-      details: { session_id: session.id, persistent: false, provider: provider.name },
-    })
     logEvent('info', 'provider_login', {
       request_id: c.var.ctx.requestId,
       provider: provider.name,
       user_id: target.user.id,
       created: target.created,
     })
-    c.header('cache-control', 'no-store')
-    return c.redirect(returnTo, 303)
+    return await signIn(c, {
+      user: target.user,
+      amr: ['fed'],
+      authMethod: `provider:${provider.name}`,
+      persistent: false,
+      returnTo,
+      details: { provider: provider.name },
+    })
   } catch (error) {
     return failed(c, error, name, returnTo)
   }

@@ -1,5 +1,6 @@
 import { uuidv7Time } from '../crypto/uuid7'
 import { withStorage } from '../db/errors'
+import { parseStringList } from '../db/json'
 import { kvTtl, sessionKey } from '../db/kv-keys'
 import { findSessionWithUser } from './store'
 
@@ -29,6 +30,8 @@ export interface CachedSession {
   dead: boolean
   /** How the user signed in: "password" or "provider:<name>" (absent in records cached before 0009). */
   authMethod?: string
+  /** RFC 8176 methods of the sign-in (absent in records cached before 0015: see sessionAmr). */
+  amr?: string[]
   /** `subject_revocations.not_before_ms` as D1 had it (strict reads only). */
   notBeforeMs?: number | null
 }
@@ -70,6 +73,7 @@ export async function readSessionFromD1(
     persistent: session.persistent !== 0,
     authTime: session.auth_time,
     authMethod: session.auth_method,
+    amr: parseStringList(session.amr),
     dead: session.ended_at !== null || found.userGone,
     notBeforeMs: found.notBeforeMs,
   }

@@ -10,6 +10,7 @@ import { scopesForRoles } from '../authz/scopes'
 import type { CredentialInput } from '../credential-input'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
+import type { CachedSession } from './cache'
 import { cookieNames, readCookieValues } from './cookies'
 import { resolveSession } from './service'
 
@@ -32,14 +33,28 @@ export function readSessionCookie(request: Request, issuer: string): string | un
 
 const PROVIDER_METHOD = 'provider:'
 
-/** `amr` and the login provider of a session, from its stored auth method. */
+/**
+ * RFC 8176 `amr` of a session: stored since 0015; a record cached before that gets what its
+ * auth method said.
+ */
+export function sessionAmr(record: Pick<CachedSession, 'amr' | 'authMethod'>): string[] {
+  if (record.amr) return record.amr
+  if (record.authMethod?.startsWith(PROVIDER_METHOD)) return ['fed']
+  return record.authMethod === 'password' ? ['pwd'] : []
+}
+
+/** `amr`, `auth_time` and the login provider of a session. */
 export function sessionAuthentication(
-  authMethod: string | undefined,
-): Pick<Principal, 'amr' | 'loginProvider'> {
-  if (authMethod?.startsWith(PROVIDER_METHOD))
-    return { amr: ['fed'], loginProvider: authMethod.slice(PROVIDER_METHOD.length) }
-  if (authMethod === 'password') return { amr: ['pwd'] }
-  return {}
+  record: Pick<CachedSession, 'amr' | 'authMethod' | 'authTime'>,
+): Pick<Principal, 'amr' | 'loginProvider' | 'authTime'> {
+  const amr = sessionAmr(record)
+  return {
+    ...(amr.length > 0 ? { amr } : {}),
+    ...(record.authTime !== undefined ? { authTime: record.authTime } : {}),
+    ...(record.authMethod?.startsWith(PROVIDER_METHOD)
+      ? { loginProvider: record.authMethod.slice(PROVIDER_METHOD.length) }
+      : {}),
+  }
 }
 
 // The principal built from a cached session record, per record object: while the isolate reuses
@@ -71,7 +86,7 @@ export async function loadSession(input: CredentialInput): Promise<Principal | u
     browserSession: { id: record.id, tokenHash },
     // The user at the gateway's own pages: never an app acting for them.
     firstParty: true,
-    ...sessionAuthentication(record.authMethod),
+    ...sessionAuthentication(record),
   }
   principals.set(record, { config, tokenHash, principal })
   return principal
@@ -86,6 +101,8 @@ export interface CurrentSession {
   /** When the user signed in, unix seconds. */
   authTime: number
   authMethod: string
+  /** RFC 8176 methods of the sign-in. */
+  amr: string[]
   /** The cookie value (the CSRF token of its forms is derived from it). */
   value: string
   tokenHash: string
@@ -131,6 +148,7 @@ export async function currentSession(
     roles: record.roles,
     authTime: record.authTime,
     authMethod: record.authMethod,
+    amr: sessionAmr(record),
     value,
     tokenHash,
   }

@@ -12,4 +12,13 @@ export { LOGIN_PATH, loginRedirectFor, loginUrl } from './navigation'
 export { DEFAULT_LANDING_PATH, safeReturnTo } from './return-to'
 export { revokeSubject } from './revoke-subject'
 export { createSession, endSessionByValue, listSessions, resolveSession } from './service'
+export {
+  completeSecondFactor,
+  PENDING_SIGN_IN_SECONDS,
+  SECOND_FACTOR_PATH,
+  type SecondFactorSubject,
+  type SignInUser,
+  secondFactorSubject,
+  signIn,
+} from './sign-in'
 export { signedOut } from './sign-out'

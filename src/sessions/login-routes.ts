@@ -7,19 +7,16 @@
  */
 import type { Context } from 'hono'
 import { Hono } from 'hono'
-import { recordAuditEvent } from '../audit'
 import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { clientLookup, loginFormTargets } from '../oauth'
 import type { PageStatus } from '../pages/render'
 import { verifyLogin } from '../users'
-import { cookieNames, readCookieValues, setSessionCookies } from './cookies'
 import { loginFormAllowed } from './csrf-guard'
-import { csrfTokenFor } from './csrf-token'
 import { presentedCsrfCookie, renderLoginPage } from './login-form'
 import { safeReturnTo } from './return-to'
-import { createSession, endSessionByValue } from './service'
+import { signIn } from './sign-in'
 
 export const loginRoutes = new Hono<AppBindings>()
 
@@ -58,7 +55,6 @@ loginRoutes.post('/auth/login', async function login(c) {
   const { config } = c.var.ctx
   const form = await readForm(c.req.raw)
   const returnTo = safeReturnTo(form.get('return_to'), config.issuer)
-  const names = cookieNames(config.issuer)
 
   const allowed = await loginFormAllowed({
     request: c.req.raw,
@@ -67,10 +63,6 @@ loginRoutes.post('/auth/login', async function login(c) {
     field: form.get('csrf'),
   })
   if (!allowed) return renderLogin(c, { returnTo, status: 403, error: FORM_EXPIRED })
-
-  // Session fixation: whatever session this browser had ends before anyone signs in.
-  for (const value of readCookieValues(c.req.header('cookie') ?? null, names.session))
-    await endSessionByValue(c.env, value)
 
   const username = form.get('username') ?? ''
   let user: Awaited<ReturnType<typeof verifyLogin>>
@@ -104,27 +96,11 @@ loginRoutes.post('/auth/login', async function login(c) {
     throw error
   }
 
-  const persistent = form.get('remember') !== null
-  const session = await createSession(c.env, config.settings, {
+  return signIn(c, {
     user,
-    persistent,
-    userAgent: c.req.header('user-agent') ?? null,
-    ip: c.req.header('cf-connecting-ip') ?? null,
+    amr: ['pwd'],
     authMethod: 'password',
+    persistent: form.get('remember') !== null,
+    returnTo,
   })
-  recordAuditEvent(c.var.ctx, {
-    type: 'session_created',
-    actorId: user.id,
-    subjectId: user.id,
-    details: { session_id: session.id, persistent },
-  })
-  setSessionCookies(
-    c,
-    names,
-    session.value,
-    await csrfTokenFor(session.value),
-    persistent ? config.settings.session_lifetime_seconds : undefined,
-  )
-  c.header('cache-control', 'no-store')
-  return c.redirect(returnTo, 303)
 })

@@ -26,8 +26,12 @@ export interface NewSessionInput {
   persistent: boolean
   userAgent: string | null
   ip: string | null
-  /** "password", later "provider:<name>". */
+  /** "password", "passkey" or "provider:<name>". */
   authMethod: string
+  /** RFC 8176 methods of the sign-in (src/authz/authentication-strength.ts). */
+  amr: readonly string[]
+  /** When the user proved who they are; default now. A step-up keeps the first step's time. */
+  authTime?: number
 }
 
 export interface CreatedSession {
@@ -58,7 +62,8 @@ export async function createSession(
       userAgent: (input.userAgent ?? '').replace(/\p{Cc}/gu, '').slice(0, MAX_USER_AGENT),
       ip: input.ip,
       authMethod: input.authMethod,
-      authTime: now,
+      authTime: input.authTime ?? now,
+      amr: input.amr,
     }),
   )
   // Filled now so the first request after the login redirect needs no D1 read.
@@ -71,8 +76,9 @@ export async function createSession(
     expiresAt,
     lastSeenAt: now,
     persistent: input.persistent,
-    authTime: now,
+    authTime: input.authTime ?? now,
     authMethod: input.authMethod,
+    amr: [...input.amr],
     dead: false,
   }
   await writeSessionCache(stores.KV, tokenHash, record)

@@ -13,6 +13,8 @@ export interface SessionRow {
   ip: string | null
   auth_method: string
   auth_time: number
+  /** JSON array of RFC 8176 values (0015). */
+  amr: string
   ended_at: number | null
 }
 
@@ -38,14 +40,15 @@ export interface NewSession {
   ip: string | null
   authMethod: string
   authTime: number
+  amr: readonly string[]
 }
 
 export async function insertSession(db: D1Database, session: NewSession): Promise<void> {
   await db
     .prepare(
       `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, persistent,
-                             user_agent, ip, auth_method, auth_time)
-       VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
+                             user_agent, ip, auth_method, auth_time, amr)
+       VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
     )
     .bind(
       session.id,
@@ -58,6 +61,7 @@ export async function insertSession(db: D1Database, session: NewSession): Promis
       session.ip,
       session.authMethod,
       session.authTime,
+      JSON.stringify(session.amr),
     )
     .run()
 }

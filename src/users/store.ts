@@ -9,6 +9,11 @@ export interface User {
   createdAt: number
   updatedAt: number
   passwordChangedAt: number
+  /**
+   * A password or provider sign-in must be followed by a second factor (0015); such a user gets no
+   * password-grant tokens and cannot pass Basic.
+   */
+  mfaEnabled: boolean
 }
 
 interface UserRow {
@@ -20,6 +25,7 @@ interface UserRow {
   created_at: number
   updated_at: number
   password_changed_at: number
+  mfa_enabled?: number
 }
 
 function toUser(row: UserRow): User {
@@ -32,6 +38,7 @@ function toUser(row: UserRow): User {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     passwordChangedAt: row.password_changed_at,
+    mfaEnabled: row.mfa_enabled === 1,
   }
 }
 
