@@ -1,3 +1,4 @@
+import { satisfiesMfa } from './authentication-strength'
 import { isDelegated, type Principal } from './principal'
 import { effectiveRoles, type RoleClosure } from './roles'
 
@@ -32,10 +33,19 @@ export interface AccessRule {
    * A route field, not a method rule's: every method of the route has the route's. Absent = allow.
    */
   delegated?: 'allow' | 'deny'
+  /**
+   * The user must have signed in with a second factor or a passkey (`amr` holds `mfa`); API keys,
+   * Basic and client tokens never do. A route field, like `delegated`.
+   */
+  require_mfa?: boolean
+  /** The user must have authenticated at most this many seconds ago (`auth_time`). */
+  max_auth_age?: number
 }
 
+type RouteWide = 'delegated' | 'require_mfa' | 'max_auth_age'
+
 export interface RoutePolicy extends AccessRule {
-  method_rules: Partial<Record<string, Partial<Omit<AccessRule, 'delegated'>>>>
+  method_rules: Partial<Record<string, Partial<Omit<AccessRule, RouteWide>>>>
 }
 
 export type Denial =
@@ -47,6 +57,11 @@ export type Denial =
   | { allow: false; reason: 'denied' }
   /** The route says `delegated = "deny"` and the token was issued to the app `clientId`. */
   | { allow: false; reason: 'delegated'; clientId: string }
+  /**
+   * The credential is right but the sign-in behind it is not strong or recent enough (RFC 9470):
+   * `mfa` when a second factor is missing, `maxAge` when the route bounds the sign-in's age.
+   */
+  | { allow: false; reason: 'step_up'; mfa: boolean; maxAge?: number }
 
 export type Decision = { allow: true } | Denial
 
@@ -60,6 +75,8 @@ export function ruleFor(policy: RoutePolicy, method: string): AccessRule {
     scopes: override.scopes ?? policy.scopes,
     any_of: override.any_of ?? policy.any_of,
     delegated: policy.delegated,
+    require_mfa: policy.require_mfa,
+    max_auth_age: policy.max_auth_age,
   }
 }
 
@@ -114,11 +131,39 @@ function decideAlternatives(
  * token of the app would do, so naming a missing role or scope would mislead it. Then roles before
  * scopes, so a 403 names the first thing missing.
  */
-export function decide(rule: AccessRule, principal: Principal, closure: RoleClosure): Decision {
+export function decide(
+  rule: AccessRule,
+  principal: Principal,
+  closure: RoleClosure,
+  now = Math.floor(Date.now() / 1000),
+): Decision {
   if (rule.access === 'deny') return { allow: false, reason: 'denied' }
   if (rule.delegated === 'deny' && isDelegated(principal))
     return { allow: false, reason: 'delegated', clientId: principal.clientId }
   const base = checkRolesAndScopes(rule.roles, rule.scopes, principal, closure)
-  if (!base.allow || !rule.any_of || rule.any_of.length === 0) return base
-  return decideAlternatives(rule.any_of, principal, closure)
+  const decision =
+    !base.allow || !rule.any_of || rule.any_of.length === 0
+      ? base
+      : decideAlternatives(rule.any_of, principal, closure)
+  // Last: signing in again cannot add a missing role, so that refusal names the role.
+  return decision.allow ? checkAuthentication(rule, principal, now) : decision
+}
+
+// An `auth_time` this far in the future still counts as now (the issuer's clock may lead ours).
+const AUTH_TIME_SKEW_SECONDS = 60
+
+/** `require_mfa` and `max_auth_age` against how and when the principal's user signed in. */
+export function checkAuthentication(rule: AccessRule, principal: Principal, now: number): Decision {
+  const mfa = rule.require_mfa === true && !satisfiesMfa(principal.amr)
+  const authTime = principal.authTime
+  const stale =
+    rule.max_auth_age !== undefined &&
+    (authTime === undefined || authTime > now + AUTH_TIME_SKEW_SECONDS || now - authTime > rule.max_auth_age)
+  if (!mfa && !stale) return { allow: true }
+  return {
+    allow: false,
+    reason: 'step_up',
+    mfa: rule.require_mfa === true,
+    ...(rule.max_auth_age !== undefined ? { maxAge: rule.max_auth_age } : {}),
+  }
 }

@@ -53,10 +53,14 @@ export interface Principal {
    */
   authTime?: number
   /**
-   * Browser sessions: how the session was authenticated (RFC 8176 `amr`): ["pwd"] for a password,
-   * ["fed"] for an external login provider, whose configured name is then `loginProvider`.
+   * How the user signed in (RFC 8176 `amr`, src/authz/authentication-strength.ts): ["pwd"] for a
+   * password, ["fed"] for an external login provider (then named by `loginProvider`), plus `otp`,
+   * `hwk`/`swk`, `user`, `mfa` for second factors and passkeys. Sessions and our user tokens
+   * carry it; API keys, Basic and client tokens have none (no sign-in happened).
    */
   amr?: string[]
+  /** The `acr` an authorization request asked for and the sign-in achieved (our tokens). */
+  acr?: string
   loginProvider?: string
 }
 

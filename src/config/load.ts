@@ -113,6 +113,11 @@ function compileRoute(
       `${at}.delegated: a public route reads no credential, so "deny" would keep no app out (drop it, or make the route authenticated)`,
     )
   }
+  if ((route.require_mfa || route.max_auth_age !== undefined) && opensToAnyone(route)) {
+    problems.push(
+      `${at}: a public route reads no credential, so require_mfa / max_auth_age would protect nothing (drop them, or make the route authenticated)`,
+    )
+  }
   anyOfProblems(route, at, problems)
   // A rule for a method the route refuses with 405 would never apply: most likely `methods` lacks it.
   for (const method of Object.keys(route.method_rules)) {

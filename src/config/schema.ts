@@ -142,6 +142,13 @@ export const routeSchema = z.strictObject({
    */
   delegated: z._default(z.enum(DELEGATED), 'allow'),
   /**
+   * Step-up (docs/passkeys-and-mfa.md): the user must have signed in with a second factor or a
+   * passkey (`require_mfa`) and/or at most `max_auth_age` seconds ago. Bearer callers get RFC
+   * 9470's `insufficient_user_authentication` challenge; browsers the second-factor page.
+   */
+  require_mfa: z._default(z.boolean(), false),
+  max_auth_age: z.optional(z.number().check(z.int(), z.gte(0), z.lte(31_536_000))),
+  /**
    * A Model Context Protocol server (Streamable HTTP): tokens must name `resource` as their
    * audience (RFC 8707), refusals are JSON-RPC errors, and `mcp_rules` decide per method and tool
    * (docs/mcp.md).

@@ -21,6 +21,9 @@ export const ERROR_STATUS = {
   insufficient_scope: 403,
   // RFC 9470 §3 step-up: the token is valid but its authentication is too old for this request.
   insufficient_user_authentication: 401,
+  // The account has a second factor that this grant or scheme cannot ask for (password grant,
+  // Basic): Auth0's `mfa_required`, with its 403.
+  mfa_required: 403,
   // Gateway errors.
   invalid_path: 400,
   /** MCP Streamable HTTP: the Mcp-Method / Mcp-Name headers contradict the JSON-RPC body. */
@@ -59,6 +62,8 @@ export type Challenge =
       description?: string
       scope?: string
       maxAge?: number
+      /** RFC 9470 §3: the authentication context class(es) that would satisfy the request. */
+      acrValues?: string
       /** RFC 9728 §5.1: where the protected resource's metadata is (MCP routes). */
       resourceMetadata?: string
     }

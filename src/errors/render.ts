@@ -16,6 +16,7 @@ export function formatChallenge(challenge: Challenge, realm: string): string {
   if (challenge.error) parts.push(`error=${quote(challenge.error)}`)
   if (challenge.description) parts.push(`error_description=${quote(challenge.description)}`)
   if (challenge.scope) parts.push(`scope=${quote(challenge.scope)}`)
+  if (challenge.acrValues) parts.push(`acr_values=${quote(challenge.acrValues)}`)
   // RFC 9470 §3: max_age is a bare integer (a token, not a quoted string).
   if (challenge.maxAge !== undefined) parts.push(`max_age=${Math.max(0, Math.floor(challenge.maxAge))}`)
   return `Bearer ${parts.join(', ')}`

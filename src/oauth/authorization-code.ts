@@ -32,6 +32,8 @@ export interface AuthorizationCodeInput {
   authTime: number
   /** Authentication methods (RFC 8176), e.g. ["pwd"]. */
   amr?: readonly string[]
+  /** The `acr` the request asked for and the sign-in achieved. */
+  acr?: string
   browserSessionId?: string
   /** The RFC 8707 resource the tokens will be for (an MCP route's); absent: the gateway's audience. */
   resource?: string
@@ -81,6 +83,7 @@ export async function issueAuthorizationCode(
     issued_at: now,
     expires_at: expiresAt,
     resource: input.resource ?? null,
+    acr: input.acr ?? null,
   })
   // One batch (one round trip, one transaction): the client's last use lands with its code, which
   // keeps a self-registered client from being deleted as unused (src/cleanup.ts).

@@ -5,6 +5,7 @@
  * redirected (RFC 6749 §4.1.2.1), or the endpoint becomes an open redirector.
  */
 
+import { type AcrValue, SUPPORTED_ACR_VALUES } from '../authz/authentication-strength'
 import { parseScope } from '../authz/scopes'
 import { nowSeconds } from '../db/json'
 import { isGatewayError } from '../errors/gateway-error'
@@ -13,6 +14,8 @@ import { type ClientLookup, d1ClientLookup } from './client-lookup'
 import { isSelfRegistered, type OAuthClient } from './client-store'
 import { isS256Challenge, PKCE_METHOD } from './pkce'
 import { matchRedirectUri } from './redirect-uri'
+
+const MAX_ACR_VALUES_LENGTH = 256
 
 /** RFC 6749 §4.1.2.1 and OIDC Core §3.1.2.6 error codes sent back to the redirect URI. */
 export type AuthorizeErrorCode =
@@ -43,6 +46,11 @@ export interface AuthorizationRequest {
   nonce?: string
   prompt: ReadonlySet<Prompt>
   maxAge?: number
+  /**
+   * OIDC `acr_values` in order of preference; only values in SUPPORTED_ACR_VALUES are kept (the
+   * others are voluntary requests we cannot meet, OIDC Core §3.1.2.1).
+   */
+  acrValues?: AcrValue[]
   loginHint?: string
   /** `login_after`: only a sign-in at or after this time (unix seconds) counts (interaction.ts). */
   loginAfter?: number
@@ -175,6 +183,12 @@ export async function validateAuthorizationRequest(
   const loginHint = params.get('login_hint')
   if (loginHint !== null && loginHint.length > MAX_LOGIN_HINT)
     return back('invalid_request', 'The login_hint is too long.')
+  const acrText = params.get('acr_values')
+  if (acrText !== null && acrText.length > MAX_ACR_VALUES_LENGTH)
+    return back('invalid_request', 'The acr_values parameter is too long.')
+  const acrValues = (acrText ?? '')
+    .split(' ')
+    .filter((value): value is AcrValue => (SUPPORTED_ACR_VALUES as readonly string[]).includes(value))
 
   let resource: string | undefined
   try {
@@ -201,6 +215,7 @@ export async function validateAuthorizationRequest(
       ...(nonce !== null ? { nonce } : {}),
       prompt,
       ...(maxAgeText !== null ? { maxAge: Number(maxAgeText) } : {}),
+      ...(acrValues.length > 0 ? { acrValues } : {}),
       ...(loginHint !== null ? { loginHint } : {}),
       ...(loginAfterText !== null ? { loginAfter: Number(loginAfterText) } : {}),
       ...(resource !== undefined ? { resource } : {}),

@@ -17,6 +17,7 @@ import {
   currentSessionOf,
   LOGIN_PATH,
   loginUrl,
+  SECOND_FACTOR_PATH,
   signedInFormAllowed,
 } from '../sessions'
 import {
@@ -34,9 +35,12 @@ export const authorizeRoutes = new Hono<AppBindings>()
 
 authorizeRoutes.use('/auth/authorize', htmlErrors())
 
-/** RFC 8176 `amr` of a session's login; provider logins name no method of their own here. */
-function amrFor(authMethod: string): string[] | undefined {
-  return authMethod === 'password' ? ['pwd'] : undefined
+/**
+ * RFC 8176 `amr` of a session's sign-in for the code's tokens. `fed` (an external provider) is our
+ * own marker, not a registered value: the provider's own methods are unknown, so it names none.
+ */
+function amrFor(session: CurrentSession): string[] {
+  return session.amr.filter((value) => value !== 'fed')
 }
 
 function authorizingUser(session: CurrentSession): AuthorizingUser {
@@ -45,7 +49,7 @@ function authorizingUser(session: CurrentSession): AuthorizingUser {
     authTime: session.authTime,
     roles: session.roles,
     browserSessionId: session.id,
-    amr: amrFor(session.authMethod),
+    amr: amrFor(session),
   }
 }
 
@@ -114,6 +118,11 @@ async function respond(
       if (outcome.loginHint) query.set('login_hint', outcome.loginHint)
       return c.redirect(`${LOGIN_PATH}?${query}`, redirectStatus)
     }
+    case 'step_up':
+      return c.redirect(
+        `${SECOND_FACTOR_PATH}?${new URLSearchParams({ return_to: outcome.returnTo })}`,
+        redirectStatus,
+      )
     case 'consent': {
       // authorize() asks for consent only for a signed-in user; without one, fail closed.
       if (!session) return errorPage(c, 'Sign in first', 'Sign in and try again.', 400)

@@ -4,6 +4,7 @@
  * `approveAuthorization` and `denyAuthorization` after re-validating the same query. Nothing here
  * reads cookies or writes HTML, so every path runs in tests against the real D1.
  */
+import { achievedAcr } from '../authz/authentication-strength'
 import { rolesToConsent } from '../authz/delegation'
 import { scopesForRoles } from '../authz/scopes'
 import type { GatewayConfig } from '../config/load'
@@ -25,8 +26,6 @@ export interface AuthorizingUser extends SignedInUser {
   roles: readonly string[]
   /** The browser session's id, kept with the code (and usable as the ID token's `sid` later). */
   browserSessionId?: string
-  /** RFC 8176 methods of the session's login, e.g. ["pwd"]. */
-  amr?: readonly string[]
 }
 
 export interface AuthorizeContext {
@@ -43,6 +42,8 @@ export type AuthorizeOutcome =
   | { kind: 'redirect'; location: string }
   /** 302 to the login page with this `return_to` (and `login_hint`, if any, to prefill). */
   | { kind: 'login'; returnTo: string; loginHint?: string }
+  /** 302 to the second-factor page (acr_values asks more than the sign-in gave), then back. */
+  | { kind: 'step_up'; returnTo: string }
   /**
    * Show the consent page for these scopes and the roles the app would act with; its form
    * re-posts the original query.
@@ -96,6 +97,7 @@ async function issue(
     nonce: request.nonce,
     authTime: user.authTime,
     amr: user.amr,
+    acr: request.acrValues ? achievedAcr(request.acrValues, user.amr) : undefined,
     browserSessionId: user.browserSessionId,
     resource: request.resource,
   })
@@ -155,6 +157,8 @@ export async function authorize(
         returnTo: returnToAfterLogin(pathAndQuery, now),
         loginHint: request.loginHint,
       }
+    case 'step_up':
+      return { kind: 'step_up', returnTo: pathAndQuery }
     case 'error':
       return back(context, request, { error: decision.error, state: request.state })
     case 'consent':

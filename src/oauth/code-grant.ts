@@ -138,7 +138,10 @@ async function issueFromCode(
   const scopes = row.scope
     .split(' ')
     .filter((scope) => scope !== '' && (IDENTITY_SCOPES.has(scope) || allowed.has(scope)))
-  // The refresh row keeps the code's auth_time, so refreshed tokens still say when the user signed in.
+  // The refresh row keeps the code's auth_time, amr and acr, so refreshed tokens still say how and
+  // when the user signed in.
+  const amr = parseStringList(row.amr)
+  const acr = row.acr ?? undefined
   const session = withRefresh
     ? await createRefreshToken(context.db, {
         userId: user.id,
@@ -148,6 +151,8 @@ async function issueFromCode(
         authTime: row.auth_time,
         firstParty: client.firstParty,
         resource: row.resource ?? undefined,
+        amr,
+        acr,
       })
     : undefined
   // A family without refresh tokens still records the access token, so a replay can deny it.
@@ -160,6 +165,8 @@ async function issueFromCode(
     authTime: row.auth_time,
     firstParty: client.firstParty,
     resource: row.resource ?? undefined,
+    amr,
+    acr,
   })
   // A replay that ran between our redemption and the writes above could not see them; it left
   // its mark, so we end the session ourselves. Either it saw our writes or we see its mark.
@@ -174,7 +181,8 @@ async function issueFromCode(
       subject: user.id,
       authTime: row.auth_time,
       nonce: row.nonce ?? undefined,
-      amr: parseStringList(row.amr),
+      amr,
+      acr,
       accessToken: response.access_token,
       ttlSeconds: settings.access_token_ttl_seconds,
     })

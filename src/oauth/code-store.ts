@@ -19,6 +19,8 @@ export interface AuthorizationCodeRow {
   replayed_at: number | null
   /** The RFC 8707 resource the client asked for (migration 0012); NULL: the gateway's audience. */
   resource: string | null
+  /** The `acr` the request asked for and the sign-in achieved (migration 0015); NULL: none asked. */
+  acr: string | null
 }
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeRow, 'used_at' | 'family_id' | 'replayed_at'>
@@ -30,8 +32,8 @@ export function insertAuthorizationCodeStatement(
   return db
     .prepare(
       `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce,
-         auth_time, amr, browser_session_id, issued_at, expires_at, resource)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+         auth_time, amr, browser_session_id, issued_at, expires_at, resource, acr)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`,
     )
     .bind(
       code.code_hash,
@@ -47,6 +49,7 @@ export function insertAuthorizationCodeStatement(
       code.issued_at,
       code.expires_at,
       code.resource,
+      code.acr,
     )
 }
 

@@ -1,7 +1,7 @@
 import { clientTokenRoles } from '../authz/delegation'
 import { grantScopes, IDENTITY_SCOPES, parseScope, scopesForRoles } from '../authz/scopes'
 import { withStorage } from '../db/errors'
-import { nowSeconds } from '../db/json'
+import { nowSeconds, parseStringList } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
 import { assertSameResource } from '../mcp'
 import {
@@ -15,11 +15,14 @@ import {
   rotate,
   type TokenResponse,
 } from '../tokens'
-import { findUserById, verifyLogin } from '../users'
+import { assertNoSecondFactor, findUserById, verifyLogin } from '../users'
 import type { ClientAuthentication } from './client-authentication'
 import { invalidClient } from './client-authentication'
 import type { GrantType } from './client-store'
 import { findConsentGrant } from './consent-store'
+
+/** RFC 8176 `amr` of password-grant tokens. */
+const PASSWORD_AMR = ['pwd']
 
 function required(form: URLSearchParams, name: string): string {
   const value = form.get(name)
@@ -74,6 +77,15 @@ export async function passwordGrant(
     { username, password, ip: context.ip, audit: context.audit, via: 'password_grant' },
     'invalid_grant',
   )
+  // The grant has no second step: tokens from it would skip the factor the user set up.
+  assertNoSecondFactor(
+    user,
+    { audit: context.audit, via: 'password_grant', clientId: auth?.client.clientId },
+    new GatewayError(
+      'mfa_required',
+      'This account signs in with a second factor, which the password grant cannot ask for: use the authorization code flow (/auth/authorize).',
+    ),
+  )
   // The user just proved the password: this is the session's auth_time, kept through refreshes.
   const authTime = nowSeconds()
   const scopes = grantScopes(requested, withinClient(userScopes(context, user.roles), auth))
@@ -87,6 +99,7 @@ export async function passwordGrant(
         ttlSeconds: context.config.settings.refresh_token_ttl_seconds,
         authTime,
         firstParty: true,
+        amr: PASSWORD_AMR,
       })
     : undefined
   const response = await issueTokenResponse(context, user, scopes, {
@@ -95,6 +108,7 @@ export async function passwordGrant(
     refreshToken: session?.token,
     authTime,
     firstParty: true,
+    amr: PASSWORD_AMR,
   })
   auditIssued(context, 'password', user.id, clientId, response)
   return response
@@ -185,6 +199,8 @@ export async function refreshGrant(
     authTime: row.auth_time ?? undefined,
     firstParty,
     resource: row.resource ?? undefined,
+    amr: row.amr === null ? undefined : parseStringList(row.amr),
+    acr: row.acr ?? undefined,
   })
   // A logout-all or logout that committed while this refresh ran must win: see the function.
   await assertRotationStillLive(context.db, outcome.successorHash)

@@ -15,6 +15,8 @@ export interface IdTokenInput {
   authTime: number
   nonce?: string
   amr: readonly string[]
+  /** The `acr` the authorization request asked for and the sign-in achieved. */
+  acr?: string
   /** The access token issued beside it, for `at_hash`. */
   accessToken: string
   ttlSeconds: number
@@ -37,6 +39,7 @@ export async function issueIdToken(ring: KeyRing, input: IdTokenInput): Promise<
     auth_time: input.authTime,
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
     ...(input.amr.length > 0 ? { amr: [...input.amr] } : {}),
+    ...(input.acr ? { acr: input.acr } : {}),
     at_hash: await accessTokenHash(input.accessToken, ring.signer.alg),
     azp: input.clientId,
   })

@@ -4,19 +4,27 @@
  * with an error (`prompt=none`, OIDC Core §3.1.2.6), or issue the code. Pure, so every branch is
  * tested without a browser.
  */
+import { achievedAcr } from '../authz/authentication-strength'
 import { type AuthorizationRequest, type AuthorizeErrorCode, LOGIN_AFTER } from './authorize-request'
 
 export interface SignedInUser {
   userId: string
   /** When the user last authenticated (unix seconds). */
   authTime: number
+  /** RFC 8176 methods of the sign-in. */
+  amr?: readonly string[]
 }
 
 export type Interaction =
   | { next: 'login' }
+  /** Signed in, but not as strongly as `acr_values` asks: the second-factor page, then back. */
+  | { next: 'step_up' }
   | { next: 'consent' }
   | { next: 'issue' }
-  | { next: 'error'; error: Extract<AuthorizeErrorCode, 'login_required' | 'consent_required'> }
+  | {
+      next: 'error'
+      error: Extract<AuthorizeErrorCode, 'login_required' | 'consent_required' | 'interaction_required'>
+    }
 
 export function decideInteraction(input: {
   request: AuthorizationRequest
@@ -37,6 +45,8 @@ export function decideInteraction(input: {
   if (!user || stale || prompt.has('login')) {
     return silent ? { next: 'error', error: 'login_required' } : { next: 'login' }
   }
+  if (request.acrValues && achievedAcr(request.acrValues, user.amr) === undefined)
+    return silent ? { next: 'error', error: 'interaction_required' } : { next: 'step_up' }
   if (prompt.has('consent')) return { next: 'consent' }
   // The one rule (docs/authorization-server.md): a first_party client never asks; skip_consent
   // skips the page for scopes only; a role the user has not yet approved always shows the page.

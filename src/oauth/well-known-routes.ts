@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { SUPPORTED_ACR_VALUES } from '../authz/authentication-strength'
 import type { Settings } from '../config/schema'
 import type { AppBindings } from '../env'
 import { loadKeyRing } from '../tokens'
@@ -29,6 +30,7 @@ const CLAIMS_SUPPORTED = [
   'nonce',
   'at_hash',
   'amr',
+  'acr',
   'azp',
   'preferred_username',
   'roles',
@@ -72,6 +74,8 @@ function metadata(settings: Settings, issuer: string) {
     token_endpoint_auth_signing_alg_values_supported: [alg],
     scopes_supported: supportedScopes(settings.role_scopes),
     claims_supported: CLAIMS_SUPPORTED,
+    // `mfa`: a second factor or a passkey; `phr`: a passkey (phishing-resistant, OpenID EAP ACR).
+    acr_values_supported: [...SUPPORTED_ACR_VALUES],
     // A client_id may be the https URL of the client's metadata document (oauth/client-lookup.ts).
     client_id_metadata_document_supported: true,
   }

@@ -94,6 +94,11 @@ function reasonOf(outcome: StageOutcome): string {
     if (decision.reason === 'denied') return 'the rule is access = "deny": nobody may'
     if (decision.reason === 'delegated')
       return `the route is delegated = "deny" and the token was issued to the app "${decision.clientId}": only the user's own credentials may call it`
+    if (decision.reason === 'step_up')
+      return `the sign-in is not strong or recent enough: needs ${[
+        ...(decision.mfa ? ['a second factor or a passkey (amr "mfa")'] : []),
+        ...(decision.maxAge !== undefined ? [`an auth_time within ${decision.maxAge} s`] : []),
+      ].join(' and ')}`
     return `wrong kind of credential: needs ${decision.credentials.join(' or ')}`
   }
   return outcome.error?.message ?? 'undetermined'

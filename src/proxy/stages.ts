@@ -108,7 +108,31 @@ export function denialError(decision: Denial): GatewayError {
         'forbidden',
         `This route requires another kind of credential: ${decision.credentials.join(', ')}.`,
       )
+    case 'step_up':
+      return stepUpError(decision)
   }
+}
+
+/**
+ * RFC 9470 §3: the credential is valid but the sign-in behind it is too weak or too old. The
+ * client signs the user in again (asking for `acr_values` / `max_age` at /auth/authorize) and
+ * retries; a browser on a session route is sent to the second-factor or login page instead.
+ */
+function stepUpError(decision: Extract<Denial, { reason: 'step_up' }>): GatewayError {
+  const needs = [
+    ...(decision.mfa ? ['a sign-in with a second factor or a passkey'] : []),
+    ...(decision.maxAge !== undefined ? [`a sign-in within the last ${decision.maxAge} seconds`] : []),
+  ]
+  const description = `This route requires ${needs.join(' and ')}; API keys and Basic credentials cannot provide it.`
+  return new GatewayError('insufficient_user_authentication', description, {
+    challenge: {
+      scheme: 'Bearer',
+      error: 'insufficient_user_authentication',
+      description,
+      ...(decision.mfa ? { acrValues: 'mfa' } : {}),
+      ...(decision.maxAge !== undefined ? { maxAge: decision.maxAge } : {}),
+    },
+  })
 }
 
 /** Everything the stages found out about one request, up to the stage that answered it. */
@@ -186,7 +210,11 @@ export async function decideRequest(
           route: route.path,
         }),
       )
-    return { ...outcome, stage: 'decision', decision, error: denialError(decision) }
+    const error = denialError(decision)
+    // A browser on a session route steps up on the second-factor (or login) page and comes back.
+    const redirect = decision.reason === 'step_up' ? loginRedirect(input.request, route, error) : undefined
+    if (redirect) return { ...outcome, stage: 'decision', decision, redirect }
+    return { ...outcome, stage: 'decision', decision, error }
   }
   return { ...outcome, stage: 'allowed', decision }
 }

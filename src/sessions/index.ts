@@ -8,14 +8,13 @@ export {
 export { assertSessionRequestAllowed, signedInFormAllowed } from './csrf-guard'
 export { csrfTokenFor } from './csrf-token'
 export { renderLoginPage } from './login-form'
-export { LOGIN_PATH, loginRedirectFor, loginUrl } from './navigation'
+export { LOGIN_PATH, loginRedirectFor, loginUrl, SECOND_FACTOR_PATH } from './navigation'
 export { DEFAULT_LANDING_PATH, safeReturnTo } from './return-to'
 export { revokeSubject } from './revoke-subject'
 export { createSession, endSessionByValue, listSessions, resolveSession } from './service'
 export {
   completeSecondFactor,
   PENDING_SIGN_IN_SECONDS,
-  SECOND_FACTOR_PATH,
   type SecondFactorSubject,
   type SignInUser,
   secondFactorSubject,

@@ -4,10 +4,12 @@
  * text/html first) keep the usual 401.
  */
 import type { CredentialKind } from '../config/schema'
-import { isGatewayError } from '../errors/gateway-error'
+import { type GatewayError, isGatewayError } from '../errors/gateway-error'
 import { safeReturnTo } from './return-to'
 
 export const LOGIN_PATH = '/auth/login'
+/** The second step of a sign-in, and the step-up of a signed-in session (sign-in.ts). */
+export const SECOND_FACTOR_PATH = '/auth/second-factor'
 
 /** GET or HEAD whose Accept names text/html: what a browser sends for a page load. */
 export function isBrowserNavigation(request: Request): boolean {
@@ -37,6 +39,19 @@ export function loginRedirectFor(
   const returnTo = safeReturnTo(url.pathname + url.search, gatewayOrigin)
   return new Response(null, {
     status: 302,
-    headers: { location: loginUrl(returnTo), 'cache-control': 'no-store' },
+    headers: { location: stepFor(error, returnTo), 'cache-control': 'no-store' },
   })
+}
+
+/**
+ * Where a refused navigation goes: a route that wants a second factor (RFC 9470 refusal naming
+ * `acr_values`) to the second-factor page, which also serves a signed-in user's step-up; a sign-in
+ * that is merely too old, or none at all, to the login page.
+ */
+function stepFor(error: GatewayError, returnTo: string): string {
+  const challenges = [error.challenge ?? []].flat()
+  const wantsFactor =
+    error.code === 'insufficient_user_authentication' &&
+    challenges.some((challenge) => challenge.scheme === 'Bearer' && challenge.acrValues !== undefined)
+  return wantsFactor ? `${SECOND_FACTOR_PATH}?return_to=${encodeURIComponent(returnTo)}` : loginUrl(returnTo)
 }

@@ -24,10 +24,9 @@ import { loadKeyRing } from '../tokens'
 import { cookieNames, readCookieValues, setSessionCookies } from './cookies'
 import { currentSessionOf } from './credential'
 import { csrfTokenFor } from './csrf-token'
+import { SECOND_FACTOR_PATH } from './navigation'
 import { safeReturnTo } from './return-to'
 import { createSession, endSessionByValue } from './service'
-
-export const SECOND_FACTOR_PATH = '/auth/second-factor'
 
 /** How long the second step may take after the first (the code or passkey prompt). */
 export const PENDING_SIGN_IN_SECONDS = 300

@@ -26,6 +26,10 @@ export interface AccessTokenClaims {
   authTime?: number
   /** A first-party token; without it the token is delegated (src/authz/principal.ts). */
   firstParty?: boolean
+  /** RFC 8176 methods of the sign-in (absent for client tokens). */
+  amr?: readonly string[]
+  /** The `acr` an authorization request asked for and the sign-in achieved. */
+  acr?: string
 }
 
 /**
@@ -62,6 +66,8 @@ export async function issueAccessToken(
     ...(claims.sessionId ? { sid: claims.sessionId } : {}),
     ...(claims.authTime !== undefined ? { auth_time: claims.authTime } : {}),
     ...(claims.firstParty ? { [FIRST_PARTY_CLAIM]: true } : {}),
+    ...(claims.amr && claims.amr.length > 0 ? { amr: [...claims.amr] } : {}),
+    ...(claims.acr ? { acr: claims.acr } : {}),
   })
     .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(options.issuer)
@@ -137,6 +143,9 @@ function principalFromClaims(payload: JWTPayload, now: number, skew: number): Pr
     (typeof authTime !== 'number' || !Number.isSafeInteger(authTime) || authTime < 0)
   )
     throw invalid('The access token\'s "auth_time" claim is not acceptable.')
+  const amr = payload.amr
+  if (amr !== undefined && (!Array.isArray(amr) || amr.length > 16))
+    throw invalid('The access token\'s "amr" claim is not acceptable.')
   return {
     method: 'jwt',
     id: safeString(payload.sub, 'sub'),
@@ -148,6 +157,8 @@ function principalFromClaims(payload: JWTPayload, now: number, skew: number): Pr
     expiresAt: payload.exp,
     sessionId: typeof payload.sid === 'string' ? payload.sid : undefined,
     authTime,
+    ...(amr ? { amr: amr.map((value) => safeString(value, 'amr')) } : {}),
+    ...(payload.acr !== undefined ? { acr: safeString(payload.acr, 'acr') } : {}),
     // Only the literal `true` counts: any other value is a delegated token.
     ...(payload[FIRST_PARTY_CLAIM] === true ? { firstParty: true as const } : {}),
   }

@@ -29,6 +29,8 @@ export class AssertionCache {
       principal.firstParty ? 'first-party' : '',
       principal.issuerName ?? '',
       principal.amr?.join(' ') ?? '',
+      principal.acr ?? '',
+      principal.authTime ?? '',
       principal.loginProvider ?? '',
       audience,
     ].join('\n')

@@ -71,8 +71,11 @@ function mint(ring: KeyRing, principal: Principal, options: AssertionOptions, no
     ...(isDelegated(principal) ? { azp: principal.clientId } : {}),
     // The configured name of the external issuer that vouched for the caller (`sub` starts with it).
     ...(principal.issuerName ? { idp: principal.issuerName } : {}),
-    // Browser sessions: how the user signed in, and which login provider vouched for them.
+    // How and when the user signed in (sessions and our user tokens), and which login provider
+    // vouched for them: an upstream can make its own step-up decisions from these.
     ...(principal.amr ? { amr: principal.amr } : {}),
+    ...(principal.acr ? { acr: principal.acr } : {}),
+    ...(principal.authTime !== undefined ? { auth_time: principal.authTime } : {}),
     ...(principal.loginProvider ? { idp: principal.loginProvider } : {}),
   })
     .setProtectedHeader({ alg: ring.signer.alg, kid: ring.signer.kid, typ: ASSERTION_TYP })

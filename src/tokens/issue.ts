@@ -45,6 +45,9 @@ export async function issueTokenResponse(
     firstParty: boolean
     /** The token's `aud` when it is for an MCP resource (RFC 8707); default SETTINGS.audience. */
     resource?: string
+    /** RFC 8176 `amr` of the sign-in and the achieved `acr` (user tokens). */
+    amr?: readonly string[]
+    acr?: string
   },
 ): Promise<TokenResponse> {
   const { config } = context
@@ -61,6 +64,8 @@ export async function issueTokenResponse(
       sessionId: options.sessionId,
       authTime: options.authTime,
       firstParty: options.firstParty,
+      amr: options.amr,
+      acr: options.acr,
     },
     { issuer: config.issuer, audience: options.resource ?? config.settings.audience, ttlSeconds: ttl },
   )

@@ -26,6 +26,10 @@ export interface RefreshTokenRow {
   first_party: number
   /** The RFC 8707 resource its access tokens are for (`aud`); NULL: the gateway's (migration 0012). */
   resource: string | null
+  /** JSON array: RFC 8176 `amr` of the sign-in, copied to every successor; NULL before 0015. */
+  amr: string | null
+  /** The `acr` the authorization request achieved, copied like amr; NULL: none asked (0015). */
+  acr: string | null
 }
 
 export async function findRefreshToken(
@@ -51,13 +55,16 @@ export interface NewRefreshToken {
   firstParty: boolean
   /** An MCP resource (RFC 8707); absent: the gateway's own audience. */
   resource?: string
+  /** RFC 8176 `amr` of the sign-in the family started from. */
+  amr?: readonly string[]
+  acr?: string
 }
 
 function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party, resource)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
+      `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party, resource, amr, acr)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
     )
     .bind(
       token.tokenHash,
@@ -71,6 +78,8 @@ function insertStatement(db: D1Database, token: NewRefreshToken, now: number): D
       token.authTime ?? null,
       token.firstParty ? 1 : 0,
       token.resource ?? null,
+      token.amr ? JSON.stringify(token.amr) : null,
+      token.acr ?? null,
     )
 }
 
@@ -103,8 +112,8 @@ export async function rotateRefreshToken(
       .bind(parent.tokenHash, now, successor.tokenHash),
     db
       .prepare(
-        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party, resource)
-         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE ${linked}`,
+        `INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, auth_time, first_party, resource, amr, acr)
+         SELECT ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE ${linked}`,
       )
       .bind(
         parent.tokenHash,
@@ -118,6 +127,8 @@ export async function rotateRefreshToken(
         successor.authTime ?? null,
         successor.firstParty ? 1 : 0,
         successor.resource ?? null,
+        successor.amr ? JSON.stringify(successor.amr) : null,
+        successor.acr ?? null,
       ),
     db
       .prepare(

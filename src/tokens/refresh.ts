@@ -1,6 +1,6 @@
 import { randomToken, sha256Hex, timingSafeEqual } from '../crypto/bytes'
 import { withStorage } from '../db/errors'
-import { nowSeconds } from '../db/json'
+import { nowSeconds, parseStringList } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
 import {
   findRefreshToken,
@@ -36,6 +36,9 @@ export async function createRefreshToken(
     firstParty: boolean
     /** The family's RFC 8707 resource, kept by every refresh (absent: the gateway's audience). */
     resource?: string
+    /** RFC 8176 `amr` of the sign-in and the achieved `acr`, kept by every refresh. */
+    amr?: readonly string[]
+    acr?: string
   },
 ): Promise<{ token: string; familyId: string }> {
   const token = randomToken(REFRESH_TOKEN_PREFIX, 32)
@@ -51,6 +54,8 @@ export async function createRefreshToken(
       authTime: input.authTime,
       firstParty: input.firstParty,
       resource: input.resource,
+      amr: input.amr,
+      acr: input.acr,
     }),
   )
   return { token, familyId }
@@ -130,6 +135,8 @@ export async function rotate(
         authTime: row.auth_time ?? undefined,
         firstParty: row.first_party === 1,
         resource: row.resource ?? undefined,
+        amr: row.amr === null ? undefined : parseStringList(row.amr),
+        acr: row.acr ?? undefined,
       },
     ),
   )

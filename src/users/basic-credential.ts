@@ -1,7 +1,8 @@
 import type { Principal } from '../authz/principal'
 import { scopesForRoles } from '../authz/scopes'
 import type { CredentialInput } from '../credential-input'
-import { badCredentials, verifyLogin } from './password-check'
+import { GatewayError } from '../errors/gateway-error'
+import { assertNoSecondFactor, badCredentials, verifyLogin } from './password-check'
 
 /** `Basic` + base64("user:password") (RFC 7617), UTF-8. Undefined when the header is not Basic. */
 export function readBasicCredentials(request: Request): { username: string; password: string } | undefined {
@@ -42,6 +43,16 @@ export async function loadBasic(input: CredentialInput): Promise<Principal | und
       via: 'basic',
     },
     'invalid_credentials',
+  )
+  // Basic has no second step: passing it would skip the factor the user set up.
+  assertNoSecondFactor(
+    user,
+    { audit: input.audit, via: 'basic' },
+    new GatewayError(
+      'invalid_credentials',
+      'This account signs in with a second factor, which HTTP Basic cannot ask for: use an access token or an API key.',
+      { challenge: { scheme: 'Basic' } },
+    ),
   )
   return {
     method: 'basic',

@@ -1,5 +1,5 @@
 export { loadBasic } from './basic-credential'
-export { verifyLogin } from './password-check'
+export { assertNoSecondFactor, verifyLogin } from './password-check'
 export { hashPassword } from './password-hash'
 export { checkPassword } from './password-policy'
 export {

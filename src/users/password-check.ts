@@ -93,3 +93,24 @@ export async function verifyLogin(
   }
   return user
 }
+
+/**
+ * For ways in that check only a password (the password grant, Basic): a user with a second factor
+ * is refused with `refusal`, audited, since letting them through would skip the factor.
+ */
+export function assertNoSecondFactor(
+  user: Pick<User, 'id' | 'mfaEnabled'>,
+  attempt: Pick<LoginAttempt, 'audit' | 'via'> & { clientId?: string },
+  refusal: GatewayError,
+): void {
+  if (!user.mfaEnabled) return
+  attempt.audit?.record({
+    type: 'mfa_required_refused',
+    outcome: 'failure',
+    actorId: user.id,
+    subjectId: user.id,
+    clientId: attempt.clientId,
+    details: { via: attempt.via },
+  })
+  throw refusal
+}

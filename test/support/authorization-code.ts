@@ -82,6 +82,8 @@ export async function issueCode(
     redirectUri?: string
     authTime?: number
     resource?: string
+    amr?: string[]
+    acr?: string
   } = {},
 ): Promise<IssuedCode> {
   const { verifier, challenge } = await pkcePair()
@@ -95,7 +97,8 @@ export async function issueCode(
     scopes: options.scopes ?? ['openid', 'read'],
     nonce: options.nonce,
     authTime,
-    amr: ['pwd'],
+    amr: options.amr ?? ['pwd'],
+    acr: options.acr,
     resource: options.resource,
   })
   return { code, verifier, authTime }
