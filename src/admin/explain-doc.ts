@@ -39,6 +39,9 @@ export const Explanation = named(
         credentials: strings,
         // `deny`: tokens issued to apps acting for a user are refused on this route.
         delegated: z.enum(DELEGATED),
+        // Step-up (docs/passkeys-and-mfa.md): present only when the route sets them.
+        require_mfa: z.optional(z.literal(true)),
+        max_auth_age: z.optional(z.number().check(z.int())),
         method_rule: z.boolean(),
       }),
     ),
@@ -52,6 +55,8 @@ export const Explanation = named(
         issuer: z.optional(z.string()),
         client_id: z.optional(z.string()),
         delegated: z.optional(z.literal(true)),
+        amr: z.optional(strings),
+        auth_time: z.optional(z.number().check(z.int())),
       }),
     ),
     decision: z.object({

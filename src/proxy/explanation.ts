@@ -42,6 +42,9 @@ export interface Explanation {
     client_id?: string
     /** A token issued to an app acting for the user (what `delegated = "deny"` refuses). */
     delegated?: true
+    /** How and when the user signed in (what `require_mfa` and `max_auth_age` judge). */
+    amr?: readonly string[]
+    auth_time?: number
   } | null
   decision: { allow: boolean; status: number; error?: ErrorCode; location?: string }
   reason: string
@@ -123,6 +126,8 @@ export function explainOutcome(method: string, outcome: StageOutcome, config?: G
             ...(rule.any_of ? { any_of: rule.any_of } : {}),
             credentials: route.credentials,
             delegated: rule.delegated ?? 'allow',
+            ...(rule.require_mfa ? { require_mfa: true } : {}),
+            ...(rule.max_auth_age !== undefined ? { max_auth_age: rule.max_auth_age } : {}),
             method_rule:
               route.method_rules[method] !== undefined || (method === 'HEAD' && !!route.method_rules.GET),
           }
@@ -137,6 +142,8 @@ export function explainOutcome(method: string, outcome: StageOutcome, config?: G
           ...(principal.issuerName ? { issuer: principal.issuerName } : {}),
           ...(principal.clientId ? { client_id: principal.clientId } : {}),
           ...(isDelegated(principal) ? { delegated: true as const } : {}),
+          ...(principal.amr ? { amr: principal.amr } : {}),
+          ...(principal.authTime !== undefined ? { auth_time: principal.authTime } : {}),
         }
       : null,
     decision: {
