@@ -70,6 +70,7 @@ export function describeSecondFactorEndpoints(): void {
       403: error('csrf_failed'),
       409: error('An authenticator app is already set up'),
       429: error('Too many attempts'),
+      503: error('DATA_KEYS missing or invalid (`gateway_misconfigured`)'),
     },
   })
   path({
