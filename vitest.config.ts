@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
 import { exportJWK, generateKeyPair } from 'jose'
@@ -14,6 +15,12 @@ async function testSigningKeys(): Promise<string> {
   return JSON.stringify({ keys })
 }
 
+/** A DATA_KEYS value as `npm run keys` prints it: one fresh AES-256-GCM key. */
+function testDataKeys(): string {
+  const k = randomBytes(32).toString('base64url')
+  return JSON.stringify({ keys: [{ kty: 'oct', kid: 'test-data-1', alg: 'A256GCM', k }] })
+}
+
 export default defineConfig({
   plugins: [
     cloudflareTest(async ({ inject }) => ({
@@ -24,6 +31,7 @@ export default defineConfig({
           MCP_UPSTREAM_URL: inject('upstreamOrigin'),
           ISSUER: 'http://gateway.test',
           SIGNING_KEYS: await testSigningKeys(),
+          DATA_KEYS: testDataKeys(),
           // As `npm start` sets it in .dev.vars: the tests register users (wrangler.toml ships it off).
           REGISTRATION: 'on',
           MIGRATIONS: await readD1Migrations('./migrations'),

@@ -19,6 +19,8 @@ import { pageAssetRoutes } from './pages/routes'
 import { proxyRequest } from './proxy'
 import { gatewayContext, gatewayErrorHandler } from './request-setup'
 import { revocationRoutes } from './revocation/routes'
+import { secondFactorRoutes } from './second-factor/routes'
+import { secondFactorSetupRoutes } from './second-factor/setup-routes'
 import { loginRoutes } from './sessions/login-routes'
 import { sessionRoutes } from './sessions/routes'
 
@@ -55,6 +57,8 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', sessionRoutes)
   app.route('/', accountRoutes)
   app.route('/', accountHomeRoutes)
+  app.route('/', secondFactorRoutes)
+  app.route('/', secondFactorSetupRoutes)
   app.route('/', revocationRoutes)
   app.route('/', apiKeyRoutes)
   app.route('/', oidcRoutes)

@@ -35,6 +35,9 @@ const NOT_ACCOUNT_MANAGING: Readonly<Record<string, string>> = {
   'GET /auth/register': 'the registration page',
   'POST /auth/register': 'registration, no credential',
   'POST /auth/revoke': 'RFC 7009: a delegated token revokes only its own client’s tokens',
+  'GET /auth/second-factor': 'the second step of a sign-in: a pending sign-in cookie, no session yet',
+  'POST /auth/second-factor':
+    'the second step: a pending sign-in (login-form CSRF) or the browser session (its CSRF token), never a bearer token',
   'POST /auth/token': 'the token endpoint: client authentication',
   'GET /auth/userinfo': 'OIDC UserInfo with `openid`: what delegated tokens are for',
   'POST /auth/userinfo': 'OIDC UserInfo with `openid`',

@@ -4,6 +4,7 @@ import { createApiKey } from './admin-api-keys'
 import { createClient } from './admin-clients'
 import { type AdminCommand, UsageError } from './admin-command'
 import { WranglerError } from './admin-d1'
+import { resetFactors } from './admin-factors'
 import { AdminApiError } from './admin-http'
 import { importUsers } from './admin-import'
 import { audit, listUsers } from './admin-lists'
@@ -17,6 +18,7 @@ const COMMANDS: readonly AdminCommand[] = [
   disableUser,
   enableUser,
   revokeUser,
+  resetFactors,
   createClient,
   createApiKey,
   importUsers,

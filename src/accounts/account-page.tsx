@@ -83,6 +83,9 @@ function SignInMethods() {
         <a href="/auth/identities">Linked sign-in methods</a>: the Google, GitHub or other accounts that can
         sign you in here.
       </p>
+      <p>
+        <a href="/auth/second-factor/setup">Second factor (authenticator app)</a>: a code after your password.
+      </p>
     </Section>
   )
 }

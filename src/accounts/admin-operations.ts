@@ -10,6 +10,7 @@ import type { AuditSink } from '../audit'
 import type { Settings } from '../config/schema'
 import { withStorage } from '../db/errors'
 import { GatewayError } from '../errors/gateway-error'
+import { resetFactors } from '../second-factor'
 import { revokeSubject } from '../sessions'
 import {
   checkPassword,
@@ -147,6 +148,8 @@ export async function deleteUserAsAdmin(action: AdminAction, id: string): Promis
   const user = await requireUser(action.stores.DB, id)
   await endSessions(action, id)
   await endUserApiKeys(action.stores, id, { revoke: true })
+  // Its TOTP secret and recovery codes go with it (no foreign keys cascade in this schema).
+  await resetFactors(action.stores.DB, id)
   if (!(await withStorage('delete user', () => deleteUserRow(action.stores.DB, id)))) throw noSuchUser()
   action.audit?.record({
     type: 'user_deleted',

@@ -19,12 +19,14 @@ import {
   SessionList,
   UpdateUser,
   User,
+  UserDetail,
   UserId,
   UserList,
   UserQuery,
 } from '../admin'
 import { pageApiKeys, viewApiKey } from '../api-keys'
 import { withStorage } from '../db/errors'
+import { factorSummary } from '../second-factor'
 import { listSessions } from '../sessions'
 import { listUsers } from '../users'
 import {
@@ -77,11 +79,18 @@ operation(
     ...common,
     method: 'get',
     path: '/admin/users/{id}',
-    summary: 'Read a user',
+    summary: 'Read a user, with which second factors they have (never a secret)',
     params: UserId,
-    responses: { 200: { description: 'The user', schema: User }, ...ERROR_RESPONSES, ...NOT_FOUND },
+    responses: {
+      200: { description: 'The user and their second factors', schema: UserDetail },
+      ...ERROR_RESPONSES,
+      ...NOT_FOUND,
+    },
   },
-  async (c, { params }) => c.json(viewUser(await requireUser(c.env.DB, params.id)), 200, NO_STORE),
+  async (c, { params }) => {
+    const user = await requireUser(c.env.DB, params.id)
+    return c.json({ ...viewUser(user), factors: await factorSummary(c.env.DB, user) }, 200, NO_STORE)
+  },
 )
 
 operation(

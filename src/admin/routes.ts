@@ -20,6 +20,8 @@ import { describeTokenEndpoint } from '../oauth/token-doc'
 import { htmlErrors } from '../pages/html-errors'
 import { renderPage } from '../pages/render'
 import { describeRevocationEndpoints } from '../revocation/openapi-doc'
+import { adminSecondFactorRoutes } from '../second-factor/admin-routes'
+import { describeSecondFactorEndpoints } from '../second-factor/openapi-doc'
 import { describeBrowserEndpoints } from '../sessions/openapi-doc'
 import { adminApp, ERROR_RESPONSES, requireAdmin, SECURITY } from './common'
 import { type DocOperation, DocsPage } from './docs-page'
@@ -37,6 +39,7 @@ adminRoutes.route('/', adminUserLinkRoutes)
 adminRoutes.route('/', adminClientRoutes)
 adminRoutes.route('/', adminClientMetadataRoutes)
 adminRoutes.route('/', adminApiKeyRoutes)
+adminRoutes.route('/', adminSecondFactorRoutes)
 adminRoutes.route('/', adminAuditRoutes)
 adminRoutes.route('/', adminPageRoutes)
 adminRoutes.route('/', explainRoutes)
@@ -75,6 +78,7 @@ export function openApiDocument(): OpenApiDocument {
     describeAuthorizationEndpoints()
     describeRegistrationEndpoint()
     describeIdentityEndpoints()
+    describeSecondFactorEndpoints()
     describeExplainEndpoint()
   }
   document = buildOpenApiDocument(

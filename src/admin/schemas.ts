@@ -45,6 +45,31 @@ export const User = named(
   }),
 )
 
+/** What second factors a user has: never a secret (issue 22, item 5). */
+export const Factors = named(
+  'Factors',
+  z.object({
+    totp: z.boolean().check(z.describe('An authenticator app is set up')),
+    recovery_codes_remaining: integer().check(z.describe('Unused recovery codes')),
+    mfa_enabled: z
+      .boolean()
+      .check(z.describe('A password or provider sign-in must be followed by a second factor')),
+  }),
+)
+
+/** GET /admin/users/{id}: the user and their second factors. */
+export const UserDetail = named('UserDetail', z.extend(User, { factors: Factors }))
+
+export const FactorsReset = named(
+  'FactorsReset',
+  z.object({
+    user_id: z.string(),
+    totp_removed: z.boolean(),
+    recovery_codes_removed: integer(),
+    factors: Factors,
+  }),
+)
+
 export const Cursor = optionalText(512).check(z.describe('The `next_cursor` of the previous page'))
 export const Limit = z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 50)
 

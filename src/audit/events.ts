@@ -43,6 +43,13 @@ export const AUDIT_EVENT_TYPES = [
   'delegated_token_refused',
   'second_factor_required',
   'mfa_required_refused',
+  'second_factor_enrolled',
+  'second_factor_removed',
+  'second_factor_verified',
+  'second_factor_failed',
+  'recovery_code_used',
+  'recovery_codes_regenerated',
+  'factors_reset',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]

@@ -298,6 +298,16 @@ export const settingsSchema = z
      * `max_age`): a stolen short-lived token must not turn into a long-lived key.
      */
     api_key_max_auth_age_seconds: integer(1, 86_400, 300),
+    /**
+     * Adding, changing or removing a second factor (the authenticator app, recovery codes) needs a
+     * browser sign-in at most this old: a stolen session must not turn the factor off.
+     */
+    factor_change_max_auth_age_seconds: integer(1, 86_400, 300),
+    /**
+     * Users with role `admin` must have a second factor to act as admins (checked by the step-up
+     * rules, docs/passkeys-and-mfa.md). Off by default: turning it on locks out admins without one.
+     */
+    require_mfa_for_admin: z._default(z.boolean(), false),
     /** Lifetime of a key created without `expires_in`. */
     api_key_default_ttl_days: integer(1, 3_650, 90),
     /** No key lives longer than this. */

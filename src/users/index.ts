@@ -11,5 +11,11 @@ export {
   updatePasswordHash,
   updateUser,
 } from './store'
-export { reserveClientRegistration, reserveRegistration } from './throttle'
+export {
+  type LoginReservation,
+  reserveClientRegistration,
+  reserveLoginAttempt,
+  reserveRegistration,
+  throttleSubject,
+} from './throttle'
 export { USERNAME } from './username'

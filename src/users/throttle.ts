@@ -39,6 +39,8 @@ export const throttleSubject = {
   ip: (ip: string) => `ip:${addressBucket(ip)}`,
   register: (ip: string) => `register:${addressBucket(ip)}`,
   clientRegistration: (ip: string) => `client-registration:${addressBucket(ip)}`,
+  /** Second-factor codes (TOTP and recovery codes) of one user, counted like an account's passwords. */
+  secondFactor: (userId: string) => `totp:${userId}`,
 }
 
 function accountLimit(settings: ThrottleSettings): AttemptLimit & { backoff: Backoff } {

@@ -139,6 +139,40 @@ export const BROWSER_CASES: Case[] = [
     async (ctx) => call(ctx, 'DELETE', `/auth/grants/${APP}`, { token: await ownToken(ctx) }),
   ],
   ['GET /auth/account', (ctx) => call(ctx, 'GET', '/auth/account', { cookie: session(ctx) })],
+  // The second step without a pending sign-in or a session: back to login.
+  ['GET /auth/second-factor', (ctx) => call(ctx, 'GET', '/auth/second-factor')],
+  [
+    'POST /auth/second-factor',
+    (ctx) => call(ctx, 'POST', '/auth/second-factor', { form: { csrf: 'forged', code: '123456' } }),
+  ],
+  // The setup page (200, or 302 when the walk's sign-in is older than the recent-sign-in limit);
+  // the forms: an invalid enrolment token is 400, and with no app set up new codes and removal
+  // are 404 (or 303 to login when the sign-in is no longer recent).
+  [
+    'GET /auth/second-factor/setup',
+    (ctx) => call(ctx, 'GET', '/auth/second-factor/setup', { cookie: session(ctx) }),
+  ],
+  [
+    'POST /auth/second-factor/setup',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/second-factor/setup', {
+        cookie: session(ctx),
+        form: { csrf: csrf(ctx), enrolment: 'not-a-form', code: '123456' },
+      }),
+  ],
+  [
+    'POST /auth/second-factor/recovery-codes',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/second-factor/recovery-codes', {
+        cookie: session(ctx),
+        form: { csrf: csrf(ctx) },
+      }),
+  ],
+  [
+    'POST /auth/second-factor/remove',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/second-factor/remove', { cookie: session(ctx), form: { csrf: csrf(ctx) } }),
+  ],
   [
     'POST /auth/account/grants/{client_id}/revoke',
     // The account page's form; withdrawn just above through DELETE: the documented 404.

@@ -142,6 +142,10 @@ export const CASES: Case[] = [
   ['GET /auth/assets/gateway.css', (ctx) => call(ctx, 'GET', '/auth/assets/gateway.css')],
   ['POST /admin/users/{id}/revoke', (ctx) => admin(ctx, 'POST', `/admin/users/${ctx.state.user}/revoke`)],
   [
+    'POST /admin/users/{id}/reset-factors',
+    (ctx) => admin(ctx, 'POST', `/admin/users/${ctx.state.user}/reset-factors`),
+  ],
+  [
     'POST /admin/clients',
     (ctx) => admin(ctx, 'POST', '/admin/clients', { client_id: 'oa-client', scopes: ['read'] }),
   ],

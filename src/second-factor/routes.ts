@@ -1,0 +1,166 @@
+/**
+ * GET/POST /auth/second-factor: the second step of a sign-in (a pending sign-in cookie, after the
+ * password or a provider) and the step-up of a signed-in session. sessions/sign-in.ts decides who
+ * stands here (`secondFactorSubject`) and finishes the step (`completeSecondFactor`); this checks
+ * the factor.
+ *
+ * CSRF: a pending sign-in has no session yet, so its forms are guarded like the login form (the
+ * pre-session CSRF cookie and the origin check); a step-up's like any signed-in form (the session's
+ * token and the origin check). Codes are throttled per user (service.ts); a refused code is a 401
+ * page with one message, a malformed one a 400, a locked one a 429 with Retry-After.
+ */
+import type { Context } from 'hono'
+import { Hono } from 'hono'
+import { recordAuditEvent } from '../audit'
+import type { AppBindings } from '../env'
+import { isGatewayError } from '../errors/gateway-error'
+import { readForm } from '../http/form'
+import { type PageStatus, renderPage } from '../pages/render'
+import {
+  completeSecondFactor,
+  csrfTokenFor,
+  loginFormAllowed,
+  loginFormToken,
+  loginUrl,
+  presentedCsrfCookie,
+  readSessionCookie,
+  SECOND_FACTOR_PATH,
+  type SecondFactorSubject,
+  safeReturnTo,
+  secondFactorSubject,
+  signedInFormAllowed,
+} from '../sessions'
+import { findUserById } from '../users'
+import { SecondFactorPage } from './second-factor-page'
+import { checkSecondFactor, type SecondFactorAnswer } from './service'
+import { findTotp } from './store'
+
+export const secondFactorRoutes = new Hono<AppBindings>()
+
+const WRONG_CODE = 'That code is not right, or it was already used. Try the next code your app shows.'
+const FORM_EXPIRED = 'This form has expired or was sent from another site. Please try again.'
+
+function toLogin(c: Context<AppBindings>, returnTo: string, status: 302 | 303): Response {
+  c.header('cache-control', 'no-store')
+  return c.redirect(loginUrl(returnTo), status)
+}
+
+/** The CSRF token of this page's forms: pre-session for a pending sign-in, else the session's. */
+async function formToken(c: Context<AppBindings>, subject: SecondFactorSubject): Promise<string | undefined> {
+  if (subject.kind === 'pending') return loginFormToken(c)
+  const value = readSessionCookie(c.req.raw, c.var.ctx.config.issuer)
+  return value === undefined ? undefined : csrfTokenFor(value)
+}
+
+async function formAllowed(
+  c: Context<AppBindings>,
+  subject: SecondFactorSubject,
+  field: string | null,
+): Promise<boolean> {
+  const { config } = c.var.ctx
+  if (subject.kind === 'pending')
+    return loginFormAllowed({ request: c.req.raw, config, cookieToken: presentedCsrfCookie(c), field })
+  const value = readSessionCookie(c.req.raw, config.issuer)
+  if (value === undefined) return false
+  return signedInFormAllowed({ request: c.req.raw, config, sessionValue: value, field })
+}
+
+async function renderStep(
+  c: Context<AppBindings>,
+  subject: SecondFactorSubject,
+  options: { status?: PageStatus; error?: string } = {},
+): Promise<Response> {
+  const [csrfToken, totp] = await Promise.all([formToken(c, subject), findTotp(c.env.DB, subject.userId)])
+  if (csrfToken === undefined) return toLogin(c, subject.returnTo, 302)
+  return renderPage(
+    c,
+    SecondFactorPage({
+      productName: c.var.ctx.config.settings.product_name,
+      username: subject.username,
+      kind: subject.kind,
+      csrfToken,
+      returnTo: subject.returnTo,
+      hasTotp: totp !== null,
+      error: options.error,
+    }),
+    options.status ?? 200,
+  )
+}
+
+secondFactorRoutes.get(SECOND_FACTOR_PATH, async function showSecondFactor(c) {
+  const returnTo = safeReturnTo(c.req.query('return_to'), c.var.ctx.config.issuer)
+  const subject = await secondFactorSubject(c, returnTo)
+  if (!subject) return toLogin(c, returnTo, 302)
+  return renderStep(c, subject)
+})
+
+function answerOf(form: URLSearchParams): SecondFactorAnswer | undefined {
+  const code = form.get('code')
+  if (code !== null) return { totp: code }
+  const recoveryCode = form.get('recovery_code')
+  return recoveryCode === null ? undefined : { recoveryCode }
+}
+
+secondFactorRoutes.post(SECOND_FACTOR_PATH, async function verifySecondFactor(c) {
+  const { config } = c.var.ctx
+  const form = await readForm(c.req.raw)
+  const returnTo = safeReturnTo(form.get('return_to'), config.issuer)
+  const subject = await secondFactorSubject(c, returnTo)
+  // No pending sign-in (expired, forged, never started) and no session: sign in again.
+  if (!subject) return toLogin(c, returnTo, 303)
+  if (!(await formAllowed(c, subject, form.get('csrf'))))
+    return renderStep(c, subject, { status: 403, error: FORM_EXPIRED })
+  const answer = answerOf(form)
+  if (!answer) return renderStep(c, subject, { status: 400, error: 'Enter a code.' })
+
+  const user = await findUserById(c.env.DB, subject.userId)
+  if (!user || user.disabled) return toLogin(c, returnTo, 303)
+
+  const audit = { actorId: user.id, subjectId: user.id }
+  let result: Awaited<ReturnType<typeof checkSecondFactor>>
+  try {
+    result = await checkSecondFactor(c.env, config.settings, {
+      userId: user.id,
+      answer,
+      ip: c.req.header('cf-connecting-ip'),
+    })
+  } catch (error) {
+    if (!isGatewayError(error)) throw error
+    if (error.code === 'invalid_request') return renderStep(c, subject, { status: 400, error: error.message })
+    if (error.code === 'rate_limited') {
+      const wait = Math.max(1, Math.ceil(error.retryAfter ?? 60))
+      recordAuditEvent(c.var.ctx, {
+        type: 'throttled',
+        outcome: 'failure',
+        ...audit,
+        details: { via: 'second_factor' },
+      })
+      c.header('retry-after', String(wait))
+      return renderStep(c, subject, {
+        status: 429,
+        error: `Too many attempts. Try again in ${wait} second${wait === 1 ? '' : 's'}.`,
+      })
+    }
+    throw error
+  }
+  if (!result.ok) {
+    recordAuditEvent(c.var.ctx, {
+      type: 'second_factor_failed',
+      outcome: 'failure',
+      ...audit,
+      details: {
+        reason: result.reason,
+        step: subject.kind,
+        factor: 'totp' in answer ? 'totp' : 'recovery_code',
+      },
+    })
+    return renderStep(c, subject, { status: 401, error: WRONG_CODE })
+  }
+  recordAuditEvent(c.var.ctx, {
+    type: result.factor === 'recovery_code' ? 'recovery_code_used' : 'second_factor_verified',
+    ...audit,
+    details: { factor: result.factor, step: subject.kind },
+  })
+  // RFC 8176 has no value of its own for a recovery code; it is a one-time password too.
+  return completeSecondFactor(c, subject, user, ['otp'])
+})

@@ -1,0 +1,107 @@
+import type { Child } from 'hono/jsx'
+import { FormError } from '../pages/credential-fields'
+import { Layout } from '../pages/layout'
+
+export interface SecondFactorPageProps {
+  productName: string
+  username: string
+  /** `pending`: the second step of a sign-in; `session`: a signed-in user confirming it is them. */
+  kind: 'pending' | 'session'
+  csrfToken: string
+  returnTo: string
+  hasTotp: boolean
+  error?: string
+  /**
+   * PASSKEY SLOT (issue 22, item 1, added at merge): the "Use a passkey" button of the second step
+   * goes here, for a user with a passkey. Empty on this branch.
+   */
+  passkeySlot?: Child
+}
+
+/** The six-digit field of the second step and of the setup form; its label is the caller's. */
+export function TotpCodeInput(props: { errorId?: string; autofocus?: boolean }) {
+  return (
+    <input
+      id="code"
+      name="code"
+      type="text"
+      inputmode="numeric"
+      autocomplete="one-time-code"
+      pattern="[0-9 ]{6,7}"
+      maxlength={7}
+      required
+      autofocus={props.autofocus}
+      aria-invalid={props.errorId ? 'true' : undefined}
+      aria-describedby={props.errorId}
+    />
+  )
+}
+
+function CodeForms(props: SecondFactorPageProps) {
+  const errorId = props.error ? 'code-error' : undefined
+  return (
+    <>
+      <form method="post" action="/auth/second-factor">
+        <input type="hidden" name="csrf" value={props.csrfToken} />
+        <input type="hidden" name="return_to" value={props.returnTo} />
+        <label for="code">Code from your authenticator app</label>
+        <TotpCodeInput errorId={errorId} autofocus />
+        <button type="submit">Continue</button>
+      </form>
+      <details>
+        <summary>Use a recovery code instead</summary>
+        <form method="post" action="/auth/second-factor">
+          <input type="hidden" name="csrf" value={props.csrfToken} />
+          <input type="hidden" name="return_to" value={props.returnTo} />
+          <label for="recovery_code">Recovery code</label>
+          <input
+            id="recovery_code"
+            name="recovery_code"
+            type="text"
+            autocomplete="off"
+            autocapitalize="none"
+            spellcheck={false}
+            maxlength={64}
+            required
+          />
+          <button type="submit">Use recovery code</button>
+        </form>
+        <p class="muted">Each recovery code works once.</p>
+      </details>
+    </>
+  )
+}
+
+/**
+ * The second step: after a password (or provider) sign-in of a user with a second factor, or when
+ * a signed-in user must confirm it is them (step-up). Plain forms, no script.
+ */
+export function SecondFactorPage(props: SecondFactorPageProps) {
+  return (
+    <Layout title="Second step" productName={props.productName}>
+      <h1>{props.kind === 'pending' ? 'One more step' : 'Confirm it is you'}</h1>
+      <p class="lead">
+        {props.kind === 'pending'
+          ? `Signing in as ${props.username}.`
+          : `Signed in as ${props.username}; this needs a second factor.`}
+      </p>
+      <FormError id="code-error" message={props.error} />
+      {props.hasTotp && <CodeForms {...props} />}
+      {/* PASSKEY SLOT: the passkey button of the second step (merge of issue 22, item 1). */}
+      {props.passkeySlot}
+      {!props.hasTotp && (
+        <p>
+          You have no authenticator app set up.{' '}
+          {props.kind === 'session' ? (
+            <a href="/auth/second-factor/setup">Set one up</a>
+          ) : (
+            'Sign in with another way you have, or ask an administrator to reset your second factors.'
+          )}
+        </p>
+      )}
+      <p class="muted">
+        <a href="/auth/login">Start again</a>
+      </p>
+    </Layout>
+  )
+}
