@@ -5,7 +5,7 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import type { AdminAction } from '../accounts'
-import { authenticate, currentPrincipal, requireFirstParty, requireRole } from '../authn'
+import { authenticate, currentPrincipal, requireFirstParty, requireRole, requireSecondFactor } from '../authn'
 import { fromBase64Url, toBase64Url } from '../crypto/bytes'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -21,12 +21,15 @@ export function adminApp(): Hono<AppBindings> {
  * logout-all must not keep administering while KV lags) or the browser session, whose unsafe
  * requests pass the CSRF guard in loadPrincipal; never a token an app obtained for the admin
  * (requireFirstParty), whatever roles it carries. API keys are not accepted: a long-lived key
- * should not carry the power to mint users and clients.
+ * should not carry the power to mint users and clients. With `require_mfa_for_admin`, only a
+ * sign-in with a second factor or a passkey administers (RFC 9470 step-up otherwise).
  */
 export const requireAdmin = [
   authenticate({ credentials: ['jwt', 'session'], revocation: 'strict' }),
   requireFirstParty,
   requireRole('admin'),
+  // With `require_mfa_for_admin`, the admin role acts only from a sign-in with a second factor.
+  requireSecondFactor((settings) => settings.require_mfa_for_admin),
 ] as const
 
 export function adminAction(c: Context<AppBindings>): AdminAction {

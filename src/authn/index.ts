@@ -11,5 +11,6 @@ export {
   requireFirstParty,
   requireRole,
   requireScopes,
+  requireSecondFactor,
 } from './middleware'
 export { assertRecentAuthentication } from './recent-authentication'

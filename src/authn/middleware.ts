@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from 'hono'
 import { delegatedTokenRefused, recordAuditEvent } from '../audit'
-import { decide } from '../authz/policy'
+import { checkAuthentication, decide } from '../authz/policy'
 import type { Principal } from '../authz/principal'
+import { stepUpError } from '../authz/step-up'
 import { CREDENTIAL_KINDS, type CredentialKind } from '../config/schema'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -159,6 +160,36 @@ export function requireScopes(...scopes: string[]): MiddlewareHandler<AppBinding
       throw new GatewayError('insufficient_scope', `This endpoint requires the scope(s): ${scope}.`, {
         challenge: { scheme: 'Bearer', error: 'insufficient_scope', scope },
       })
+    }
+    await next()
+  }
+}
+
+/**
+ * Step-up on the gateway's own endpoints (the admin API with `require_mfa_for_admin`): `when`
+ * decides per request from the settings whether a second factor is required. A weaker sign-in
+ * gets RFC 9470's 401 `insufficient_user_authentication`; a browser navigation with the session
+ * goes to the second-factor page and back.
+ *
+ * @example
+ * ```ts
+ * app.use('/admin/*', authenticate(), requireSecondFactor((settings) => settings.require_mfa_for_admin))
+ * ```
+ */
+export function requireSecondFactor(
+  when: (settings: AppBindings['Variables']['ctx']['config']['settings']) => boolean,
+): MiddlewareHandler<AppBindings> {
+  return async function requireSecondFactor(c, next) {
+    const { config } = c.var.ctx
+    if (when(config.settings)) {
+      const rule = { access: 'authenticated' as const, roles: [], scopes: [], require_mfa: true }
+      const decision = checkAuthentication(rule, currentPrincipal(c), Math.floor(Date.now() / 1000))
+      if (!decision.allow && decision.reason === 'step_up') {
+        const error = stepUpError(decision)
+        const redirect = loginRedirectFor(c.req.raw, ['session'], error, config.issuer)
+        if (redirect) return redirect
+        throw error
+      }
     }
     await next()
   }

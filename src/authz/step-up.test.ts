@@ -275,3 +275,28 @@ describe('/auth/authorize with acr_values', () => {
     expect(metadata.claims_supported).toContain('acr')
   })
 })
+
+describe('require_mfa_for_admin', () => {
+  const settings = { ...(env.SETTINGS as object), require_mfa_for_admin: true }
+
+  async function adminToken(amr: string[]): Promise<string> {
+    return forgeToken({ sub: userId, username: 'su-user', roles: ['admin'], first_party: true, amr })
+  }
+
+  it('refuses the admin API to an admin who signed in with a password only, with the step-up challenge', async () => {
+    const response = await fetchWithEnv({ SETTINGS: settings } as Partial<Env>, '/admin/users', {
+      headers: bearer(await adminToken(['pwd'])),
+    })
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toContain('acr_values="mfa"')
+  })
+
+  it('admits the same admin after a second factor, and everyone when the setting is off', async () => {
+    const strong = await fetchWithEnv({ SETTINGS: settings } as Partial<Env>, '/admin/users', {
+      headers: bearer(await adminToken(['pwd', 'otp', 'mfa'])),
+    })
+    expect(strong.status).toBe(200)
+    const off = await gatewayFetch('/admin/users', { headers: bearer(await adminToken(['pwd'])) })
+    expect(off.status).toBe(200)
+  })
+})

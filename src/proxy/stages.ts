@@ -3,6 +3,7 @@ import { delegatedTokenRefused } from '../audit'
 import { loadPrincipal } from '../authn'
 import { type AccessRule, type Decision, type Denial, decide, ruleFor } from '../authz/policy'
 import type { Principal } from '../authz/principal'
+import { stepUpError } from '../authz/step-up'
 import type { CompiledRoute, GatewayConfig } from '../config/load'
 import type { Env } from '../env'
 import { GatewayError } from '../errors/gateway-error'
@@ -111,28 +112,6 @@ export function denialError(decision: Denial): GatewayError {
     case 'step_up':
       return stepUpError(decision)
   }
-}
-
-/**
- * RFC 9470 §3: the credential is valid but the sign-in behind it is too weak or too old. The
- * client signs the user in again (asking for `acr_values` / `max_age` at /auth/authorize) and
- * retries; a browser on a session route is sent to the second-factor or login page instead.
- */
-function stepUpError(decision: Extract<Denial, { reason: 'step_up' }>): GatewayError {
-  const needs = [
-    ...(decision.mfa ? ['a sign-in with a second factor or a passkey'] : []),
-    ...(decision.maxAge !== undefined ? [`a sign-in within the last ${decision.maxAge} seconds`] : []),
-  ]
-  const description = `This route requires ${needs.join(' and ')}; API keys and Basic credentials cannot provide it.`
-  return new GatewayError('insufficient_user_authentication', description, {
-    challenge: {
-      scheme: 'Bearer',
-      error: 'insufficient_user_authentication',
-      description,
-      ...(decision.mfa ? { acrValues: 'mfa' } : {}),
-      ...(decision.maxAge !== undefined ? { maxAge: decision.maxAge } : {}),
-    },
-  })
 }
 
 /** Everything the stages found out about one request, up to the stage that answered it. */
