@@ -83,6 +83,9 @@ function SignInMethods() {
         <a href="/auth/identities">Linked sign-in methods</a>: the Google, GitHub or other accounts that can
         sign you in here.
       </p>
+      <p>
+        <a href="/auth/passkeys">Passkeys</a>: sign in with this device's screen lock or a security key.
+      </p>
     </Section>
   )
 }

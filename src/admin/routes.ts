@@ -19,6 +19,8 @@ import { describeRegistrationEndpoint } from '../oauth/registration-doc'
 import { describeTokenEndpoint } from '../oauth/token-doc'
 import { htmlErrors } from '../pages/html-errors'
 import { renderPage } from '../pages/render'
+import { adminPasskeyRoutes } from '../passkeys/admin-routes'
+import { describePasskeyEndpoints } from '../passkeys/openapi-doc'
 import { describeRevocationEndpoints } from '../revocation/openapi-doc'
 import { describeBrowserEndpoints } from '../sessions/openapi-doc'
 import { adminApp, ERROR_RESPONSES, requireAdmin, SECURITY } from './common'
@@ -34,6 +36,7 @@ adminRoutes.use('/admin/*', htmlErrors(), ...requireAdmin)
 
 adminRoutes.route('/', adminUserRoutes)
 adminRoutes.route('/', adminUserLinkRoutes)
+adminRoutes.route('/', adminPasskeyRoutes)
 adminRoutes.route('/', adminClientRoutes)
 adminRoutes.route('/', adminClientMetadataRoutes)
 adminRoutes.route('/', adminApiKeyRoutes)
@@ -75,6 +78,7 @@ export function openApiDocument(): OpenApiDocument {
     describeAuthorizationEndpoints()
     describeRegistrationEndpoint()
     describeIdentityEndpoints()
+    describePasskeyEndpoints()
     describeExplainEndpoint()
   }
   document = buildOpenApiDocument(

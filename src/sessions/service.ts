@@ -26,8 +26,13 @@ export interface NewSessionInput {
   persistent: boolean
   userAgent: string | null
   ip: string | null
-  /** "password", later "provider:<name>". */
+  /** "password", "provider:<name>", "passkey". */
   authMethod: string
+  /**
+   * RFC 8176 `amr` of the sign-in (a passkey: swk/hwk, user, mfa). Not stored yet: the sessions
+   * change that stores `amr` beside `authMethod` takes it from here.
+   */
+  amr?: readonly string[]
 }
 
 export interface CreatedSession {
