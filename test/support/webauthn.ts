@@ -62,7 +62,7 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayB
 const utf8 = (text: string): Uint8Array<ArrayBuffer> => concat(new TextEncoder().encode(text))
 
 /** WebCrypto's ECDSA signature (r‖s) as the ASN.1 DER WebAuthn carries (§6.5.6). */
-function derSignature(p1363: Uint8Array): Uint8Array {
+export function derSignature(p1363: Uint8Array): Uint8Array {
   const integer = (half: Uint8Array): Uint8Array => {
     let start = 0
     while (start < half.length - 1 && half[start] === 0) start++
