@@ -3,7 +3,6 @@
  * a JWK we store, and signature checks with WebCrypto (`crypto.subtle.verify`), never JS crypto.
  * Accepted: ES256 (P-256), EdDSA (Ed25519), RS256, the algorithms the registration options offer.
  */
-import { decodePKIXECDSASignature, ECDSAPublicKey, p256 } from '@oslojs/crypto/ecdsa'
 import {
   COSEKeyType,
   type COSEPublicKey,
@@ -26,10 +25,39 @@ export interface StoredPublicKey {
 
 type Bytes = Uint8Array<ArrayBuffer>
 
-function bigIntBytes(value: bigint): Uint8Array {
+/** Big-endian bytes of a non-negative integer, left-padded to `length` when given. */
+function bigIntBytes(value: bigint, length?: number): Uint8Array {
   const hex = value.toString(16)
-  const even = hex.length % 2 === 0 ? hex : `0${hex}`
-  return Uint8Array.from(even.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16))
+  const padded = hex.padStart(length === undefined ? hex.length + (hex.length % 2) : length * 2, '0')
+  if (length !== undefined && padded.length > length * 2) refuse('malformed')
+  return Uint8Array.from(padded.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16))
+}
+
+/**
+ * WebAuthn's ECDSA signature, ASN.1 DER `SEQUENCE { INTEGER r, INTEGER s }` (§6.5.6), as the
+ * `r‖s` WebCrypto verifies (IEEE P1363, 32 bytes each for P-256). Strict: short-form lengths,
+ * positive minimal integers, nothing after the sequence; anything else is no signature. (An ASN.1
+ * library for these two integers costs ~6 KiB gzipped in the Worker: @oslojs/asn1.)
+ */
+export function ecdsaDerToRaw(der: Uint8Array, size = 32): Uint8Array | undefined {
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) return undefined
+  const out = new Uint8Array(size * 2)
+  let offset = 2
+  for (const half of [0, 1]) {
+    if (der[offset] !== 0x02) return undefined
+    const length = der[offset + 1] ?? 0
+    const start = offset + 2
+    const end = start + length
+    if (length === 0 || length > size + 1 || end > der.length) return undefined
+    const first = der[start] ?? 0
+    if (first & 0x80) return undefined // negative
+    if (first === 0 && length > 1 && !((der[start + 1] ?? 0) & 0x80)) return undefined // not minimal
+    const value = der.subarray(first === 0 && length > 1 ? start + 1 : start, end)
+    if (value.length > size) return undefined
+    out.set(value, half * size + size - value.length)
+    offset = end
+  }
+  return offset === der.length ? out : undefined
 }
 
 /** The JWK of a COSE key with an accepted algorithm, or a refusal (`unsupported_algorithm`). */
@@ -41,12 +69,11 @@ export function publicKeyFromCose(key: COSEPublicKey): StoredPublicKey {
     if (algorithm === coseAlgorithmES256 && type === COSEKeyType.EC2) {
       const ec = key.ec2()
       if (ec.curve !== coseEllipticCurveP256) refuse('unsupported_algorithm')
-      const point = new ECDSAPublicKey(p256, ec.x, ec.y).encodeSEC1Uncompressed()
       const jwk = {
         kty: 'EC',
         crv: 'P-256',
-        x: toBase64Url(point.slice(1, 33)),
-        y: toBase64Url(point.slice(33)),
+        x: toBase64Url(bigIntBytes(ec.x, 32)),
+        y: toBase64Url(bigIntBytes(ec.y, 32)),
       }
       return { algorithm, jwk }
     }
@@ -82,7 +109,11 @@ function webCryptoFor(algorithm: number): WebCryptoAlgorithm {
       importParams: { name: 'ECDSA', namedCurve: 'P-256' },
       verifyParams: { name: 'ECDSA', hash: 'SHA-256' },
       // WebAuthn ECDSA signatures are ASN.1 DER (§6.5.6); WebCrypto wants r‖s (IEEE P1363).
-      signature: (der) => decodePKIXECDSASignature(der).encodeIEEEP1363(p256),
+      signature: (der) => {
+        const raw = ecdsaDerToRaw(der)
+        if (!raw) throw new Error('not a DER ECDSA signature')
+        return raw
+      },
     }
   if (algorithm === coseAlgorithmEdDSA)
     return { importParams: { name: 'Ed25519' }, verifyParams: { name: 'Ed25519' }, signature: (raw) => raw }
