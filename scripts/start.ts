@@ -17,6 +17,7 @@ import {
   writeDevVarsFile,
 } from './lib/dev-vars'
 import { generateDataKeySet, generateKeySet } from './lib/key-set'
+import { localIssuer } from './lib/local-issuer'
 import { freePort, parsePort } from './lib/ports'
 import { exitOf, isPortFree, stopChild, waitForOk } from './lib/processes'
 import { missingStandInSecrets, type RunningStandIns, STAND_INS, startStandIns } from './lib/stand-ins'
@@ -37,6 +38,9 @@ Runs the gateway locally with local D1 and KV (state under .wrangler/):
 
 Environment:
   PORT                 gateway port (default 8787); ISSUER becomes http://127.0.0.1:$PORT
+  ISSUER               another loopback origin of the gateway, e.g. http://localhost:8787 (passkeys
+                       need a domain name: an IP address cannot be a WebAuthn RP ID); still served
+                       on 127.0.0.1, on ISSUER's port
   UPSTREAM_URL         origin the default routes forward to; when set, no demo upstream is started
   DEMO_UPSTREAM_PORT   port of the demo upstream (default 8788)
   MCP_UPSTREAM_URL     origin of the MCP server the MCP routes forward to; when set, no demo MCP
@@ -149,10 +153,13 @@ async function main(): Promise<void> {
     return
   }
   let port: number
+  let gateway: string
   let demoPort: number
   let mcpDemoPort: number
   try {
-    port = parsePort(process.env.PORT, 'PORT', 8787)
+    const local = localIssuer(process.env, (value) => parsePort(value, 'PORT', 8787))
+    gateway = local.issuer
+    port = local.port
     demoPort = parsePort(process.env.DEMO_UPSTREAM_PORT, 'DEMO_UPSTREAM_PORT', 8788)
     mcpDemoPort = parsePort(process.env.MCP_DEMO_PORT, 'MCP_DEMO_PORT', DEFAULT_MCP_DEMO_PORT)
     for (const stand of Object.values(STAND_INS))
@@ -165,7 +172,6 @@ async function main(): Promise<void> {
   await ensureDevVars()
 
   // Started now, so their start-up (oidc-provider's import) overlaps the migrations.
-  const gateway = `http://${HOST}:${port}`
   const configOptions = sharedOptions(passThrough, ['--env', '-e', '--config', '-c'])
   const standInsStarting = startStandIns(
     readWorkerVars(
@@ -224,7 +230,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'))
   process.on('SIGHUP', () => void stop('SIGHUP'))
 
-  waitForOk(`${gateway}/healthz`, READY_TIMEOUT_MS, exited).then((ready) => {
+  // Asked on the address it listens on: `localhost` may resolve to ::1 first.
+  waitForOk(`http://${HOST}:${port}/healthz`, READY_TIMEOUT_MS, exited).then((ready) => {
     const upstreams = { upstream, demo: demo !== undefined, mcp: mcpUpstream, mcpDemo: mcpDemo !== undefined }
     if (ready) process.stdout.write(banner(gateway, upstreams, standIns.summary))
   })

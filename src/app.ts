@@ -16,6 +16,8 @@ import { tokenRoutes } from './oauth/token-routes'
 import { oidcRoutes } from './oauth/userinfo-routes'
 import { wellKnownRoutes } from './oauth/well-known-routes'
 import { pageAssetRoutes } from './pages/routes'
+import { passkeyRoutes } from './passkeys/routes'
+import { passkeySignInRoutes } from './passkeys/sign-in-routes'
 import { proxyRequest } from './proxy'
 import { gatewayContext, gatewayErrorHandler } from './request-setup'
 import { revocationRoutes } from './revocation/routes'
@@ -53,6 +55,8 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', providerLoginRoutes)
   app.route('/', identityRoutes)
   app.route('/', registerPageRoutes)
+  app.route('/', passkeySignInRoutes)
+  app.route('/', passkeyRoutes)
   // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
   app.route('/', sessionRoutes)
   app.route('/', accountRoutes)

@@ -1,6 +1,7 @@
 import { deleteOldAuditEvents } from './audit'
 import { nowSeconds } from './db/json'
 import { deleteUnusedDynamicClientsStatement } from './oauth'
+import { deleteExpiredChallengesStatement } from './passkeys'
 import { deleteExpiredSeals } from './tokens'
 
 /** Slack after `expires_at` before a row is deleted: longer than any clock skew a token is accepted within. */
@@ -23,6 +24,8 @@ export interface CleanupReport {
   auditEvents: number
   /** Self-registered clients (RFC 7591) for which no code was issued within `unused_expiry_hours`. */
   unusedDynamicClients: number
+  /** Passkey ceremony challenges past their 5 minutes (single use: an answered one is gone already). */
+  webauthnChallenges: number
 }
 
 export interface CleanupOptions {
@@ -52,26 +55,38 @@ export async function deleteExpiredRows(
   const auditCutoffMs = retention === undefined ? 0 : (now - retention * 86_400) * 1000
   const clientExpiry = options.unusedClientExpiryHours
   const clientCutoff = clientExpiry === undefined ? 0 : now - clientExpiry * 3_600
-  const [revoked, sessions, refresh, failures, seals, browserSessions, codes, flows, audit, clients] =
-    await db.batch([
-      db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
-      db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
-      db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
-      // A day past its window start and not locked: its counts no longer affect any decision.
-      db
-        .prepare('DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2')
-        .bind(now - 86_400, now),
-      deleteExpiredSeals(db, now),
-      // Browser sessions past their absolute expiry, or ended: kept a day so the sessions page and an
-      // operator looking into a logout still see them.
-      db.prepare('DELETE FROM sessions WHERE expires_at < ?1 OR ended_at < ?2').bind(cutoff, now - 86_400),
-      // Kept a day after expiry so a late replay still finds the code and revokes what it issued.
-      db.prepare('DELETE FROM authorization_codes WHERE expires_at < ?1').bind(now - 86_400),
-      db.prepare('DELETE FROM login_flows WHERE expires_at < ?1').bind(now),
-      deleteOldAuditEvents(db, auditCutoffMs),
-      // Registrations nobody used: anyone may make them, so unused ones do not pile up.
-      deleteUnusedDynamicClientsStatement(db, clientCutoff),
-    ])
+  const [
+    revoked,
+    sessions,
+    refresh,
+    failures,
+    seals,
+    browserSessions,
+    codes,
+    flows,
+    audit,
+    clients,
+    challenges,
+  ] = await db.batch([
+    db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
+    db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
+    db.prepare('DELETE FROM refresh_tokens WHERE expires_at < ?1').bind(cutoff),
+    // A day past its window start and not locked: its counts no longer affect any decision.
+    db
+      .prepare('DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2')
+      .bind(now - 86_400, now),
+    deleteExpiredSeals(db, now),
+    // Browser sessions past their absolute expiry, or ended: kept a day so the sessions page and an
+    // operator looking into a logout still see them.
+    db.prepare('DELETE FROM sessions WHERE expires_at < ?1 OR ended_at < ?2').bind(cutoff, now - 86_400),
+    // Kept a day after expiry so a late replay still finds the code and revokes what it issued.
+    db.prepare('DELETE FROM authorization_codes WHERE expires_at < ?1').bind(now - 86_400),
+    db.prepare('DELETE FROM login_flows WHERE expires_at < ?1').bind(now),
+    deleteOldAuditEvents(db, auditCutoffMs),
+    // Registrations nobody used: anyone may make them, so unused ones do not pile up.
+    deleteUnusedDynamicClientsStatement(db, clientCutoff),
+    deleteExpiredChallengesStatement(db, now),
+  ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
     sessionAccessTokens: sessions?.meta.changes ?? 0,
@@ -83,5 +98,6 @@ export async function deleteExpiredRows(
     loginFlows: flows?.meta.changes ?? 0,
     auditEvents: audit?.meta.changes ?? 0,
     unusedDynamicClients: clients?.meta.changes ?? 0,
+    webauthnChallenges: challenges?.meta.changes ?? 0,
   }
 }

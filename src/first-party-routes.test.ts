@@ -28,6 +28,13 @@ const NOT_ACCOUNT_MANAGING: Readonly<Record<string, string>> = {
   'GET /auth/login': 'the login page',
   'POST /auth/login': 'a password login',
   'GET /auth/login/:provider': 'starts a provider login',
+  'POST /auth/passkeys/authentication-options':
+    'starts a passkey sign-in: the login form’s CSRF token, no credential yet',
+  'POST /auth/passkeys/authentication': 'a passkey sign-in (login CSRF as POST /auth/login)',
+  'POST /auth/passkeys/second-factor-options':
+    'starts the passkey second step: a pending sign-in (login-form CSRF) or the browser session (its CSRF token)',
+  'POST /auth/passkeys/second-factor':
+    'the passkey as the second step: a pending sign-in or the browser session, never a bearer token',
   'POST /auth/login/:provider/link':
     'links a provider: the browser session and the identities page’s CSRF token only, never a bearer token',
   'POST /auth/logout': 'ends the caller’s own session or token family (a delegated token: its own)',
@@ -120,6 +127,15 @@ describe('the first-party guard on the app’s own routes', () => {
       'DELETE /auth/grants/:client_id',
       'GET /auth/account',
       'POST /auth/account/grants/:client_id/revoke',
+      'GET /auth/passkeys',
+      'POST /auth/passkeys/registration-options',
+      'POST /auth/passkeys',
+      'PATCH /auth/passkeys/:id',
+      'DELETE /auth/passkeys/:id',
+      'POST /auth/passkeys/:id/rename',
+      'POST /auth/passkeys/:id/delete',
+      'GET /admin/users/:id/passkeys',
+      'DELETE /admin/users/:id/passkeys/:passkey_id',
     ]
     const found = endpoints(routes)
     for (const key of required) {

@@ -38,6 +38,7 @@ const sessionOnly = [authenticate({ credentials: ['session'] }), requireFirstPar
 /** The session loader names the provider of a provider sign-in (sessions/credential.ts). */
 function signInOf(c: Context<AppBindings>, principal: Principal, session: CurrentSession): SignInView {
   const provider = principal.loginProvider
+  if (session.authMethod === 'passkey') return { method: 'a passkey', at: session.authTime }
   if (provider === undefined) return { method: 'a password', at: session.authTime }
   const display = c.var.ctx.config.loginProviders.get(provider)?.display_name ?? provider
   return { method: display, at: session.authTime }

@@ -19,6 +19,8 @@ import { describeRegistrationEndpoint } from '../oauth/registration-doc'
 import { describeTokenEndpoint } from '../oauth/token-doc'
 import { htmlErrors } from '../pages/html-errors'
 import { renderPage } from '../pages/render'
+import { adminPasskeyRoutes } from '../passkeys/admin-routes'
+import { describePasskeyEndpoints } from '../passkeys/openapi-doc'
 import { describeRevocationEndpoints } from '../revocation/openapi-doc'
 import { adminSecondFactorRoutes } from '../second-factor/admin-routes'
 import { describeSecondFactorEndpoints } from '../second-factor/openapi-doc'
@@ -36,6 +38,7 @@ adminRoutes.use('/admin/*', htmlErrors(), ...requireAdmin)
 
 adminRoutes.route('/', adminUserRoutes)
 adminRoutes.route('/', adminUserLinkRoutes)
+adminRoutes.route('/', adminPasskeyRoutes)
 adminRoutes.route('/', adminClientRoutes)
 adminRoutes.route('/', adminClientMetadataRoutes)
 adminRoutes.route('/', adminApiKeyRoutes)
@@ -79,6 +82,7 @@ export function openApiDocument(): OpenApiDocument {
     describeRegistrationEndpoint()
     describeIdentityEndpoints()
     describeSecondFactorEndpoints()
+    describePasskeyEndpoints()
     describeExplainEndpoint()
   }
   document = buildOpenApiDocument(

@@ -50,6 +50,11 @@ export const AUDIT_EVENT_TYPES = [
   'recovery_code_used',
   'recovery_codes_regenerated',
   'factors_reset',
+  'passkey_registered',
+  'passkey_renamed',
+  'passkey_deleted',
+  'passkey_refused',
+  'passkey_clone_suspected',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
@@ -82,7 +87,9 @@ export interface AuditEvent {
 }
 
 // Keys that name a credential are dropped whatever their value (a caller's mistake stays harmless).
-const SECRET_KEY = /pass(word)?|secret|hash|cookie|authorization|credential|^token$|_token$|^key$|api_key$/i
+// `passkey_id` names a row, not a secret (a passkey holds no secret on our side: public keys only).
+const SECRET_KEY =
+  /pass(?!key_id$)(word)?|secret|hash|cookie|authorization|credential|^token$|_token$|^key$|api_key$/i
 // Values shaped like our credentials or any JWS: API keys, client secrets, refresh tokens, hex digests.
 const SECRET_VALUE =
   /gwk_|gws_|rt_[A-Za-z0-9_-]{20}|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|\b[0-9a-f]{64}\b|\$2[aby]\$|pbkdf2/i

@@ -35,6 +35,8 @@ export const ERROR_STATUS = {
   /** A session-authenticated unsafe request from another origin (src/sessions/csrf.ts). */
   csrf_failed: 403,
   registration_disabled: 403,
+  /** ISSUER's host is an IP address, which can never be a WebAuthn RP ID (config/relying-party.ts). */
+  passkeys_unavailable: 400,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

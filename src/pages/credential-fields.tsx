@@ -20,6 +20,8 @@ export interface CredentialFieldsProps {
   invalid?: boolean
   /** `current-password` signs in; `new-password` lets password managers offer a generated one. */
   passwordAutocomplete: 'current-password' | 'new-password'
+  /** `username webauthn` on a login form that offers passkeys in the autofill (conditional UI). */
+  usernameAutocomplete?: 'username' | 'username webauthn'
   autofocus?: boolean
 }
 
@@ -32,7 +34,7 @@ export function CredentialFields(props: CredentialFieldsProps) {
         id="username"
         name="username"
         type="text"
-        autocomplete="username"
+        autocomplete={props.usernameAutocomplete ?? 'username'}
         autocapitalize="none"
         spellcheck={false}
         required

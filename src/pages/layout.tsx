@@ -8,7 +8,10 @@ export interface LayoutProps {
   children?: Child
 }
 
-/** The one layout of the gateway's pages: no script, no inline style (see the CSP in render.ts). */
+/**
+ * The one layout of the gateway's pages: no inline style, and no script but the passkey script
+ * where a page asks for it, allowed by its hash (see the CSP in render.ts).
+ */
 export function Layout(props: LayoutProps) {
   return (
     <html lang="en">

@@ -2,8 +2,8 @@ import type { Context } from 'hono'
 import type { JSX } from 'hono/jsx/jsx-runtime'
 
 /**
- * Headers of every gateway page. The CSP allows no script at all and styles only from our own
- * stylesheet; forms may post only to us; no one may frame the page (clickjacking on the login
+ * Headers of every gateway page. The CSP allows no script (the passkey pages add the hash of
+ * their one inline script: pageCsp) and styles only from our own stylesheet; forms may post only to us; no one may frame the page (clickjacking on the login
  * form); and no URL (with its return_to) leaks to other sites in Referer.
  */
 export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -40,6 +40,21 @@ export function formTargetSource(uri: string): string | undefined {
 export interface RenderOptions {
   /** Redirect targets (validated, registered URIs) the page's forms lead to, besides our origin. */
   formTargets?: readonly string[]
+  /**
+   * CSP hash sources (`'sha256-…'`) of the inline scripts the page carries (pages/passkey-script.ts):
+   * only those run, never `unsafe-inline`; such a page may also fetch from our own origin.
+   */
+  scriptHashes?: readonly string[]
+}
+
+/** The page CSP with the form targets and script hashes of `options` added. */
+export function pageCsp(options: RenderOptions = {}): string {
+  let csp = PAGE_SECURITY_HEADERS['content-security-policy'] as string
+  const sources = (options.formTargets ?? []).map(formTargetSource).filter((s) => s !== undefined)
+  if (sources.length > 0) csp = csp.replace("form-action 'self'", `form-action 'self' ${sources.join(' ')}`)
+  const hashes = options.scriptHashes ?? []
+  if (hashes.length > 0) csp = `${csp}; script-src ${hashes.join(' ')}; connect-src 'self'`
+  return csp
 }
 
 /** Renders a page (Hono JSX: every value is escaped) with the security headers. */
@@ -50,14 +65,7 @@ export function renderPage(
   options: RenderOptions = {},
 ): Response | Promise<Response> {
   for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) c.header(name, value)
-  const sources = (options.formTargets ?? []).map(formTargetSource).filter((s) => s !== undefined)
-  if (sources.length > 0) {
-    const csp = PAGE_SECURITY_HEADERS['content-security-policy'] as string
-    c.header(
-      'content-security-policy',
-      csp.replace("form-action 'self'", `form-action 'self' ${sources.join(' ')}`),
-    )
-  }
+  c.header('content-security-policy', pageCsp(options))
   return c.html(page, status)
 }
 

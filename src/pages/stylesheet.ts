@@ -3,7 +3,7 @@
  * pages' CSP allows `style-src 'self'` only (no inline styles). Its URL carries a version so it can
  * be cached for a long time; change STYLESHEET_VERSION when the rules change.
  */
-export const STYLESHEET_VERSION = '3'
+export const STYLESHEET_VERSION = '4'
 export const STYLESHEET_PATH = '/auth/assets/gateway.css'
 
 export const STYLESHEET = `
@@ -32,6 +32,8 @@ form.inline { display: inline; }
 :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .error { color: var(--error); font-weight: 600; }
+[hidden] { display: none !important; }
+input.name { width: auto; min-width: 12rem; }
 .providers { border-top: 1px solid var(--line); margin-top: 1.5rem; padding-top: 1rem; }
 table { width: 100%; border-collapse: collapse; margin: 1rem 0; }
 th, td { text-align: left; padding: .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }

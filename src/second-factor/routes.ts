@@ -12,28 +12,26 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { recordAuditEvent } from '../audit'
+import { relyingPartyFor } from '../config/relying-party'
 import type { AppBindings } from '../env'
 import { isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
+import { passkeyScriptHash } from '../pages/passkey-script'
 import { type PageStatus, renderPage } from '../pages/render'
 import {
   completeSecondFactor,
-  csrfTokenFor,
-  loginFormAllowed,
-  loginFormToken,
   loginUrl,
-  presentedCsrfCookie,
-  readSessionCookie,
   SECOND_FACTOR_PATH,
   type SecondFactorSubject,
   safeReturnTo,
   secondFactorSubject,
-  signedInFormAllowed,
+  secondStepFormAllowed,
+  secondStepFormToken,
 } from '../sessions'
 import { findUserById } from '../users'
 import { SecondFactorPage } from './second-factor-page'
 import { checkSecondFactor, type SecondFactorAnswer } from './service'
-import { findTotp } from './store'
+import { countPasskeys, findTotp } from './store'
 
 export const secondFactorRoutes = new Hono<AppBindings>()
 
@@ -45,32 +43,16 @@ function toLogin(c: Context<AppBindings>, returnTo: string, status: 302 | 303): 
   return c.redirect(loginUrl(returnTo), status)
 }
 
-/** The CSRF token of this page's forms: pre-session for a pending sign-in, else the session's. */
-async function formToken(c: Context<AppBindings>, subject: SecondFactorSubject): Promise<string | undefined> {
-  if (subject.kind === 'pending') return loginFormToken(c)
-  const value = readSessionCookie(c.req.raw, c.var.ctx.config.issuer)
-  return value === undefined ? undefined : csrfTokenFor(value)
-}
-
-async function formAllowed(
-  c: Context<AppBindings>,
-  subject: SecondFactorSubject,
-  field: string | null,
-): Promise<boolean> {
-  const { config } = c.var.ctx
-  if (subject.kind === 'pending')
-    return loginFormAllowed({ request: c.req.raw, config, cookieToken: presentedCsrfCookie(c), field })
-  const value = readSessionCookie(c.req.raw, config.issuer)
-  if (value === undefined) return false
-  return signedInFormAllowed({ request: c.req.raw, config, sessionValue: value, field })
-}
-
 async function renderStep(
   c: Context<AppBindings>,
   subject: SecondFactorSubject,
   options: { status?: PageStatus; error?: string } = {},
 ): Promise<Response> {
-  const [csrfToken, totp] = await Promise.all([formToken(c, subject), findTotp(c.env.DB, subject.userId)])
+  const [csrfToken, totp, passkeys] = await Promise.all([
+    secondStepFormToken(c, subject),
+    findTotp(c.env.DB, subject.userId),
+    relyingPartyFor(c.var.ctx.config.issuer) ? countPasskeys(c.env.DB, subject.userId) : 0,
+  ])
   if (csrfToken === undefined) return toLogin(c, subject.returnTo, 302)
   return renderPage(
     c,
@@ -81,9 +63,11 @@ async function renderStep(
       csrfToken,
       returnTo: subject.returnTo,
       hasTotp: totp !== null,
+      hasPasskey: passkeys > 0,
       error: options.error,
     }),
     options.status ?? 200,
+    passkeys > 0 ? { scriptHashes: [await passkeyScriptHash()] } : undefined,
   )
 }
 
@@ -108,7 +92,7 @@ secondFactorRoutes.post(SECOND_FACTOR_PATH, async function verifySecondFactor(c)
   const subject = await secondFactorSubject(c, returnTo)
   // No pending sign-in (expired, forged, never started) and no session: sign in again.
   if (!subject) return toLogin(c, returnTo, 303)
-  if (!(await formAllowed(c, subject, form.get('csrf'))))
+  if (!(await secondStepFormAllowed(c, subject, form.get('csrf'))))
     return renderStep(c, subject, { status: 403, error: FORM_EXPIRED })
   const answer = answerOf(form)
   if (!answer) return renderStep(c, subject, { status: 400, error: 'Enter a code.' })

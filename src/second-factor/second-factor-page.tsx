@@ -12,10 +12,30 @@ export interface SecondFactorPageProps {
   hasTotp: boolean
   error?: string
   /**
-   * PASSKEY SLOT (issue 22, item 1, added at merge): the "Use a passkey" button of the second step
-   * goes here, for a user with a passkey. Empty on this branch.
+   * The user has a passkey and ISSUER's host can be an RP ID: the page offers "Use a passkey",
+   * through the pages' one script (pages/passkey-script.ts, allowed by its hash in the CSP).
    */
-  passkeySlot?: Child
+  hasPasskey: boolean
+}
+
+/** The passkey as the second step: the script's `#passkey-sign-in`, without an autofill request. */
+function PasskeyStep(props: { csrfToken: string; returnTo: string }) {
+  return (
+    <section
+      id="passkey-sign-in"
+      aria-label="Use a passkey"
+      data-options="/auth/passkeys/second-factor-options"
+      data-finish="/auth/passkeys/second-factor"
+      data-csrf={props.csrfToken}
+      data-return-to={props.returnTo}
+      data-conditional="off"
+    >
+      <p id="passkey-error" class="error" role="alert" hidden />
+      <button id="passkey-button" type="button" hidden>
+        Use a passkey
+      </button>
+    </section>
+  )
 }
 
 /** The six-digit field of the second step and of the setup form; its label is the caller's. */
@@ -74,7 +94,8 @@ function CodeForms(props: SecondFactorPageProps) {
 
 /**
  * The second step: after a password (or provider) sign-in of a user with a second factor, or when
- * a signed-in user must confirm it is them (step-up). Plain forms, no script.
+ * a signed-in user must confirm it is them (step-up). Plain forms; the passkey button needs the
+ * pages' one script.
  */
 export function SecondFactorPage(props: SecondFactorPageProps) {
   return (
@@ -87,9 +108,8 @@ export function SecondFactorPage(props: SecondFactorPageProps) {
       </p>
       <FormError id="code-error" message={props.error} />
       {props.hasTotp && <CodeForms {...props} />}
-      {/* PASSKEY SLOT: the passkey button of the second step (merge of issue 22, item 1). */}
-      {props.passkeySlot}
-      {!props.hasTotp && (
+      {props.hasPasskey && <PasskeyStep csrfToken={props.csrfToken} returnTo={props.returnTo} />}
+      {!props.hasTotp && !props.hasPasskey && (
         <p>
           You have no authenticator app set up.{' '}
           {props.kind === 'session' ? (

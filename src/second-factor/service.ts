@@ -256,8 +256,9 @@ export async function removeTotp(
 }
 
 /**
- * An admin's reset: every second factor of the user goes and the second step is off, for a user
- * who lost their phone and codes. TODO(merge with passkeys): remove the user's passkeys here too.
+ * An admin's reset: the authenticator app and recovery codes go and the second step is off, for a
+ * user who lost their phone and codes. Passkeys stay (they are also a way in of their own); an
+ * admin removes a lost one with DELETE /admin/users/{id}/passkeys/{passkey_id}.
  */
 export async function resetFactors(
   db: D1Database,

@@ -139,12 +139,15 @@ export async function unusedRecoveryCodes(db: D1Database, userId: string): Promi
 
 /**
  * How many passkeys the user has: a passkey is a second factor too, so removing TOTP does not turn
- * the second step off while one remains.
- * TODO(merge with passkeys, migration 0017): `SELECT COUNT(*) FROM passkeys WHERE user_id = ?1`.
- * The table does not exist on this branch, so this answers 0 until then.
+ * the second step off while one remains. One read of the passkeys room's table (migration 0017):
+ * the rooms share a floor, so neither imports the other.
  */
-export async function countPasskeys(_db: D1Database, _userId: string): Promise<number> {
-  return 0
+export async function countPasskeys(db: D1Database, userId: string): Promise<number> {
+  const row = await db
+    .prepare('SELECT COUNT(*) AS n FROM passkeys WHERE user_id = ?1')
+    .bind(userId)
+    .first<{ n: number }>()
+  return row?.n ?? 0
 }
 
 /**

@@ -18,6 +18,8 @@ export {
   type SecondFactorSubject,
   type SignInUser,
   secondFactorSubject,
+  secondStepFormAllowed,
+  secondStepFormToken,
   signIn,
 } from './sign-in'
 export { signedOut } from './sign-out'

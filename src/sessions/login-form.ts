@@ -3,7 +3,9 @@
  * provider sign-in that failed (login-providers/routes.ts).
  */
 import type { Context } from 'hono'
+import { relyingPartyFor } from '../config/relying-party'
 import type { AppBindings } from '../env'
+import { passkeyScriptHash } from '../pages/passkey-script'
 import { type PageStatus, renderPage } from '../pages/render'
 import { cookieNames, readCookieValues, setCsrfCookie } from './cookies'
 import { isTokenShape, newPreSessionToken } from './csrf-token'
@@ -39,11 +41,9 @@ export function loginFormToken(c: Context<AppBindings>): string {
   return token
 }
 
-export function renderLoginPage(
-  c: Context<AppBindings>,
-  options: LoginPageOptions,
-): Response | Promise<Response> {
-  const { settings } = c.var.ctx.config
+export async function renderLoginPage(c: Context<AppBindings>, options: LoginPageOptions): Promise<Response> {
+  const { settings, issuer } = c.var.ctx.config
+  const passkeys = relyingPartyFor(issuer) !== undefined
   return renderPage(
     c,
     LoginPage({
@@ -57,8 +57,9 @@ export function renderLoginPage(
         name: provider.name,
         displayName: provider.display_name,
       })),
+      passkeys,
     }),
     options.status ?? 200,
-    { formTargets: options.formTargets },
+    { formTargets: options.formTargets, scriptHashes: passkeys ? [await passkeyScriptHash()] : [] },
   )
 }

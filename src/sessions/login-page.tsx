@@ -1,5 +1,6 @@
 import { CredentialFields, FormError } from '../pages/credential-fields'
 import { Layout } from '../pages/layout'
+import { PASSKEY_SCRIPT } from '../pages/passkey-script'
 
 /** An external login provider's button (LOGIN_PROVIDERS in wrangler.toml). */
 export interface ProviderButton {
@@ -16,6 +17,29 @@ export interface LoginPageProps {
   error?: string
   registration: boolean
   providers: readonly ProviderButton[]
+  /**
+   * ISSUER's host can be a WebAuthn RP ID: the page offers "Sign in with a passkey" and passkeys in
+   * the username field's autofill, through its one inline script (pages/passkey-script.ts).
+   */
+  passkeys: boolean
+}
+
+/** The passkey button: shown by the script once it knows the browser can (hidden without script). */
+function PasskeySignIn() {
+  return (
+    <section
+      id="passkey-sign-in"
+      class="providers"
+      aria-label="Sign in with a passkey"
+      data-options="/auth/passkeys/authentication-options"
+      data-finish="/auth/passkeys/authentication"
+    >
+      <p id="passkey-error" class="error" role="alert" hidden />
+      <button id="passkey-button" type="button" hidden>
+        Sign in with a passkey
+      </button>
+    </section>
+  )
 }
 
 export function LoginPage(props: LoginPageProps) {
@@ -33,6 +57,7 @@ export function LoginPage(props: LoginPageProps) {
           errorId={errorId}
           invalid={props.error !== undefined}
           passwordAutocomplete="current-password"
+          usernameAutocomplete={props.passkeys ? 'username webauthn' : 'username'}
           autofocus
         />
         <label class="check" for="remember">
@@ -41,6 +66,7 @@ export function LoginPage(props: LoginPageProps) {
         </label>
         <button type="submit">Sign in</button>
       </form>
+      {props.passkeys && <PasskeySignIn />}
       {props.providers.length > 0 && (
         <section class="providers" aria-label="Other ways to sign in">
           {props.providers.map((provider) => (
@@ -60,6 +86,7 @@ export function LoginPage(props: LoginPageProps) {
           No account? <a href="/auth/register">Create one</a>.
         </p>
       )}
+      {props.passkeys && <script dangerouslySetInnerHTML={{ __html: PASSKEY_SCRIPT }} />}
     </Layout>
   )
 }

@@ -22,8 +22,10 @@ import { combineFactors, satisfiesMfa } from '../authz/authentication-strength'
 import type { AppBindings } from '../env'
 import { loadKeyRing } from '../tokens'
 import { cookieNames, readCookieValues, setSessionCookies } from './cookies'
-import { currentSessionOf } from './credential'
+import { currentSessionOf, readSessionCookie } from './credential'
+import { loginFormAllowed, signedInFormAllowed } from './csrf-guard'
 import { csrfTokenFor } from './csrf-token'
+import { loginFormToken, presentedCsrfCookie } from './login-form'
 import { SECOND_FACTOR_PATH } from './navigation'
 import { safeReturnTo } from './return-to'
 import { createSession, endSessionByValue } from './service'
@@ -281,4 +283,32 @@ export async function completeSecondFactor(
     },
     replacing,
   )
+}
+
+/**
+ * The CSRF token of the second step's forms: a pending sign-in has no session yet, so its forms
+ * are guarded like the login form (the pre-session CSRF cookie); a step-up's like any signed-in
+ * form (the session's token). Undefined: a step-up whose session cookie is gone.
+ */
+export async function secondStepFormToken(
+  c: Context<AppBindings>,
+  subject: SecondFactorSubject,
+): Promise<string | undefined> {
+  if (subject.kind === 'pending') return loginFormToken(c)
+  const value = readSessionCookie(c.req.raw, c.var.ctx.config.issuer)
+  return value === undefined ? undefined : csrfTokenFor(value)
+}
+
+/** Whether a second-step form (or the passkey script's request) passes that CSRF guard. */
+export async function secondStepFormAllowed(
+  c: Context<AppBindings>,
+  subject: SecondFactorSubject,
+  field: string | null | undefined,
+): Promise<boolean> {
+  const { config } = c.var.ctx
+  if (subject.kind === 'pending')
+    return loginFormAllowed({ request: c.req.raw, config, cookieToken: presentedCsrfCookie(c), field })
+  const value = readSessionCookie(c.req.raw, config.issuer)
+  if (value === undefined) return false
+  return signedInFormAllowed({ request: c.req.raw, config, sessionValue: value, field })
 }

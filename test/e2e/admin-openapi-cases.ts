@@ -74,6 +74,51 @@ export const CASES: Case[] = [
     (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/identities`),
   ],
   ['GET /admin/users/{id}/grants', (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/grants`)],
+  // Passkeys: this gateway's ISSUER is 127.0.0.1, no RP ID, so the ceremonies answer their
+  // documented 400 (passkeys_unavailable); src/passkeys and the passkeys browser test do the rest.
+  ['GET /admin/users/{id}/passkeys', (ctx) => admin(ctx, 'GET', `/admin/users/${ctx.state.user}/passkeys`)],
+  [
+    'DELETE /admin/users/{id}/passkeys/{passkey_id}',
+    (ctx) => admin(ctx, 'DELETE', `/admin/users/${ctx.state.user}/passkeys/no-such-passkey`),
+  ],
+  ['GET /auth/passkeys', (ctx) => call(ctx, 'GET', '/auth/passkeys', { token: ctx.state.token })],
+  [
+    'POST /auth/passkeys/registration-options',
+    (ctx) => call(ctx, 'POST', '/auth/passkeys/registration-options', { token: ctx.state.token, json: {} }),
+  ],
+  [
+    'POST /auth/passkeys',
+    (ctx) => call(ctx, 'POST', '/auth/passkeys', { token: ctx.state.token, json: { name: 'walk' } }),
+  ],
+  [
+    'PATCH /auth/passkeys/{id}',
+    (ctx) =>
+      call(ctx, 'PATCH', '/auth/passkeys/no-such-passkey', { token: ctx.state.token, json: { name: 'x' } }),
+  ],
+  [
+    'POST /auth/passkeys/{id}/rename',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/passkeys/no-such-passkey/rename', {
+        token: ctx.state.token,
+        form: { name: 'x' },
+      }),
+  ],
+  [
+    'POST /auth/passkeys/{id}/delete',
+    (ctx) => call(ctx, 'POST', '/auth/passkeys/no-such-passkey/delete', { token: ctx.state.token }),
+  ],
+  [
+    'DELETE /auth/passkeys/{id}',
+    (ctx) => call(ctx, 'DELETE', '/auth/passkeys/no-such-passkey', { token: ctx.state.token }),
+  ],
+  [
+    'POST /auth/passkeys/authentication-options',
+    (ctx) => call(ctx, 'POST', '/auth/passkeys/authentication-options', { json: { csrf: 'x' } }),
+  ],
+  [
+    'POST /auth/passkeys/authentication',
+    (ctx) => call(ctx, 'POST', '/auth/passkeys/authentication', { json: { csrf: 'x', credential: {} } }),
+  ],
   [
     'DELETE /admin/users/{id}/grants/{client_id}',
     // No grant for that client: the documented 404.

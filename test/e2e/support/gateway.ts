@@ -19,6 +19,11 @@ export interface StartGatewayOptions {
   port?: number
   /** Where the gateway's port comes from (default: freePort()); the harness's own test takes one first. */
   choosePort?: () => Promise<number>
+  /**
+   * ISSUER=http://localhost:<port> (passkeys need a domain name); `origin` is then that. The
+   * gateway still listens on 127.0.0.1 and is health-checked there.
+   */
+  localhostIssuer?: boolean
 }
 
 export interface RunningGateway {
@@ -132,9 +137,12 @@ async function launchGateway(options: StartGatewayOptions): Promise<Launch> {
     throw error
   }
   const port = options.port ?? (await (options.choosePort ?? freePort)())
-  const origin = `http://127.0.0.1:${port}`
+  const listening = `http://127.0.0.1:${port}`
+  const origin = options.localhostIssuer ? `http://localhost:${port}` : listening
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), NO_COLOR: '1', FORCE_COLOR: '0' }
   delete env.UPSTREAM_URL
+  delete env.ISSUER
+  if (options.localhostIssuer) env.ISSUER = origin
   if (options.upstreamUrl) env.UPSTREAM_URL = options.upstreamUrl
   else env.DEMO_UPSTREAM_PORT = String(await freePort())
   // The demo MCP server as well, unless the test names its own MCP server in options.env.
@@ -178,7 +186,8 @@ async function launchGateway(options: StartGatewayOptions): Promise<Launch> {
   }
 
   const ready = await waitUntil(
-    async () => exited || ((await answers200(`${origin}/healthz`)) && (await servesKeysOf(origin, copy.dir))),
+    async () =>
+      exited || ((await answers200(`${listening}/healthz`)) && (await servesKeysOf(listening, copy.dir))),
     READY_TIMEOUT_MS,
   )
   if (!ready || exited) {
