@@ -51,6 +51,7 @@ export const Factors = named(
   z.object({
     totp: z.boolean().check(z.describe('An authenticator app is set up')),
     recovery_codes_remaining: integer().check(z.describe('Unused recovery codes')),
+    passkeys: integer().check(z.describe('Registered passkeys (GET /admin/users/{id}/passkeys lists them)')),
     mfa_enabled: z
       .boolean()
       .check(z.describe('A password or provider sign-in must be followed by a second factor')),

@@ -54,7 +54,7 @@ async function sessionAmr(jar: Jar): Promise<string[]> {
   const me = await pageFetch(jar, '/auth/me')
   expect(me.status).toBe(200)
   const row = await env.DB.prepare(
-    'SELECT amr FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1) ORDER BY created_at DESC LIMIT 1',
+    'SELECT amr FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1) AND ended_at IS NULL ORDER BY id DESC LIMIT 1',
   )
     .bind(((await me.json()) as { username: string }).username)
     .first<{ amr: string }>()
@@ -107,5 +107,21 @@ describe('a passkey as the second step', () => {
     expect(await response.json()).toEqual({ redirect: '/app/vault' })
     expect(user.jar.cookies.get('gw_session')).not.toBe(before)
     expect(await sessionAmr(user.jar)).toEqual(['pwd', 'hwk', 'user', 'mfa'])
+  })
+})
+
+describe('deleting the last factor of the second step', () => {
+  it('turns the second step off, so a password sign-in is not left waiting for a factor that is gone', async () => {
+    const user = await userWithPasskey('pk2-last')
+    await env.DB.prepare('UPDATE users SET mfa_enabled = 1 WHERE id = ?1').bind(user.id).run()
+    const deleted = await pageFetch(user.jar, `/auth/passkeys/${user.passkeyId}`, {
+      method: 'DELETE',
+      headers: { 'x-csrf-token': user.jar.cookies.get('gw_csrf') ?? '' },
+    })
+    expect(deleted.status).toBe(204)
+    const row = await env.DB.prepare('SELECT mfa_enabled FROM users WHERE id = ?1')
+      .bind(user.id)
+      .first<{ mfa_enabled: number }>()
+    expect(row?.mfa_enabled).toBe(0)
   })
 })

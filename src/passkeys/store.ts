@@ -90,17 +90,27 @@ export async function deleteUserPasskey(
   db: D1Database,
   input: { userId: string; id: string; otherWayIn: boolean; force?: boolean },
 ): Promise<'deleted' | 'none' | 'last_way_in'> {
-  const result = await db
-    .prepare(
-      `DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2 AND (
-         ?3 = 1
-         OR EXISTS (SELECT 1 FROM users WHERE id = ?2 AND password_hash IS NOT NULL
-                    AND password_hash <> '' AND substr(password_hash, 1, 1) <> '!')
-         OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?2 AND id <> ?1))`,
-    )
-    .bind(input.id, input.userId, input.otherWayIn || input.force ? 1 : 0)
-    .run()
-  if ((result.meta.changes ?? 0) > 0) return 'deleted'
+  const [result] = await db.batch([
+    db
+      .prepare(
+        `DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2 AND (
+           ?3 = 1
+           OR EXISTS (SELECT 1 FROM users WHERE id = ?2 AND password_hash IS NOT NULL
+                      AND password_hash <> '' AND substr(password_hash, 1, 1) <> '!')
+           OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?2 AND id <> ?1))`,
+      )
+      .bind(input.id, input.userId, input.otherWayIn || input.force ? 1 : 0),
+    // The second step stays on only while a factor for it remains (a passkey or TOTP, migration
+    // 0016): else a password sign-in would wait for a factor the user no longer has.
+    db
+      .prepare(
+        `UPDATE users SET mfa_enabled = 0 WHERE id = ?1 AND mfa_enabled = 1
+           AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM totp_credentials WHERE user_id = ?1)`,
+      )
+      .bind(input.userId),
+  ])
+  if ((result?.meta.changes ?? 0) > 0) return 'deleted'
   const left = await db
     .prepare('SELECT 1 AS found FROM passkeys WHERE id = ?1 AND user_id = ?2')
     .bind(input.id, input.userId)

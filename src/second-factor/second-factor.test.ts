@@ -341,7 +341,7 @@ describe('admin: factors reported, reset audited', () => {
       .bind(user.userId)
       .first<string>('secret')
     const detail = await adminJson<{ factors: unknown }>(admin.token, 'GET', `/admin/users/${user.userId}`)
-    expect(detail.factors).toEqual({ totp: true, recovery_codes_remaining: 10, mfa_enabled: true })
+    expect(detail.factors).toEqual({ totp: true, recovery_codes_remaining: 10, passkeys: 0, mfa_enabled: true })
     const text = JSON.stringify(detail)
     expect(text).not.toContain(sealed)
     expect(text).not.toContain(user.secret)
@@ -351,7 +351,7 @@ describe('admin: factors reported, reset audited', () => {
       user_id: user.userId,
       totp_removed: true,
       recovery_codes_removed: 10,
-      factors: { totp: false, recovery_codes_remaining: 0, mfa_enabled: false },
+      factors: { totp: false, recovery_codes_remaining: 0, passkeys: 0, mfa_enabled: false },
     })
     const event = await waitForAudit((e) => e.type === 'factors_reset' && e.subject_id === user.userId)
     expect(event.actor_id).toBe(admin.id)

@@ -39,6 +39,8 @@ export interface SecondFactorStores {
 export interface FactorSummary {
   totp: boolean
   recovery_codes_remaining: number
+  /** Registered passkeys (src/passkeys): each is a way in and a second step. */
+  passkeys: number
   mfa_enabled: boolean
 }
 
@@ -46,10 +48,15 @@ export async function factorSummary(
   db: D1Database,
   user: { id: string; mfaEnabled: boolean },
 ): Promise<FactorSummary> {
-  const [totp, remaining] = await withStorage('second factors', () =>
-    Promise.all([findTotp(db, user.id), unusedRecoveryCodes(db, user.id)]),
+  const [totp, remaining, passkeys] = await withStorage('second factors', () =>
+    Promise.all([findTotp(db, user.id), unusedRecoveryCodes(db, user.id), countPasskeys(db, user.id)]),
   )
-  return { totp: totp !== null, recovery_codes_remaining: remaining, mfa_enabled: user.mfaEnabled }
+  return {
+    totp: totp !== null,
+    recovery_codes_remaining: remaining,
+    passkeys,
+    mfa_enabled: user.mfaEnabled,
+  }
 }
 
 // --- Enrolment -------------------------------------------------------------------------------
