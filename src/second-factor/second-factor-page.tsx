@@ -1,4 +1,3 @@
-import type { Child } from 'hono/jsx'
 import { FormError } from '../pages/credential-fields'
 import { Layout } from '../pages/layout'
 
