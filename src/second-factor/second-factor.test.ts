@@ -341,7 +341,12 @@ describe('admin: factors reported, reset audited', () => {
       .bind(user.userId)
       .first<string>('secret')
     const detail = await adminJson<{ factors: unknown }>(admin.token, 'GET', `/admin/users/${user.userId}`)
-    expect(detail.factors).toEqual({ totp: true, recovery_codes_remaining: 10, passkeys: 0, mfa_enabled: true })
+    expect(detail.factors).toEqual({
+      totp: true,
+      recovery_codes_remaining: 10,
+      passkeys: 0,
+      mfa_enabled: true,
+    })
     const text = JSON.stringify(detail)
     expect(text).not.toContain(sealed)
     expect(text).not.toContain(user.secret)
