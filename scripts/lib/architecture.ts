@@ -29,6 +29,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['revocation', 'users'],
   ['tokens', 'mcp'],
   ['sessions'],
+  ['email'],
   ['api-keys'],
   ['authn'],
   ['login-providers'],

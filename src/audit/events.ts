@@ -43,6 +43,13 @@ export const AUDIT_EVENT_TYPES = [
   'delegated_token_refused',
   'second_factor_required',
   'mfa_required_refused',
+  'email_verification_sent',
+  'email_verified',
+  'email_changed',
+  'email_send_failed',
+  'password_reset_requested',
+  'password_reset_completed',
+  'sign_in_link_sent',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]

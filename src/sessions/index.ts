@@ -5,9 +5,9 @@ export {
   loadSession,
   readSessionCookie,
 } from './credential'
-export { assertSessionRequestAllowed, signedInFormAllowed } from './csrf-guard'
+export { assertSessionRequestAllowed, loginFormAllowed, signedInFormAllowed } from './csrf-guard'
 export { csrfTokenFor } from './csrf-token'
-export { renderLoginPage } from './login-form'
+export { preSessionFormToken, presentedCsrfCookie, renderLoginPage } from './login-form'
 export { LOGIN_PATH, loginRedirectFor, loginUrl, SECOND_FACTOR_PATH } from './navigation'
 export { DEFAULT_LANDING_PATH, safeReturnTo } from './return-to'
 export { revokeSubject } from './revoke-subject'

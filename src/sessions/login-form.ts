@@ -27,8 +27,11 @@ export function presentedCsrfCookie(c: Context<AppBindings>): string | undefined
   return values.length === 1 && isTokenShape(values[0]) ? values[0] : undefined
 }
 
-/** The token the form carries: the existing CSRF cookie, or a new pre-session one set now. */
-function formToken(c: Context<AppBindings>): string {
+/**
+ * The token a pre-session form carries (login, forgot and reset password): the existing CSRF cookie,
+ * or a new pre-session one set now. `loginFormAllowed` checks the POST against it.
+ */
+export function preSessionFormToken(c: Context<AppBindings>): string {
   const existing = presentedCsrfCookie(c)
   if (existing) return existing
   const token = newPreSessionToken()
@@ -45,7 +48,7 @@ export function renderLoginPage(
     c,
     LoginPage({
       productName: settings.product_name,
-      csrfToken: formToken(c),
+      csrfToken: preSessionFormToken(c),
       returnTo: options.returnTo,
       username: options.username,
       error: options.error,
