@@ -298,6 +298,32 @@ describe('verify email', () => {
   })
 })
 
+describe('registration with an address', () => {
+  async function register(through: Through, username: string, email: string) {
+    return through('/auth/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: PASSWORD, email }),
+    })
+  }
+
+  it('answers a taken address as a free one (201, same shape) and mails its holder instead of the caller', async () => {
+    const sent: Sent[] = []
+    const through = gateway(sent)
+    const free = await register(through, 'em-reg-free', 'Free@Example.COM')
+    await userWithEmail('em-holder', 'taken@example.com')
+    const taken = await register(through, 'em-reg-taken', 'taken@example.com')
+    expect(taken.status).toBe(free.status)
+    expect(Object.keys((await taken.json()) as object)).toEqual(Object.keys((await free.json()) as object))
+    expect(sent.map((mail) => [mail.to, mail.subject])).toEqual([
+      ['Free@example.com', 'Confirm your email address for Edge Auth Gateway (local)'],
+      ['taken@example.com', 'Someone tried to register with your address at Edge Auth Gateway (local)'],
+    ])
+    const row = await env.DB.prepare("SELECT email FROM users WHERE username = 'em-reg-taken'").first('email')
+    expect(row).toBeNull()
+  })
+})
+
 describe('the dev mailbox', () => {
   it('is served only with DEV_MAILBOX=1 and a loopback ISSUER', async () => {
     expect((await gateway()('/dev/mailbox')).status).toBe(200)

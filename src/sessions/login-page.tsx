@@ -41,6 +41,9 @@ export function LoginPage(props: LoginPageProps) {
         </label>
         <button type="submit">Sign in</button>
       </form>
+      <p class="muted">
+        <a href="/auth/forgot-password">Forgot your password?</a>
+      </p>
       {props.providers.length > 0 && (
         <section class="providers" aria-label="Other ways to sign in">
           {props.providers.map((provider) => (
