@@ -30,6 +30,7 @@ const HELP = `Usage: npm start [-- <wrangler dev options>]
 Runs the gateway locally with local D1 and KV (state under .wrangler/):
   1. creates .dev.vars with freshly generated dev SIGNING_KEYS and DATA_KEYS if it is missing
      (adds either key set when its line is missing), and REGISTRATION=on (open sign-up for local development; wrangler.toml ships it off)
+     and DEV_MAILBOX=1 (the dev mailbox at /dev/mailbox)
   2. applies pending D1 migrations (wrangler d1 migrations apply DB --local)
   3. starts the demo upstream (echo API) unless UPSTREAM_URL is set, the demo MCP server (tools
      echo, list_orders, delete_order at /mcp) unless MCP_UPSTREAM_URL is set, and the stand-in
@@ -63,6 +64,10 @@ const DEV_VARS_HEADER =
 const REGISTRATION_COMMENT =
   '# Local development only: opens POST /auth/register (wrangler.toml keeps it off when deployed).\n'
 
+// Every mail is also kept in KV and listed at /dev/mailbox; check-config and the deploy guard refuse it.
+const DEV_MAILBOX_COMMENT =
+  '# Local development only: mails sent are listed at /dev/mailbox (only while ISSUER is loopback).\n'
+
 /**
  * Step 1: .dev.vars. Adds dev SIGNING_KEYS, DATA_KEYS and REGISTRATION=on when missing; never
  * replaces a value that is there (tokens signed and secrets sealed with existing keys stay valid;
@@ -83,6 +88,10 @@ async function ensureDevVars(): Promise<void> {
   if (existing === undefined || devVar(existing, 'REGISTRATION') === undefined) {
     text += REGISTRATION_COMMENT + formatDevVar('REGISTRATION', 'on')
     added.push('REGISTRATION=on (open sign-up, local only)')
+  }
+  if (existing === undefined || devVar(existing, 'DEV_MAILBOX') === undefined) {
+    text += DEV_MAILBOX_COMMENT + formatDevVar('DEV_MAILBOX', '1')
+    added.push('DEV_MAILBOX=1 (mails readable at /dev/mailbox, local only)')
   }
   const standInSecrets = missingStandInSecrets(existing)
   if (standInSecrets) {

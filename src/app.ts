@@ -4,6 +4,7 @@ import { registerPageRoutes } from './accounts/register-page-routes'
 import { accountRoutes } from './accounts/routes'
 import { adminRoutes } from './admin/routes'
 import { apiKeyRoutes } from './api-keys/routes'
+import { emailRoutes } from './email/routes'
 import type { AppBindings } from './env'
 import { healthRoutes } from './http/health-routes'
 import { identityRoutes } from './login-providers/identities-routes'
@@ -57,6 +58,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', registerPageRoutes)
   app.route('/', passkeySignInRoutes)
   app.route('/', passkeyRoutes)
+  app.route('/', emailRoutes)
   // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
   app.route('/', sessionRoutes)
   app.route('/', accountRoutes)

@@ -22,6 +22,10 @@ export interface Env extends ConfigVars {
   DATA_KEYS?: string
   /** Secret: optional pepper mixed into password hashes. */
   PASSWORD_PEPPER?: string
+  /** The `send_email` binding (Cloudflare Email Service): every mail goes through it (src/email/). */
+  EMAIL?: SendEmail
+  /** "1" in `.dev.vars` (written by `npm start`): the dev mailbox at /dev/mailbox, loopback ISSUER only. */
+  DEV_MAILBOX?: string
   [name: string]: unknown
 }
 

@@ -26,6 +26,13 @@ const NOT_ACCOUNT_MANAGING: Readonly<Record<string, string>> = {
   'POST /auth/end-session': 'its confirmation form: browser session and CSRF token',
   'POST /auth/introspect': 'RFC 7662: a confidential client, or an admin’s own (first-party) token',
   'GET /auth/login': 'the login page',
+  'GET /auth/forgot-password': 'the forgot-password page',
+  'POST /auth/forgot-password': 'asks for a reset mail: no credential, an identical answer for every address',
+  'GET /auth/reset-password': 'the reset page: the emailed token is the credential',
+  'POST /auth/reset-password': 'sets a password with the emailed token (CSRF-checked)',
+  'GET /auth/verify-email': 'the confirm page: the emailed token is the credential',
+  'POST /auth/verify-email': 'confirms an address with the emailed token (CSRF-checked)',
+  'GET /dev/mailbox': 'the local dev mailbox (DEV_MAILBOX=1 and a loopback ISSUER only)',
   'POST /auth/login': 'a password login',
   'GET /auth/login/:provider': 'starts a provider login',
   'POST /auth/passkeys/authentication-options':

@@ -1,6 +1,7 @@
 import { createApp } from './app'
 import { deleteExpiredRows } from './cleanup'
 import { loadConfig } from './config/load'
+import { devMailboxEnabled } from './email'
 import type { Env } from './env'
 import { DEFAULT_REALM, renderError } from './errors/render'
 import { logEvent } from './log'
@@ -32,11 +33,20 @@ async function proxyDirect(request: Request, env: Env, ctx: ExecutionContext): P
   }
 }
 
+/** `/dev/...` belongs to the gateway only while the dev mailbox is on (local development). */
+function devMailboxPath(url: string, env: Env): boolean {
+  return (
+    env.DEV_MAILBOX === '1' &&
+    /^https?:\/\/[^/]+\/dev(\/|$|\?)/i.test(url) &&
+    devMailboxEnabled(env, env.ISSUER ?? '')
+  )
+}
+
 export default {
   fetch(request, env, ctx) {
     // Case-insensitive, as route matching is: `/ADMIN/x` goes to the app, whose endpoints answer only
     // `/admin/...` and whose fall-through refuses it (routing/reserved-segments.ts), never a route.
-    return startsWithReservedSegment(request.url)
+    return startsWithReservedSegment(request.url) || devMailboxPath(request.url, env)
       ? app.fetch(request, env, ctx)
       : proxyDirect(request, env, ctx)
   },

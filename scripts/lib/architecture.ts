@@ -30,6 +30,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['tokens', 'mcp'],
   ['sessions'],
   ['passkeys', 'second-factor'],
+  ['email'],
   ['api-keys'],
   ['authn'],
   ['login-providers'],

@@ -10,10 +10,12 @@ import type {
   D1Database as WorkersD1Database,
   D1PreparedStatement as WorkersD1PreparedStatement,
   KVNamespace as WorkersKVNamespace,
+  SendEmail as WorkersSendEmail,
 } from '@cloudflare/workers-types/index.ts'
 
 declare global {
   type D1Database = WorkersD1Database
   type D1PreparedStatement = WorkersD1PreparedStatement
   type KVNamespace<Key extends string = string> = WorkersKVNamespace<Key>
+  type SendEmail = WorkersSendEmail
 }

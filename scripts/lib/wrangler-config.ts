@@ -41,7 +41,15 @@ export function checkConfig(options: ConfigCheckOptions): ConfigCheck {
   const vars = { ...readWorkerVars(options.configPath, options.envName), ...options.overrides }
   // Bindings (DB, KV) are not part of what parseConfig validates; the cast is only for their types.
   const result = parseConfig(vars as Env)
-  if (!result.ok) return { ok: false, problems: result.problems, vars }
+  // The dev mailbox keeps every mail (reset links included) readable at /dev/mailbox: .dev.vars only.
+  const mailbox =
+    vars.DEV_MAILBOX === undefined
+      ? []
+      : [
+          'DEV_MAILBOX: the dev mailbox is for local development only (.dev.vars); remove it from the deployed config',
+        ]
+  if (!result.ok) return { ok: false, problems: [...result.problems, ...mailbox], vars }
+  if (mailbox.length > 0) return { ok: false, problems: mailbox, vars }
   return {
     ok: true,
     routes: result.config.routes.length,

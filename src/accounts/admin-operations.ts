@@ -18,6 +18,8 @@ import {
   findUserById,
   hashPassword,
   insertUser,
+  normalizeEmail,
+  setUserEmail,
   type User,
   updateUser,
 } from '../users'
@@ -44,6 +46,8 @@ export interface UserView {
   created_at: number
   updated_at: number
   password_changed_at: number
+  email: string | null
+  email_verified: boolean
 }
 
 export function viewUser(user: User): UserView {
@@ -55,6 +59,8 @@ export function viewUser(user: User): UserView {
     created_at: user.createdAt,
     updated_at: user.updatedAt,
     password_changed_at: user.passwordChangedAt,
+    email: user.email,
+    email_verified: user.emailVerified,
   }
 }
 
@@ -102,9 +108,10 @@ async function endSessions(action: AdminAction, userId: string): Promise<number>
 export async function updateUserAsAdmin(
   action: AdminAction,
   id: string,
-  changes: { roles?: string[]; disabled?: boolean },
+  changes: { roles?: string[]; disabled?: boolean; email?: string | null; email_verified?: boolean },
 ): Promise<User> {
   const before = await requireUser(action.stores.DB, id)
+  await updateEmailAsAdmin(action, before, changes)
   const roles = changes.roles === undefined ? undefined : [...new Set(changes.roles)]
   const user = await withStorage('update user', () =>
     updateUser(action.stores.DB, id, { roles, disabled: changes.disabled }),
@@ -124,6 +131,28 @@ export async function updateUserAsAdmin(
   }
   action.audit?.record({ type: 'user_updated', ...event, details: { fields: Object.keys(changes) } })
   return user
+}
+
+/**
+ * `email` and/or `email_verified` from PATCH /admin/users/{id}: the admin vouches for the address,
+ * so a verified one wins over an unverified holder (users/store.ts); one another user holds
+ * verified is a 409.
+ */
+async function updateEmailAsAdmin(
+  action: AdminAction,
+  before: User,
+  changes: { email?: string | null; email_verified?: boolean },
+): Promise<void> {
+  if (changes.email === undefined && changes.email_verified === undefined) return
+  let email = before.email
+  if (changes.email !== undefined) {
+    email = changes.email === null ? null : (normalizeEmail(changes.email) ?? null)
+    if (changes.email !== null && email === null)
+      throw new GatewayError('invalid_request', 'The email address is not valid.')
+  }
+  const verified = changes.email_verified ?? (email === before.email ? before.emailVerified : false)
+  const set = await withStorage('set email', () => setUserEmail(action.stores.DB, before.id, email, verified))
+  if (!set) throw new GatewayError('conflict', 'Another user holds that address.')
 }
 
 /** Ends every credential (tokens, sessions, API keys) without disabling: the CLI's revoke-user. */

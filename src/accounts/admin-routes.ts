@@ -26,6 +26,8 @@ import {
 } from '../admin'
 import { pageApiKeys, viewApiKey } from '../api-keys'
 import { withStorage } from '../db/errors'
+import { deliveryOf, sendPasswordReset } from '../email'
+import { GatewayError } from '../errors/gateway-error'
 import { factorSummary } from '../second-factor'
 import { listSessions } from '../sessions'
 import { listUsers } from '../users'
@@ -99,7 +101,7 @@ operation(
     ...common,
     method: 'patch',
     path: '/admin/users/{id}',
-    summary: 'Change roles, disable or enable',
+    summary: 'Change roles, disable or enable, set the email address',
     description:
       'Disabling ends every session and token of the user at once and suspends its API keys (they work again after enabling), like `npm run admin -- disable`.',
     params: UserId,
@@ -127,6 +129,34 @@ operation(
   async (c, { params }) => {
     await deleteUserAsAdmin(adminAction(c), params.id)
     return c.body(null, 204)
+  },
+)
+
+operation(
+  adminUserRoutes,
+  {
+    ...common,
+    method: 'post',
+    path: '/admin/users/{id}/password-reset',
+    summary: "Mail the user a password reset link (to the user's address)",
+    description:
+      'The link works once, for `email.link_ttl_seconds` (≤ 30 minutes); it replaces any earlier one. Nothing changes until the user sets a password through it.',
+    params: UserId,
+    responses: { 202: { description: 'The mail is on its way' }, ...ERROR_RESPONSES, ...NOT_FOUND },
+  },
+  async (c, { params }) => {
+    const user = await requireUser(c.env.DB, params.id)
+    const to = user.email
+    if (!to) throw new GatewayError('conflict', 'The user has no email address.')
+    const delivery = deliveryOf(c)
+    await withStorage('email token', () => sendPasswordReset(delivery, user, to))
+    adminAction(c).audit?.record({
+      type: 'password_reset_requested',
+      actorId: adminAction(c).actorId,
+      subjectId: user.id,
+      details: { via: 'admin_api' },
+    })
+    return c.body(null, 202)
   },
 )
 

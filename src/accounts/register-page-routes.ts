@@ -21,7 +21,13 @@ const FORM_STATUSES = [400, 403, 409, 429] as const
 registerPageRoutes.get('/auth/register', function showRegister(c) {
   const { settings } = c.var.ctx.config
   if (!settings.registration) throw new GatewayError('not_found', 'Registration is turned off.')
-  return renderPage(c, RegisterPage({ productName: settings.product_name }))
+  return renderPage(
+    c,
+    RegisterPage({
+      productName: settings.product_name,
+      emailRequired: settings.email.required_at_registration,
+    }),
+  )
 })
 
 registerPageRoutes.post('/auth/register', async function registerFromBrowser(c, next) {
@@ -41,7 +47,8 @@ registerPageRoutes.post('/auth/register', async function registerFromBrowser(c, 
     if (error.retryAfter !== undefined)
       c.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))))
     const productName = c.var.ctx.config.settings.product_name
-    return renderPage(c, RegisterPage({ productName, username, error: error.message }), status)
+    const emailRequired = c.var.ctx.config.settings.email.required_at_registration
+    return renderPage(c, RegisterPage({ productName, username, emailRequired, error: error.message }), status)
   }
   return c.redirect('/auth/login', 303)
 })

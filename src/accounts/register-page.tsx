@@ -4,6 +4,8 @@ import { Layout } from '../pages/layout'
 export interface RegisterPageProps {
   productName: string
   username?: string
+  /** SETTINGS.email.required_at_registration. */
+  emailRequired?: boolean
   /** What POST /auth/register said was wrong (its error description: never a secret). */
   error?: string
 }
@@ -21,6 +23,8 @@ export function RegisterPage(props: RegisterPageProps) {
           errorId={props.error ? 'register-error' : undefined}
           passwordAutocomplete="new-password"
         />
+        <label for="email">Email address{props.emailRequired ? '' : ' (optional)'}</label>
+        <input id="email" name="email" type="email" autocomplete="email" required={props.emailRequired} />
         <button type="submit">Create account</button>
       </form>
       <p class="muted">

@@ -4,6 +4,7 @@ import { recordAuditEvent } from '../audit'
 import { authenticate, currentPrincipal, requireFirstParty } from '../authn'
 import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
+import { deliveryOf, endEmailTokens, sendAddressInUse, sendVerificationMail } from '../email'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readFields } from '../http/form'
@@ -18,9 +19,12 @@ import {
 } from '../tokens'
 import {
   checkPassword,
+  findUserByEmail,
   hashPassword,
   insertUser,
+  normalizeEmail,
   reserveRegistration,
+  setUserEmail,
   USERNAME,
   type User,
   updatePasswordHash,
@@ -68,6 +72,7 @@ export async function createAccount(c: Context<AppBindings>, fields: Record<stri
       'The username must be 3-64 letters, digits or . _ @ + - characters.',
     )
   }
+  const email = registrationEmail(c, fields)
   assertAcceptablePassword(password, username)
   const passwordHash = await hashPassword(password, { pepper: c.env.PASSWORD_PEPPER || undefined })
   const user = await withStorage('create user', () =>
@@ -80,7 +85,36 @@ export async function createAccount(c: Context<AppBindings>, fields: Record<stri
     subjectId: user.id,
     details: { username: user.username, roles: user.roles, via: 'registration' },
   })
+  if (email) await attachEmail(c, user, email)
   return user
+}
+
+/** The optional `email` field (required when SETTINGS.email.required_at_registration), normalized. */
+function registrationEmail(c: Context<AppBindings>, fields: Record<string, unknown>): string | undefined {
+  const raw = typeof fields.email === 'string' ? fields.email.trim() : ''
+  if (raw === '') {
+    if (c.var.ctx.config.settings.email.required_at_registration)
+      throw new GatewayError('invalid_request', 'An email address is required.')
+    return undefined
+  }
+  const email = normalizeEmail(raw)
+  if (!email) throw new GatewayError('invalid_request', 'The email address is not valid.')
+  return email
+}
+
+/**
+ * Gives the new account its address, unverified, and mails the link. An address someone holds is
+ * not taken: the answer stays the same (no 409 that would tell the address has an account), the
+ * new account has no address, and the holder gets a mail saying someone tried.
+ */
+async function attachEmail(c: Context<AppBindings>, user: User, email: string): Promise<void> {
+  const delivery = deliveryOf(c)
+  if (await withStorage('set email', () => setUserEmail(c.env.DB, user.id, email, false))) {
+    await withStorage('email token', () => sendVerificationMail(delivery, user, email))
+    return
+  }
+  const owner = await withStorage('user lookup', () => findUserByEmail(c.env.DB, email))
+  if (owner?.email) sendAddressInUse(delivery, owner, owner.email)
 }
 
 accountRoutes.post('/auth/register', async function register(c) {
@@ -132,6 +166,8 @@ accountRoutes.post(
     assertAcceptablePassword(next, user.username)
     const hash = await hashPassword(next, { pepper: c.env.PASSWORD_PEPPER || undefined })
     await withStorage('change password', () => updatePasswordHash(c.env.DB, user.id, hash, true))
+    // A reset or sign-in link mailed before the change must not outlive it.
+    await withStorage('end email tokens', () => endEmailTokens(c.env.DB, user.id))
     // A changed password ends every session; the caller continues in a new one, returned here.
     await revokeSubject(c.env, user.id, config.settings.access_token_ttl_seconds)
     recordAuditEvent(c.var.ctx, { type: 'password_changed', actorId: user.id, subjectId: user.id })

@@ -10,6 +10,7 @@ import { describeAccountEndpoints } from '../accounts/openapi-doc'
 import { adminApiKeyRoutes } from '../api-keys/admin-routes'
 import { describeApiKeyEndpoints } from '../api-keys/openapi-doc'
 import { adminAuditRoutes } from '../audit/admin-routes'
+import { describeEmailEndpoints } from '../email/openapi-doc'
 import { adminUserLinkRoutes } from '../login-providers/admin-routes'
 import { describeIdentityEndpoints } from '../login-providers/openapi-doc'
 import { adminClientRoutes } from '../oauth/admin-routes'
@@ -74,6 +75,7 @@ export function openApiDocument(): OpenApiDocument {
     described = true
     // Each room declares its /auth endpoints beside their routes (its *-doc.ts).
     describeBrowserEndpoints()
+    describeEmailEndpoints()
     describeTokenEndpoint()
     describeAccountEndpoints()
     describeRevocationEndpoints()

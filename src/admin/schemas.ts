@@ -42,6 +42,8 @@ export const User = named(
     created_at: epochSeconds,
     updated_at: epochSeconds,
     password_changed_at: epochSeconds,
+    email: z.nullable(z.string()),
+    email_verified: z.boolean(),
   }),
 )
 
@@ -109,10 +111,13 @@ export const UpdateUser = named(
     .strictObject({
       roles: z.optional(z.array(roleName).check(z.minLength(1), z.maxLength(32))),
       disabled: z.optional(z.boolean()),
+      /** Normalized on the way in; null removes the address. */
+      email: z.optional(z.nullable(z.string().check(z.maxLength(254)))),
+      email_verified: z.optional(z.boolean()),
     })
     .check(
-      z.refine((body) => body.roles !== undefined || body.disabled !== undefined, {
-        message: 'give "roles", "disabled" or both',
+      z.refine((body) => Object.values(body).some((value) => value !== undefined), {
+        message: 'give at least one of "roles", "disabled", "email", "email_verified"',
       }),
     ),
 )

@@ -55,6 +55,13 @@ export const AUDIT_EVENT_TYPES = [
   'passkey_deleted',
   'passkey_refused',
   'passkey_clone_suspected',
+  'email_verification_sent',
+  'email_verified',
+  'email_changed',
+  'email_send_failed',
+  'password_reset_requested',
+  'password_reset_completed',
+  'sign_in_link_sent',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]

@@ -105,6 +105,11 @@ function compileRoute(
     problems.push(`${at}.path: ${reserved}`)
     return undefined
   }
+  // The dev mailbox (src/email/dev-mailbox.ts) serves /dev while DEV_MAILBOX=1: reserved like /auth then.
+  if (env.DEV_MAILBOX === '1' && prefixKeys[0] === 'dev') {
+    problems.push(`${at}.path: "${route.path}" lies under /dev, which the dev mailbox serves (DEV_MAILBOX=1)`)
+    return undefined
+  }
   if (route.access === 'public' && (route.roles.length > 0 || route.scopes.length > 0 || route.any_of)) {
     problems.push(`${at}: a public route cannot require roles or scopes`)
   }

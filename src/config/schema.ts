@@ -168,6 +168,54 @@ export const throttleSchema = z.strictObject({
   register_per_ip_per_window: integer(1, 100_000, 20),
 })
 
+/** An email address as the settings take it (a sender): checked loosely, the provider checks the rest. */
+const emailAddress = z
+  .string()
+  .check(z.regex(/^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/, 'must be an email address like "auth@example.com"'))
+
+/** A subject and body of one kind of mail; `{link}`, `{code}`, `{username}`, `{product}` are filled in. */
+const emailTemplate = z.strictObject({
+  subject: z.optional(z.string().check(z.minLength(1), z.maxLength(200), z.regex(/^[^\p{Cc}]*$/u))),
+  text: z.optional(z.string().check(z.minLength(1), z.maxLength(4000))),
+})
+
+/** Email addresses, verification, password reset and sign-in by email (docs/email.md). */
+export const emailSchema = z.strictObject({
+  /** The sender: an address of a domain onboarded to Cloudflare Email Service. */
+  from: z._default(emailAddress, 'auth@example.com'),
+  from_name: z.optional(z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[^\p{Cc}"<>]*$/u))),
+  /** Registration must name an address (otherwise it may). */
+  required_at_registration: z._default(z.boolean(), false),
+  /** Sign-in by an emailed link (magic link): off unless set. */
+  sign_in_link: z._default(z.boolean(), false),
+  /** Sign-in by an emailed 6-digit code: off unless set. */
+  sign_in_code: z._default(z.boolean(), false),
+  /** Lifetime of an emailed link; 30 minutes at most (a link sits in a mailbox). */
+  link_ttl_seconds: integer(60, 1_800, 1_800),
+  /** Lifetime of an emailed code. */
+  code_ttl_seconds: integer(60, 1_800, 600),
+  /** Wrong attempts an emailed code survives; the next one ends it. */
+  code_max_attempts: integer(1, 10, 5),
+  /** Mails a submitted address may trigger per hour (whether or not a user has it). */
+  per_address_per_hour: integer(1, 100, 5),
+  /** Requests for mail per client address (IPv6: per /64) per hour. */
+  per_ip_per_hour: integer(1, 10_000, 30),
+  templates: z._default(
+    z.strictObject({
+      verify_email: z.optional(emailTemplate),
+      password_reset: z.optional(emailTemplate),
+      sign_in_link: z.optional(emailTemplate),
+      sign_in_code: z.optional(emailTemplate),
+      email_change: z.optional(emailTemplate),
+      email_change_notice: z.optional(emailTemplate),
+      address_in_use: z.optional(emailTemplate),
+    }),
+    {},
+  ),
+})
+
+export type EmailSettings = z.output<typeof emailSchema>
+
 /** RFC 7591 self-registration by clients (POST /auth/clients, docs/authorization-server.md). */
 export const dynamicClientsSchema = z.strictObject({
   /** A registrant may ask for a secret (client_secret_basic/post); off: public clients (PKCE) only. */
@@ -252,6 +300,7 @@ export const settingsSchema = z
     /** role → scopes a user holding it may be granted. */
     role_scopes: z._default(z.record(roleName, z.array(scopeName)), {}),
     throttle: z._default(throttleSchema, throttleSchema.parse({})),
+    email: z._default(emailSchema, emailSchema.parse({})),
     external_issuers: z._default(z.array(externalIssuerSchema), []),
     /** Site-specific client-sent headers never forwarded (compared normalized, like X-Auth-*). */
     strip_request_headers: z.pipe(

@@ -36,6 +36,13 @@ export function clientMetadataKey(id: string): string {
   return `cimd:${id}`
 }
 
+/** A copy of a sent mail in the local dev mailbox: `devmail:<UUIDv7>` (src/email/dev-mailbox.ts) → JSON. */
+export function devMailKey(id: string): string {
+  return `devmail:${id}`
+}
+
+export const DEV_MAIL_PREFIX = 'devmail:'
+
 /** Seconds to keep a KV entry: never below KV's minimum. */
 export function kvTtl(seconds: number): number {
   return Math.max(KV_MIN_TTL_SECONDS, Math.ceil(seconds))

@@ -123,7 +123,7 @@ async function issueFromCode(
   context: GrantContext,
   row: AuthorizationCodeRow,
   codeHash: string,
-  user: { id: string; username: string; roles: string[] },
+  user: { id: string; username: string; roles: string[]; email: string | null; emailVerified: boolean },
   client: OAuthClient,
 ): Promise<CodeTokenResponse> {
   const { settings, roleClosure } = context.config
@@ -183,6 +183,10 @@ async function issueFromCode(
       nonce: row.nonce ?? undefined,
       amr,
       acr,
+      email:
+        scopes.includes('email') && user.email
+          ? { email: user.email, verified: user.emailVerified }
+          : undefined,
       accessToken: response.access_token,
       ttlSeconds: settings.access_token_ttl_seconds,
     })

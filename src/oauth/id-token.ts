@@ -17,6 +17,8 @@ export interface IdTokenInput {
   amr: readonly string[]
   /** The `acr` the authorization request asked for and the sign-in achieved. */
   acr?: string
+  /** OIDC Core §5.4, with the `email` scope: the user's address and whether it is verified. */
+  email?: { email: string; verified: boolean }
   /** The access token issued beside it, for `at_hash`. */
   accessToken: string
   ttlSeconds: number
@@ -40,6 +42,7 @@ export async function issueIdToken(ring: KeyRing, input: IdTokenInput): Promise<
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
     ...(input.amr.length > 0 ? { amr: [...input.amr] } : {}),
     ...(input.acr ? { acr: input.acr } : {}),
+    ...(input.email ? { email: input.email.email, email_verified: input.email.verified } : {}),
     at_hash: await accessTokenHash(input.accessToken, ring.signer.alg),
     azp: input.clientId,
   })

@@ -25,8 +25,12 @@ async function userInfo(c: Context<AppBindings>) {
       challenge: { scheme: 'Bearer', error: 'invalid_token' },
     })
   }
-  // The users table knows no e-mail address yet; `email` claims appear once it does.
-  return c.json({ sub: user.id, preferred_username: user.username, roles: user.roles }, 200, {
+  // OIDC Core §5.4: `email` and `email_verified` only for a token granted the `email` scope.
+  const email =
+    principal.scopes.includes('email') && user.email
+      ? { email: user.email, email_verified: user.emailVerified }
+      : {}
+  return c.json({ sub: user.id, preferred_username: user.username, roles: user.roles, ...email }, 200, {
     'cache-control': 'no-store',
   })
 }

@@ -34,6 +34,8 @@ const CLAIMS_SUPPORTED = [
   'azp',
   'preferred_username',
   'roles',
+  'email',
+  'email_verified',
 ]
 
 /**

@@ -30,10 +30,10 @@ export function presentedCsrfCookie(c: Context<AppBindings>): string | undefined
 }
 
 /**
- * The token a pre-session form carries (the login form, the second step of a sign-in): the
- * existing CSRF cookie, or a new pre-session one set now. `loginFormAllowed` checks it.
+ * The token a pre-session form carries (login, forgot and reset password): the existing CSRF cookie,
+ * or a new pre-session one set now. `loginFormAllowed` checks the POST against it.
  */
-export function loginFormToken(c: Context<AppBindings>): string {
+export function preSessionFormToken(c: Context<AppBindings>): string {
   const existing = presentedCsrfCookie(c)
   if (existing) return existing
   const token = newPreSessionToken()
@@ -48,7 +48,7 @@ export async function renderLoginPage(c: Context<AppBindings>, options: LoginPag
     c,
     LoginPage({
       productName: settings.product_name,
-      csrfToken: loginFormToken(c),
+      csrfToken: preSessionFormToken(c),
       returnTo: options.returnTo,
       username: options.username,
       error: options.error,

@@ -67,6 +67,9 @@ export function LoginPage(props: LoginPageProps) {
         <button type="submit">Sign in</button>
       </form>
       {props.passkeys && <PasskeySignIn />}
+      <p class="muted">
+        <a href="/auth/forgot-password">Forgot your password?</a>
+      </p>
       {props.providers.length > 0 && (
         <section class="providers" aria-label="Other ways to sign in">
           {props.providers.map((provider) => (

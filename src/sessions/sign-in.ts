@@ -25,7 +25,7 @@ import { cookieNames, readCookieValues, setSessionCookies } from './cookies'
 import { currentSessionOf, readSessionCookie } from './credential'
 import { loginFormAllowed, signedInFormAllowed } from './csrf-guard'
 import { csrfTokenFor } from './csrf-token'
-import { loginFormToken, presentedCsrfCookie } from './login-form'
+import { preSessionFormToken, presentedCsrfCookie } from './login-form'
 import { SECOND_FACTOR_PATH } from './navigation'
 import { safeReturnTo } from './return-to'
 import { createSession, endSessionByValue } from './service'
@@ -294,7 +294,7 @@ export async function secondStepFormToken(
   c: Context<AppBindings>,
   subject: SecondFactorSubject,
 ): Promise<string | undefined> {
-  if (subject.kind === 'pending') return loginFormToken(c)
+  if (subject.kind === 'pending') return preSessionFormToken(c)
   const value = readSessionCookie(c.req.raw, c.var.ctx.config.issuer)
   return value === undefined ? undefined : csrfTokenFor(value)
 }

@@ -1,12 +1,16 @@
 export { loadBasic } from './basic-credential'
+export { MAX_EMAIL_LENGTH, normalizeEmail } from './email-address'
 export { assertNoSecondFactor, verifyLogin } from './password-check'
 export { hashPassword } from './password-hash'
 export { checkPassword } from './password-policy'
 export {
   deleteUserRow,
+  findUserByEmail,
   findUserById,
   insertUser,
   listUsers,
+  markEmailVerified,
+  setUserEmail,
   type User,
   updatePasswordHash,
   updateUser,
@@ -14,6 +18,7 @@ export {
 export {
   type LoginReservation,
   reserveClientRegistration,
+  reserveEmailRequest,
   reserveLoginAttempt,
   reserveRegistration,
   throttleSubject,

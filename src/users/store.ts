@@ -14,6 +14,9 @@ export interface User {
    * password-grant tokens and cannot pass Basic.
    */
   mfaEnabled: boolean
+  /** Normalized (src/users/email-address.ts); null: the user has none (0018). */
+  email: string | null
+  emailVerified: boolean
 }
 
 interface UserRow {
@@ -26,6 +29,8 @@ interface UserRow {
   updated_at: number
   password_changed_at: number
   mfa_enabled?: number
+  email?: string | null
+  email_verified?: number
 }
 
 function toUser(row: UserRow): User {
@@ -39,6 +44,8 @@ function toUser(row: UserRow): User {
     updatedAt: row.updated_at,
     passwordChangedAt: row.password_changed_at,
     mfaEnabled: row.mfa_enabled === 1,
+    email: row.email ?? null,
+    emailVerified: row.email_verified === 1,
   }
 }
 
@@ -151,5 +158,60 @@ export async function updateUser(
 
 export async function deleteUserRow(db: D1Database, id: string): Promise<boolean> {
   const row = await db.prepare('DELETE FROM users WHERE id = ?1 RETURNING id').bind(id).first()
+  return row !== null
+}
+
+export async function findUserByEmail(db: D1Database, email: string): Promise<User | undefined> {
+  const row = await db
+    .prepare('SELECT * FROM users WHERE email = ?1 COLLATE NOCASE')
+    .bind(email)
+    .first<UserRow>()
+  return row ? toUser(row) : undefined
+}
+
+/**
+ * Gives the user `email` (already normalized). A verified address wins over an unverified holder,
+ * whose claim is dropped; an address another user holds verified is not taken: false. An
+ * unverified address is set only when nobody holds it.
+ */
+export async function setUserEmail(
+  db: D1Database,
+  userId: string,
+  email: string | null,
+  verified: boolean,
+): Promise<boolean> {
+  const now = nowSeconds()
+  const statements: D1PreparedStatement[] = []
+  if (email !== null && verified) {
+    statements.push(
+      db
+        .prepare(
+          `UPDATE users SET email = NULL, email_verified = 0, updated_at = ?3
+           WHERE email = ?1 COLLATE NOCASE AND email_verified = 0 AND id <> ?2`,
+        )
+        .bind(email, userId, now),
+    )
+  }
+  statements.push(
+    db
+      .prepare(
+        `UPDATE users SET email = ?2, email_verified = ?3, updated_at = ?4 WHERE id = ?1
+           AND (?2 IS NULL OR NOT EXISTS (SELECT 1 FROM users WHERE email = ?2 COLLATE NOCASE AND id <> ?1))
+         RETURNING id`,
+      )
+      .bind(userId, email, verified && email !== null ? 1 : 0, now),
+  )
+  const results = await db.batch<{ id: string }>(statements)
+  return (results.at(-1)?.results.length ?? 0) > 0
+}
+
+/** Marks the user's address verified if it is still `email` (a link confirms what it was sent to). */
+export async function markEmailVerified(db: D1Database, userId: string, email: string): Promise<boolean> {
+  const row = await db
+    .prepare(
+      'UPDATE users SET email_verified = 1, updated_at = ?3 WHERE id = ?1 AND email = ?2 COLLATE NOCASE RETURNING id',
+    )
+    .bind(userId, email, nowSeconds())
+    .first()
   return row !== null
 }

@@ -41,6 +41,8 @@ export const throttleSubject = {
   clientRegistration: (ip: string) => `client-registration:${addressBucket(ip)}`,
   /** Second-factor codes (TOTP and recovery codes) of one user, counted like an account's passwords. */
   secondFactor: (userId: string) => `totp:${userId}`,
+  emailAddress: (email: string) => `email:${email.toLowerCase()}`,
+  emailIp: (ip: string) => `email-ip:${addressBucket(ip)}`,
 }
 
 function accountLimit(settings: ThrottleSettings): AttemptLimit & { backoff: Backoff } {
@@ -143,4 +145,27 @@ const CLIENT_REGISTRATION_WINDOW_SECONDS = 3600
 export async function reserveClientRegistration(db: D1Database, perHour: number, ip: string): Promise<void> {
   const limit = { windowSeconds: CLIENT_REGISTRATION_WINDOW_SECONDS, maxInWindow: perHour }
   await reserveOrThrow(db, throttleSubject.clientRegistration(ip), limit, nowSeconds())
+}
+
+const EMAIL_WINDOW_SECONDS = 3600
+
+/**
+ * Requests that send mail (reset, sign-in link or code, resend of a verification): every request
+ * counts, per submitted address whether or not a user has it (so the answer cannot tell) and per
+ * client address; over either limit → 429. The address goes first, as for logins.
+ */
+export async function reserveEmailRequest(
+  db: D1Database,
+  limits: { perAddressPerHour: number; perIpPerHour: number },
+  subjects: { email?: string; ip?: string },
+): Promise<void> {
+  const now = nowSeconds()
+  if (subjects.ip) {
+    const limit = { windowSeconds: EMAIL_WINDOW_SECONDS, maxInWindow: limits.perIpPerHour }
+    await reserveOrThrow(db, throttleSubject.emailIp(subjects.ip), limit, now)
+  }
+  if (subjects.email) {
+    const limit = { windowSeconds: EMAIL_WINDOW_SECONDS, maxInWindow: limits.perAddressPerHour }
+    await reserveOrThrow(db, throttleSubject.emailAddress(subjects.email), limit, now)
+  }
 }

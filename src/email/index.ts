@@ -1,0 +1,26 @@
+export { deliveryOf } from './delivery'
+export { DEV_MAILBOX_SIZE, type DevMail, devMailboxEnabled, listDevMail } from './dev-mailbox'
+export {
+  type FlowDelivery,
+  FORGOT_PASSWORD_PATH,
+  linkFor,
+  RESET_PASSWORD_PATH,
+  SIGN_IN_LINK_PATH,
+  sendAddressInUse,
+  sendChangeNotice,
+  sendPasswordReset,
+  sendSignIn,
+  sendVerificationMail,
+  VERIFY_EMAIL_PATH,
+} from './flows'
+export { type Delivery, deliver, deliverLater, type Envelope } from './mailer'
+export { composeMail, type MailKind } from './templates'
+export {
+  consumeEmailToken,
+  consumeSignInCode,
+  EMAIL_TOKEN_PURPOSES,
+  type EmailTokenPurpose,
+  type EmailTokenRow,
+  endEmailTokens,
+  peekEmailToken,
+} from './token-store'
