@@ -142,4 +142,34 @@ export function describePasskeyEndpoints(): void {
       403: error('`csrf_failed`: the form expired or the request came from another site'),
     },
   })
+  path({
+    method: 'post',
+    path: '/auth/passkeys/second-factor-options',
+    tags,
+    summary: 'Start the passkey as the second step: WebAuthn request options',
+    description:
+      "`{csrf, return_to}` from the second-factor page: a pending sign-in (the login form's CSRF token) or a signed-in session stepping up (the session's CSRF token). Never a bearer token.",
+    body: z.object({ csrf: z.string(), return_to: z.optional(z.string()) }),
+    responses: {
+      200: json(options, 'PublicKeyCredentialRequestOptionsJSON'),
+      400: error(UNAVAILABLE),
+      401: error('`invalid_credentials`: no pending sign-in and no session (sign in again)'),
+      403: error('`csrf_failed`: the form expired or the request came from another site'),
+    },
+  })
+  path({
+    method: 'post',
+    path: '/auth/passkeys/second-factor',
+    tags,
+    summary: 'Finish the second step with a passkey: `{csrf, return_to, credential}`',
+    description:
+      'The passkey must belong to the user at this step. Starts the session (pending sign-in) or replaces it (step-up) with both factors in `amr`, and answers where to go.',
+    body: z.object({ csrf: z.string(), return_to: z.optional(z.string()), credential }),
+    responses: {
+      200: json(z.object({ redirect: z.string() }), 'Signed in with both factors'),
+      400: error(UNAVAILABLE),
+      401: error('The passkey was refused, belongs to another account, or the sign-in expired'),
+      403: error('`csrf_failed`: the form expired or the request came from another site'),
+    },
+  })
 }

@@ -120,6 +120,14 @@ export const CASES: Case[] = [
     (ctx) => call(ctx, 'POST', '/auth/passkeys/authentication', { json: { csrf: 'x', credential: {} } }),
   ],
   [
+    'POST /auth/passkeys/second-factor-options',
+    (ctx) => call(ctx, 'POST', '/auth/passkeys/second-factor-options', { json: { csrf: 'x' } }),
+  ],
+  [
+    'POST /auth/passkeys/second-factor',
+    (ctx) => call(ctx, 'POST', '/auth/passkeys/second-factor', { json: { csrf: 'x', credential: {} } }),
+  ],
+  [
     'DELETE /admin/users/{id}/grants/{client_id}',
     // No grant for that client: the documented 404.
     (ctx) => admin(ctx, 'DELETE', `/admin/users/${ctx.state.user}/grants/no-such-app`),
