@@ -142,7 +142,13 @@ operation(
     description:
       'The link works once, for `email.link_ttl_seconds` (≤ 30 minutes); it replaces any earlier one. Nothing changes until the user sets a password through it.',
     params: UserId,
-    responses: { 202: { description: 'The mail is on its way' }, ...ERROR_RESPONSES, ...NOT_FOUND },
+    responses: {
+      202: { description: 'The mail is on its way' },
+      ...ERROR_RESPONSES,
+      ...NOT_FOUND,
+      // `conflict`: the user has no email address.
+      ...CONFLICT,
+    },
   },
   async (c, { params }) => {
     const user = await requireUser(c.env.DB, params.id)

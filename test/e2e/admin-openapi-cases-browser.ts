@@ -139,6 +139,26 @@ export const BROWSER_CASES: Case[] = [
     async (ctx) => call(ctx, 'DELETE', `/auth/grants/${APP}`, { token: await ownToken(ctx) }),
   ],
   ['GET /auth/account', (ctx) => call(ctx, 'GET', '/auth/account', { cookie: session(ctx) })],
+  // Email pages: the forms, a forged CSRF token (403), links with a token that never existed (400).
+  ['GET /auth/forgot-password', (ctx) => call(ctx, 'GET', '/auth/forgot-password')],
+  [
+    'POST /auth/forgot-password',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/forgot-password', { form: { csrf: 'forged', email: 'walk@example.com' } }),
+  ],
+  ['GET /auth/reset-password', (ctx) => call(ctx, 'GET', '/auth/reset-password?token=em_no-such-token')],
+  [
+    'POST /auth/reset-password',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/reset-password', {
+        form: { csrf: 'forged', token: 'em_no-such-token', new_password: 'a long enough new password' },
+      }),
+  ],
+  ['GET /auth/verify-email', (ctx) => call(ctx, 'GET', '/auth/verify-email?token=em_no-such-token')],
+  [
+    'POST /auth/verify-email',
+    (ctx) => call(ctx, 'POST', '/auth/verify-email', { form: { csrf: 'forged', token: 'em_no-such-token' } }),
+  ],
   // The second step without a pending sign-in or a session: back to login.
   ['GET /auth/second-factor', (ctx) => call(ctx, 'GET', '/auth/second-factor')],
   [

@@ -194,6 +194,11 @@ export const CASES: Case[] = [
   ],
   ['GET /auth/assets/gateway.css', (ctx) => call(ctx, 'GET', '/auth/assets/gateway.css')],
   ['POST /admin/users/{id}/revoke', (ctx) => admin(ctx, 'POST', `/admin/users/${ctx.state.user}/revoke`)],
+  // The walk's user has no address: the documented 409.
+  [
+    'POST /admin/users/{id}/password-reset',
+    (ctx) => admin(ctx, 'POST', `/admin/users/${ctx.state.user}/password-reset`),
+  ],
   [
     'POST /admin/users/{id}/reset-factors',
     (ctx) => admin(ctx, 'POST', `/admin/users/${ctx.state.user}/reset-factors`),
