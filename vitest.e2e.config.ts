@@ -13,6 +13,7 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['test/e2e/**/*.test.ts'],
+    globalSetup: ['test/e2e/support/e2e-global-setup.ts'],
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 180_000,
