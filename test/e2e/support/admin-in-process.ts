@@ -100,9 +100,9 @@ export function adminInProcess(state: string, args: readonly string[], options: 
   return enqueue([...args, '--persist-to', state], options)
 }
 
-/** `npm run admin -- <args>` in this process with no D1 target: for help and usage errors. */
-export function adminBareInProcess(args: readonly string[]): Promise<Run> {
-  return enqueue([...args], {})
+/** `npm run admin -- <args>` in this process with no D1 target: help, usage errors, --url runs. */
+export function adminBareInProcess(args: readonly string[], options: InProcessOptions = {}): Promise<Run> {
+  return enqueue([...args], options)
 }
 
 function enqueue(args: string[], options: InProcessOptions): Promise<Run> {
