@@ -10,7 +10,9 @@ import { defineConfig } from 'vitest/config'
 // walkthrough keeps a fresh clone's start), and it hands out one gateway with the shipped config to
 // the files that need no other (test/e2e/support/shared-gateway.ts, started on first use).
 //
-// Each file states its time budget in its header (on a 2-core machine); together about 6 min.
+// Each file states its time budget in its header (on a 2-core machine); together about 6 min (CI
+// measured 460 s before the shared gateway and the migrated state; on the shared 2-core machine,
+// back to back at load 3-4, a full run took 698 s before them and 480 s after).
 // A fresh clone's `npm ci && npm test` must stay under 12 min on such a machine (issue 20), so a
 // new file states its budget too and spends it: the shared gateway unless it needs its own config or
 // the start is its subject, one gateway per file otherwise, the admin CLI in-process unless the
