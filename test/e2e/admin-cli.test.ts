@@ -10,12 +10,15 @@
  * and what it leaves behind. The process itself, with wrangler under it, is tested where that is
  * the subject: the first create-user (stdin, exit status, stdout; `wrangler d1 execute`), no
  * --password-stdin without a terminal, disable (`wrangler kv key put`), revoke-user against the
- * running gateway (`wrangler kv bulk put`), and help and usage. A process costs a tsx start and,
+ * running gateway (`wrangler kv bulk put`), and the top-level help and usage errors (each command's
+ * --help runs in-process: the same text and exit code). A process costs a tsx start and,
  * per wrangler call, a Node process and a workerd (2-10 s on a busy 2-core machine); an in-process
  * command costs milliseconds.
  *
- * Time budget: ~45 s on a 2-core machine (one migration run, one gateway, eighteen CLI processes,
- * the rest in-process). Measured 44 s at load 2-3, where it took 223 s with a process per command.
+ * Time budget: ~40 s on a 2-core machine (one gateway, seven CLI processes, the rest in-process;
+ * the state starts as a copy of the run's migrated state, support/migrated-state.ts). Measured 44 s
+ * at load 2-3 with a migration run of its own and a process per command's --help (223 s with a
+ * process per command); with neither, its CPU over all processes fell from 78 s to 64 s at load 13.
  */
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { appendFile, writeFile } from 'node:fs/promises'
@@ -30,6 +33,7 @@ import { verifyPassword } from '../../src/users/password-hash'
 import {
   admin,
   adminBare,
+  adminBareInProcess,
   adminInProcess,
   closeLocalStates,
   createMigratedState,
@@ -96,7 +100,8 @@ describe('create-user', SLOW, () => {
     const alice = await createUser('alice', ['admin', 'editor'], PASSWORD, admin)
     expect(alice.code, alice.stderr).toBe(0)
     expect(alice.stdout).toMatch(/^[0-9a-f-]{36}\n$/)
-    const bob = await createUser('bob', [], PASSWORD, admin)
+    // The second in this process: the same SQL, without a second tsx and wrangler start.
+    const bob = await createUser('bob')
     expect(bob.code, bob.stderr).toBe(0)
     aliceId = alice.stdout.trim()
     bobId = bob.stdout.trim()
@@ -523,8 +528,10 @@ describe('help and usage', SLOW, () => {
     for (const command of commands) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
   })
 
+  // In this process: each command's help is text and an exit code from runAdmin; the process that
+  // turns that code into its exit status and flushes stdout is the test above's subject.
   it('--help on every command exits 0 and prints its usage', async () => {
-    const results = await Promise.all(commands.map((command) => adminBare([command, '--help'])))
+    const results = await Promise.all(commands.map((command) => adminBareInProcess([command, '--help'])))
     results.forEach((result, index) => {
       expect(result.code).toBe(0)
       expect(result.stdout).toMatch(new RegExp(`^Usage: npm run admin -- ${commands[index]} `))

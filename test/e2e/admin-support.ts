@@ -4,16 +4,12 @@
  * from the same local D1/KV state (support/local-state.ts, as `wrangler d1 execute --local` reads).
  * Close the states a file opened (closeLocalStates) before their directories go.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { wranglerBin } from '../../scripts/lib/wrangler'
 import { localState } from './support/admin-in-process'
 import type { KvKey, Row } from './support/local-state'
 import { PROJECT_ROOT } from './support/project-copy'
 import { type Run, runProcess, TSX_CLI } from './support/run-process'
 
-export { adminInProcess, closeLocalStates } from './support/admin-in-process'
+export { adminBareInProcess, adminInProcess, closeLocalStates } from './support/admin-in-process'
 
 export type { Run }
 
@@ -29,17 +25,8 @@ function run(
   })
 }
 
-/** A fresh local state directory with every migration applied. */
-export async function createMigratedState(): Promise<{ dir: string; remove(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'edge-auth-admin-'))
-  const result = await run(
-    process.execPath,
-    [wranglerBin(), 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir],
-    { env: { CI: 'true' } },
-  )
-  if (result.code !== 0) throw new Error(`migrations failed: ${result.stderr}${result.stdout}`)
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
-}
+/** A fresh local state directory with every migration applied (the run's migrated state, copied). */
+export { createMigratedState } from './support/migrated-state'
 
 /** `npm run admin -- <args> --persist-to <state>`, with `stdin` piped in (empty by default). */
 export function admin(

@@ -7,8 +7,9 @@
  * The same client also runs as a page on the callback's origin that redeems its code with `fetch`
  * (CORS), while a page on an unregistered origin is refused by the browser.
  *
- * Time budget: ~22 s on a 2-core machine (one gateway, Chromium; the CLI set-up runs in-process).
- * Measured 19 s at load 2 before the two CORS pages, which add ~1.5 s.
+ * Time budget: ~10 s on a 2-core machine (Chromium against the run's shared gateway,
+ * support/shared-gateway.ts, ~15 s more if it is the first file to ask; the CLI set-up runs
+ * in-process). Measured 19 s at load 2 with a gateway of its own, before the two CORS pages (~1.5 s).
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -16,7 +17,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose'
 import * as oauth from 'oauth4webapi'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
+import type { EchoServer } from '../../scripts/echo-upstream'
 import { adminInProcess, closeLocalStates } from './admin-support'
 import {
   launchChromium,
@@ -27,7 +28,7 @@ import {
   startSite,
   watchProblems,
 } from './support/browser'
-import { type RunningGateway, startGateway } from './support/gateway'
+import type { RunningGateway } from './support/gateway'
 import {
   type Callback,
   codeGrantRequest,
@@ -38,13 +39,14 @@ import {
   startCallback,
 } from './support/oauth-app'
 import { PROJECT_ROOT } from './support/project-copy'
+import { sharedGateway } from './support/shared-gateway'
 import { upstreamReceived } from './support/upstream'
 
 const USERNAME = 'spa-user'
 const PASSWORD = 'correct horse battery staple for the spa'
 const CLIENT_ID = 'demo-spa'
 
-let echo: EchoServer
+let echo: Pick<EchoServer, 'origin'>
 let gateway: RunningGateway
 let callback: Callback
 let browser: Browser
@@ -128,13 +130,14 @@ function redeem(started: StartedAuthorization, at: URL) {
 }
 
 beforeAll(async () => {
-  echo = await startEchoServer(0)
   // The SPA's own pages live on the callback's origin (a registered redirect URI's origin: CORS).
   callback = await startCallback((path) =>
     path === '/spa' || path === '/spa/callback' ? spaPage(gateway.origin) : undefined,
   )
   redirectUri = `${callback.origin}/callback`
-  gateway = await startGateway({ upstreamUrl: echo.origin })
+  gateway = await sharedGateway()
+  // The demo upstream `npm start` runs: the echo server, whose record is keyed by x-test-id.
+  echo = { origin: gateway.upstreamOrigin }
   await cli(['create-user', USERNAME, '--password-stdin'], PASSWORD)
   await cli([
     'create-client',
@@ -180,8 +183,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await closeLocalStates()
-  await gateway?.stop()
-  await echo?.close()
   await callback?.close()
 })
 

@@ -1,8 +1,11 @@
-// Time budget: ~15 s on a 2-core machine (one gateway; raw sockets). Measured 13 s at load 2.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
-import { type RunningGateway, startGateway } from './support/gateway'
+// Time budget: ~5 s on a 2-core machine (raw sockets to the run's shared gateway,
+// support/shared-gateway.ts; ~15 s more if it is the first file to ask). Measured 13 s at load 2
+// with a gateway of its own.
+import { beforeAll, describe, expect, test } from 'vitest'
+import type { EchoServer } from '../../scripts/echo-upstream'
+import type { RunningGateway } from './support/gateway'
 import { type RawResponse, rawRequest } from './support/raw-http'
+import { sharedGateway } from './support/shared-gateway'
 import { upstreamReceived } from './support/upstream'
 
 /**
@@ -167,17 +170,13 @@ const CASES: RawCase[] = [
   },
 ]
 
-let echo: EchoServer
+let echo: Pick<EchoServer, 'origin'>
 let gateway: RunningGateway
 
 beforeAll(async () => {
-  echo = await startEchoServer(0)
-  gateway = await startGateway({ upstreamUrl: echo.origin })
-})
-
-afterAll(async () => {
-  await gateway?.stop()
-  await echo?.close()
+  gateway = await sharedGateway()
+  // The demo upstream `npm start` runs: the echo server, whose record is keyed by x-test-id.
+  echo = { origin: gateway.upstreamOrigin }
 })
 
 async function send(rawCase: RawCase, id: string): Promise<RawResponse> {

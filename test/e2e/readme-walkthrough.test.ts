@@ -17,14 +17,15 @@ import {
 } from './support/walkthrough'
 
 // The README's walkthrough against a gateway started exactly as `npm start` (no UPSTREAM_URL, so
-// it starts its demo upstream), in a fresh copy of the project on a free port.
+// it starts its demo upstream), in a fresh copy of the project on a free port, with no local state:
+// `npm start` applies every migration itself, as on a fresh clone.
 let gateway: RunningGateway
 let steps: WalkthroughStep[]
 let results: StepResult[]
 
 beforeAll(async () => {
   steps = parseSteps(extractWalkthrough(await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8')))
-  gateway = await startGateway()
+  gateway = await startGateway({ freshState: true })
   results = await runWalkthrough(steps, { ...process.env, GATEWAY: gateway.origin }, 180_000, gateway.dir)
 })
 

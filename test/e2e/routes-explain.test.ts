@@ -2,15 +2,17 @@
  * `npm run routes -- explain` against a running gateway (`npm start`): the CLI's answer for a
  * request and the gateway's answer to the same request sent for real agree.
  *
- * Time budget: ~25 s on a 2-core machine (one gateway, seven CLI processes).
- * Measured 21 s at load 3.
+ * Time budget: ~12 s on a 2-core machine (seven CLI processes against the run's shared gateway,
+ * support/shared-gateway.ts, ~15 s more if it is the first file to ask). Measured 21 s at load 3
+ * with a gateway of its own and the set-up's CLI as a process.
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin } from './admin-support'
-import { type RunningGateway, startGateway } from './support/gateway'
+import { adminInProcess, closeLocalStates } from './admin-support'
+import type { RunningGateway } from './support/gateway'
 import { PROJECT_ROOT } from './support/project-copy'
 import { type Run, runProcess, TSX_CLI } from './support/run-process'
+import { sharedGateway } from './support/shared-gateway'
 
 const PASSWORD = 'explain e2e passphrase 1'
 const SLOW = { timeout: 240_000 }
@@ -40,17 +42,22 @@ async function register(username: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  gateway = await startGateway()
+  gateway = await sharedGateway()
   await register('explain-boss')
   await register('explain-reader')
-  const roles = await admin(join(gateway.dir, '.wrangler', 'state'), ['set-roles', 'explain-boss', 'admin'])
+  // In this process: the set-up is a D1 row, not the CLI's process (admin-cli.test.ts has that).
+  const roles = await adminInProcess(join(gateway.dir, '.wrangler', 'state'), [
+    'set-roles',
+    'explain-boss',
+    'admin',
+  ])
   expect(roles.code, roles.stderr).toBe(0)
   adminToken = await token('explain-boss')
   readerToken = await token('explain-reader')
 }, SLOW.timeout)
 
 afterAll(async () => {
-  await gateway?.stop()
+  await closeLocalStates()
 })
 
 /** `npm run routes -- <args>`, as tsx runs it. */

@@ -97,7 +97,16 @@ let queue: Promise<unknown> = Promise.resolve()
  * input (not a terminal, as when piped) and `env` added to the environment for the call.
  */
 export function adminInProcess(state: string, args: readonly string[], options: InProcessOptions = {}) {
-  const run = queue.then(() => runOnce([...args, '--persist-to', state], options))
+  return enqueue([...args, '--persist-to', state], options)
+}
+
+/** `npm run admin -- <args>` in this process with no D1 target: help, usage errors, --url runs. */
+export function adminBareInProcess(args: readonly string[], options: InProcessOptions = {}): Promise<Run> {
+  return enqueue([...args], options)
+}
+
+function enqueue(args: string[], options: InProcessOptions): Promise<Run> {
+  const run = queue.then(() => runOnce(args, options))
   queue = run.catch(() => undefined)
   return run
 }

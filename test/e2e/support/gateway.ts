@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { devVar } from '../../../scripts/lib/dev-vars'
 import { freePort } from '../../../scripts/lib/ports'
+import { copyMigratedState, STATE_DIR } from './migrated-state'
 import { createProjectCopy, type ProjectCopy } from './project-copy'
 
 export interface StartGatewayOptions {
@@ -24,6 +25,14 @@ export interface StartGatewayOptions {
    * gateway still listens on 127.0.0.1 and is health-checked there.
    */
   localhostIssuer?: boolean
+  /**
+   * No local state in the copy, as in a fresh clone: `npm start` applies every migration itself.
+   * By default the copy holds the run's migrated state (./migrated-state.ts) and `npm start`'s
+   * migrations step finds nothing pending.
+   */
+  freshState?: boolean
+  /** The migrated state to copy (default: the one the e2e global setup provides). */
+  stateTemplate?: string
 }
 
 export interface RunningGateway {
@@ -131,6 +140,7 @@ type Launch =
 async function launchGateway(options: StartGatewayOptions): Promise<Launch> {
   const copy: ProjectCopy = await createProjectCopy()
   try {
+    if (!options.freshState) await copyMigratedState(join(copy.dir, STATE_DIR), options.stateTemplate)
     await options.prepare?.(copy.dir)
   } catch (error) {
     await copy.remove()
