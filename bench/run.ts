@@ -11,6 +11,7 @@ import { measureColdStart } from './lib/cold-start'
 import { type BenchEnvironment, startEnvironment } from './lib/environment'
 import { type LoadGenerator, pickLoadGenerator } from './lib/load'
 import { machineInfo } from './lib/machine'
+import { measurePasskeySignIns } from './lib/passkey-sign-in'
 import { BENCH_DIR, PROJECT_DIR, RESULTS_DIR, ROOT_DIR, WORK_DIR } from './lib/paths'
 import { cpuSeconds, freePort, stopAll } from './lib/processes'
 import { loadSourceMap, profileScenario, stageCostsOf } from './lib/profiler'
@@ -31,6 +32,7 @@ import {
 import { comparePaired, median, type PairedComparison, runSchedule, summarize } from './lib/schedule'
 import { runSoak, type SoakResult } from './lib/soak'
 import { STAGES } from './lib/stages'
+import { measureTotpSignIns } from './lib/totp-sign-in'
 
 function envNumber(name: string, fallback: number): number {
   const value = Number(process.env[name])
@@ -45,11 +47,13 @@ const PBKDF2_SAMPLES = 20
 const SOAK_SECONDS = envNumber('BENCH_SOAK_SECONDS', 60)
 const SOAK_CONNECTIONS = 64
 const CODE_LOGINS = 10
+/** Sign-ins with TOTP and with a passkey (each TOTP one a user of its own): 50 resolve 0.2 ms of CPU, /proc counting in 10 ms ticks. */
+const FACTOR_SIGN_INS = 50
 const COLD_STARTS = 5
 /** The scenarios whose stages are profiled (run.ts: 1 s warm-up + 3 s profiled each). */
 const STAGE_SCENARIOS = ['public', 'es256-steady', 'api-key', 'session', 'missing-token', 'mcp-tools-call']
 /** Parts of a run that are not load scenarios; BENCH_ONLY may name them too. */
-const EXTRAS = ['stages', 'code-exchange', 'soak', 'cold-start'] as const
+const EXTRAS = ['stages', 'code-exchange', 'totp-login', 'passkey-login', 'soak', 'cold-start'] as const
 /** A subset of scenario ids, comma-separated: a quick comparison; results go to bench/.work only. */
 const ONLY = process.env.BENCH_ONLY?.split(',')
   .map((id) => id.trim())
@@ -210,6 +214,29 @@ async function main(): Promise<void> {
       cpuSeconds: () => cpuSeconds(pid_),
     })
   }
+  let totpSignIn: BenchReport['totpSignIn']
+  if (wants('totp-login')) {
+    log('measuring sign-ins with TOTP (password, then the code) ...')
+    totpSignIn = await measureTotpSignIns({
+      gatewayOrigin: env.origin('gw'),
+      d1Origin: env.origin('d1'),
+      dataKeys: env.dataKeys,
+      signIns: FACTOR_SIGN_INS,
+      cpuSeconds: () => cpuSeconds(pid_),
+    })
+  }
+  let passkeySignIn: BenchReport['passkeySignIn']
+  if (wants('passkey-login')) {
+    log(`measuring sign-ins with a passkey (gw-passkey, ISSUER ${env.passkeyIssuer}) ...`)
+    passkeySignIn = await measurePasskeySignIns({
+      gatewayOrigin: env.origin('gw-passkey'),
+      issuer: env.passkeyIssuer,
+      registerOrigin: env.origin('gw'),
+      d1Origin: env.origin('d1'),
+      signIns: FACTOR_SIGN_INS,
+      cpuSeconds: () => cpuSeconds(pid_),
+    })
+  }
   let stages: StageReport[] = []
   if (wants('stages')) {
     log('profiling the request path stage by stage ...')
@@ -265,6 +292,8 @@ async function main(): Promise<void> {
     },
     login,
     codeExchange,
+    totpSignIn,
+    passkeySignIn,
     stages,
     soak,
     coldStart,
@@ -318,7 +347,8 @@ async function main(): Promise<void> {
     log(formatScaledStages(stages))
   }
   for (const line of renderMarkdown(report, '').split('\n'))
-    if (/^(Authorization-code login|Soak|Cold start)/.test(line)) log(`\n${line}`)
+    if (/^(Authorization-code login|TOTP sign-in|Passkey sign-in|Soak|Cold start)/.test(line))
+      log(`\n${line}`)
   log('')
   log('bundle composition:')
   log(formatComposition(env.bundle.composition))

@@ -31,28 +31,73 @@ async function login(origin: string, username: string, password: string): Promis
   return [body.access_token, performance.now() - started]
 }
 
-/** Signs in through the browser login form (GET for its CSRF token, then a same-origin POST). */
-async function browserSession(origin: string, username: string, password: string): Promise<string> {
+/** The `name=value` of the cookie `name` (with or without `__Host-`) a response sets, if any. */
+export function setCookieOf(response: Response, name: string): string | undefined {
+  const prefix = new RegExp(`^(__Host-)?${name}=`)
+  return response.headers
+    .getSetCookie()
+    .find((line) => prefix.test(line))
+    ?.split(';')[0]
+}
+
+export interface LoginForm {
+  /** `name=value` of the pre-session CSRF cookie. */
+  csrfCookie: string
+  /** The form's `csrf` field. */
+  csrf: string
+}
+
+/** GET /auth/login: the pre-session CSRF cookie and the form's token, as a browser gets them. */
+export async function openLoginForm(origin: string): Promise<LoginForm> {
   const form = await fetch(`${origin}/auth/login`)
   const html = await form.text()
-  const csrfCookie = form.headers.getSetCookie().find((line) => /^(__Host-)?gw_csrf=/.test(line))
-  const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1]
-  if (!csrfCookie || !token) throw new Error('login form: no CSRF cookie or token')
+  const csrfCookie = setCookieOf(form, 'gw_csrf')
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1]
+  if (!csrfCookie || !csrf) throw new Error('login form: no CSRF cookie or token')
+  return { csrfCookie, csrf }
+}
+
+/** POST /auth/login as the form sends it (same-origin), unanswered: the caller checks the answer. */
+export async function postLoginForm(
+  origin: string,
+  form: LoginForm,
+  credentials: { username: string; password: string },
+): Promise<Response> {
   const response = await fetch(`${origin}/auth/login`, {
     method: 'POST',
     redirect: 'manual',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
       'sec-fetch-site': 'same-origin',
-      cookie: csrfCookie.split(';')[0] as string,
+      cookie: form.csrfCookie,
     },
-    body: new URLSearchParams({ username, password, csrf: token, return_to: '/app/' }),
+    body: new URLSearchParams({ ...credentials, csrf: form.csrf, return_to: '/app/' }),
   })
   await response.text()
-  const session = response.headers.getSetCookie().find((line) => /^(__Host-)?gw_session=/.test(line))
+  return response
+}
+
+/** Signs in through the browser login form (GET for its CSRF token, then a same-origin POST). */
+async function browserSession(origin: string, username: string, password: string): Promise<string> {
+  const response = await postLoginForm(origin, await openLoginForm(origin), { username, password })
+  const session = setCookieOf(response, 'gw_session')
   if (response.status !== 303 || !session)
     throw new Error(`browser login: expected 303, got ${response.status}`)
-  return session.split(';')[0] as string
+  return session
+}
+
+/** POST /auth/register (JSON): a new user, by the gateway's own registration. */
+export async function registerUser(origin: string, username: string, password: string): Promise<string> {
+  const created = (await expectStatus(
+    await fetch(`${origin}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    }),
+    201,
+    'register',
+  )) as { id: string }
+  return created.id
 }
 
 /** Registers a user, logs in `logins` times (timed), and creates an API key with the last access token. */
@@ -63,15 +108,7 @@ export async function createBenchAccount(
 ): Promise<BenchAccount> {
   const username = 'bench-user'
   const password = `bench-${crypto.randomUUID()}`
-  await expectStatus(
-    await fetch(`${origin}/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username, password }),
-    }),
-    201,
-    'register',
-  )
+  await registerUser(origin, username, password)
   const loginMs: number[] = []
   let accessToken = ''
   const cpuBefore = cpuSeconds()

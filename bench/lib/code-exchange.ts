@@ -1,12 +1,13 @@
 /**
  * Cost per login of the authorization-code flow (RFC 6749 §4.1 + PKCE): a public client with
- * `skip_consent` is registered through the gateway's own `insertClient` (against the bench's D1),
+ * `skip_consent` is registered through the gateway's own `insertClient` (against the bench's D1, bench-database.ts),
  * then each login is a real `GET /auth/authorize` on the bench user's browser session (302 with a
  * code) and a real `POST /auth/token` `grant_type=authorization_code`. Timed one at a time: wall
  * time and the workerd process's CPU per step.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { insertClient } from '../../src/oauth/client-store'
+import { benchDatabase } from './bench-database'
 import { median } from './schedule'
 
 const CLIENT_ID = 'bench-code-client'
@@ -20,31 +21,6 @@ export interface CodeExchangeResult {
   tokenCpuMs: number
   /** Median wall time of the exchange. */
   tokenMs: number
-}
-
-interface BenchStatement {
-  sql: string
-  params: unknown[]
-}
-
-/**
- * Just enough of D1's prepared-statement API for `insertClient` to run against the bench's
- * SQLite Durable Object (its `/__bench/sql` door), so the client row is written by the gateway's
- * own code. A seeding door for the harness, not a stand-in the gateway ever talks to.
- */
-function benchDatabase(d1Origin: string): D1Database {
-  const statement = (sql: string, params: unknown[] = []) => ({
-    bind: (...values: unknown[]) => statement(sql, values),
-    async first<T>(): Promise<T | null> {
-      const response = await fetch(`${d1Origin}/__bench/sql`, {
-        method: 'POST',
-        body: JSON.stringify({ sql, params } satisfies BenchStatement),
-      })
-      const [result] = (await response.json()) as { results: T[] }[]
-      return result?.results[0] ?? null
-    },
-  })
-  return { prepare: (sql: string) => statement(sql) } as unknown as D1Database
 }
 
 function pkcePair(): { verifier: string; challenge: string } {

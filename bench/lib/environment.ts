@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
+import { generateDataJwk } from '../../src/config/data-keys'
 import { uuidv7 } from '../../src/crypto/uuid7'
 import { type BenchAccount, createBenchAccount } from './accounts'
 import { buildGateway, bundleWorker, type GatewayBundle, workerdBinary } from './build'
@@ -38,6 +39,7 @@ const SERVICES = [
   'gw-routes',
   'gw-denylist',
   'gw-reference',
+  'gw-passkey',
   'pbkdf2',
   'kv-main',
   'kv-denylist',
@@ -67,6 +69,10 @@ export interface BenchEnvironment {
   workers: WorkerService[]
   /** workerd's inspector port (stage profile, soak heap readings), when one was asked for. */
   inspectorPort?: number
+  /** The DATA_KEYS secret every gateway of the run has (seeding sealed values, e.g. TOTP secrets). */
+  dataKeys: string
+  /** ISSUER of `gw-passkey`: a domain (localhost), as passkeys need; the other gateways' is an IP. */
+  passkeyIssuer: string
 }
 
 export interface EnvironmentOptions {
@@ -132,7 +138,10 @@ interface Composition {
   bundle: GatewayBundle
   modules: Awaited<ReturnType<typeof buildAll>>['modules']
   keys: SigningKeys
+  dataKeys: string
   issuer: string
+  /** ISSUER of `gw-passkey`. */
+  passkeyIssuer: string
   audience: string
   upstream: Upstream
   settings: Record<string, unknown>
@@ -146,7 +155,7 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     compatibilityDate: c.bundle.compatibilityDate,
     compatibilityFlags: c.bundle.compatibilityFlags,
   }
-  const gateway = (name: string, kv: string, routes: unknown[]): WorkerService => {
+  const gateway = (name: string, kv: string, routes: unknown[], issuer = c.issuer): WorkerService => {
     // wrangler.toml's vars as they are, then what the harness sets (as `wrangler dev --var` would).
     const bindings: Binding[] = Object.entries(c.bundle.vars)
       .filter(([key]) => !['ISSUER', 'UPSTREAM_URL', 'SETTINGS', 'ROUTES'].includes(key))
@@ -156,11 +165,12 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     bindings.push(
       { name: 'KV', kv },
       { name: 'DB', d1: 'd1' },
-      { name: 'ISSUER', text: c.issuer },
+      { name: 'ISSUER', text: issuer },
       { name: 'UPSTREAM_URL', text: c.upstream.origin },
       { name: 'SETTINGS', json: c.settings },
       { name: 'ROUTES', json: routes },
       { name: 'SIGNING_KEYS', text: c.keys.secret },
+      { name: 'DATA_KEYS', text: c.dataKeys },
     )
     return { name, module: c.bundle.file, ...compat, bindings, network: true }
   }
@@ -195,6 +205,9 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     // The default gateway again, serving nothing but ES256 steady traffic like the two above, so
     // that the head-to-head comparisons differ in one thing only (not in what else the isolate ran).
     gateway('gw-reference', 'kv-main', routeTable(c.shippedRoutes)),
+    // The default gateway once more, on a domain: passkeys need one (WebAuthn's RP ID cannot be an
+    // IP address), and moving every gateway's ISSUER would change the tokens the scenarios send.
+    gateway('gw-passkey', 'kv-main', routeTable(c.shippedRoutes), c.passkeyIssuer),
     { name: 'pbkdf2', module: c.modules.pbkdf2, ...compat },
     { name: 'kv-main', module: c.modules.kvMemory, ...compat },
     { name: 'kv-denylist', module: c.modules.kvMemory, ...compat },
@@ -313,6 +326,8 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
   ) as Record<ServiceName, number>
   const origin = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`
   const issuer = origin('gw')
+  const passkeyIssuer = `http://localhost:${ports['gw-passkey']}`
+  const dataKeys = JSON.stringify({ keys: [generateDataJwk()] })
   const shipped = (bundle.vars.SETTINGS ?? {}) as Record<string, unknown>
   const audience = typeof shipped.audience === 'string' ? shipped.audience : 'edge-auth-gateway'
   const ttlSeconds =
@@ -321,7 +336,9 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     bundle,
     modules,
     keys,
+    dataKeys,
     issuer,
+    passkeyIssuer,
     audience,
     upstream,
     settings: benchSettings(shipped, {
@@ -401,6 +418,8 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     origin,
     workers,
     inspectorPort: options.inspectorPort,
+    dataKeys,
+    passkeyIssuer,
   }
   const own = env.scenarios.flatMap((scenario) => (scenario.baseline ? [scenario.baseline] : []))
   for (const scenario of new Set([env.baseline, ...own, env.reference, ...env.scenarios]))

@@ -3,8 +3,10 @@ import type { BundlePart } from './build'
 import type { CodeExchangeResult } from './code-exchange'
 import type { ColdStartResult } from './cold-start'
 import type { MachineInfo } from './machine'
+import { describePasskeySignIns, type PasskeySignInResult } from './passkey-sign-in'
 import type { SoakResult } from './soak'
 import { formatStageTable, type StageCosts } from './stages'
+import { describeTotpSignIns, type TotpSignInResult } from './totp-sign-in'
 
 /** A scenario's stage costs: as sampled, and scaled to the CPU per request measured in the runs. */
 export interface StageReport extends StageCosts {
@@ -89,6 +91,10 @@ export interface BenchReport {
   }
   /** Authorization-code login: authorize (code issued on a session) and code → tokens. */
   codeExchange?: CodeExchangeResult
+  /** Password then TOTP code: `POST /auth/login` and `POST /auth/second-factor`. */
+  totpSignIn?: TotpSignInResult
+  /** Passkey: authentication options, then the assertion. */
+  passkeySignIn?: PasskeySignInResult
   /** CPU µs per request by stage of the request path (V8 profile), per profiled scenario. */
   stages: StageReport[]
   soak?: SoakResult
@@ -271,6 +277,8 @@ function extraSections(report: BenchReport): string[] {
         `\`GET /auth/authorize\` issuing a code costs ${fixed(code.authorizeCpuMs, 1)} ms of CPU, ` +
         `the exchange at \`POST /auth/token\` ${fixed(code.tokenCpuMs, 1)} ms of CPU (${fixed(code.tokenMs, 1)} ms wall, median).`,
     )
+  if (report.totpSignIn) out.push('', describeTotpSignIns(report.totpSignIn))
+  if (report.passkeySignIn) out.push('', describePasskeySignIns(report.passkeySignIn))
   const soak = report.soak
   if (soak?.skipped) out.push('', `Soak: skipped (${soak.skipped}).`)
   else if (soak)

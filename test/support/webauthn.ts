@@ -143,6 +143,12 @@ export class TestAuthenticator {
     return toBase64Url(this.credentialId)
   }
 
+  /** The public key as the passkeys store keeps it (a JWK of the key alone), for seeding a row directly. */
+  async publicJwk(): Promise<JsonWebKey> {
+    const { kty, crv, x, y } = (await crypto.subtle.exportKey('jwk', this.keys.publicKey)) as JsonWebKey
+    return y === undefined ? { kty, crv, x } : { kty, crv, x, y }
+  }
+
   private async coseKey(): Promise<Uint8Array> {
     const raw = new Uint8Array((await crypto.subtle.exportKey('raw', this.keys.publicKey)) as ArrayBuffer)
     if (this.algorithm === 'EdDSA')
