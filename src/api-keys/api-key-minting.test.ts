@@ -57,11 +57,15 @@ async function expectStepUp(response: Response, maxAge = MAX_AGE): Promise<void>
 }
 
 describe('access tokens carry auth_time', () => {
-  it('a password-grant token has auth_time = the login time (iat)', async () => {
+  it('a password-grant token has auth_time = the login time (at most a second or two before iat)', async () => {
     await createUser('mint-claim')
     const { access_token } = await login('mint-claim')
     const claims = decodeJwt(access_token)
-    expect(claims.auth_time).toBe(claims.iat)
+    // auth_time is taken when the password is verified, iat when the token is signed: on a loaded
+    // machine the refresh-token write between them can cross a second boundary.
+    expect(typeof claims.auth_time).toBe('number')
+    expect(claims.iat).toBeGreaterThanOrEqual(claims.auth_time as number)
+    expect((claims.iat as number) - (claims.auth_time as number)).toBeLessThanOrEqual(2)
   })
 
   it('client_credentials tokens have no auth_time (no user authenticated)', async () => {
