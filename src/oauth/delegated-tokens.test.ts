@@ -195,8 +195,30 @@ describe('the account-managing endpoints refuse a delegated token', () => {
       ['DELETE', '/auth/identities/github'],
       ['GET', '/auth/grants'],
       ['DELETE', '/auth/grants/dt-matrix-app'],
+      // Passkeys and second factors (issue 22): an app may not add a way in or take one away.
+      ['GET', '/auth/passkeys'],
+      ['POST', '/auth/passkeys/registration-options', {}],
+      ['PATCH', '/auth/passkeys/0190a3b0-0000-7000-8000-000000000000', { name: 'renamed by an app' }],
+      ['DELETE', '/auth/passkeys/0190a3b0-0000-7000-8000-000000000000'],
+      ['GET', `/admin/users/${userId}/passkeys`],
+      ['POST', `/admin/users/${userId}/reset-factors`],
     ]
   }
+
+  it('finds no one at the cookie-only second-factor endpoints: a bearer token, delegated or not, is not read there', async () => {
+    const user = await createUser('dt-second-factor')
+    const tokens = await appToken('dt-second-factor-app', user.id)
+    for (const [method, path] of [
+      ['GET', '/auth/second-factor/setup'],
+      ['POST', '/auth/second-factor/remove'],
+      ['POST', '/auth/second-factor/recovery-codes'],
+      ['POST', '/auth/passkeys/second-factor-options'],
+    ] as const) {
+      const response = await adminFetch(tokens.access_token, method, path, method === 'POST' ? {} : undefined)
+      // The login page (302/303), or 401/403: never the page or an answer for the token's user.
+      expect([302, 303, 401, 403], `${method} ${path}`).toContain(response.status)
+    }
+  })
 
   it('answers 403 insufficient_scope everywhere, changes nothing, and audits each refusal', async () => {
     const admin = await createUser('dt-matrix-admin', ['admin'])
