@@ -11,10 +11,11 @@
  * account) finds a browser without that cookie value and is refused.
  */
 import type { Context } from 'hono'
-import { getCookie, setCookie } from 'hono/cookie'
+import { getCookie } from 'hono/cookie'
 import { randomToken, sha256Hex } from '../crypto/bytes'
 import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
+import { gatewayCookieName, setGatewayCookie } from '../http/gateway-cookie'
 import { ProviderLoginFailure } from './failure'
 import { insertLoginFlow, type LoginFlowRow, loginFlowProvider, takeLoginFlow } from './flow-store'
 
@@ -22,9 +23,11 @@ import { insertLoginFlow, type LoginFlowRow, loginFlowProvider, takeLoginFlow } 
 export const FLOW_TTL_SECONDS = 600
 const FLOW_COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/
 
+const FLOW_COOKIE = 'gw_flow'
+
 /** `__Host-gw_flow` on https (no sibling host can plant it), `gw_flow` on plain http. */
 export function flowCookieName(issuer: string): string {
-  return issuer.startsWith('https:') ? '__Host-gw_flow' : 'gw_flow'
+  return gatewayCookieName(issuer, FLOW_COOKIE)
 }
 
 /**
@@ -36,15 +39,7 @@ export function ensureFlowCookie(c: Context, issuer: string): string {
   const name = flowCookieName(issuer)
   const existing = getCookie(c, name)
   const value = existing && FLOW_COOKIE_VALUE.test(existing) ? existing : randomToken()
-  const secure = issuer.startsWith('https:')
-  setCookie(c, name.replace(/^__Host-/, ''), value, {
-    path: '/',
-    httpOnly: true,
-    secure,
-    sameSite: 'Lax',
-    maxAge: FLOW_TTL_SECONDS,
-    ...(secure ? { prefix: 'host' as const } : {}),
-  })
+  setGatewayCookie(c, issuer, FLOW_COOKIE, value, { sameSite: 'Lax', maxAge: FLOW_TTL_SECONDS })
   return value
 }
 

@@ -7,11 +7,11 @@
  * one login page do not spend each other's binding.
  */
 import type { Context } from 'hono'
-import { setCookie } from 'hono/cookie'
 import { randomBytes, randomToken, sha256Hex, toBase64Url } from '../crypto/bytes'
 import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
-import { cookieNames, readCookieValues } from '../sessions'
+import { gatewayCookieName, setGatewayCookie } from '../http/gateway-cookie'
+import { readCookieValues } from '../sessions'
 import { refuse } from './refusal'
 import { type CeremonyPurpose, insertChallenge, takeChallenge } from './store'
 
@@ -19,14 +19,12 @@ import { type CeremonyPurpose, insertChallenge, takeChallenge } from './store'
 export const CHALLENGE_TTL_SECONDS = 300
 const BINDING = /^[A-Za-z0-9_-]{43}$/
 
-function bindingName(issuer: string): { name: string; secure: boolean } {
-  const secure = cookieNames(issuer).secure
-  return { name: secure ? '__Host-gw_webauthn' : 'gw_webauthn', secure }
-}
+// The challenge binding's cookie (src/http/gateway-cookie.ts): `__Host-gw_webauthn` on https.
+const BINDING_COOKIE = 'gw_webauthn'
 
 /** The binding cookie's value when the request carries exactly one well-formed one. */
 export function presentedBinding(request: Request, issuer: string): string | undefined {
-  const values = readCookieValues(request.headers.get('cookie'), bindingName(issuer).name)
+  const values = readCookieValues(request.headers.get('cookie'), gatewayCookieName(issuer, BINDING_COOKIE))
   return values.length === 1 && BINDING.test(values[0] ?? '') ? values[0] : undefined
 }
 
@@ -35,15 +33,7 @@ export function ensureBinding(c: Context, issuer: string): string {
   const existing = presentedBinding(c.req.raw, issuer)
   if (existing) return existing
   const value = randomToken()
-  const { name, secure } = bindingName(issuer)
-  setCookie(c, name.replace(/^__Host-/, ''), value, {
-    path: '/',
-    httpOnly: true,
-    secure,
-    sameSite: 'Strict',
-    maxAge: CHALLENGE_TTL_SECONDS,
-    ...(secure ? { prefix: 'host' as const } : {}),
-  })
+  setGatewayCookie(c, issuer, BINDING_COOKIE, value, { sameSite: 'Strict', maxAge: CHALLENGE_TTL_SECONDS })
   return value
 }
 

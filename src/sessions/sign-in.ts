@@ -15,11 +15,11 @@
  * ```
  */
 import type { Context } from 'hono'
-import { deleteCookie, setCookie } from 'hono/cookie'
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import { recordAuditEvent } from '../audit'
 import { combineFactors, satisfiesMfa } from '../authz/authentication-strength'
 import type { AppBindings } from '../env'
+import { clearGatewayCookie, gatewayCookieName, setGatewayCookie } from '../http/gateway-cookie'
 import { loadKeyRing } from '../tokens'
 import { cookieNames, readCookieValues, setSessionCookies } from './cookies'
 import { currentSessionOf, readSessionCookie } from './credential'
@@ -69,21 +69,9 @@ export interface SecondFactorSubject {
   returnTo: string
 }
 
-function pendingCookieName(issuer: string): string {
-  return issuer.startsWith('https:') ? '__Host-gw_pending' : 'gw_pending'
-}
-
-function pendingCookieOptions(issuer: string, maxAge?: number) {
-  const secure = issuer.startsWith('https:')
-  return {
-    path: '/',
-    secure,
-    httpOnly: true,
-    sameSite: 'Lax' as const,
-    ...(secure ? { prefix: 'host' as const } : {}),
-    ...(maxAge === undefined ? {} : { maxAge }),
-  }
-}
+// The pending sign-in's cookie (src/http/gateway-cookie.ts): `__Host-gw_pending` on https.
+const PENDING_COOKIE = 'gw_pending'
+const PENDING_COOKIE_OPTIONS = { sameSite: 'Lax', maxAge: PENDING_SIGN_IN_SECONDS } as const
 
 /** Starts the session, or the second step when the user owes one; answers the 303 either way. */
 export async function signIn(c: Context<AppBindings>, input: SignInInput): Promise<Response> {
@@ -142,11 +130,7 @@ async function startSession(
     await csrfTokenFor(session.value),
     input.persistent ? config.settings.session_lifetime_seconds : undefined,
   )
-  deleteCookie(
-    c,
-    pendingCookieName(config.issuer).replace(/^__Host-/, ''),
-    pendingCookieOptions(config.issuer),
-  )
+  clearGatewayCookie(c, config.issuer, PENDING_COOKIE, PENDING_COOKIE_OPTIONS)
   c.header('cache-control', 'no-store')
   return c.redirect(input.returnTo, 303)
 }
@@ -168,18 +152,16 @@ async function setPendingSignIn(c: Context<AppBindings>, input: SignInInput): Pr
     .setIssuedAt()
     .setExpirationTime(`${PENDING_SIGN_IN_SECONDS}s`)
     .sign(ring.signer.privateKey)
-  setCookie(
-    c,
-    pendingCookieName(config.issuer).replace(/^__Host-/, ''),
-    jwt,
-    pendingCookieOptions(config.issuer, PENDING_SIGN_IN_SECONDS),
-  )
+  setGatewayCookie(c, config.issuer, PENDING_COOKIE, jwt, PENDING_COOKIE_OPTIONS)
 }
 
 /** The pending sign-in of this browser, if its cookie holds a valid one. */
 async function readPendingSignIn(c: Context<AppBindings>): Promise<SecondFactorSubject | undefined> {
   const { config } = c.var.ctx
-  const values = readCookieValues(c.req.header('cookie') ?? null, pendingCookieName(config.issuer))
+  const values = readCookieValues(
+    c.req.header('cookie') ?? null,
+    gatewayCookieName(config.issuer, PENDING_COOKIE),
+  )
   if (values.length !== 1 || !values[0]) return undefined
   const ring = await loadKeyRing(c.env.SIGNING_KEYS)
   try {
