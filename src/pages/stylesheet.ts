@@ -20,7 +20,7 @@ main.wide { max-width: 56rem; }
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 .lead, .muted { color: var(--muted); margin-top: 0; }
 label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
-input[type=text], input[type=password] { width: 100%; padding: .6rem .7rem; font: inherit;
+input[type=text], input[type=password], input[type=email] { width: 100%; padding: .6rem .7rem; font: inherit;
   color: inherit; background: transparent; border: 1px solid var(--line); border-radius: 8px; }
 input[aria-invalid=true] { border-color: var(--error); }
 label.check { display: flex; gap: .5rem; align-items: center; font-weight: 400; }
