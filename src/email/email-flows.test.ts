@@ -214,7 +214,7 @@ describe('forgot password → reset', () => {
     await forgot(through, 'mfa@example.com')
     const { response } = await resetWith(through, linkIn(sent[0]?.text ?? '', '/auth/reset-password'))
     expect(response.status).toBe(303)
-    expect(response.headers.get('location')).not.toBe('/')
+    expect(response.headers.get('location')).toMatch(/^\/auth\/second-factor/)
     expect(setCookies(response).get('gw_session')?.value ?? '').toBe('')
     expect(setCookies(response).get('gw_pending')?.value).toBeTruthy()
   })

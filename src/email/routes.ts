@@ -12,6 +12,7 @@ import { GatewayError, isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { type PageStatus, renderPage } from '../pages/render'
 import {
+  DEFAULT_LANDING_PATH,
   loginFormAllowed,
   preSessionFormToken,
   presentedCsrfCookie,
@@ -182,7 +183,13 @@ emailRoutes.post(RESET_PASSWORD_PATH, async function resetPassword(c) {
   if (!user.emailVerified)
     await withStorage('verify email', () => markEmailVerified(c.env.DB, user.id, row.email))
   recordAuditEvent(c.var.ctx, { type: 'password_reset_completed', actorId: user.id, subjectId: user.id })
-  return signIn(c, { user, amr: ['mca'], authMethod: 'password_reset', persistent: false, returnTo: '/' })
+  return signIn(c, {
+    user,
+    amr: ['mca'],
+    authMethod: 'password_reset',
+    persistent: false,
+    returnTo: DEFAULT_LANDING_PATH,
+  })
 })
 
 // ---- verify an address, confirm a change ----
