@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { createCodeClient, pkcePair, REDIRECT } from '../../test/support/authorization-code'
 import {
   gateway,
   ISSUER,
@@ -360,6 +361,39 @@ describe('the sign-in link', () => {
     )
     expect(forged.status).toBe(403)
     expect((await browser.follow(link)).response.status).toBe(303)
+  })
+})
+
+describe('returning to an authorization request', () => {
+  it("lets the code and link pages' forms lead on to the app (CSP form-action), as the login form does", async () => {
+    await createCodeClient('es-app')
+    const { challenge } = await pkcePair()
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'es-app',
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      scope: 'openid',
+      state: 'es-state',
+    })
+    const returnTo = `/auth/authorize?${query}`
+    const { sent, browser } = setUp()
+    await userWithEmail('es-app-user', 'app-user@example.com')
+    const codeForm = await browser.ask('app-user@example.com', 'code', { returnTo })
+    expect(codeForm.headers.get('content-security-policy')).toContain(
+      "form-action 'self' https://app.example;",
+    )
+    expect(await codeForm.text()).toContain(`name="return_to" value="${returnTo.replace(/&/g, '&amp;')}"`)
+
+    await browser.ask('app-user@example.com', 'link', { returnTo })
+    const link = linkIn(sent[1]?.text ?? '', '/auth/sign-in-link')
+    const page = await browser.open(`${link.pathname}${link.search}`)
+    expect(page.response.headers.get('content-security-policy')).toContain(
+      "form-action 'self' https://app.example;",
+    )
+    const { response } = await browser.follow(link)
+    expect(response.headers.get('location')).toBe(returnTo)
   })
 })
 

@@ -16,6 +16,7 @@ import { withStorage } from '../db/errors'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
+import { clientLookup, loginFormTargets } from '../oauth'
 import { EMAIL_SIGN_IN_PATH } from '../pages/email-sign-in-form'
 import { type PageStatus, renderPage } from '../pages/render'
 import { preSessionFormToken, safeReturnTo, signIn } from '../sessions'
@@ -81,7 +82,18 @@ function requestPage(
   return renderPage(c, page, status)
 }
 
-function codePage(
+/**
+ * The CSP `form-action` targets of a page whose POST signs in: a sign-in that returns to an
+ * authorization request may be redirected on to the client (Chromium checks `form-action` along
+ * the redirects), as on the login form.
+ */
+async function formTargets(c: Context<AppBindings>, returnTo: string): Promise<string[]> {
+  const { config, audit } = c.var.ctx
+  const lookUp = clientLookup({ db: c.env.DB, kv: c.env.KV, config, audit })
+  return loginFormTargets(c.env.DB, returnTo, lookUp)
+}
+
+async function codePage(
   c: Context<AppBindings>,
   options: { email: string; returnTo: string; error?: string },
   status: PageStatus = 200,
@@ -90,6 +102,7 @@ function codePage(
     c,
     SignInCodePage({ productName: productName(c), csrfToken: preSessionFormToken(c), ...options }),
     status,
+    { formTargets: await formTargets(c, options.returnTo) },
   )
 }
 
@@ -147,16 +160,23 @@ async function linkSubject(c: Context<AppBindings>, token: string) {
   return user && sameAddress(user.email, row.email) ? { row, user } : undefined
 }
 
-function linkPage(
+async function linkPage(
   c: Context<AppBindings>,
-  options: { token: string; username: string; otherBrowser: boolean; error?: string },
+  options: { token: string; username: string; otherBrowser: boolean; returnTo: string; error?: string },
   status: PageStatus = 200,
 ) {
+  const { returnTo, ...page } = options
   return renderPage(
     c,
-    SignInLinkPage({ productName: productName(c), csrfToken: preSessionFormToken(c), ...options }),
+    SignInLinkPage({ productName: productName(c), csrfToken: preSessionFormToken(c), ...page }),
     status,
+    { formTargets: await formTargets(c, returnTo) },
   )
+}
+
+/** Where the link's sign-in continues: the asking login's `return_to`, checked again. */
+function linkReturnTo(c: Context<AppBindings>, returnTo: string | null): string {
+  return safeReturnTo(returnTo ?? undefined, c.var.ctx.config.issuer)
 }
 
 /** Names the account; never spends the token (mail scanners fetch links). */
@@ -166,7 +186,8 @@ emailSignInRoutes.get(SIGN_IN_LINK_PATH, async function showSignInLink(c) {
   const found = await linkSubject(c, token)
   if (!found) return deadLink(c)
   const otherBrowser = !(await isBoundBrowser(c, c.var.ctx.config.issuer, found.row.browserHash))
-  return linkPage(c, { token, username: found.user.username, otherBrowser })
+  const returnTo = linkReturnTo(c, found.row.returnTo)
+  return linkPage(c, { token, username: found.user.username, otherBrowser, returnTo })
 })
 
 /**
@@ -182,7 +203,7 @@ emailSignInRoutes.post(SIGN_IN_LINK_PATH, async function signInWithLink(c) {
   if (!found) return deadLink(c)
   const { user } = found
   const otherBrowser = !(await isBoundBrowser(c, issuer, found.row.browserHash))
-  const page = { token, username: user.username, otherBrowser }
+  const page = { token, username: user.username, otherBrowser, returnTo: linkReturnTo(c, found.row.returnTo) }
   if (!(await csrfOk(c, form))) return linkPage(c, { ...page, error: FORM_EXPIRED }, 403)
   if (otherBrowser && form.get('other_browser') !== 'confirmed') return linkPage(c, page)
   const spent = await withStorage('email token', () => consumeEmailToken(c.env.DB, token, 'sign_in_link'))
@@ -193,7 +214,7 @@ emailSignInRoutes.post(SIGN_IN_LINK_PATH, async function signInWithLink(c) {
     amr: ['mca'],
     authMethod: 'email_link',
     persistent: false,
-    returnTo: safeReturnTo(spent.returnTo ?? undefined, issuer),
+    returnTo: linkReturnTo(c, spent.returnTo),
     details: { other_browser: otherBrowser },
   })
 })
