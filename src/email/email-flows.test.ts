@@ -1,78 +1,27 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { createUser, PASSWORD } from '../../test/support/accounts'
+import { PASSWORD } from '../../test/support/accounts'
+import {
+  gateway,
+  ISSUER,
+  linkIn,
+  openForm,
+  post,
+  type Sent,
+  type Through,
+  userWithEmail,
+  withoutCsrf,
+} from '../../test/support/email'
 import { fetchWithEnv } from '../../test/support/gateway'
 import { setCookies } from '../../test/support/sessions'
-import { setUserEmail } from '../users/store'
 import { listDevMail } from './dev-mailbox'
 import { issueLinkToken } from './token-store'
 
-// The dev mailbox copy is what the tests read (Miniflare's send_email simulation writes files the
-// Worker cannot read): it needs DEV_MAILBOX=1 and a loopback ISSUER, as under `npm start`.
-const ISSUER = 'http://127.0.0.1:8787'
 const NEW_PASSWORD = 'a brand new passphrase for email tests'
-
-interface Sent {
-  from: unknown
-  to: unknown
-  subject: string
-  text?: string
-}
-
-/** The real binding, with what the gateway hands it recorded on the way through. */
-function recordingBinding(sent: Sent[]): SendEmail {
-  const real = env.EMAIL as SendEmail
-  return {
-    send(message: EmailMessageBuilder) {
-      sent.push(message as Sent)
-      return real.send(message)
-    },
-  } as SendEmail
-}
-
-function gateway(sent: Sent[] = [], extra: Record<string, unknown> = {}) {
-  const overrides = { ISSUER, DEV_MAILBOX: '1', EMAIL: recordingBinding(sent), ...extra }
-  return (path: string, init: RequestInit = {}) => fetchWithEnv(overrides, path, init)
-}
-type Through = ReturnType<typeof gateway>
-
-async function openForm(through: Through, path: string) {
-  const response = await through(path)
-  const html = await response.text()
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
-  const cookie = setCookies(response).get('gw_csrf')?.value
-  return { response, html, csrf, cookie: cookie ? `gw_csrf=${cookie}` : '' }
-}
-
-async function post(
-  through: Through,
-  path: string,
-  fields: Record<string, string>,
-  cookie: string,
-  headers: Record<string, string> = {},
-) {
-  return through(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ISSUER, cookie, ...headers },
-    body: new URLSearchParams(fields).toString(),
-  })
-}
 
 async function forgot(through: Through, email: string, headers: Record<string, string> = {}) {
   const form = await openForm(through, '/auth/forgot-password')
   return post(through, '/auth/forgot-password', { csrf: form.csrf, email }, form.cookie, headers)
-}
-
-function linkIn(text: string, path: string): URL {
-  const match = new RegExp(`https?://\\S+${path}\\?token=\\S+`).exec(text)
-  if (!match) throw new Error(`no ${path} link in: ${text}`)
-  return new URL(match[0])
-}
-
-async function userWithEmail(name: string, email: string, verified = true) {
-  const user = await createUser(name)
-  expect(await setUserEmail(env.DB, user.id, email, verified)).toBe(true)
-  return user
 }
 
 async function resetWith(through: Through, link: URL, password = NEW_PASSWORD) {
@@ -152,8 +101,7 @@ describe('forgot password → reset', () => {
     const known = await forgot(through, 'known@example.com')
     const unknown = await forgot(through, 'nobody@example.com')
     expect(unknown.status).toBe(known.status)
-    const strip = (html: string) => html.replace(/name="csrf" value="[^"]+"/, '')
-    expect(strip(await unknown.text())).toBe(strip(await known.text()))
+    expect(withoutCsrf(await unknown.text())).toBe(withoutCsrf(await known.text()))
     expect(sent.map((mail) => mail.to)).toEqual(['known@example.com'])
   })
 

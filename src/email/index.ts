@@ -6,10 +6,12 @@ export {
   linkFor,
   RESET_PASSWORD_PATH,
   SIGN_IN_LINK_PATH,
+  type SignInLinkOrigin,
   sendAddressInUse,
   sendChangeNotice,
   sendPasswordReset,
-  sendSignIn,
+  sendSignInCode,
+  sendSignInLink,
   sendVerificationMail,
   VERIFY_EMAIL_PATH,
 } from './flows'

@@ -8,17 +8,10 @@ import { Hono } from 'hono'
 import { recordAuditEvent } from '../audit'
 import { withStorage } from '../db/errors'
 import type { AppBindings } from '../env'
-import { GatewayError, isGatewayError } from '../errors/gateway-error'
+import { GatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { type PageStatus, renderPage } from '../pages/render'
-import {
-  DEFAULT_LANDING_PATH,
-  loginFormAllowed,
-  preSessionFormToken,
-  presentedCsrfCookie,
-  revokeSubject,
-  signIn,
-} from '../sessions'
+import { DEFAULT_LANDING_PATH, preSessionFormToken, revokeSubject, signIn } from '../sessions'
 import {
   checkPassword,
   findUserByEmail,
@@ -37,33 +30,13 @@ import {
   DevMailboxPage,
   DonePage,
   ForgotPasswordPage,
-  LinkDeadPage,
   ResetPasswordPage,
 } from './email-pages'
 import { FORGOT_PASSWORD_PATH, RESET_PASSWORD_PATH, sendPasswordReset, VERIFY_EMAIL_PATH } from './flows'
+import { csrfOk, deadLink, FORM_EXPIRED, productName, refusedAsThrottled, TOO_MANY } from './page-guard'
 import { consumeEmailToken, endEmailTokens, peekEmailToken } from './token-store'
 
 export const emailRoutes = new Hono<AppBindings>()
-
-const DEAD_LINK = 'The link has expired or was already used. Links work once, for 30 minutes.'
-const FORM_EXPIRED = 'This form has expired or was sent from another site. Open the link again.'
-
-function productName(c: Context<AppBindings>): string {
-  return c.var.ctx.config.settings.product_name
-}
-
-function csrfOk(c: Context<AppBindings>, form: URLSearchParams): Promise<boolean> {
-  return loginFormAllowed({
-    request: c.req.raw,
-    config: c.var.ctx.config,
-    cookieToken: presentedCsrfCookie(c),
-    field: form.get('csrf'),
-  })
-}
-
-function deadLink(c: Context<AppBindings>, status: PageStatus = 400) {
-  return renderPage(c, LinkDeadPage({ productName: productName(c), message: DEAD_LINK }), status)
-}
 
 // ---- forgot password ----
 
@@ -94,17 +67,10 @@ emailRoutes.post(FORGOT_PASSWORD_PATH, async function forgotPassword(c) {
   const email = normalizeEmail(form.get('email'))
   if (!email) return forgotPage(c, { error: 'Enter an email address.', email: form.get('email') ?? '' }, 400)
   const settings = c.var.ctx.config.settings.email
-  try {
-    await reserveEmailRequest(
-      c.env.DB,
-      { perAddressPerHour: settings.per_address_per_hour, perIpPerHour: settings.per_ip_per_hour },
-      { email, ip: c.req.header('cf-connecting-ip') },
-    )
-  } catch (error) {
-    if (!isGatewayError(error) || error.code !== 'rate_limited') throw error
-    c.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter ?? 60))))
-    return forgotPage(c, { error: 'Too many requests. Try again later.', email }, 429)
-  }
+  const limits = { perAddressPerHour: settings.per_address_per_hour, perIpPerHour: settings.per_ip_per_hour }
+  const ip = c.req.header('cf-connecting-ip')
+  if (await refusedAsThrottled(c, () => reserveEmailRequest(c.env.DB, limits, { email, ip })))
+    return forgotPage(c, { error: TOO_MANY, email }, 429)
   const user = await withStorage('user lookup', () => findUserByEmail(c.env.DB, email))
   recordAuditEvent(c.var.ctx, {
     type: 'password_reset_requested',
