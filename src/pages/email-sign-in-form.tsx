@@ -28,16 +28,18 @@ export function EmailSignInForm(props: {
       <input type="hidden" name="return_to" value={props.returnTo} />
       <label for="sign-in-email">Email address</label>
       <EmailInput id="sign-in-email" value={props.email} errorId={props.errorId} />
-      {props.offer.link && (
-        <button type="submit" name="kind" value="link" class="secondary">
-          Email me a sign-in link
-        </button>
-      )}
-      {props.offer.code && (
-        <button type="submit" name="kind" value="code" class="secondary">
-          Email me a code
-        </button>
-      )}
+      <div class="actions">
+        {props.offer.link && (
+          <button type="submit" name="kind" value="link" class="secondary">
+            Email me a sign-in link
+          </button>
+        )}
+        {props.offer.code && (
+          <button type="submit" name="kind" value="code" class="secondary">
+            Email me a code
+          </button>
+        )}
+      </div>
     </form>
   )
 }
