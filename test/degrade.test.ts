@@ -247,6 +247,28 @@ describe('a logout or revocation whose write did not happen answers 503, never s
     await expectRetryLater(twice)
   })
 
+  it('a logout writes each denylist key once: KV refusing a second write to a key (429) does not fail it', async () => {
+    await createUser('dg-kv-once')
+    const tokens = await login('dg-kv-once')
+    const written = new Set<string>()
+    const kv = spyKv(env.KV, {
+      // KV's limit: one write per second per key; the test's requests all fall in one second.
+      failWhen: (call) => {
+        if (call.method !== 'put' || call.key === undefined) return false
+        if (written.has(call.key)) return true
+        written.add(call.key)
+        return false
+      },
+      failure: kvWriteLimited,
+    })
+    const response = await fetchWithEnv({ KV: kv.kv }, '/auth/logout', {
+      method: 'POST',
+      headers: bearer(tokens.access_token),
+    })
+    expect(response.status).toBe(204)
+    expect(await revokedRowInD1(env.DB, tokens.access_token)).not.toBeNull()
+  })
+
   it('KV refusing a denylist write (429): POST /auth/revoke answers 503', async () => {
     await createUser('dg-kv-jti')
     const tokens = await login('dg-kv-jti')
