@@ -65,6 +65,20 @@ async function proxied(headers: Record<string, string>, overrides: Parameters<ty
 
 const SERVED = { status: 200, forwarded: 1 }
 
+/** A POST through the app with some bindings replaced; with `form`, a form body. */
+function post(
+  overrides: Parameters<typeof fetchWithEnv>[0],
+  path: string,
+  headers: Record<string, string>,
+  form?: Record<string, string>,
+): Promise<Response> {
+  return fetchWithEnv(overrides, path, {
+    method: 'POST',
+    headers: form ? { ...FORM, ...headers } : headers,
+    ...(form ? { body: new URLSearchParams(form) } : {}),
+  })
+}
+
 afterEach(() => {
   vi.restoreAllMocks()
 })
@@ -153,11 +167,12 @@ describe('D1 overloaded or hung: sign-ins fail fast with 503 and Retry-After', (
       beforeExecution: (call) => (/auth_failures/.test(call.sql ?? '') ? new Promise(() => {}) : undefined),
     })
     const started = Date.now()
-    const response = await fetchWithEnv({ DB: hung.db }, '/auth/token', {
-      method: 'POST',
-      headers: FORM,
-      body: new URLSearchParams({ grant_type: 'password', username: 'dg-hang', password: PASSWORD }),
-    })
+    const response = await post(
+      { DB: hung.db },
+      '/auth/token',
+      {},
+      { grant_type: 'password', username: 'dg-hang', password: PASSWORD },
+    )
     await expectRetryLater(response)
     expect(Date.now() - started).toBeLessThan(STORAGE_TIMEOUT_MS + 2_000)
     expect(hung.calls.some((call) => /auth_failures/.test(call.sql ?? ''))).toBe(true)
@@ -168,10 +183,7 @@ describe('a logout or revocation whose write did not happen answers 503, never s
   it('POST /auth/logout with an access token', async () => {
     await createUser('dg-logout')
     const tokens = await login('dg-logout')
-    const response = await fetchWithEnv({ DB: writesOverloadedDb() }, '/auth/logout', {
-      method: 'POST',
-      headers: bearer(tokens.access_token),
-    })
+    const response = await post({ DB: writesOverloadedDb() }, '/auth/logout', bearer(tokens.access_token))
     await expectRetryLater(response)
     expect(await revokedRowInD1(env.DB, tokens.access_token)).toBeNull()
   })
@@ -192,10 +204,7 @@ describe('a logout or revocation whose write did not happen answers 503, never s
   it('POST /auth/logout-all', async () => {
     await createUser('dg-logout-all')
     const tokens = await login('dg-logout-all')
-    const response = await fetchWithEnv({ DB: writesOverloadedDb() }, '/auth/logout-all', {
-      method: 'POST',
-      headers: bearer(tokens.access_token),
-    })
+    const response = await post({ DB: writesOverloadedDb() }, '/auth/logout-all', bearer(tokens.access_token))
     await expectRetryLater(response)
   })
 
@@ -214,10 +223,8 @@ describe('a logout or revocation whose write did not happen answers 503, never s
   it('POST /auth/revoke of an access token', async () => {
     await createUser('dg-revoke')
     const tokens = await login('dg-revoke')
-    const response = await fetchWithEnv({ DB: writesOverloadedDb() }, '/auth/revoke', {
-      method: 'POST',
-      headers: { ...FORM, ...bearer(tokens.access_token) },
-      body: new URLSearchParams({ token: tokens.access_token }),
+    const response = await post({ DB: writesOverloadedDb() }, '/auth/revoke', bearer(tokens.access_token), {
+      token: tokens.access_token,
     })
     await expectRetryLater(response)
     expect(await revokedRowInD1(env.DB, tokens.access_token)).toBeNull()
@@ -233,17 +240,11 @@ describe('a logout or revocation whose write did not happen answers 503, never s
         call.method === 'put' && call.key?.startsWith('revoked:sub:') === true && ++puts > 1,
       failure: kvWriteLimited,
     })
-    const once = await fetchWithEnv({ KV: kv.kv }, '/auth/logout-all', {
-      method: 'POST',
-      headers: bearer(first.access_token),
-    })
+    const once = await post({ KV: kv.kv }, '/auth/logout-all', bearer(first.access_token))
     expect(once.status).toBe(204)
     // Signed in again at once (the first logout-all voided every earlier token), and out again.
     const second = await login('dg-kv-429')
-    const twice = await fetchWithEnv({ KV: kv.kv }, '/auth/logout-all', {
-      method: 'POST',
-      headers: bearer(second.access_token),
-    })
+    const twice = await post({ KV: kv.kv }, '/auth/logout-all', bearer(second.access_token))
     await expectRetryLater(twice)
   })
 
@@ -261,10 +262,7 @@ describe('a logout or revocation whose write did not happen answers 503, never s
       },
       failure: kvWriteLimited,
     })
-    const response = await fetchWithEnv({ KV: kv.kv }, '/auth/logout', {
-      method: 'POST',
-      headers: bearer(tokens.access_token),
-    })
+    const response = await post({ KV: kv.kv }, '/auth/logout', bearer(tokens.access_token))
     expect(response.status).toBe(204)
     expect(await revokedRowInD1(env.DB, tokens.access_token)).not.toBeNull()
   })
@@ -276,10 +274,8 @@ describe('a logout or revocation whose write did not happen answers 503, never s
       failWhen: (call) => call.method === 'put' && call.key?.startsWith('revoked:jti:') === true,
       failure: kvWriteLimited,
     })
-    const response = await fetchWithEnv({ KV: kv.kv }, '/auth/revoke', {
-      method: 'POST',
-      headers: { ...FORM, ...bearer(tokens.access_token) },
-      body: new URLSearchParams({ token: tokens.access_token }),
+    const response = await post({ KV: kv.kv }, '/auth/revoke', bearer(tokens.access_token), {
+      token: tokens.access_token,
     })
     await expectRetryLater(response)
   })
@@ -289,6 +285,14 @@ describe('audit events are not lost when D1 fails', () => {
   const isAuditBatch = (call: DbCall) =>
     call.method === 'batch' && (call.statements ?? []).some((sql) => /INTO audit_events/.test(sql))
 
+  /** A password login with `db`; how many times the audit batch was attempted. */
+  async function loginAttemptingAudit(db: ReturnType<typeof spyDb>, username: string): Promise<number> {
+    const form = { grant_type: 'password', username, password: PASSWORD }
+    const response = await post({ DB: db.db }, '/auth/token', {}, form)
+    expect(response.status).toBe(200)
+    return db.calls.filter(isAuditBatch).length
+  }
+
   it('a batch refused twice is retried and stored', async () => {
     const user = await createUser('dg-audit-retry')
     let refusals = 0
@@ -296,13 +300,7 @@ describe('audit events are not lost when D1 fails', () => {
       failWhen: (call) => isAuditBatch(call) && ++refusals <= AUDIT_WRITE_RETRY_DELAYS_MS.length,
       failure: d1Overloaded,
     })
-    const response = await fetchWithEnv({ DB: db.db }, '/auth/token', {
-      method: 'POST',
-      headers: FORM,
-      body: new URLSearchParams({ grant_type: 'password', username: 'dg-audit-retry', password: PASSWORD }),
-    })
-    expect(response.status).toBe(200)
-    expect(db.calls.filter(isAuditBatch)).toHaveLength(AUDIT_WRITE_RETRY_DELAYS_MS.length + 1)
+    expect(await loginAttemptingAudit(db, 'dg-audit-retry')).toBe(AUDIT_WRITE_RETRY_DELAYS_MS.length + 1)
     const stored = (await auditRows()).filter((event) => event.subject_id === user.id)
     expect(stored.map((event) => event.type).sort()).toEqual(['login_succeeded', 'token_issued'])
   })
@@ -311,13 +309,7 @@ describe('audit events are not lost when D1 fails', () => {
     const user = await createUser('dg-audit-lost')
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined)
     const db = spyDb(env.DB, { failWhen: isAuditBatch, failure: d1Overloaded })
-    const response = await fetchWithEnv({ DB: db.db }, '/auth/token', {
-      method: 'POST',
-      headers: FORM,
-      body: new URLSearchParams({ grant_type: 'password', username: 'dg-audit-lost', password: PASSWORD }),
-    })
-    expect(response.status).toBe(200)
-    expect(db.calls.filter(isAuditBatch)).toHaveLength(AUDIT_WRITE_RETRY_DELAYS_MS.length + 1)
+    expect(await loginAttemptingAudit(db, 'dg-audit-lost')).toBe(AUDIT_WRITE_RETRY_DELAYS_MS.length + 1)
     const lines = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
     const lost = lines.find((line) => line.event === 'audit_write_failed')
     expect(lost).toMatchObject({ attempts: AUDIT_WRITE_RETRY_DELAYS_MS.length + 1 })
@@ -344,11 +336,12 @@ describe('nothing half-written', () => {
         ),
       failure: d1Overloaded,
     })
-    const refused = await fetchWithEnv({ DB: db.db }, '/auth/token', {
-      method: 'POST',
-      headers: FORM,
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh }),
-    })
+    const refused = await post(
+      { DB: db.db },
+      '/auth/token',
+      {},
+      { grant_type: 'refresh_token', refresh_token: refresh },
+    )
     await expectRetryLater(refused)
     const used = await env.DB.prepare('SELECT used_at FROM refresh_tokens WHERE token_hash = ?1')
       .bind(await sha256Hex(refresh))
