@@ -8,7 +8,7 @@ import { loadavg } from 'node:os'
 import { join, relative } from 'node:path'
 import { measureCodeExchange } from './lib/code-exchange'
 import { measureColdStart } from './lib/cold-start'
-import { type BenchEnvironment, startEnvironment } from './lib/environment'
+import { type BenchEnvironment, STORM_D1, startEnvironment } from './lib/environment'
 import { type LoadGenerator, pickLoadGenerator } from './lib/load'
 import { machineInfo } from './lib/machine'
 import { measurePasskeySignIns } from './lib/passkey-sign-in'
@@ -32,6 +32,7 @@ import {
 import { comparePaired, median, type PairedComparison, runSchedule, summarize } from './lib/schedule'
 import { runSoak, type SoakResult } from './lib/soak'
 import { STAGES } from './lib/stages'
+import { measureStorm, type StormResult, stormContract, stormTargets } from './lib/storm'
 import { measureTotpSignIns } from './lib/totp-sign-in'
 
 function envNumber(name: string, fallback: number): number {
@@ -52,10 +53,29 @@ const FACTOR_SIGN_INS = 50
 const COLD_STARTS = 5
 /** The scenarios whose stages are profiled (run.ts: 1 s warm-up + 3 s profiled each). */
 const STAGE_SCENARIOS = ['public', 'es256-steady', 'api-key', 'session', 'missing-token', 'mcp-tools-call']
+/** The storm (bench/lib/storm.ts): seconds of each run, legitimate requests/s, flood as a multiple of that. */
+const STORM_SECONDS = envNumber('BENCH_STORM_SECONDS', 12)
+const STORM_LEGIT_RATE = envNumber('BENCH_STORM_LEGIT_RATE', 4)
+const STORM_FLOOD_FACTOR = envNumber('BENCH_STORM_FLOOD_FACTOR', 50)
+const STORM_LEGIT_USERS = 40
+const STORM_VICTIMS = 20
+const STORM_ADDRESSES = 4000
 /** Parts of a run that are not load scenarios; BENCH_ONLY may name them too. */
-const EXTRAS = ['stages', 'code-exchange', 'totp-login', 'passkey-login', 'soak', 'cold-start'] as const
+const EXTRAS = [
+  'stages',
+  'code-exchange',
+  'totp-login',
+  'passkey-login',
+  'soak',
+  'cold-start',
+  'storm',
+] as const
+/** `npm run bench -- --only storm`: the same as BENCH_ONLY=storm. */
+const onlyFlag = process.argv.indexOf('--only')
+const onlyList = onlyFlag >= 0 ? process.argv[onlyFlag + 1] : process.env.BENCH_ONLY
 /** A subset of scenario ids, comma-separated: a quick comparison; results go to bench/.work only. */
-const ONLY = process.env.BENCH_ONLY?.split(',')
+const ONLY = onlyList
+  ?.split(',')
   .map((id) => id.trim())
   .filter(Boolean)
 const wants = (extra: (typeof EXTRAS)[number]) => ONLY === undefined || ONLY.includes(extra)
@@ -122,6 +142,7 @@ function checkTargets(
   paired: PairedComparison[],
   gzipBytes: number,
   soak: SoakResult | undefined,
+  storm: StormResult | undefined,
 ): TargetResult[] {
   const byId = new Map(results.map((result) => [result.id, result]))
   const ratio = (id: string) => byId.get(id)?.ratio ?? Number.NaN
@@ -157,6 +178,7 @@ function checkTargets(
       },
     )
   }
+  if (storm) targets.push(...stormTargets(storm.withLayer))
   return targets
 }
 
@@ -261,6 +283,31 @@ async function main(): Promise<void> {
       barePath: '/api/public/items?id=42',
     })
   }
+  let storm: StormResult | undefined
+  if (wants('storm')) {
+    const rate = STORM_LEGIT_RATE * STORM_FLOOD_FACTOR
+    log(
+      `storm: ${rate}/s password flood, ${STORM_LEGIT_RATE}/s legitimate, ${STORM_SECONDS} s with the rate-limit layer and ${STORM_SECONDS} s without ...`,
+    )
+    storm = await measureStorm({
+      onOrigin: env.origin('gw-storm'),
+      offOrigin: env.origin('gw-storm-off'),
+      d1Origin: env.origin('d1-storm'),
+      traffic: {
+        seconds: STORM_SECONDS,
+        legitRate: STORM_LEGIT_RATE,
+        floodFactor: STORM_FLOOD_FACTOR,
+        timeoutMs: 5000,
+        existingShare: 0.1,
+      },
+      legitUsers: STORM_LEGIT_USERS,
+      victims: STORM_VICTIMS,
+      addresses: STORM_ADDRESSES,
+      d1: STORM_D1,
+      workerdCpu: () => cpuSeconds(pid_),
+      log,
+    })
+  }
   const byId = new Map(results.map((result) => [result.id, result]))
   const cpuOf = (id: string) => byId.get(id)?.cpuUs ?? Number.NaN
   const report: BenchReport = {
@@ -297,9 +344,11 @@ async function main(): Promise<void> {
     stages,
     soak,
     coldStart,
+    storm: storm && stormContract(storm),
+    stormDetails: storm,
     scenarios: results,
     paired,
-    targets: checkTargets(results, paired, env.bundle.gzipBytes, soak),
+    targets: checkTargets(results, paired, env.bundle.gzipBytes, soak, storm),
   }
 
   // A partial run (BENCH_ONLY) or a run of another checkout never replaces the published results.
@@ -347,7 +396,7 @@ async function main(): Promise<void> {
     log(formatScaledStages(stages))
   }
   for (const line of renderMarkdown(report, '').split('\n'))
-    if (/^(Authorization-code login|TOTP sign-in|Passkey sign-in|Soak|Cold start)/.test(line))
+    if (/^(Authorization-code login|TOTP sign-in|Passkey sign-in|Soak|Cold start|Storm|- layer)/.test(line))
       log(`\n${line}`)
   log('')
   log('bundle composition:')

@@ -18,6 +18,8 @@ export interface GatewayBundle {
   compatibilityFlags: string[]
   /** `[vars]` of wrangler.toml as the deployed Worker gets them. */
   vars: Record<string, unknown>
+  /** wrangler.toml's `[[ratelimits]]` entries (the storm's gateways get them as bindings). */
+  ratelimits: RateLimitEntry[]
   /** What the bundle is made of, largest first (esbuild's metafile from the same build). */
   composition: BundlePart[]
 }
@@ -32,6 +34,20 @@ export interface BundlePart {
    * the file as a whole, so per-part sizes can only be apportioned).
    */
   gzipBytes: number
+}
+
+/** One `[[ratelimits]]` entry as wrangler reads it. */
+interface WranglerRateLimit {
+  name: string
+  namespace_id: string
+  simple: { limit: number; period: number }
+}
+
+export interface RateLimitEntry {
+  name: string
+  namespace: string
+  limit: number
+  period: number
 }
 
 interface Metafile {
@@ -96,6 +112,12 @@ export async function buildGateway(): Promise<GatewayBundle> {
     compatibilityDate: config.compatibility_date ?? '2026-05-01',
     compatibilityFlags: config.compatibility_flags,
     vars: { ...(config.vars as Record<string, unknown>) },
+    ratelimits: (config.ratelimits ?? []).map((entry: WranglerRateLimit) => ({
+      name: entry.name,
+      namespace: entry.namespace_id,
+      limit: entry.simple.limit,
+      period: entry.simple.period,
+    })),
   }
 }
 

@@ -44,10 +44,16 @@ const SERVICES = [
   'kv-main',
   'kv-denylist',
   'd1',
+  'gw-storm',
+  'gw-storm-off',
+  'kv-storm',
+  'd1-storm',
 ] as const
 export type ServiceName = (typeof SERVICES)[number]
 
 const STEADY_TOKENS = 1000
+/** The storm's D1: ms per statement on its single writer, and the queued work past which it is overloaded. */
+export const STORM_D1 = { statementCostMs: 1, queueLimitMs: 1000 }
 export const TOKEN_SUBJECTS = 100
 const DENYLIST_SIZE = 100_000
 const LOGINS = 10
@@ -142,6 +148,8 @@ interface Composition {
   issuer: string
   /** ISSUER of `gw-passkey`. */
   passkeyIssuer: string
+  /** ISSUER of both storm gateways. */
+  stormIssuer: string
   audience: string
   upstream: Upstream
   settings: Record<string, unknown>
@@ -155,16 +163,34 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     compatibilityDate: c.bundle.compatibilityDate,
     compatibilityFlags: c.bundle.compatibilityFlags,
   }
-  const gateway = (name: string, kv: string, routes: unknown[], issuer = c.issuer): WorkerService => {
+  const gateway = (
+    name: string,
+    kv: string,
+    routes: unknown[],
+    issuer = c.issuer,
+    storm?: { d1: string; rateLimiting: 'on' | 'off' },
+  ): WorkerService => {
     // wrangler.toml's vars as they are, then what the harness sets (as `wrangler dev --var` would).
+    const set = ['ISSUER', 'UPSTREAM_URL', 'SETTINGS', 'ROUTES', ...(storm ? ['RATE_LIMITING'] : [])]
     const bindings: Binding[] = Object.entries(c.bundle.vars)
-      .filter(([key]) => !['ISSUER', 'UPSTREAM_URL', 'SETTINGS', 'ROUTES'].includes(key))
+      .filter(([key]) => !set.includes(key))
       .map(([key, value]) =>
         typeof value === 'string' ? { name: key, text: value } : { name: key, json: value },
       )
+    // Only the storm's gateways get wrangler.toml's [[ratelimits]]: the other scenarios' seeding
+    // (dozens of registrations and sign-ins in seconds) would trip them. Without them the layer
+    // admits everything (it fails open) and D1's throttle is the limit, as before the layer.
+    if (storm) {
+      bindings.push({ name: 'RATE_LIMITING', text: storm.rateLimiting })
+      for (const entry of c.bundle.ratelimits)
+        bindings.push({
+          name: entry.name,
+          ratelimit: { namespace: entry.namespace, limit: entry.limit, period: entry.period },
+        })
+    }
     bindings.push(
       { name: 'KV', kv },
-      { name: 'DB', d1: 'd1' },
+      { name: 'DB', d1: storm?.d1 ?? 'd1' },
       { name: 'ISSUER', text: issuer },
       { name: 'UPSTREAM_URL', text: c.upstream.origin },
       { name: 'SETTINGS', json: c.settings },
@@ -208,6 +234,30 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     // The default gateway once more, on a domain: passkeys need one (WebAuthn's RP ID cannot be an
     // IP address), and moving every gateway's ISSUER would change the tokens the scenarios send.
     gateway('gw-passkey', 'kv-main', routeTable(c.shippedRoutes), c.passkeyIssuer),
+    // The storm's gateway, with the rate-limit layer and without (its switch), on one D1 whose
+    // primary is a single writer at STORM_D1's cost per statement; one ISSUER, so that the device
+    // cookies and tokens of one are the other's, as for two deployments of one configuration.
+    gateway('gw-storm', 'kv-storm', routeTable(c.shippedRoutes), c.stormIssuer, {
+      d1: 'd1-storm',
+      rateLimiting: 'on',
+    }),
+    gateway('gw-storm-off', 'kv-storm', routeTable(c.shippedRoutes), c.stormIssuer, {
+      d1: 'd1-storm',
+      rateLimiting: 'off',
+    }),
+    { name: 'kv-storm', module: c.modules.kvMemory, ...compat },
+    {
+      name: 'd1-storm',
+      module: c.modules.d1Sqlite,
+      ...compat,
+      bindings: [
+        { name: 'DATABASE', durableObject: 'BenchDatabase' },
+        { name: 'MIGRATIONS', json: await readMigrations() },
+        { name: 'STATEMENT_COST_MS', json: STORM_D1.statementCostMs },
+        { name: 'QUEUE_LIMIT_MS', json: STORM_D1.queueLimitMs },
+      ],
+      sqliteObject: { className: 'BenchDatabase', directory: join(WORK_DIR, 'd1-storm') },
+    },
     { name: 'pbkdf2', module: c.modules.pbkdf2, ...compat },
     { name: 'kv-main', module: c.modules.kvMemory, ...compat },
     { name: 'kv-denylist', module: c.modules.kvMemory, ...compat },
@@ -313,6 +363,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
   await rm(WORK_DIR, { recursive: true, force: true })
   await mkdir(join(WORK_DIR, 'requests'), { recursive: true })
   await mkdir(join(WORK_DIR, 'd1'), { recursive: true })
+  await mkdir(join(WORK_DIR, 'd1-storm'), { recursive: true })
 
   log('building the production bundle (wrangler deploy --dry-run) and the harness Workers ...')
   const { bundle, modules } = await buildAll()
@@ -339,6 +390,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     dataKeys,
     issuer,
     passkeyIssuer,
+    stormIssuer: origin('gw-storm'),
     audience,
     upstream,
     settings: benchSettings(shipped, {

@@ -6,6 +6,7 @@ import type { MachineInfo } from './machine'
 import { describePasskeySignIns, type PasskeySignInResult } from './passkey-sign-in'
 import type { SoakResult } from './soak'
 import { formatStageTable, type StageCosts } from './stages'
+import { describeStormRun, type StormResult, type stormContract } from './storm'
 import { describeTotpSignIns, type TotpSignInResult } from './totp-sign-in'
 
 /** A scenario's stage costs: as sampled, and scaled to the CPU per request measured in the runs. */
@@ -99,6 +100,10 @@ export interface BenchReport {
   stages: StageReport[]
   soak?: SoakResult
   coldStart?: ColdStartResult
+  /** CONTRACT.md "Capacity": the storm's legitimate success with the layer and without. */
+  storm?: ReturnType<typeof stormContract>
+  /** The storm's full measurements (statuses, latencies, what saturated). */
+  stormDetails?: StormResult
   scenarios: ScenarioResult[]
   /** Head-to-head runs of the default gateway against the 1,000-route and 100,000-jti ones. */
   paired: { id: string; description: string; ratio: number; cpuRatio: number; pairs: unknown[] }[]
@@ -299,6 +304,17 @@ function extraSections(report: BenchReport): string[] {
       '',
       `Cold start (spawn of a fresh workerd with one Worker to its first response, median of ${cold.starts}): ` +
         `bare Worker ${fixed(cold.bareMs, 0)} ms, gateway ${fixed(cold.gatewayMs, 0)} ms (${fixed(cold.ratio, 2)}x).`,
+    )
+  const storm = report.stormDetails
+  if (storm)
+    out.push(
+      '',
+      `Storm (password flood from ${storm.addresses} addresses, ${Math.round(storm.traffic.existingShare * 100)}% of it at ${storm.existingNames} existing names, ` +
+        `the rest at names that do not exist; ${storm.users} legitimate users, each with its own address and known device; ` +
+        `D1 a single writer at ${storm.d1.statementCostMs} ms per statement; a request unanswered after ${storm.traffic.timeoutMs / 1000} s failed):`,
+      '',
+      `- ${describeStormRun(storm.withLayer)}`,
+      `- ${describeStormRun(storm.withoutLayer)}`,
     )
   if (report.bundle.composition.length > 0)
     out.push('', 'Bundle composition:', '', formatComposition(report.bundle.composition))

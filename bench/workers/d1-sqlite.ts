@@ -11,6 +11,18 @@
  * so D1 here is far faster than production D1 (a round trip to the database's primary).
  *
  * The harness runs SQL of its own (seed rows) through POST /__bench/sql {sql, params}.
+ *
+ * SINGLE WRITER (the storm's D1 only, when STATEMENT_COST_MS is set): production D1 runs one
+ * statement at a time on one primary, about 1 ms each (Cloudflare's own figure: ~1,000 queries/s),
+ * and answers "overloaded" once its queue is full. Here every request joins one FIFO queue and
+ * holds the database for STATEMENT_COST_MS per statement (a batch of n costs n times that) before
+ * its statements run: a timer, not busy CPU, since the real primary's time is not this machine's
+ * CPU and the gateway shares workerd's one thread with this object. The queue's clock is a
+ * deadline (the previous request's end + the cost), so a late timer does not lower the
+ * primary's throughput. A request that would wait more than QUEUE_LIMIT_MS behind the queue is
+ * answered at once with D1's "D1 DB is overloaded. Too many requests queued." GET /__bench/stats
+ * gives the statements run, the milliseconds the primary was busy, the longest wait and the
+ * overloaded count since the last call (and resets them).
  */
 
 interface SqlCursor extends Iterable<Record<string, unknown>> {
@@ -41,6 +53,10 @@ interface Env {
   DATABASE: DurableObjectNamespace
   /** The text of each migrations/NNNN_*.sql, in order. */
   MIGRATIONS: string[]
+  /** ms the primary spends per statement; unset or 0: no queue, statements run on arrival. */
+  STATEMENT_COST_MS?: number
+  /** Longest wait (ms of queued work ahead) before a request is refused as overloaded. */
+  QUEUE_LIMIT_MS?: number
 }
 
 interface Statement {
@@ -55,14 +71,39 @@ function formatOf(url: URL): ResultsFormat {
   return format === 'ROWS_AND_COLUMNS' || format === 'NONE' ? format : 'ARRAY_OF_OBJECTS'
 }
 
+const OVERLOADED = 'D1 DB is overloaded. Too many requests queued.'
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve()
+}
+
+/** Since the last GET /__bench/stats. */
+interface QueueStats {
+  statements: number
+  busyMs: number
+  maxWaitMs: number
+  overloaded: number
+}
+
+const emptyStats = (): QueueStats => ({ statements: 0, busyMs: 0, maxWaitMs: 0, overloaded: 0 })
+
 export class BenchDatabase {
   private readonly sql: SqlStorage
+  private readonly costMs: number
+  private readonly queueLimitMs: number
+  /** When the primary finishes the last request queued (epoch ms). */
+  private busyUntil = 0
+  /** The last request in the queue: each runs only after the one before it. */
+  private tail: Promise<unknown> = Promise.resolve()
+  private stats = emptyStats()
 
   constructor(
     private readonly state: DurableObjectState,
     env: Env,
   ) {
     this.sql = state.storage.sql
+    this.costMs = Number(env.STATEMENT_COST_MS ?? 0)
+    this.queueLimitMs = Number(env.QUEUE_LIMIT_MS ?? Number.POSITIVE_INFINITY)
     // The object is constructed again after workerd evicts it when idle: apply each migration once.
     this.sql.exec('CREATE TABLE IF NOT EXISTS _bench_migrations (n INTEGER PRIMARY KEY)')
     const applied = [...this.sql.exec('SELECT COUNT(*) FROM _bench_migrations').raw()][0]?.[0]
@@ -102,11 +143,7 @@ export class BenchDatabase {
     }
   }
 
-  async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url)
-    const body = (await request.json()) as Statement | Statement[]
-    const statements = Array.isArray(body) ? body : [body]
-    const format = url.pathname === '/__bench/sql' ? 'ARRAY_OF_OBJECTS' : formatOf(url)
+  private execute(statements: Statement[], format: ResultsFormat): Response {
     try {
       const results = this.state.storage.transactionSync(() =>
         statements.map((statement) => this.run(statement, format)),
@@ -116,6 +153,42 @@ export class BenchDatabase {
       const message = error instanceof Error ? error.message : String(error)
       return Response.json({ success: false, error: message, meta: {} }, { status: 500 })
     }
+  }
+
+  /** Waits for the primary (one request at a time, the cost of each statement), then executes. */
+  private enqueue(statements: Statement[], format: ResultsFormat): Promise<Response> {
+    const now = Date.now()
+    const start = Math.max(now, this.busyUntil)
+    if (start - now > this.queueLimitMs) {
+      this.stats.overloaded++
+      return Promise.resolve(Response.json({ success: false, error: OVERLOADED, meta: {} }, { status: 500 }))
+    }
+    const busy = this.costMs * statements.length
+    this.busyUntil = start + busy
+    const due = this.busyUntil
+    this.stats.statements += statements.length
+    this.stats.busyMs += busy
+    this.stats.maxWaitMs = Math.max(this.stats.maxWaitMs, start - now)
+    const turn = this.tail.then(async () => {
+      await sleep(due - Date.now())
+      return this.execute(statements, format)
+    })
+    this.tail = turn.catch(() => undefined)
+    return turn
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url)
+    if (url.pathname === '/__bench/stats') {
+      const stats = this.stats
+      this.stats = emptyStats()
+      return Response.json(stats)
+    }
+    const body = (await request.json()) as Statement | Statement[]
+    const statements = Array.isArray(body) ? body : [body]
+    const format = url.pathname === '/__bench/sql' ? 'ARRAY_OF_OBJECTS' : formatOf(url)
+    if (this.costMs > 0) return this.enqueue(statements, format)
+    return this.execute(statements, format)
   }
 }
 
