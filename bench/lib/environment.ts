@@ -201,6 +201,19 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     return { name, module: c.bundle.file, ...compat, bindings, network: true }
   }
   const upstreamBinding: Binding = { name: 'UPSTREAM_URL', text: c.upstream.origin }
+  const migrations = await readMigrations()
+  // A SQLite Durable Object with the migrations applied, in bench/.work/<name>/.
+  const d1 = (name: string, settings: Binding[] = []): WorkerService => ({
+    name,
+    module: c.modules.d1Sqlite,
+    ...compat,
+    bindings: [
+      { name: 'DATABASE', durableObject: 'BenchDatabase' },
+      { name: 'MIGRATIONS', json: migrations },
+      ...settings,
+    ],
+    sqliteObject: { className: 'BenchDatabase', directory: join(WORK_DIR, name) },
+  })
   return [
     { name: 'hello', module: c.modules.hello, ...compat },
     {
@@ -246,31 +259,14 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
       rateLimiting: 'off',
     }),
     { name: 'kv-storm', module: c.modules.kvMemory, ...compat },
-    {
-      name: 'd1-storm',
-      module: c.modules.d1Sqlite,
-      ...compat,
-      bindings: [
-        { name: 'DATABASE', durableObject: 'BenchDatabase' },
-        { name: 'MIGRATIONS', json: await readMigrations() },
-        { name: 'STATEMENT_COST_MS', json: STORM_D1.statementCostMs },
-        { name: 'QUEUE_LIMIT_MS', json: STORM_D1.queueLimitMs },
-      ],
-      sqliteObject: { className: 'BenchDatabase', directory: join(WORK_DIR, 'd1-storm') },
-    },
+    d1('d1-storm', [
+      { name: 'STATEMENT_COST_MS', json: STORM_D1.statementCostMs },
+      { name: 'QUEUE_LIMIT_MS', json: STORM_D1.queueLimitMs },
+    ]),
     { name: 'pbkdf2', module: c.modules.pbkdf2, ...compat },
     { name: 'kv-main', module: c.modules.kvMemory, ...compat },
     { name: 'kv-denylist', module: c.modules.kvMemory, ...compat },
-    {
-      name: 'd1',
-      module: c.modules.d1Sqlite,
-      ...compat,
-      bindings: [
-        { name: 'DATABASE', durableObject: 'BenchDatabase' },
-        { name: 'MIGRATIONS', json: await readMigrations() },
-      ],
-      sqliteObject: { className: 'BenchDatabase', directory: join(WORK_DIR, 'd1') },
-    },
+    d1('d1'),
   ]
 }
 
