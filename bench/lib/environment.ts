@@ -87,6 +87,8 @@ export interface EnvironmentOptions {
   inspectorPort?: number
   /** Scenario ids to keep (BENCH_ONLY); all when undefined. */
   only?: readonly string[]
+  /** The storm's rate-limit counting: Cloudflare's sliding estimate (default) or wrangler dev's fixed windows. */
+  stormCounting?: 'sliding' | 'fixed'
 }
 
 function selectScenarios(all: Scenario[], only: readonly string[] | undefined): Scenario[] {
@@ -125,8 +127,8 @@ async function post(url: string, body: unknown): Promise<void> {
 
 async function buildAll() {
   const worker = (name: string) => bundleWorker(join(BENCH_DIR, 'workers', `${name}.ts`), name)
-  const [bundle, hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono, storageProbe] = await Promise.all(
-    [
+  const [bundle, hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono, storageProbe, rateLimit] =
+    await Promise.all([
       buildGateway(),
       worker('hello'),
       worker('pass-through'),
@@ -135,9 +137,12 @@ async function buildAll() {
       worker('pbkdf2'),
       bundleWorker(join(BENCH_DIR, 'peers', 'naive-hono.ts'), 'naive-hono'),
       worker('storage-probe'),
-    ],
-  )
-  return { bundle, modules: { hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono, storageProbe } }
+      worker('ratelimit-binding'),
+    ])
+  return {
+    bundle,
+    modules: { hello, passThrough, kvMemory, d1Sqlite, pbkdf2, naiveHono, storageProbe, rateLimit },
+  }
 }
 
 interface Composition {
@@ -150,6 +155,8 @@ interface Composition {
   passkeyIssuer: string
   /** ISSUER of both storm gateways. */
   stormIssuer: string
+  /** How the storm gateway's rate-limit bindings count (bench/workers/ratelimit-binding.ts). */
+  stormCounting: 'sliding' | 'fixed'
   audience: string
   upstream: Upstream
   settings: Record<string, unknown>
@@ -182,10 +189,10 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     // admits everything (it fails open) and D1's throttle is the limit, as before the layer.
     if (storm) {
       bindings.push({ name: 'RATE_LIMITING', text: storm.rateLimiting })
-      for (const entry of c.bundle.ratelimits)
+      for (const { name: binding, ...entry } of c.bundle.ratelimits)
         bindings.push({
-          name: entry.name,
-          ratelimit: { namespace: entry.namespace, limit: entry.limit, period: entry.period },
+          name: binding,
+          ratelimit: { ...entry, module: c.modules.rateLimit, counting: c.stormCounting },
         })
     }
     bindings.push(
@@ -387,6 +394,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     issuer,
     passkeyIssuer,
     stormIssuer: origin('gw-storm'),
+    stormCounting: options.stormCounting ?? 'sliding',
     audience,
     upstream,
     settings: benchSettings(shipped, {

@@ -61,7 +61,9 @@ export interface LegitOutcome {
 
 export interface StormRun {
   layer: 'on' | 'off'
+  /** Measured seconds, after `warmupSeconds` of the flood alone. */
   seconds: number
+  warmupSeconds: number
   /** Achieved rates: requests sent per second. */
   floodRate: number
   legitRate: number
@@ -152,11 +154,25 @@ function saturation(run: Omit<StormRun, 'saturated'>): string {
   return full.length > 0 ? full.join('; ') : 'nothing'
 }
 
-/** One storm run against `target`: the flood and the legitimate traffic for `traffic.seconds`. */
+/** Flood only, until the measured part: so that the measurement sees a flood under way. */
+export function warmupSeconds(layer: 'on' | 'off', periodSeconds = 10): number {
+  // With the layer, to the next window of the 10 s classes and 2 s into it: the first window of a
+  // flood admits a whole ceiling at once (nothing counted before it), the next ones admit it
+  // spread over the period. Without, 2 s: enough for the flood's backlog to build.
+  if (layer === 'off') return 2
+  const intoPeriod = (Date.now() / 1000) % periodSeconds
+  return periodSeconds - intoPeriod + 2
+}
+
+/**
+ * One storm run against `target`: the flood alone for `warmup` seconds, then the flood and the
+ * legitimate traffic for `traffic.seconds`, measured (the flood's answers counted from then on).
+ */
 export async function runStorm(
   target: StormTarget,
   traffic: StormTraffic,
   layer: 'on' | 'off',
+  warmup: number,
 ): Promise<StormRun> {
   const floodRate = traffic.legitRate * traffic.floodFactor
   const pending: Promise<unknown>[] = []
@@ -165,6 +181,7 @@ export async function runStorm(
   const refreshes: TokenAnswer[] = []
   const cursor = { at: 0 }
   let floodSent = 0
+  let measuredFlood = 0
   let legitSent = 0
   let lagMs = 0
   const sendLegit = () => {
@@ -185,42 +202,50 @@ export async function runStorm(
       }),
     )
   }
-  await target.d1Stats()
-  const cpuBefore = target.workerdCpu()
-  const harnessBefore = process.cpuUsage()
   const started = performance.now()
+  let measuring: { at: number; cpu: number; harness: NodeJS.CpuUsage } | undefined
   await new Promise<void>((resolve) => {
     let last = started
     const tick = setInterval(() => {
       const now = performance.now()
-      lagMs = Math.max(lagMs, now - last - 10)
-      last = now
-      const elapsed = Math.min(traffic.seconds, (now - started) / 1000)
-      while (floodSent < Math.floor(elapsed * floodRate)) {
-        floodSent++
-        pending.push(floodRequest(target, traffic).then((answer) => flood.push(answer)))
+      const total = Math.min(warmup + traffic.seconds, (now - started) / 1000)
+      if (total >= warmup && !measuring) {
+        measuring = { at: now, cpu: target.workerdCpu(), harness: process.cpuUsage() }
+        void target.d1Stats()
       }
-      while (legitSent < Math.floor(elapsed * traffic.legitRate)) sendLegit()
-      if (elapsed >= traffic.seconds) {
+      if (measuring) lagMs = Math.max(lagMs, now - last - 10)
+      last = now
+      while (floodSent < Math.floor(total * floodRate)) {
+        floodSent++
+        const answer = floodRequest(target, traffic)
+        if (measuring) {
+          measuredFlood++
+          pending.push(answer.then((result) => flood.push(result)))
+        }
+      }
+      if (measuring) while (legitSent < Math.floor((total - warmup) * traffic.legitRate)) sendLegit()
+      if (total >= warmup + traffic.seconds) {
         clearInterval(tick)
         resolve()
       }
     }, 10)
   })
-  const sendingMs = performance.now() - started
+  const start = measuring as NonNullable<typeof measuring>
+  const sendingSeconds = (performance.now() - start.at) / 1000
   await Promise.all(pending)
-  const wallSeconds = (performance.now() - started) / 1000
-  const harness = process.cpuUsage(harnessBefore)
+  const wallSeconds = (performance.now() - start.at) / 1000
+  const harness = process.cpuUsage(start.harness)
   const d1 = await target.d1Stats()
   const run = {
     layer,
     seconds: traffic.seconds,
-    floodRate: floodSent / (sendingMs / 1000),
-    legitRate: legitSent / (sendingMs / 1000),
+    warmupSeconds: warmup,
+    floodRate: measuredFlood / sendingSeconds,
+    legitRate: legitSent / sendingSeconds,
     logins: outcome(logins),
     refreshes: outcome(refreshes),
     flood: outcome(flood).statuses,
-    workerdCores: (target.workerdCpu() - cpuBefore) / wallSeconds,
+    workerdCores: (target.workerdCpu() - start.cpu) / wallSeconds,
     harnessCores: (harness.user + harness.system) / 1e6 / wallSeconds,
     harnessLagMs: lagMs,
     d1: { ...d1, busyShare: d1.busyMs / (wallSeconds * 1000) },
@@ -253,7 +278,8 @@ export function describeStormRun(run: StormRun): string {
     .map(([status, n]) => `${status === '0' ? 'no answer' : status} × ${n}`)
     .join(', ')
   return (
-    `layer ${run.layer}: flood ${run.floodRate.toFixed(0)}/s, legitimate ${run.legitRate.toFixed(1)}/s for ${run.seconds} s; ` +
+    `layer ${run.layer}: flood ${run.floodRate.toFixed(0)}/s, legitimate ${run.legitRate.toFixed(1)}/s for ${run.seconds} s ` +
+    `(after ${run.warmupSeconds.toFixed(1)} s of flood alone); ` +
     `${describeLegit('logins', run.logins)}; ${describeLegit('refreshes', run.refreshes)}; ` +
     `flood answers: ${statuses}; workerd ${run.workerdCores.toFixed(2)} of a core, ` +
     `D1 busy ${percent(run.d1.busyShare)} (longest wait ${run.d1.maxWaitMs.toFixed(0)} ms, ${run.d1.overloaded} overloaded), ` +
@@ -281,6 +307,8 @@ export interface StormResult {
   addresses: number
   /** ms the simulated D1 primary spends per statement; queued work past which it is overloaded. */
   d1: { statementCostMs: number; queueLimitMs: number }
+  /** How the rate-limit bindings counted (bench/workers/ratelimit-binding.ts). */
+  counting: 'sliding' | 'fixed'
   withLayer: StormRun
   withoutLayer: StormRun
 }
@@ -295,6 +323,7 @@ export interface StormOptions {
   victims: number
   addresses: number
   d1: StormResult['d1']
+  counting: StormResult['counting']
   workerdCpu(): number
   log(message: string): void
 }
@@ -317,9 +346,9 @@ export async function measureStorm(options: StormOptions): Promise<StormResult> 
     workerdCpu: options.workerdCpu,
     d1Stats,
   })
-  const withLayer = await runStorm(target(options.onOrigin), options.traffic, 'on')
+  const withLayer = await runStorm(target(options.onOrigin), options.traffic, 'on', warmupSeconds('on'))
   options.log(`  ${describeStormRun(withLayer)}`)
-  const withoutLayer = await runStorm(target(options.offOrigin), options.traffic, 'off')
+  const withoutLayer = await runStorm(target(options.offOrigin), options.traffic, 'off', warmupSeconds('off'))
   options.log(`  ${describeStormRun(withoutLayer)}`)
   return {
     traffic: options.traffic,
@@ -327,6 +356,7 @@ export async function measureStorm(options: StormOptions): Promise<StormResult> 
     existingNames: existingNames.length,
     addresses: addresses.length,
     d1: options.d1,
+    counting: options.counting,
     withLayer,
     withoutLayer,
   }
