@@ -211,7 +211,7 @@ export async function runStorm(
       const total = Math.min(warmup + traffic.seconds, (now - started) / 1000)
       if (total >= warmup && !measuring) {
         measuring = { at: now, cpu: target.workerdCpu(), harness: process.cpuUsage() }
-        void target.d1Stats()
+        pending.push(target.d1Stats())
       }
       if (measuring) lagMs = Math.max(lagMs, now - last - 10)
       last = now
@@ -336,8 +336,16 @@ export async function measureStorm(options: StormOptions): Promise<StormResult> 
     options.victims,
   )
   const addresses = floodAddresses(options.addresses)
-  const d1Stats = async () =>
-    (await (await fetch(`${options.d1Origin}/__bench/stats`)).json()) as D1QueueStats
+  const d1Stats = async (): Promise<D1QueueStats> => {
+    // workerd may have closed the kept-alive connection this reuses (idle, or saturated): again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await (await fetch(`${options.d1Origin}/__bench/stats`)).json()) as D1QueueStats
+      } catch (error) {
+        if (attempt === 3) throw error
+      }
+    }
+  }
   const target = (origin: string): StormTarget => ({
     origin,
     users,
