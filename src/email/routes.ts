@@ -11,6 +11,7 @@ import type { AppBindings } from '../env'
 import { GatewayError, isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { type PageStatus, renderPage } from '../pages/render'
+import { limitRequest } from '../rate-limit'
 import {
   loginFormAllowed,
   preSessionFormToken,
@@ -85,7 +86,8 @@ emailRoutes.get(FORGOT_PASSWORD_PATH, function showForgotPassword(c) {
 /**
  * One answer whatever the address: the same page, status and work on the request's path (one
  * lookup); the token and the mail happen after the response (waitUntil), so timing does not tell
- * either. Throttled per submitted address and per client address (/64), before the lookup.
+ * either. Throttled per submitted address and per client address (/64), before the lookup: first
+ * by the rate-limit binding (no D1), then exactly in D1.
  */
 emailRoutes.post(FORGOT_PASSWORD_PATH, async function forgotPassword(c) {
   const form = await readForm(c.req.raw)
@@ -93,11 +95,13 @@ emailRoutes.post(FORGOT_PASSWORD_PATH, async function forgotPassword(c) {
   const email = normalizeEmail(form.get('email'))
   if (!email) return forgotPage(c, { error: 'Enter an email address.', email: form.get('email') ?? '' }, 400)
   const settings = c.var.ctx.config.settings.email
+  const ip = c.req.header('cf-connecting-ip')
   try {
+    await limitRequest(c.env, { kind: 'email', ip, email })
     await reserveEmailRequest(
       c.env.DB,
       { perAddressPerHour: settings.per_address_per_hour, perIpPerHour: settings.per_ip_per_hour },
-      { email, ip: c.req.header('cf-connecting-ip') },
+      { email, ip },
     )
   } catch (error) {
     if (!isGatewayError(error) || error.code !== 'rate_limited') throw error
