@@ -54,6 +54,7 @@ export async function verifyLogin(
   attempt: LoginAttempt,
   failure: 'invalid_grant' | 'invalid_credentials',
 ): Promise<User> {
+  // Not audited when refused: the audit batch is a D1 write, and a flood must not reach D1.
   await limitRequest(stores, {
     kind: 'password',
     ip: attempt.ip,
