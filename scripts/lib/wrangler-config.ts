@@ -1,6 +1,7 @@
 import { experimental_readRawConfig, unstable_readConfig } from 'wrangler'
 import { type GatewayConfig, parseConfig } from '../../src/config/load'
 import type { Env } from '../../src/env'
+import { RATE_LIMIT_CLASSES } from '../../src/rate-limit/classes'
 
 export interface ConfigCheckOptions {
   /** wrangler.toml (or another wrangler config file). */
@@ -89,6 +90,32 @@ export function placeholderBindings(configPath: string, envName?: string): strin
       )
   }
   return problems
+}
+
+/**
+ * Warnings about the rate-limit bindings (docs/rate-limiting.md): a class without its
+ * `[[ratelimits]]` entry is not limited (the layer fails open, D1's throttle alone stands), and a
+ * period other than the one the gateway assumes makes its `Retry-After` wrong. None while
+ * RATE_LIMITING = "off".
+ */
+export function rateLimitNotes(configPath: string, envName?: string): string[] {
+  const config = unstable_readConfig({ config: configPath, env: envName }, { hideWarnings: true })
+  if ((config.vars as Record<string, unknown>).RATE_LIMITING === 'off') return []
+  const entries: { name: string; simple: { limit: number; period: number } }[] = config.ratelimits ?? []
+  const declared = new Map(entries.map((entry) => [entry.name, entry.simple]))
+  const notes: string[] = []
+  for (const { binding, period, limit } of Object.values(RATE_LIMIT_CLASSES)) {
+    const simple = declared.get(binding)
+    if (!simple)
+      notes.push(
+        `warning: no [[ratelimits]] binding ${binding}: its class is not rate limited before D1 (add name = "${binding}", simple = { limit = ${limit}, period = ${period} }; see docs/rate-limiting.md)`,
+      )
+    else if (simple.period !== period)
+      notes.push(
+        `warning: [[ratelimits]] ${binding} has period ${simple.period}; the gateway answers its refusals with Retry-After: ${period} (set period = ${period})`,
+      )
+  }
+  return notes
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0'])

@@ -8,6 +8,7 @@ import { deliveryOf, endEmailTokens, sendAddressInUse, sendVerificationMail } fr
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readFields } from '../http/form'
+import { limitRequest } from '../rate-limit'
 import { revokeAccessToken } from '../revocation'
 import { revokeSubject, signedOut } from '../sessions'
 import {
@@ -47,13 +48,15 @@ function assertAcceptablePassword(password: string, username: string): void {
 }
 
 /**
- * 403 when sign-up is off; else the caller's per-address reservation, taken before the body is
- * read and the password hashed so that a burst is cut at the limit.
+ * 403 when sign-up is off; else the rate-limit bindings (per address, and the password ceiling:
+ * registration hashes one) and the caller's per-address reservation in D1, taken before the body
+ * is read and the password hashed so that a burst is cut at the limit.
  */
 export async function admitRegistration(c: Context<AppBindings>): Promise<void> {
   const { settings } = c.var.ctx.config
   if (!settings.registration) throw new GatewayError('registration_disabled', 'Registration is turned off.')
   const ip = c.req.header('cf-connecting-ip')
+  await limitRequest(c.env, { kind: 'registration', ip })
   if (ip) await reserveRegistration(c.env.DB, settings.throttle, ip)
 }
 

@@ -18,6 +18,7 @@ import { GatewayError, isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { htmlErrors } from '../pages/html-errors'
 import { type PageStatus, renderPage } from '../pages/render'
+import { limitRequest } from '../rate-limit'
 import {
   type CurrentSession,
   csrfTokenFor,
@@ -121,6 +122,7 @@ secondFactorSetupRoutes.post(SETUP_PATH, ...sessionOnly, async function confirmS
   const session = await recentSession(c)
   if (!session) return reauthenticate(c, 303)
   await assertForm(c, session, form)
+  await limitRequest(c.env, { kind: 'code', ip: c.req.header('cf-connecting-ip'), subject: session.userId })
   let result: Awaited<ReturnType<typeof confirmEnrolment>>
   try {
     result = await confirmEnrolment(c.env, c.var.ctx.config.settings, {

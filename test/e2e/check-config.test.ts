@@ -4,8 +4,8 @@
  * about it (a warning: open sign-up may be intended), and never counts `.dev.vars`, where
  * `npm start` turns registration on for local development only.
  *
- * Time budget: ~15 s on a 2-core machine (seven check-config processes, up to five at once).
- * Measured 14 s at load 2.
+ * Time budget: ~15 s on a 2-core machine (seven check-config processes, up to five at once), plus
+ * two for the rate-limit bindings. Measured 14 s at load 2 before those two.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -72,6 +72,7 @@ describe.concurrent(
       expect(result.code, result.stderr).toBe(0)
       expect(result.stdout).toMatch(/^configuration OK: \d+ routes/)
       expect(result.stderr).not.toMatch(WARNING)
+      expect(result.stderr).not.toContain('[[ratelimits]]')
     })
 
     it('SETTINGS.registration = true: passes (exit 0) with a warning naming the setting', async () => {
@@ -108,6 +109,40 @@ describe.concurrent(
       const result = await checkConfig('var-bogus', toml)
       expect(result.code).toBe(1)
       expect(result.stderr).toContain('REGISTRATION: must be "on" or "off"')
+    })
+  },
+)
+
+describe.concurrent(
+  'check-config and the rate-limit bindings (docs/rate-limiting.md)',
+  CONCURRENT_PROCESSES,
+  () => {
+    const withoutRateLimits = () => {
+      const toml = shipped.replace(/^\[\[ratelimits\]\]\nname = .*\nnamespace_id = .*\nsimple = .*\n/gm, '')
+      if (toml.includes('[[ratelimits]]')) throw new Error('wrangler.toml ratelimits entries changed shape')
+      return toml
+    }
+
+    it('warns for each class whose [[ratelimits]] binding is missing (the layer would fail open)', async () => {
+      const result = await checkConfig('no-ratelimits', withoutRateLimits())
+      expect(result.code, result.stderr).toBe(0)
+      const missing = [...result.stderr.matchAll(/warning: no \[\[ratelimits\]\] binding (RATE_LIMIT_\w+)/g)]
+      expect(missing.map((match) => match[1]).sort()).toEqual([
+        'RATE_LIMIT_ACCOUNT',
+        'RATE_LIMIT_ADDRESS',
+        'RATE_LIMIT_DEVICE',
+        'RATE_LIMIT_EMAIL',
+        'RATE_LIMIT_PASSWORD_CEILING',
+        'RATE_LIMIT_REGISTRATION',
+        'RATE_LIMIT_TOKEN',
+      ])
+    })
+
+    it('says nothing about missing bindings while RATE_LIMITING = "off"', async () => {
+      const toml = withoutRateLimits().replace('[vars]\n', '[vars]\nRATE_LIMITING = "off"\n')
+      const result = await checkConfig('ratelimits-off', toml)
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stderr).not.toContain('[[ratelimits]]')
     })
   },
 )
