@@ -1,78 +1,29 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { createUser, PASSWORD } from '../../test/support/accounts'
+import { PASSWORD } from '../../test/support/accounts'
+import {
+  ISSUER,
+  linkIn,
+  mailGateway,
+  openForm,
+  postForm,
+  type Sent,
+  type Through,
+  userWithEmail,
+} from '../../test/support/email'
 import { fetchWithEnv } from '../../test/support/gateway'
 import { setCookies } from '../../test/support/sessions'
-import { setUserEmail } from '../users/store'
 import { listDevMail } from './dev-mailbox'
 import { issueLinkToken } from './token-store'
 
-// The dev mailbox copy is what the tests read (Miniflare's send_email simulation writes files the
-// Worker cannot read): it needs DEV_MAILBOX=1 and a loopback ISSUER, as under `npm start`.
-const ISSUER = 'http://127.0.0.1:8787'
 const NEW_PASSWORD = 'a brand new passphrase for email tests'
 
-interface Sent {
-  from: unknown
-  to: unknown
-  subject: string
-  text?: string
-}
-
-/** The real binding, with what the gateway hands it recorded on the way through. */
-function recordingBinding(sent: Sent[]): SendEmail {
-  const real = env.EMAIL as SendEmail
-  return {
-    send(message: EmailMessageBuilder) {
-      sent.push(message as Sent)
-      return real.send(message)
-    },
-  } as SendEmail
-}
-
-function gateway(sent: Sent[] = [], extra: Record<string, unknown> = {}) {
-  const overrides = { ISSUER, DEV_MAILBOX: '1', EMAIL: recordingBinding(sent), ...extra }
-  return (path: string, init: RequestInit = {}) => fetchWithEnv(overrides, path, init)
-}
-type Through = ReturnType<typeof gateway>
-
-async function openForm(through: Through, path: string) {
-  const response = await through(path)
-  const html = await response.text()
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
-  const cookie = setCookies(response).get('gw_csrf')?.value
-  return { response, html, csrf, cookie: cookie ? `gw_csrf=${cookie}` : '' }
-}
-
-async function post(
-  through: Through,
-  path: string,
-  fields: Record<string, string>,
-  cookie: string,
-  headers: Record<string, string> = {},
-) {
-  return through(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ISSUER, cookie, ...headers },
-    body: new URLSearchParams(fields).toString(),
-  })
-}
+const gateway = mailGateway
+const post = postForm
 
 async function forgot(through: Through, email: string, headers: Record<string, string> = {}) {
   const form = await openForm(through, '/auth/forgot-password')
   return post(through, '/auth/forgot-password', { csrf: form.csrf, email }, form.cookie, headers)
-}
-
-function linkIn(text: string, path: string): URL {
-  const match = new RegExp(`https?://\\S+${path}\\?token=\\S+`).exec(text)
-  if (!match) throw new Error(`no ${path} link in: ${text}`)
-  return new URL(match[0])
-}
-
-async function userWithEmail(name: string, email: string, verified = true) {
-  const user = await createUser(name)
-  expect(await setUserEmail(env.DB, user.id, email, verified)).toBe(true)
-  return user
 }
 
 async function resetWith(through: Through, link: URL, password = NEW_PASSWORD) {
@@ -317,7 +268,7 @@ describe('registration with an address', () => {
     expect(Object.keys((await taken.json()) as object)).toEqual(Object.keys((await free.json()) as object))
     expect(sent.map((mail) => [mail.to, mail.subject])).toEqual([
       ['Free@example.com', 'Confirm your email address for Edge Auth Gateway (local)'],
-      ['taken@example.com', 'Someone tried to register with your address at Edge Auth Gateway (local)'],
+      ['taken@example.com', 'Someone tried to use your address at Edge Auth Gateway (local)'],
     ])
     const row = await env.DB.prepare("SELECT email FROM users WHERE username = 'em-reg-taken'").first('email')
     expect(row).toBeNull()

@@ -13,7 +13,9 @@ export {
   sendVerificationMail,
   VERIFY_EMAIL_PATH,
 } from './flows'
+export { admitMailRequest } from './mail-throttle'
 export { type Delivery, deliver, deliverLater, type Envelope } from './mailer'
+export { requestAddressChange, resendVerification } from './own-address'
 export { composeMail, type MailKind } from './templates'
 export {
   consumeEmailToken,

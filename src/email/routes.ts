@@ -8,7 +8,7 @@ import { Hono } from 'hono'
 import { recordAuditEvent } from '../audit'
 import { withStorage } from '../db/errors'
 import type { AppBindings } from '../env'
-import { GatewayError, isGatewayError } from '../errors/gateway-error'
+import { GatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { type PageStatus, renderPage } from '../pages/render'
 import {
@@ -25,7 +25,6 @@ import {
   hashPassword,
   markEmailVerified,
   normalizeEmail,
-  reserveEmailRequest,
   setUserEmail,
   updatePasswordHash,
 } from '../users'
@@ -40,6 +39,7 @@ import {
   ResetPasswordPage,
 } from './email-pages'
 import { FORGOT_PASSWORD_PATH, RESET_PASSWORD_PATH, sendPasswordReset, VERIFY_EMAIL_PATH } from './flows'
+import { admitMailRequest } from './mail-throttle'
 import { consumeEmailToken, endEmailTokens, peekEmailToken } from './token-store'
 
 export const emailRoutes = new Hono<AppBindings>()
@@ -92,18 +92,8 @@ emailRoutes.post(FORGOT_PASSWORD_PATH, async function forgotPassword(c) {
   if (!(await csrfOk(c, form))) return forgotPage(c, { error: FORM_EXPIRED }, 403)
   const email = normalizeEmail(form.get('email'))
   if (!email) return forgotPage(c, { error: 'Enter an email address.', email: form.get('email') ?? '' }, 400)
-  const settings = c.var.ctx.config.settings.email
-  try {
-    await reserveEmailRequest(
-      c.env.DB,
-      { perAddressPerHour: settings.per_address_per_hour, perIpPerHour: settings.per_ip_per_hour },
-      { email, ip: c.req.header('cf-connecting-ip') },
-    )
-  } catch (error) {
-    if (!isGatewayError(error) || error.code !== 'rate_limited') throw error
-    c.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter ?? 60))))
+  if ((await admitMailRequest(c, email)) !== undefined)
     return forgotPage(c, { error: 'Too many requests. Try again later.', email }, 429)
-  }
   const user = await withStorage('user lookup', () => findUserByEmail(c.env.DB, email))
   recordAuditEvent(c.var.ctx, {
     type: 'password_reset_requested',
