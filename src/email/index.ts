@@ -20,6 +20,7 @@ export { composeMail, type MailKind } from './templates'
 export {
   consumeEmailToken,
   consumeSignInCode,
+  deleteDeadEmailTokensStatement,
   EMAIL_TOKEN_PURPOSES,
   type EmailTokenPurpose,
   type EmailTokenRow,
