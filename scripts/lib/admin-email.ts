@@ -36,8 +36,8 @@ function readChange(positionals: string[], values: { clear?: boolean; verified?:
 /**
  * The statements of users/store.ts's setUserEmail, inlined: a verified address is taken from an
  * unverified holder; one another user holds (verified, or unverified for an unverified set) is
- * not taken. The user's emailed tokens end (a reset link to the old address must not outlive
- * it), and the audit row is written only when the address is now the user's.
+ * not taken. A change ends the user's emailed tokens (a reset link to the old address must not
+ * outlive it), and the audit row is written only when the address is now the user's.
  */
 function setEmailStatements(who: Who, email: string | null, verified: boolean): SqlFragment[] {
   const owner = 'id' in who ? sql`${who.id}` : sql`(SELECT id FROM users WHERE username = ${who.username})`
@@ -46,12 +46,14 @@ function setEmailStatements(who: Who, email: string | null, verified: boolean): 
   if (email !== null && verified)
     statements.push(sql`UPDATE users SET email = NULL, email_verified = 0, updated_at = ${NOW_SECONDS}
       WHERE email = ${email} COLLATE NOCASE AND email_verified = 0 AND id <> ${owner}`)
+  const applies = sql`(${email} IS NULL OR NOT EXISTS (${taken}))`
   statements.push(
+    // Before the UPDATE, while the old address is still readable: only a change ends the links.
+    sql`DELETE FROM email_tokens WHERE user_id = ${owner} AND ${applies}
+      AND (SELECT email FROM users WHERE id = ${owner}) IS NOT ${email}`,
     sql`UPDATE users SET email = ${email}, email_verified = ${verified}, updated_at = ${NOW_SECONDS}
-      WHERE id = ${owner} AND (${email} IS NULL OR NOT EXISTS (${taken})) RETURNING id, username`,
+      WHERE id = ${owner} AND ${applies} RETURNING id, username`,
     sql`SELECT EXISTS (${taken}) AS taken`,
-    sql`DELETE FROM email_tokens WHERE user_id = ${owner}
-      AND EXISTS (SELECT 1 FROM users WHERE id = ${owner} AND email IS ${email})`,
     userAuditStatement(
       'user_updated',
       who,
@@ -96,7 +98,7 @@ Gives the user the address (normalized as the Worker does: trimmed, the domain l
 removes it with --clear. Without --verified the address is stored unverified (the user can have
 the link mailed again from the account page); --verified vouches for it, and then takes it from
 an unverified holder. An address another user holds verified is refused, as is one anybody holds
-when it is set unverified. The user's pending emailed links end. Audited as user_updated.
+when it is set unverified. A change ends the user's pending emailed links. Audited as user_updated.
 Same as PATCH /admin/users/{id} with email and email_verified.
 
   --verified   mark the address verified
@@ -118,7 +120,7 @@ ${TARGET_HELP}
     }
     const statements = setEmailStatements(change.who, change.email, change.verified)
     const results = await executeSql(target, joinStatements(statements))
-    const offset = statements.length - 4
+    const offset = statements.length - 3
     const updated = results[offset]?.[0]
     if (!updated) {
       if (results[offset + 1]?.[0]?.taken === 1) throw new Error('another user holds that address')
