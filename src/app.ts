@@ -6,6 +6,7 @@ import { accountRoutes } from './accounts/routes'
 import { adminRoutes } from './admin/routes'
 import { apiKeyRoutes } from './api-keys/routes'
 import { emailRoutes } from './email/routes'
+import { emailSignInRoutes } from './email/sign-in-routes'
 import type { AppBindings } from './env'
 import { healthRoutes } from './http/health-routes'
 import { identityRoutes } from './login-providers/identities-routes'
@@ -60,6 +61,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', passkeySignInRoutes)
   app.route('/', passkeyRoutes)
   app.route('/', emailRoutes)
+  app.route('/', emailSignInRoutes)
   // Before accountRoutes: its browser logout hands bearer requests on to the bearer logout there.
   app.route('/', sessionRoutes)
   app.route('/', accountRoutes)

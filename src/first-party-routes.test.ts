@@ -32,6 +32,11 @@ const NOT_ACCOUNT_MANAGING: Readonly<Record<string, string>> = {
   'POST /auth/reset-password': 'sets a password with the emailed token (CSRF-checked)',
   'GET /auth/verify-email': 'the confirm page: the emailed token is the credential',
   'POST /auth/verify-email': 'confirms an address with the emailed token (CSRF-checked)',
+  'POST /auth/email-sign-in':
+    'asks for a sign-in link or code by mail: no credential, an identical answer for every address',
+  'GET /auth/sign-in-link': 'the sign-in link page: the emailed token is the credential',
+  'POST /auth/sign-in-link': 'signs in with the emailed token (CSRF-checked, browser binding)',
+  'POST /auth/email-code': 'signs in with an emailed code (CSRF-checked, throttled, capped per code)',
   'GET /dev/mailbox': 'the local dev mailbox (DEV_MAILBOX=1 and a loopback ISSUER only)',
   'POST /auth/login': 'a password login',
   'GET /auth/login/:provider': 'starts a provider login',

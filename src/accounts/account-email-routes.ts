@@ -13,7 +13,7 @@ import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { authenticate, currentPrincipal, type Principal, requireFirstParty } from '../authn'
 import { withStorage } from '../db/errors'
-import { admitMailRequest, deliveryOf, requestAddressChange, resendVerification } from '../email'
+import { deliveryOf, mailRequestRefused, requestAddressChange, resendVerification } from '../email'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
@@ -75,7 +75,7 @@ accountEmailRoutes.post(ACCOUNT_EMAIL_PATH, ...sessionOnly, async function chang
       ...notice('Enter a valid email address, like name@example.com.', true),
       status: 400,
     })
-  if ((await admitMailRequest(c, email)) !== undefined)
+  if (await mailRequestRefused(c, email))
     return renderAccountPage(c, principal, session, { ...notice(TOO_MANY, true), status: 429 })
   const started = await withStorage('email change', () => requestAddressChange(deliveryOf(c), user, email))
   // The same words whoever holds the address (account enumeration): see email/own-address.ts.
@@ -96,7 +96,7 @@ accountEmailRoutes.post(ACCOUNT_EMAIL_VERIFICATION_PATH, ...sessionOnly, async f
       ...notice('There is no unverified address to confirm.', true),
       status: 400,
     })
-  if ((await admitMailRequest(c, user.email)) !== undefined)
+  if (await mailRequestRefused(c, user.email))
     return renderAccountPage(c, principal, session, { ...notice(TOO_MANY, true), status: 429 })
   resendVerification(deliveryOf(c), user)
   return renderAccountPage(c, principal, session, notice(`We mailed a new link to ${user.email}.`))

@@ -8,14 +8,15 @@ import { describe, expect, it } from 'vitest'
 import { createUser } from '../../test/support/accounts'
 import {
   confirmLink,
+  gateway,
   ISSUER,
   linkIn,
-  mailGateway,
   openForm,
-  postForm,
+  post,
   type Sent,
   type Through,
   userWithEmail,
+  withEmailSettings,
 } from '../../test/support/email'
 import { browserLogin } from '../../test/support/sessions'
 import { issueLinkToken } from '../email/token-store'
@@ -32,16 +33,16 @@ interface Signed {
 /** A browser signed in through the login form, and the account page's CSRF field. */
 async function signedIn(username: string, extra: Record<string, unknown> = {}): Promise<Signed> {
   const sent: Sent[] = []
-  const through = mailGateway(sent, extra)
+  const through = gateway(sent, extra)
   const login = await browserLogin(username, { through, headers: { origin: ISSUER } })
   expect(login.session).not.toBe('')
-  const page = await openForm(through, '/auth/account', { cookie: login.cookie, accept: 'text/html' })
+  const page = await openForm(through, '/auth/account', login.cookie)
   expect(page.response.status).toBe(200)
   return { through, sent, cookie: login.cookie, csrf: page.csrf }
 }
 
 function changeTo(browser: Signed, email: string, fields: Record<string, string> = {}) {
-  return postForm(
+  return post(
     browser.through,
     '/auth/account/email',
     { csrf: browser.csrf, email, ...fields },
@@ -51,7 +52,7 @@ function changeTo(browser: Signed, email: string, fields: Record<string, string>
 }
 
 function resend(browser: Signed) {
-  return postForm(
+  return post(
     browser.through,
     '/auth/account/email/verification',
     { csrf: browser.csrf },
@@ -176,7 +177,7 @@ describe('changing the address from the account page', () => {
     const browser = await signedIn('ae-csrf')
     const noToken = await changeTo(browser, 'ae-csrf@example.com', { csrf: '' })
     expect(noToken.status).toBe(403)
-    const crossSite = await postForm(
+    const crossSite = await post(
       browser.through,
       '/auth/account/email',
       { csrf: browser.csrf, email: 'ae-csrf@example.com' },
@@ -198,9 +199,7 @@ describe('changing the address from the account page', () => {
 
   it('throttles per submitted address (429 with Retry-After)', async () => {
     await createUser('ae-flood')
-    const browser = await signedIn('ae-flood', {
-      SETTINGS: { ...(env.SETTINGS as object), email: { per_address_per_hour: 2 } },
-    })
+    const browser = await signedIn('ae-flood', withEmailSettings({ per_address_per_hour: 2 }))
     const statuses: number[] = []
     let last: Response | undefined
     for (const address of ['ae-flood-a@example.com', 'ae-flood-b@example.com', 'ae-flood-a@example.com']) {

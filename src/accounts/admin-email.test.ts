@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { bearer, createUser, PASSWORD } from '../../test/support/accounts'
-import { linkIn, mailGateway, type Sent, type Through, userWithEmail } from '../../test/support/email'
+import { gateway, linkIn, type Sent, type Through, userWithEmail } from '../../test/support/email'
 import { issueLinkToken } from '../email/token-store'
 
 /** An admin's access token from the same gateway (its issuer is the loopback ISSUER). */
@@ -37,7 +37,7 @@ function emailOf(userId: string) {
 
 describe('PATCH /admin/users/{id}: email and email_verified', () => {
   it('sets an address normalized (unverified unless said), marks it verified, and null removes it', async () => {
-    const through = mailGateway()
+    const through = gateway()
     const token = await adminOf(through, 'ae-admin-set')
     const user = await createUser('ae-patched')
     const set = await call(through, token, 'PATCH', `/admin/users/${user.id}`, { email: ' Pat@EXAMPLE.com ' })
@@ -52,7 +52,7 @@ describe('PATCH /admin/users/{id}: email and email_verified', () => {
   })
 
   it('409 for an address another user holds verified (case-insensitively), verified or not; a bad address is 400', async () => {
-    const through = mailGateway()
+    const through = gateway()
     const token = await adminOf(through, 'ae-admin-conflict')
     await userWithEmail('ae-verified-holder', 'held@example.com')
     const other = await createUser('ae-other')
@@ -67,7 +67,7 @@ describe('PATCH /admin/users/{id}: email and email_verified', () => {
   })
 
   it('a verified address wins over an unverified holder, and a new address ends the pending emailed links', async () => {
-    const through = mailGateway()
+    const through = gateway()
     const token = await adminOf(through, 'ae-admin-wins')
     const squatter = await userWithEmail('ae-unverified-holder', 'claimed@example.com', false)
     const owner = await userWithEmail('ae-real-owner', 'owner-old@example.com')
@@ -91,7 +91,7 @@ describe('PATCH /admin/users/{id}: email and email_verified', () => {
 describe('POST /admin/users/{id}/password-reset', () => {
   it("202: mails a reset link built from ISSUER to the user's address, which opens the reset page", async () => {
     const sent: Sent[] = []
-    const through = mailGateway(sent)
+    const through = gateway(sent)
     const token = await adminOf(through, 'ae-admin-reset')
     const user = await userWithEmail('ae-reset-target', 'target@example.com')
     const response = await call(through, token, 'POST', `/admin/users/${user.id}/password-reset`)
@@ -106,7 +106,7 @@ describe('POST /admin/users/{id}/password-reset', () => {
 
   it('409 for a user without an address, 404 for no such user, and nothing is mailed', async () => {
     const sent: Sent[] = []
-    const through = mailGateway(sent)
+    const through = gateway(sent)
     const token = await adminOf(through, 'ae-admin-noaddr')
     const user = await createUser('ae-no-address')
     const none = await call(through, token, 'POST', `/admin/users/${user.id}/password-reset`)

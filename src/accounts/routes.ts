@@ -202,8 +202,9 @@ accountRoutes.post(
 accountRoutes.post('/auth/logout', authenticate({ credentials: ['jwt'] }), async function logout(c) {
   const principal = currentPrincipal(c)
   const deny = { clockSkewSeconds: c.var.ctx.config.settings.clock_skew_seconds }
-  if (principal.sessionId) await revokeTokenFamily(c.env, principal.sessionId, deny)
-  if (principal.tokenId && principal.expiresAt) {
+  const denied = principal.sessionId ? await revokeTokenFamily(c.env, principal.sessionId, deny) : new Set()
+  // The family's own tokens, this one among them, are denied already: one KV write per key.
+  if (principal.tokenId && principal.expiresAt && !denied.has(principal.tokenId)) {
     await revokeAccessToken(
       c.env,
       { jti: principal.tokenId, subject: principal.id, expiresAt: principal.expiresAt },

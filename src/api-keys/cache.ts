@@ -1,4 +1,4 @@
-import { withStorage } from '../db/errors'
+import { fillCache, withStorage } from '../db/errors'
 import { apiKeyKey, kvTtl } from '../db/kv-keys'
 import { findUserById } from '../users'
 import { findApiKey } from './store'
@@ -119,7 +119,7 @@ export async function readApiKey(
   }
   if ((missing.get(id) ?? 0) > now) return undefined
   const record = await readApiKeyFromD1(stores.DB, id)
-  if (record) await writeApiKeyCache(stores.KV, id, record)
+  if (record) await fillCache('api key', () => writeApiKeyCache(stores.KV, id, record))
   else {
     if (missing.size >= 10_000) missing.clear()
     missing.set(id, now + MISSING_TTL_MS)

@@ -4,9 +4,11 @@
  * while the request runs are buffered and written as one D1 batch through `waitUntil` when the
  * request ends, so an audited action costs the client no D1 round trip. Each event is also logged
  * at once as a structured line (`"event":"audit"`), which Workers Logs and Logpush collect: the
- * log line survives a D1 outage, and a failed write is logged (never retried into the response).
+ * log line survives a D1 outage. A failed write is retried a bounded number of times after the
+ * response (never into it), and then logged with the events it could not store.
  */
 import { uuidv7 } from '../crypto/uuid7'
+import { withStorage } from '../db/errors'
 import { logEvent } from '../log'
 import { type AuditEvent, type AuditInput, safeDetails, safeField } from './events'
 import { insertAuditEvents } from './store'
@@ -80,15 +82,47 @@ export class AuditRecorder implements AuditSink {
     if (this.pending.length === 0) return
     const batch = this.pending
     this.pending = []
-    const write = insertAuditEvents(this.db, batch).catch((error: unknown) =>
-      logEvent('error', 'audit_write_failed', {
-        request_id: this.info?.requestId,
-        events: batch.length,
-        cause: error instanceof Error ? error.message : String(error),
-      }),
-    )
-    this.waitUntil(write)
+    this.waitUntil(writeWithRetry(this.db, batch, this.info?.requestId))
   }
+}
+
+/**
+ * Attempts at writing one request's events, and the pauses between them: D1 answers "overloaded"
+ * for as long as its queue is full, which passes in seconds. Bounded, so a failing D1 costs each
+ * request at most three statements' worth of load and the waitUntil task ends well within the
+ * 30 s a Worker has after its response.
+ */
+export const AUDIT_WRITE_RETRY_DELAYS_MS = [250, 1_000] as const
+
+/**
+ * Writes the batch (INSERT OR IGNORE by event id, so a retry after a write that did commit adds
+ * nothing); when every attempt failed, one error line carries the events themselves: the record of
+ * last resort, which Workers Logs and Logpush keep when D1 could not.
+ */
+async function writeWithRetry(
+  db: D1Database,
+  batch: readonly { atMs: number; event: AuditEvent }[],
+  requestId: string | undefined,
+): Promise<void> {
+  let cause = ''
+  for (let attempt = 0; attempt <= AUDIT_WRITE_RETRY_DELAYS_MS.length; attempt++) {
+    if (attempt > 0) {
+      const pause = AUDIT_WRITE_RETRY_DELAYS_MS[attempt - 1]
+      await new Promise((resolve) => setTimeout(resolve, pause))
+    }
+    try {
+      await withStorage('audit write', () => insertAuditEvents(db, batch))
+      return
+    } catch (error) {
+      cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error)
+    }
+  }
+  logEvent('error', 'audit_write_failed', {
+    request_id: requestId,
+    attempts: AUDIT_WRITE_RETRY_DELAYS_MS.length + 1,
+    cause,
+    events: batch.map(({ event }) => event),
+  })
 }
 
 /** Records one event on the request's recorder (see the module comment for where it goes). */

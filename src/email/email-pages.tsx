@@ -4,7 +4,7 @@
  * fetch links). Every page is served with `Referrer-Policy: no-referrer` (pages/render.ts), so the
  * token in the URL never leaves in a Referer.
  */
-import { FormError } from '../pages/credential-fields'
+import { EmailInput, FormError } from '../pages/credential-fields'
 import { Layout } from '../pages/layout'
 
 interface Common {
@@ -29,7 +29,7 @@ export function ForgotPasswordPage(props: Common & { email?: string; sent?: bool
       <form method="post" action="/auth/forgot-password">
         <input type="hidden" name="csrf" value={props.csrfToken} />
         <label for="email">Email address</label>
-        <input id="email" name="email" type="email" autocomplete="email" required value={props.email ?? ''} />
+        <EmailInput id="email" value={props.email} />
         <button type="submit">Send the link</button>
       </form>
       <p class="muted">

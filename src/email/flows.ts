@@ -13,6 +13,7 @@ export const VERIFY_EMAIL_PATH = '/auth/verify-email'
 export const RESET_PASSWORD_PATH = '/auth/reset-password'
 export const FORGOT_PASSWORD_PATH = '/auth/forgot-password'
 export const SIGN_IN_LINK_PATH = '/auth/sign-in-link'
+export const EMAIL_CODE_PATH = '/auth/email-code'
 
 type MailUser = Pick<User, 'id' | 'username'>
 
@@ -76,29 +77,37 @@ export async function sendPasswordReset(delivery: FlowDelivery, user: MailUser, 
   })
 }
 
-/** Mails a sign-in link, or a 6-digit code. */
-export async function sendSignIn(
+/** Where a sign-in link was asked for: the asking browser (its binding's hash) and where it goes next. */
+export interface SignInLinkOrigin {
+  browserHash: string
+  returnTo: string
+}
+
+/** Mails a sign-in link bound to the browser that asked for it. */
+export async function sendSignInLink(
   delivery: FlowDelivery,
   user: MailUser,
   to: string,
-  kind: 'sign_in_link' | 'sign_in_code',
+  origin: SignInLinkOrigin,
 ): Promise<void> {
-  if (kind === 'sign_in_code') {
-    const code = await issueSignInCode(delivery.db, {
-      userId: user.id,
-      email: to,
-      ttlSeconds: delivery.settings.code_ttl_seconds,
-    })
-    compose(delivery, kind, user, to, { code })
-    return
-  }
   const token = await issueLinkToken(delivery.db, {
     userId: user.id,
     purpose: 'sign_in_link',
     email: to,
     ttlSeconds: delivery.settings.link_ttl_seconds,
+    ...origin,
   })
-  compose(delivery, kind, user, to, { link: linkFor(delivery.issuer, SIGN_IN_LINK_PATH, token) })
+  compose(delivery, 'sign_in_link', user, to, { link: linkFor(delivery.issuer, SIGN_IN_LINK_PATH, token) })
+}
+
+/** Mails a 6-digit sign-in code. */
+export async function sendSignInCode(delivery: FlowDelivery, user: MailUser, to: string): Promise<void> {
+  const code = await issueSignInCode(delivery.db, {
+    userId: user.id,
+    email: to,
+    ttlSeconds: delivery.settings.code_ttl_seconds,
+  })
+  compose(delivery, 'sign_in_code', user, to, { code })
 }
 
 /** Tells an address's holder that someone tried to use it (to register, or in a change): no 409. */

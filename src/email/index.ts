@@ -6,16 +6,18 @@ export {
   linkFor,
   RESET_PASSWORD_PATH,
   SIGN_IN_LINK_PATH,
+  type SignInLinkOrigin,
   sendAddressInUse,
   sendChangeNotice,
   sendPasswordReset,
-  sendSignIn,
+  sendSignInCode,
+  sendSignInLink,
   sendVerificationMail,
   VERIFY_EMAIL_PATH,
 } from './flows'
-export { admitMailRequest } from './mail-throttle'
 export { type Delivery, deliver, deliverLater, type Envelope } from './mailer'
 export { requestAddressChange, resendVerification } from './own-address'
+export { mailRequestRefused } from './page-guard'
 export { composeMail, type MailKind } from './templates'
 export {
   consumeEmailToken,

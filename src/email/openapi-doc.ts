@@ -1,6 +1,6 @@
 /** The email flows' /auth pages in the OpenAPI document (docs/email.md). */
 import * as z from 'zod/mini'
-import { describeOperation, FORM, html, redirect } from '../admin'
+import { describeOperation, error, FORM, html, redirect } from '../admin'
 
 export function describeEmailEndpoints(): void {
   const tags = ['Auth']
@@ -63,5 +63,79 @@ export function describeEmailEndpoints(): void {
     bodyTypes: FORM,
     body: z.object({ token: z.string(), csrf: z.string() }),
     responses: { 200: html('Confirmed'), 400: html('Expired or used link') },
+  })
+  const off = error('Off (SETTINGS.email.sign_in_link / sign_in_code): as an unknown path')
+  path({
+    method: 'post',
+    path: '/auth/email-sign-in',
+    tags,
+    summary:
+      'Mail a sign-in link or a 6-digit code (the same answer whether or not the address has an account)',
+    bodyTypes: FORM,
+    body: z.object({
+      email: z.string(),
+      kind: z.enum(['link', 'code']),
+      return_to: z.optional(z.string()),
+      csrf: z.string(),
+    }),
+    responses: {
+      200: html('"If an account has that address…"; for a code, the form to enter it'),
+      400: html('No valid address'),
+      403: html('Form expired or cross-site'),
+      404: off,
+      429: html('Throttled'),
+    },
+  })
+  path({
+    method: 'get',
+    path: '/auth/sign-in-link',
+    tags,
+    summary: 'Sign-in page for an emailed link, naming the account (does not use the link up)',
+    query: token,
+    responses: {
+      200: html('"Sign in as …", asking first when opened in another browser than the one that asked'),
+      400: html('Expired or used link'),
+      404: off,
+    },
+  })
+  path({
+    method: 'post',
+    path: '/auth/sign-in-link',
+    tags,
+    summary: 'Sign in with the emailed link (a second factor is still owed)',
+    bodyTypes: FORM,
+    body: z.object({
+      token: z.string(),
+      csrf: z.string(),
+      other_browser: z.optional(z.literal('confirmed')),
+    }),
+    responses: {
+      200: html('Another browser than the one that asked: the question first'),
+      303: redirect('Signed in (or to the second step)'),
+      400: html('Expired or used link'),
+      403: html('Form expired or cross-site'),
+      404: off,
+    },
+  })
+  path({
+    method: 'post',
+    path: '/auth/email-code',
+    tags,
+    summary: 'Sign in with an emailed 6-digit code (a second factor is still owed)',
+    bodyTypes: FORM,
+    body: z.object({
+      email: z.string(),
+      code: z.string(),
+      return_to: z.optional(z.string()),
+      csrf: z.string(),
+    }),
+    responses: {
+      303: redirect('Signed in (or to the second step)'),
+      400: html('No valid address'),
+      401: html('Wrong, expired or used code, or no such account (one message)'),
+      403: html('Form expired or cross-site'),
+      404: off,
+      429: html('Throttled'),
+    },
   })
 }

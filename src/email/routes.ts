@@ -11,13 +11,7 @@ import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { type PageStatus, renderPage } from '../pages/render'
-import {
-  loginFormAllowed,
-  preSessionFormToken,
-  presentedCsrfCookie,
-  revokeSubject,
-  signIn,
-} from '../sessions'
+import { DEFAULT_LANDING_PATH, preSessionFormToken, revokeSubject, signIn } from '../sessions'
 import {
   checkPassword,
   findUserByEmail,
@@ -35,34 +29,13 @@ import {
   DevMailboxPage,
   DonePage,
   ForgotPasswordPage,
-  LinkDeadPage,
   ResetPasswordPage,
 } from './email-pages'
 import { FORGOT_PASSWORD_PATH, RESET_PASSWORD_PATH, sendPasswordReset, VERIFY_EMAIL_PATH } from './flows'
-import { admitMailRequest } from './mail-throttle'
+import { csrfOk, deadLink, FORM_EXPIRED, mailRequestRefused, productName, TOO_MANY } from './page-guard'
 import { consumeEmailToken, endEmailTokens, peekEmailToken } from './token-store'
 
 export const emailRoutes = new Hono<AppBindings>()
-
-const DEAD_LINK = 'The link has expired or was already used. Links work once, for 30 minutes.'
-const FORM_EXPIRED = 'This form has expired or was sent from another site. Open the link again.'
-
-function productName(c: Context<AppBindings>): string {
-  return c.var.ctx.config.settings.product_name
-}
-
-function csrfOk(c: Context<AppBindings>, form: URLSearchParams): Promise<boolean> {
-  return loginFormAllowed({
-    request: c.req.raw,
-    config: c.var.ctx.config,
-    cookieToken: presentedCsrfCookie(c),
-    field: form.get('csrf'),
-  })
-}
-
-function deadLink(c: Context<AppBindings>, status: PageStatus = 400) {
-  return renderPage(c, LinkDeadPage({ productName: productName(c), message: DEAD_LINK }), status)
-}
 
 // ---- forgot password ----
 
@@ -92,8 +65,7 @@ emailRoutes.post(FORGOT_PASSWORD_PATH, async function forgotPassword(c) {
   if (!(await csrfOk(c, form))) return forgotPage(c, { error: FORM_EXPIRED }, 403)
   const email = normalizeEmail(form.get('email'))
   if (!email) return forgotPage(c, { error: 'Enter an email address.', email: form.get('email') ?? '' }, 400)
-  if ((await admitMailRequest(c, email)) !== undefined)
-    return forgotPage(c, { error: 'Too many requests. Try again later.', email }, 429)
+  if (await mailRequestRefused(c, email)) return forgotPage(c, { error: TOO_MANY, email }, 429)
   const user = await withStorage('user lookup', () => findUserByEmail(c.env.DB, email))
   recordAuditEvent(c.var.ctx, {
     type: 'password_reset_requested',
@@ -172,7 +144,13 @@ emailRoutes.post(RESET_PASSWORD_PATH, async function resetPassword(c) {
   if (!user.emailVerified)
     await withStorage('verify email', () => markEmailVerified(c.env.DB, user.id, row.email))
   recordAuditEvent(c.var.ctx, { type: 'password_reset_completed', actorId: user.id, subjectId: user.id })
-  return signIn(c, { user, amr: ['mca'], authMethod: 'password_reset', persistent: false, returnTo: '/' })
+  return signIn(c, {
+    user,
+    amr: ['mca'],
+    authMethod: 'password_reset',
+    persistent: false,
+    returnTo: DEFAULT_LANDING_PATH,
+  })
 })
 
 // ---- verify an address, confirm a change ----

@@ -1,5 +1,5 @@
 /**
- * The single-use tokens of the email flows (table `email_tokens`, migration 0018). Only SHA-256 of a
+ * The single-use tokens of the email flows (table `email_tokens`, migrations 0018 and 0022). Only SHA-256 of a
  * token is stored. One row per user and purpose: issuing replaces the row, so the previous token of
  * that purpose dies with it. Reading (`peekEmailToken`) never uses a token up: a GET of a link only
  * shows a page, since mail scanners fetch links; `consumeEmailToken` is the one conditional UPDATE
@@ -27,6 +27,10 @@ export interface EmailTokenRow {
   /** Where the token was sent (for `email_change`: the pending new address). */
   email: string
   expiresAt: number
+  /** A sign-in link: SHA-256 of the asking browser's binding cookie (migration 0022); else null. */
+  browserHash: string | null
+  /** A sign-in link: where the sign-in continues; else null. */
+  returnTo: string | null
 }
 
 interface Row {
@@ -34,10 +38,21 @@ interface Row {
   purpose: EmailTokenPurpose
   email: string
   expires_at: number
+  browser_hash: string | null
+  return_to: string | null
 }
 
+const COLUMNS = 'user_id, purpose, email, expires_at, browser_hash, return_to'
+
 function toRow(row: Row): EmailTokenRow {
-  return { userId: row.user_id, purpose: row.purpose, email: row.email, expiresAt: row.expires_at }
+  return {
+    userId: row.user_id,
+    purpose: row.purpose,
+    email: row.email,
+    expiresAt: row.expires_at,
+    browserHash: row.browser_hash,
+    returnTo: row.return_to,
+  }
 }
 
 export function isLinkTokenShape(value: unknown): value is string {
@@ -49,32 +64,44 @@ function codeHash(userId: string, code: string): Promise<string> {
   return sha256Hex(`code:${userId}:${code}`)
 }
 
-async function store(
-  db: D1Database,
-  input: { userId: string; purpose: EmailTokenPurpose; email: string; ttlSeconds: number },
-  hash: string,
-): Promise<void> {
+interface IssueInput {
+  userId: string
+  purpose: EmailTokenPurpose
+  email: string
+  ttlSeconds: number
+  /** A sign-in link only: SHA-256 of the asking browser's binding cookie. */
+  browserHash?: string
+  /** A sign-in link only: where the sign-in continues (already checked by safeReturnTo). */
+  returnTo?: string
+}
+
+async function store(db: D1Database, input: IssueInput, hash: string): Promise<void> {
   const now = nowSeconds()
   await db
     .prepare(
-      `INSERT INTO email_tokens (user_id, purpose, token_hash, email, created_at, expires_at, used_at, attempts)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0)
+      `INSERT INTO email_tokens (user_id, purpose, token_hash, email, created_at, expires_at, used_at, attempts,
+         browser_hash, return_to)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0, ?7, ?8)
        ON CONFLICT (user_id, purpose) DO UPDATE SET token_hash = ?3, email = ?4, created_at = ?5,
-         expires_at = ?6, used_at = NULL, attempts = 0`,
+         expires_at = ?6, used_at = NULL, attempts = 0, browser_hash = ?7, return_to = ?8`,
     )
-    .bind(input.userId, input.purpose, hash, input.email, now, now + input.ttlSeconds)
+    .bind(
+      input.userId,
+      input.purpose,
+      hash,
+      input.email,
+      now,
+      now + input.ttlSeconds,
+      input.browserHash ?? null,
+      input.returnTo ?? null,
+    )
     .run()
 }
 
 /** Issues a link token for the user and purpose, replacing the live one; returns it (only here). */
 export async function issueLinkToken(
   db: D1Database,
-  input: {
-    userId: string
-    purpose: Exclude<EmailTokenPurpose, 'sign_in_code'>
-    email: string
-    ttlSeconds: number
-  },
+  input: IssueInput & { purpose: Exclude<EmailTokenPurpose, 'sign_in_code'> },
 ): Promise<string> {
   const token = randomToken(LINK_TOKEN_PREFIX)
   await store(db, input, await sha256Hex(token))
@@ -102,7 +129,7 @@ export async function peekEmailToken(
   if (!isLinkTokenShape(token)) return undefined
   const row = await db
     .prepare(
-      `SELECT user_id, purpose, email, expires_at FROM email_tokens
+      `SELECT ${COLUMNS} FROM email_tokens
        WHERE token_hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3`,
     )
     .bind(await sha256Hex(token), purpose, nowSeconds())
@@ -122,7 +149,7 @@ export async function consumeEmailToken(
     .prepare(
       `UPDATE email_tokens SET used_at = ?3
        WHERE token_hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3
-       RETURNING user_id, purpose, email, expires_at`,
+       RETURNING ${COLUMNS}`,
     )
     .bind(await sha256Hex(token), purpose, now)
     .first<Row>()
@@ -145,7 +172,7 @@ export async function consumeSignInCode(
       `UPDATE email_tokens SET used_at = ?3
        WHERE user_id = ?1 AND purpose = 'sign_in_code' AND token_hash = ?2 AND used_at IS NULL
          AND expires_at > ?3 AND attempts < ?4
-       RETURNING user_id, purpose, email, expires_at`,
+       RETURNING ${COLUMNS}`,
     )
     .bind(input.userId, hash, now, input.maxAttempts)
     .first<Row>()

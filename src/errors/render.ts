@@ -35,6 +35,18 @@ function challengeHeader(error: GatewayError, realm: string): string {
   return value
 }
 
+/**
+ * `Retry-After` of a 503 storage_unavailable that did not set its own (RFC 9110 §10.2.3): D1
+ * sheds load with "overloaded" while its queue is full and recovers in seconds, so a client is
+ * told to come back after a short pause instead of retrying at once into the same queue.
+ */
+export const STORAGE_RETRY_AFTER_SECONDS = 5
+
+function retryAfterOf(error: GatewayError | undefined): number | undefined {
+  if (error?.retryAfter !== undefined) return error.retryAfter
+  return error?.code === 'storage_unavailable' ? STORAGE_RETRY_AFTER_SECONDS : undefined
+}
+
 function describeCause(cause: unknown): Record<string, unknown> {
   if (cause instanceof Error) return { cause: cause.name, cause_message: cause.message }
   return cause === undefined ? {} : { cause: String(cause) }
@@ -67,8 +79,8 @@ export function renderError(error: unknown, requestId: string, realm: string = D
   if (known?.challenge) headers['www-authenticate'] = challengeHeader(known, realm)
   // RFC 9110 §15.5.6: a 405 lists what the resource does take, even when that is nothing.
   if (status === 405) headers.allow = (known?.allow ?? []).join(', ')
-  if (known?.retryAfter !== undefined)
-    headers['retry-after'] = String(Math.max(1, Math.ceil(known.retryAfter)))
+  const retryAfter = retryAfterOf(known)
+  if (retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfter)))
   const fields = { error: code, error_description: description, request_id: requestId }
   const body =
     known?.jsonRpcId === undefined

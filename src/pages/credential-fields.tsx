@@ -56,3 +56,40 @@ export function CredentialFields(props: CredentialFieldsProps) {
     </>
   )
 }
+
+/**
+ * A six-digit one-time code (TOTP, an emailed sign-in code): a space in the middle is allowed, the
+ * browser may fill it from an SMS or mail (`one-time-code`); the label is the caller's.
+ */
+export function OneTimeCodeInput(props: { errorId?: string; autofocus?: boolean }) {
+  return (
+    <input
+      id="code"
+      name="code"
+      type="text"
+      inputmode="numeric"
+      autocomplete="one-time-code"
+      pattern="[0-9 ]{6,7}"
+      maxlength={7}
+      required
+      autofocus={props.autofocus}
+      aria-invalid={props.errorId ? 'true' : undefined}
+      aria-describedby={props.errorId}
+    />
+  )
+}
+
+/** The email address field of the forgot-password and "email me a sign-in link" forms. */
+export function EmailInput(props: { id: string; value?: string; errorId?: string }) {
+  return (
+    <input
+      id={props.id}
+      name="email"
+      type="email"
+      autocomplete="email"
+      required
+      value={props.value ?? ''}
+      aria-describedby={props.errorId}
+    />
+  )
+}

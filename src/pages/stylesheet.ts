@@ -3,7 +3,7 @@
  * pages' CSP allows `style-src 'self'` only (no inline styles). Its URL carries a version so it can
  * be cached for a long time; change STYLESHEET_VERSION when the rules change.
  */
-export const STYLESHEET_VERSION = '4'
+export const STYLESHEET_VERSION = '5'
 export const STYLESHEET_PATH = '/auth/assets/gateway.css'
 
 export const STYLESHEET = `
@@ -40,6 +40,8 @@ th, td { text-align: left; padding: .5rem; border-bottom: 1px solid var(--line);
 .badge { font-size: .8rem; padding: .1rem .4rem; border: 1px solid var(--line); border-radius: 999px; }
 h2 { font-size: 1.15rem; margin: 1.75rem 0 .25rem; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }
+/* Emailed links are one long token: they wrap anywhere rather than leave the card. */
+.mail a { overflow-wrap: anywhere; }
 .actions { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem; margin-top: 1rem; }
 .actions > button, .actions > .button { margin-top: 0; }
 @media (max-width: 40rem) { main { margin: 0; border-radius: 0; border: 0; min-height: 100vh; padding: 1.25rem; }

@@ -1,4 +1,4 @@
-import { FormError } from '../pages/credential-fields'
+import { FormError, OneTimeCodeInput } from '../pages/credential-fields'
 import { Layout } from '../pages/layout'
 
 export interface SecondFactorPageProps {
@@ -37,25 +37,6 @@ function PasskeyStep(props: { csrfToken: string; returnTo: string }) {
   )
 }
 
-/** The six-digit field of the second step and of the setup form; its label is the caller's. */
-export function TotpCodeInput(props: { errorId?: string; autofocus?: boolean }) {
-  return (
-    <input
-      id="code"
-      name="code"
-      type="text"
-      inputmode="numeric"
-      autocomplete="one-time-code"
-      pattern="[0-9 ]{6,7}"
-      maxlength={7}
-      required
-      autofocus={props.autofocus}
-      aria-invalid={props.errorId ? 'true' : undefined}
-      aria-describedby={props.errorId}
-    />
-  )
-}
-
 function CodeForms(props: SecondFactorPageProps) {
   const errorId = props.error ? 'code-error' : undefined
   return (
@@ -64,7 +45,7 @@ function CodeForms(props: SecondFactorPageProps) {
         <input type="hidden" name="csrf" value={props.csrfToken} />
         <input type="hidden" name="return_to" value={props.returnTo} />
         <label for="code">Code from your authenticator app</label>
-        <TotpCodeInput errorId={errorId} autofocus />
+        <OneTimeCodeInput errorId={errorId} autofocus />
         <button type="submit">Continue</button>
       </form>
       <details>

@@ -1,8 +1,7 @@
 import { raw } from 'hono/html'
-import { FormError } from '../pages/credential-fields'
+import { FormError, OneTimeCodeInput } from '../pages/credential-fields'
 import { Layout } from '../pages/layout'
 import { When } from '../pages/when'
-import { TotpCodeInput } from './second-factor-page'
 
 export const SETUP_PATH = '/auth/second-factor/setup'
 
@@ -46,7 +45,7 @@ export function EnrolPage(props: EnrolPageProps) {
         <input type="hidden" name="csrf" value={props.csrfToken} />
         <input type="hidden" name="enrolment" value={props.enrolmentToken} />
         <label for="code">Code from the app</label>
-        <TotpCodeInput errorId={errorId} />
+        <OneTimeCodeInput errorId={errorId} />
         <button type="submit">Turn on</button>
       </form>
       <p class="muted">

@@ -1,5 +1,5 @@
 import { uuidv7Time } from '../crypto/uuid7'
-import { withStorage } from '../db/errors'
+import { fillCache, withStorage } from '../db/errors'
 import { parseStringList } from '../db/json'
 import { kvTtl, sessionKey } from '../db/kv-keys'
 import { findSessionWithUser } from './store'
@@ -141,7 +141,7 @@ export async function readSession(
   const now = Date.now()
   if ((missing.get(tokenHash) ?? 0) > now) return undefined
   const record = await readSessionFromD1(stores.DB, tokenHash)
-  if (record) await writeSessionCache(stores.KV, tokenHash, record)
+  if (record) await fillCache('session', () => writeSessionCache(stores.KV, tokenHash, record))
   else {
     if (missing.size >= ISOLATE_CAPACITY) missing.clear()
     missing.set(tokenHash, now + MISSING_TTL_MS)

@@ -58,6 +58,7 @@ export async function renderLoginPage(c: Context<AppBindings>, options: LoginPag
         displayName: provider.display_name,
       })),
       passkeys,
+      emailSignIn: { link: settings.email.sign_in_link, code: settings.email.sign_in_code },
     }),
     options.status ?? 200,
     { formTargets: options.formTargets, scriptHashes: passkeys ? [await passkeyScriptHash()] : [] },

@@ -1,4 +1,5 @@
 import { CredentialFields, FormError } from '../pages/credential-fields'
+import { EmailSignInForm, type EmailSignInOptions } from '../pages/email-sign-in-form'
 import { Layout } from '../pages/layout'
 import { PASSKEY_SCRIPT } from '../pages/passkey-script'
 
@@ -22,6 +23,8 @@ export interface LoginPageProps {
    * the username field's autofill, through its one inline script (pages/passkey-script.ts).
    */
   passkeys: boolean
+  /** SETTINGS.email.sign_in_link / sign_in_code: the "email me a link / a code" form. */
+  emailSignIn: EmailSignInOptions
 }
 
 /** The passkey button: shown by the script once it knows the browser can (hidden without script). */
@@ -67,6 +70,7 @@ export function LoginPage(props: LoginPageProps) {
         <button type="submit">Sign in</button>
       </form>
       {props.passkeys && <PasskeySignIn />}
+      <EmailSignInForm csrfToken={props.csrfToken} returnTo={props.returnTo} offer={props.emailSignIn} />
       <p class="muted">
         <a href="/auth/forgot-password">Forgot your password?</a>
       </p>

@@ -9,13 +9,15 @@ import { liveFamilyAccessTokens, revokeFamily } from './refresh-store'
 
 /**
  * Ends one login session of an app or a user's sign-in (a refresh-token family): the family and
- * every live access token issued in it.
+ * every live access token issued in it. Returns the jtis it denied, so a caller that also denies a
+ * token of its own does not write the same KV key twice (KV refuses a second write to a key within
+ * a second with 429).
  */
 export async function revokeTokenFamily(
   stores: RevocationStores,
   familyId: string,
   options: DenyOptions = {},
-): Promise<void> {
+): Promise<Set<string>> {
   const tokens = await withStorage('end session', async () => {
     await revokeFamily(stores.DB, familyId)
     return liveFamilyAccessTokens(stores.DB, familyId, options.clockSkewSeconds ?? MAX_CLOCK_SKEW_SECONDS)
@@ -27,4 +29,5 @@ export async function revokeTokenFamily(
       options,
     )
   }
+  return new Set(tokens.map((token) => token.jti))
 }

@@ -18,6 +18,7 @@ export {
 export {
   type LoginReservation,
   reserveClientRegistration,
+  reserveEmailCodeCheck,
   reserveEmailRequest,
   reserveLoginAttempt,
   reserveRegistration,

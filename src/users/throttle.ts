@@ -43,6 +43,9 @@ export const throttleSubject = {
   secondFactor: (userId: string) => `totp:${userId}`,
   emailAddress: (email: string) => `email:${email.toLowerCase()}`,
   emailIp: (ip: string) => `email-ip:${addressBucket(ip)}`,
+  /** Checks of emailed sign-in codes, per submitted address and per client address. */
+  emailCode: (email: string) => `email-code:${email.toLowerCase()}`,
+  emailCodeIp: (ip: string) => `email-code-ip:${addressBucket(ip)}`,
 }
 
 function accountLimit(settings: ThrottleSettings): AttemptLimit & { backoff: Backoff } {
@@ -149,23 +152,56 @@ export async function reserveClientRegistration(db: D1Database, perHour: number,
 
 const EMAIL_WINDOW_SECONDS = 3600
 
+interface HourlyLimits {
+  perAddressPerHour: number
+  perIpPerHour: number
+}
+
+/** One slot per hour for the client address, then for the submitted one (the client first, as for logins). */
+async function reserveHourly(
+  db: D1Database,
+  limits: HourlyLimits,
+  keys: { email?: string; ip?: string },
+): Promise<void> {
+  const now = nowSeconds()
+  if (keys.ip) {
+    const limit = { windowSeconds: EMAIL_WINDOW_SECONDS, maxInWindow: limits.perIpPerHour }
+    await reserveOrThrow(db, keys.ip, limit, now)
+  }
+  if (keys.email) {
+    const limit = { windowSeconds: EMAIL_WINDOW_SECONDS, maxInWindow: limits.perAddressPerHour }
+    await reserveOrThrow(db, keys.email, limit, now)
+  }
+}
+
 /**
  * Requests that send mail (reset, sign-in link or code, resend of a verification): every request
  * counts, per submitted address whether or not a user has it (so the answer cannot tell) and per
  * client address; over either limit → 429. The address goes first, as for logins.
  */
-export async function reserveEmailRequest(
+export function reserveEmailRequest(
   db: D1Database,
-  limits: { perAddressPerHour: number; perIpPerHour: number },
+  limits: HourlyLimits,
   subjects: { email?: string; ip?: string },
 ): Promise<void> {
-  const now = nowSeconds()
-  if (subjects.ip) {
-    const limit = { windowSeconds: EMAIL_WINDOW_SECONDS, maxInWindow: limits.perIpPerHour }
-    await reserveOrThrow(db, throttleSubject.emailIp(subjects.ip), limit, now)
-  }
-  if (subjects.email) {
-    const limit = { windowSeconds: EMAIL_WINDOW_SECONDS, maxInWindow: limits.perAddressPerHour }
-    await reserveOrThrow(db, throttleSubject.emailAddress(subjects.email), limit, now)
-  }
+  return reserveHourly(db, limits, {
+    email: subjects.email && throttleSubject.emailAddress(subjects.email),
+    ip: subjects.ip && throttleSubject.emailIp(subjects.ip),
+  })
+}
+
+/**
+ * Checks of an emailed sign-in code: every check counts (right or wrong, known address or not),
+ * per submitted address and per client address, reserved before the lookup; over either → 429.
+ * The per-code cap (token-store.ts) is the exact limit; this bounds guessing across codes.
+ */
+export function reserveEmailCodeCheck(
+  db: D1Database,
+  limits: HourlyLimits,
+  subjects: { email: string; ip?: string },
+): Promise<void> {
+  return reserveHourly(db, limits, {
+    email: throttleSubject.emailCode(subjects.email),
+    ip: subjects.ip && throttleSubject.emailCodeIp(subjects.ip),
+  })
 }

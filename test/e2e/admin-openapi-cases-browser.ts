@@ -159,6 +159,26 @@ export const BROWSER_CASES: Case[] = [
     'POST /auth/verify-email',
     (ctx) => call(ctx, 'POST', '/auth/verify-email', { form: { csrf: 'forged', token: 'em_no-such-token' } }),
   ],
+  // Sign-in by email is off in the default config: each answers 404 as an unknown path.
+  [
+    'POST /auth/email-sign-in',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/email-sign-in', {
+        form: { csrf: 'forged', email: 'walk@example.com', kind: 'link' },
+      }),
+  ],
+  ['GET /auth/sign-in-link', (ctx) => call(ctx, 'GET', '/auth/sign-in-link?token=em_no-such-token')],
+  [
+    'POST /auth/sign-in-link',
+    (ctx) => call(ctx, 'POST', '/auth/sign-in-link', { form: { csrf: 'forged', token: 'em_no-such-token' } }),
+  ],
+  [
+    'POST /auth/email-code',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/email-code', {
+        form: { csrf: 'forged', email: 'walk@example.com', code: '123456' },
+      }),
+  ],
   // The second step without a pending sign-in or a session: back to login.
   ['GET /auth/second-factor', (ctx) => call(ctx, 'GET', '/auth/second-factor')],
   [

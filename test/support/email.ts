@@ -1,8 +1,7 @@
 /**
- * The email flows through a fresh app with a loopback ISSUER and the dev mailbox on (as under
- * `npm start`), and the real `EMAIL` binding wrapped so a test sees what the gateway handed it.
- * Miniflare's send_email simulation writes files the Worker cannot read: tests read the record
- * here or the dev mailbox copy.
+ * What the email tests share: a gateway whose `EMAIL` binding records what it is handed (and still
+ * sends through the real one, so the dev mailbox keeps its copy), the forms' CSRF token, and the
+ * links in a mail. The dev mailbox needs DEV_MAILBOX=1 and a loopback ISSUER, as under `npm start`.
  */
 import { env } from 'cloudflare:test'
 import { expect } from 'vitest'
@@ -31,24 +30,27 @@ function recordingBinding(sent: Sent[]): SendEmail {
   } as SendEmail
 }
 
-/** A fetch through the gateway that records every mail into `sent` (waitUntil work included). */
-export function mailGateway(sent: Sent[] = [], extra: Record<string, unknown> = {}) {
+export function gateway(sent: Sent[] = [], extra: Record<string, unknown> = {}) {
   const overrides = { ISSUER, DEV_MAILBOX: '1', EMAIL: recordingBinding(sent), ...extra }
   return (path: string, init: RequestInit = {}) => fetchWithEnv(overrides, path, init)
 }
-export type Through = ReturnType<typeof mailGateway>
+export type Through = ReturnType<typeof gateway>
 
-/** GET a page with a form: its CSRF field and the pre-session CSRF cookie it set. */
-export async function openForm(through: Through, path: string, headers: Record<string, string> = {}) {
-  const response = await through(path, { headers })
-  const html = await response.text()
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
-  const cookie = setCookies(response).get('gw_csrf')?.value
-  return { response, html, csrf, cookie: cookie ? `gw_csrf=${cookie}` : '' }
+/** SETTINGS with `email` settings changed (the rest as wrangler.toml has them). */
+export function withEmailSettings(email: Record<string, unknown>): { SETTINGS: unknown } {
+  const settings = env.SETTINGS as { email?: object }
+  return { SETTINGS: { ...settings, email: { ...settings.email, ...email } } }
 }
 
-/** A same-origin form POST (Origin = ISSUER). */
-export async function postForm(
+export async function openForm(through: Through, path: string, cookie = '') {
+  const response = await through(path, cookie ? { headers: { cookie } } : {})
+  const html = await response.text()
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+  const set = setCookies(response).get('gw_csrf')?.value
+  return { response, html, csrf, cookie: set ? `gw_csrf=${set}` : cookie }
+}
+
+export async function post(
   through: Through,
   path: string,
   fields: Record<string, string>,
@@ -57,13 +59,11 @@ export async function postForm(
 ) {
   return through(path, {
     method: 'POST',
-    redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ISSUER, cookie, ...headers },
     body: new URLSearchParams(fields).toString(),
   })
 }
 
-/** The `path?token=…` link in a mail's text. */
 export function linkIn(text: string, path: string): URL {
   const match = new RegExp(`https?://\\S+${path}\\?token=\\S+`).exec(text)
   if (!match) throw new Error(`no ${path} link in: ${text}`)
@@ -76,9 +76,14 @@ export async function userWithEmail(name: string, email: string, verified = true
   return user
 }
 
+/** A page's HTML without its CSRF token (which differs per browser), to compare two answers. */
+export function withoutCsrf(html: string): string {
+  return html.replace(/name="csrf" value="[^"]+"/g, '')
+}
+
 /** Opens an emailed verify link's page and presses Confirm. */
 export async function confirmLink(through: Through, link: URL): Promise<Response> {
   const form = await openForm(through, `${link.pathname}${link.search}`)
   const token = link.searchParams.get('token') ?? ''
-  return postForm(through, link.pathname, { csrf: form.csrf, token }, form.cookie)
+  return post(through, link.pathname, { csrf: form.csrf, token }, form.cookie)
 }

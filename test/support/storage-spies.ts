@@ -20,6 +20,10 @@ export interface DbCall {
   /** `prepare` at the time a statement was prepared; the execution method (`first`, `run`...) after. */
   method: string
   sql: string | undefined
+  /** A batch's statements, in order. */
+  statements?: string[]
+  /** D1's `meta.rows_written` once the execution completed (spies with `measure` only). */
+  rowsWritten?: number
 }
 
 const KV_METHODS = new Set(['get', 'getWithMetadata', 'put', 'delete', 'list'])
@@ -32,9 +36,21 @@ export class StorageUnavailableForTest extends Error {
   }
 }
 
+/** What a D1 primary past its throughput answers (Cloudflare's D1 error text). */
+export function d1Overloaded(): Error {
+  return new Error('D1_ERROR: D1 DB is overloaded. Too many requests queued.')
+}
+
+/** What KV answers a second write to one key within a second (Cloudflare's error text). */
+export function kvWriteLimited(): Error {
+  return new Error('KV PUT failed: 429 Too Many Requests')
+}
+
 export interface SpyKvOptions {
   /** Throw instead of calling KV when this says so. */
   failWhen?: (call: KvCall) => boolean
+  /** What a failing call rejects with (default StorageUnavailableForTest). */
+  failure?: () => Error
 }
 
 /** The real KV, with every call recorded in `calls` (and optionally failing). */
@@ -53,7 +69,8 @@ export function spyKv(kv: KVNamespace, options: SpyKvOptions = {}): { kv: KVName
           options: property === 'put' ? args[2] : args[1],
         }
         calls.push(call)
-        if (options.failWhen?.(call)) return Promise.reject(new StorageUnavailableForTest('KV'))
+        if (options.failWhen?.(call))
+          return Promise.reject(options.failure?.() ?? new StorageUnavailableForTest('KV'))
         return value.apply(target, args)
       }
     },
@@ -69,27 +86,45 @@ export function failingKv(kv: KVNamespace): KVNamespace {
 export interface SpyDbOptions {
   /** Make executions (`first`/`all`/`run`/`raw`, `batch`, `exec`) throw when this says so. */
   failWhen?: (call: DbCall) => boolean
+  /** What a failing execution rejects with (default StorageUnavailableForTest). */
+  failure?: () => Error
+  /** Awaited before an execution reaches D1: a delay, or a promise that never settles (a hung D1). */
+  beforeExecution?: (call: DbCall) => Promise<void> | void
   /**
    * Awaited after an execution has completed and before its caller sees the result: a test holds
    * one request at an exact point (its write committed, its next step not yet taken) to decide
    * the interleaving with another request.
    */
   afterExecution?: (call: DbCall) => Promise<void> | void
+  /** Record D1's `meta.rows_written` of each execution in `rowsWritten` (`first` then runs as `all`). */
+  measure?: boolean
+}
+
+interface D1Outcome {
+  meta?: { rows_written?: number }
+}
+
+/** Rows written by an execution's result: a statement's `meta`, or the sum over a batch's. */
+function rowsWrittenBy(result: unknown): number {
+  const outcomes = (Array.isArray(result) ? result : [result]) as D1Outcome[]
+  return outcomes.reduce((sum, outcome) => sum + (outcome?.meta?.rows_written ?? 0), 0)
 }
 
 /** The real D1, with every prepared statement and every execution recorded (and optionally failing). */
 export function spyDb(db: D1Database, options: SpyDbOptions = {}): { db: D1Database; calls: DbCall[] } {
   const calls: DbCall[] = []
   // D1's batch() only accepts its own statements: wrappers map back to the real ones.
-  const real = new WeakMap<object, D1PreparedStatement>()
+  const real = new WeakMap<object, { statement: D1PreparedStatement; sql: string }>()
 
   function execute<T>(call: DbCall, run: () => Promise<T>): Promise<T> {
     calls.push(call)
-    if (options.failWhen?.(call)) return Promise.reject(new StorageUnavailableForTest('D1'))
-    const after = options.afterExecution
-    if (!after) return run()
-    return run().then(async (result) => {
-      await after(call)
+    if (options.failWhen?.(call))
+      return Promise.reject(options.failure?.() ?? new StorageUnavailableForTest('D1'))
+    const before = options.beforeExecution
+    const started = before ? Promise.resolve(before(call)).then(run) : run()
+    return started.then(async (result) => {
+      if (options.measure) call.rowsWritten = rowsWrittenBy(result)
+      await options.afterExecution?.(call)
       return result
     })
   }
@@ -102,6 +137,14 @@ export function spyDb(db: D1Database, options: SpyDbOptions = {}): { db: D1Datab
         if (property === 'bind') {
           return (...args: unknown[]) => wrapStatement(value.apply(target, args) as D1PreparedStatement, sql)
         }
+        if (property === 'first' && options.measure) {
+          // Run as `all`, whose result carries the meta that `first` drops; same row, same column.
+          return (column?: string) =>
+            execute({ method: property, sql }, () => target.all()).then((result) => {
+              const row = (result.results[0] ?? null) as Record<string, unknown> | null
+              return column === undefined || row === null ? row : (row[column] ?? null)
+            })
+        }
         if (STATEMENT_EXECUTIONS.has(property)) {
           return (...args: unknown[]) =>
             execute({ method: property, sql }, () => value.apply(target, args) as Promise<unknown>)
@@ -109,7 +152,7 @@ export function spyDb(db: D1Database, options: SpyDbOptions = {}): { db: D1Datab
         return value.bind(target)
       },
     })
-    real.set(wrapper, statement)
+    real.set(wrapper, { statement, sql })
     return wrapper
   }
 
@@ -125,8 +168,13 @@ export function spyDb(db: D1Database, options: SpyDbOptions = {}): { db: D1Datab
       }
       if (property === 'batch') {
         return (statements: D1PreparedStatement[]) =>
-          execute({ method: 'batch', sql: undefined }, () =>
-            target.batch(statements.map((statement) => real.get(statement) ?? statement)),
+          execute(
+            {
+              method: 'batch',
+              sql: undefined,
+              statements: statements.map((statement) => real.get(statement)?.sql ?? '?'),
+            },
+            () => target.batch(statements.map((statement) => real.get(statement)?.statement ?? statement)),
           )
       }
       if (property === 'exec') {
