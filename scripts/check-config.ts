@@ -27,8 +27,8 @@ UPSTREAM_URL, MCP_UPSTREAM_URL and ISSUER in the environment override the file, 
 Prints every problem with its field and exits 1, or "configuration OK: N routes" and exits 0.
 
 Lists the secret each LOGIN_PROVIDERS entry needs, and warns about providers on loopback (the
-local stand-ins), with open registration, or with link_by_verified_email (which links nothing for
-now, and is an error while registration is open).
+local stand-ins), with open registration, or with link_by_verified_email (which trusts the
+provider's email_verified, and is an error while registration is open).
 
 Warns when a rate-limit binding ([[ratelimits]], docs/rate-limiting.md) is missing or has another
 period than the gateway assumes, unless RATE_LIMITING = "off".

@@ -173,7 +173,7 @@ export function loopbackProviders(vars: Record<string, unknown>): string[] {
  * Notes on LOGIN_PROVIDERS that only an operator can act on (the config itself is valid): the
  * secret each provider needs (a missing one disables that provider at runtime, with a page
  * saying so), providers on loopback, providers whose first sign-in creates users without any
- * allow-list (open sign-up), and `link_by_verified_email`, which links nothing for now.
+ * allow-list (open sign-up), and `link_by_verified_email`, which trusts the provider's email_verified.
  */
 export function loginProviderNotes(vars: Record<string, unknown>): string[] {
   const notes: string[] = loopbackProviders(vars).map((text) => `warning: ${text}`)
@@ -193,7 +193,7 @@ export function loginProviderNotes(vars: Record<string, unknown>): string[] {
       )
     if (provider.link_by_verified_email === true)
       notes.push(
-        `warning: login provider "${name}" has link_by_verified_email = true, which joins no existing account until accounts have gateway-verified email addresses (usernames are never matched); users link providers from /auth/identities`,
+        `warning: login provider "${name}" has link_by_verified_email = true: a first sign-in joins the account holding the provider's verified email as a verified address, so trust that provider's email_verified (users can also link providers from /auth/identities)`,
       )
   }
   return notes

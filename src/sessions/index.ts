@@ -4,6 +4,7 @@ export {
   currentSessionOf,
   loadSession,
   readSessionCookie,
+  recentSessionOf,
 } from './credential'
 export { assertSessionRequestAllowed, loginFormAllowed, signedInFormAllowed } from './csrf-guard'
 export { csrfTokenFor } from './csrf-token'
@@ -24,3 +25,4 @@ export {
   signIn,
 } from './sign-in'
 export { signedOut } from './sign-out'
+export { assertSignedInForm } from './signed-in-form'

@@ -171,15 +171,16 @@ describe('check-config and link_by_verified_email (account pre-hijacking)', { ti
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(
       'LOGIN_PROVIDERS[0].link_by_verified_email: must be false while registration is open (SETTINGS.registration = true): ' +
-        "anyone could sign up under the address first and receive its owner's sign-in (account pre-hijacking)",
+        'anyone could sign up with the owner\'s address, and one careless "Confirm" on the mail that triggers ' +
+        "would give that account the owner's later sign-ins (account pre-hijacking)",
     )
   })
 
-  it('with registration closed it passes (exit 0) with a warning that it links nothing yet', async () => {
+  it("with registration closed it passes (exit 0) with a warning to trust the provider's email_verified", async () => {
     const result = await checkConfig('link-email-closed', linkingByEmail(shipped))
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toContain(
-      'warning: login provider "local-oidc" has link_by_verified_email = true, which joins no existing account',
+      'warning: login provider "local-oidc" has link_by_verified_email = true: a first sign-in joins the account holding',
     )
   })
 })
