@@ -25,7 +25,6 @@ import {
   insertUser,
   normalizeEmail,
   reserveRegistration,
-  setUserEmail,
   USERNAME,
   type User,
   updatePasswordHash,
@@ -79,7 +78,7 @@ export async function createAccount(c: Context<AppBindings>, fields: Record<stri
   assertAcceptablePassword(password, username)
   const passwordHash = await hashPassword(password, { pepper: c.env.PASSWORD_PEPPER || undefined })
   const user = await withStorage('create user', () =>
-    insertUser(c.env.DB, { username, passwordHash, roles: settings.default_roles }),
+    insertUser(c.env.DB, { username, passwordHash, roles: settings.default_roles, email }),
   )
   if (!user) throw new GatewayError('conflict', 'That username is taken.')
   recordAuditEvent(c.var.ctx, {
@@ -106,13 +105,13 @@ function registrationEmail(c: Context<AppBindings>, fields: Record<string, unkno
 }
 
 /**
- * Gives the new account its address, unverified, and mails the link. An address someone holds is
- * not taken: the answer stays the same (no 409 that would tell the address has an account), the
- * new account has no address, and the holder gets a mail saying someone tried.
+ * Mails the new account's verification link, when the insert gave it the address (unverified). An
+ * address someone holds is not taken: the answer stays the same (no 409 that would tell the address
+ * has an account), the new account has no address, and the holder gets a mail saying someone tried.
  */
 async function attachEmail(c: Context<AppBindings>, user: User, email: string): Promise<void> {
   const delivery = deliveryOf(c)
-  if (await withStorage('set email', () => setUserEmail(c.env.DB, user.id, email, false))) {
+  if (user.email === email) {
     await withStorage('email token', () => sendVerificationMail(delivery, user, email))
     return
   }
