@@ -46,6 +46,39 @@ export default defineConfig({
       './test/global-setup-providers.ts',
     ],
     setupFiles: ['./test/apply-migrations.ts'],
+    // Every test file loads the Worker's whole module graph afresh in workerd (the setup file's
+    // `cloudflare:test` import pulls in the main module), one module at a time through Vite's
+    // module runner: zod/mini alone is ~90 modules (its locales), jose ~85, hono ~30. Pre-bundled,
+    // each is one module: measured on 8 files, 52 -> 41 s and 48 -> 38 s.
+    deps: {
+      optimizer: {
+        ssr: {
+          enabled: true,
+          include: [
+            'zod/mini',
+            'zod/v4/locales/en.js',
+            'jose',
+            'hono',
+            'hono/cookie',
+            'hono/cors',
+            'hono/html',
+            'hono/http-exception',
+            'hono/jsx',
+            'hono/jsx/jsx-runtime',
+            'hono/jsx/jsx-dev-runtime',
+            'hono/utils/cookie',
+            '@oslojs/cbor',
+            '@oslojs/encoding',
+            '@oslojs/otp',
+            '@oslojs/webauthn',
+            'bcryptjs',
+            'uqr',
+            'oauth4webapi',
+            'fast-check',
+          ],
+        },
+      },
+    },
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['test/e2e/**'],
     testTimeout: 20_000,

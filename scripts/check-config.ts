@@ -10,6 +10,7 @@ import {
   environmentOverrides,
   loginProviderNotes,
   openRegistrationWarning,
+  rateLimitNotes,
 } from './lib/wrangler-config'
 
 const HELP = `Usage: npm run check-config [-- --env NAME] [--config PATH]
@@ -26,8 +27,11 @@ UPSTREAM_URL, MCP_UPSTREAM_URL and ISSUER in the environment override the file, 
 Prints every problem with its field and exits 1, or "configuration OK: N routes" and exits 0.
 
 Lists the secret each LOGIN_PROVIDERS entry needs, and warns about providers on loopback (the
-local stand-ins), with open registration, or with link_by_verified_email (which links nothing for
-now, and is an error while registration is open).
+local stand-ins), with open registration, or with link_by_verified_email (which trusts the
+provider's email_verified, and is an error while registration is open).
+
+Warns when a rate-limit binding ([[ratelimits]], docs/rate-limiting.md) is missing or has another
+period than the gateway assumes, unless RATE_LIMITING = "off".
 
 Warns (on stderr, still exit 0) when the checked config has open registration, through
 SETTINGS.registration = true or REGISTRATION = "on": a deploy of it lets anyone sign up. .dev.vars
@@ -70,6 +74,7 @@ function main(): void {
   const registration = openRegistrationWarning(result)
   if (registration) info(registration)
   for (const note of loginProviderNotes(result.vars)) info(note)
+  for (const note of rateLimitNotes(configPath, values.env)) info(note)
   if (result.ok) {
     process.stdout.write(
       `configuration OK: ${result.routes} route${result.routes === 1 ? '' : 's'} (${where})\n`,

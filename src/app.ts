@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { accountEmailRoutes } from './accounts/account-email-routes'
 import { accountHomeRoutes } from './accounts/account-home-routes'
 import { registerPageRoutes } from './accounts/register-page-routes'
 import { accountRoutes } from './accounts/routes'
@@ -65,6 +66,7 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', sessionRoutes)
   app.route('/', accountRoutes)
   app.route('/', accountHomeRoutes)
+  app.route('/', accountEmailRoutes)
   app.route('/', secondFactorRoutes)
   app.route('/', secondFactorSetupRoutes)
   app.route('/', revocationRoutes)

@@ -69,6 +69,32 @@ describe('the hourly clean-up', () => {
     expect(await count('authorization_codes', "code_hash = 'code-recent'")).toBe(1)
   })
 
+  it('deletes emailed links and codes once expired or used, keeps live ones, and the email throttle rows after a day', async () => {
+    const now = nowSeconds()
+    const token = (user: string, expiresAt: number, usedAt: number | null) =>
+      env.DB.prepare(
+        `INSERT INTO email_tokens (user_id, purpose, token_hash, email, created_at, expires_at, used_at, attempts)
+         VALUES (?1, 'password_reset', ?1, 'x@example.com', ?2, ?3, ?4, 0)`,
+      ).bind(user, expiresAt - 1_800, expiresAt, usedAt)
+    const throttle = (subject: string, windowStart: number) =>
+      env.DB.prepare(
+        'INSERT INTO auth_failures (subject, window_start, failures_in_window, consecutive_failures, locked_until) VALUES (?1, ?2, 5, 0, 0)',
+      ).bind(subject, windowStart)
+    await env.DB.batch([
+      token('et-expired', now - 1, null),
+      token('et-used', now + 900, now - 60),
+      token('et-live', now + 900, null),
+      throttle('email:et-old@example.com', now - 90_000),
+      throttle('email:et-new@example.com', now - 600),
+    ])
+    const report = await deleteExpiredRows(env.DB, now)
+    expect(report.emailTokens).toBe(2)
+    expect(await count('email_tokens', "user_id LIKE 'et-%'")).toBe(1)
+    expect(await count('email_tokens', "user_id = 'et-live'")).toBe(1)
+    expect(await count('auth_failures', "subject = 'email:et-old@example.com'")).toBe(0)
+    expect(await count('auth_failures', "subject = 'email:et-new@example.com'")).toBe(1)
+  })
+
   it('runs from the Worker scheduled handler (the cron trigger)', async () => {
     const now = nowSeconds()
     await seed('cron-old', now - CLEANUP_GRACE_SECONDS - 10)

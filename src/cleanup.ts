@@ -1,5 +1,6 @@
 import { deleteOldAuditEvents } from './audit'
 import { nowSeconds } from './db/json'
+import { deleteDeadEmailTokensStatement } from './email'
 import { deleteUnusedDynamicClientsStatement } from './oauth'
 import { deleteExpiredChallengesStatement } from './passkeys'
 import { deleteExpiredSeals } from './tokens'
@@ -26,6 +27,8 @@ export interface CleanupReport {
   unusedDynamicClients: number
   /** Passkey ceremony challenges past their 5 minutes (single use: an answered one is gone already). */
   webauthnChallenges: number
+  /** Emailed links and codes past their expiry, or used (the email throttle's rows are authFailures). */
+  emailTokens: number
 }
 
 export interface CleanupOptions {
@@ -41,7 +44,8 @@ export interface CleanupOptions {
  * sealed refresh-token successors whose grace window is over (a rotation anywhere deletes those
  * too, so this bounds how long one can outlive its window on an idle gateway), and audit events
  * older than `audit_retention_days` (SETTINGS), and self-registered clients never used within
- * `dynamic_clients.unused_expiry_hours`.
+ * `dynamic_clients.unused_expiry_hours`, and emailed links and codes that expired or were used
+ * (the email flows' throttle rows live in auth_failures and go with the other throttling rows).
  * Run hourly by the cron trigger in wrangler.toml; safe to run at any time.
  */
 export async function deleteExpiredRows(
@@ -67,6 +71,7 @@ export async function deleteExpiredRows(
     audit,
     clients,
     challenges,
+    emailTokens,
   ] = await db.batch([
     db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1').bind(cutoff),
     db.prepare('DELETE FROM session_access_tokens WHERE expires_at < ?1').bind(cutoff),
@@ -86,6 +91,7 @@ export async function deleteExpiredRows(
     // Registrations nobody used: anyone may make them, so unused ones do not pile up.
     deleteUnusedDynamicClientsStatement(db, clientCutoff),
     deleteExpiredChallengesStatement(db, now),
+    deleteDeadEmailTokensStatement(db, now),
   ])
   return {
     revokedTokens: revoked?.meta.changes ?? 0,
@@ -99,5 +105,6 @@ export async function deleteExpiredRows(
     auditEvents: audit?.meta.changes ?? 0,
     unusedDynamicClients: clients?.meta.changes ?? 0,
     webauthnChallenges: challenges?.meta.changes ?? 0,
+    emailTokens: emailTokens?.meta.changes ?? 0,
   }
 }

@@ -26,6 +26,23 @@ export interface Env extends ConfigVars {
   EMAIL?: SendEmail
   /** "1" in `.dev.vars` (written by `npm start`): the dev mailbox at /dev/mailbox, loopback ISSUER only. */
   DEV_MAILBOX?: string
+  // Workers Rate Limiting bindings (`[[ratelimits]]`), one per limit class (src/rate-limit/classes.ts,
+  // docs/rate-limiting.md). Each is optional: a missing one admits, logged once per isolate. The
+  // RATE_LIMITING var (ConfigVars) set to "off" asks none of them.
+  /** Credential attempts per client address. */
+  RATE_LIMIT_ADDRESS?: RateLimit
+  /** Password attempts per submitted account from unknown devices; code attempts per user. */
+  RATE_LIMIT_ACCOUNT?: RateLimit
+  /** Password evaluations from unknown devices, one key: the ceiling that protects D1. */
+  RATE_LIMIT_PASSWORD_CEILING?: RateLimit
+  /** Password attempts per known device (a valid device cookie). */
+  RATE_LIMIT_DEVICE?: RateLimit
+  /** Token endpoint requests per client address. */
+  RATE_LIMIT_TOKEN?: RateLimit
+  /** Account and client registrations per client address. */
+  RATE_LIMIT_REGISTRATION?: RateLimit
+  /** Mail-sending requests per client address and per recipient. */
+  RATE_LIMIT_EMAIL?: RateLimit
   [name: string]: unknown
 }
 

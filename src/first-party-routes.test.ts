@@ -139,6 +139,8 @@ describe('the first-party guard on the app’s own routes', () => {
       'DELETE /auth/grants/:client_id',
       'GET /auth/account',
       'POST /auth/account/grants/:client_id/revoke',
+      'POST /auth/account/email',
+      'POST /auth/account/email/verification',
       'GET /auth/passkeys',
       'POST /auth/passkeys/registration-options',
       'POST /auth/passkeys',

@@ -16,14 +16,17 @@ function row(type: AuditEventType, details: Record<string, unknown>) {
 /**
  * An event about a user, by username or by id (subject: its id, looked up in the same batch, so
  * nothing is recorded when no such user exists, or when a create-user insert hit a taken name).
+ * `when` narrows it further: a condition on the user's row that says the change took effect.
  */
 export function userAuditStatement(
   type: AuditEventType,
   user: { username: string } | { id: string },
   details: Record<string, unknown> = {},
+  when?: SqlFragment,
 ): SqlFragment {
   const event = row(type, details)
-  const where = 'id' in user ? sql`id = ${user.id}` : sql`username = ${user.username}`
+  const who = 'id' in user ? sql`id = ${user.id}` : sql`username = ${user.username}`
+  const where = when === undefined ? who : sql`${who} AND ${when}`
   return sql`INSERT INTO audit_events (id, at_ms, type, outcome, actor_id, subject_id, client_id, ip, user_agent, request_id, details)
     SELECT ${event.id}, ${NOW_MS}, ${event.type}, 'success', NULL, id, NULL, NULL, ${CLI_AGENT}, NULL, ${event.details}
     FROM users WHERE ${where}`

@@ -4,6 +4,7 @@ import { createApiKey } from './admin-api-keys'
 import { createClient } from './admin-clients'
 import { type AdminCommand, UsageError } from './admin-command'
 import { WranglerError } from './admin-d1'
+import { setEmail } from './admin-email'
 import { resetFactors } from './admin-factors'
 import { AdminApiError } from './admin-http'
 import { importUsers } from './admin-import'
@@ -18,6 +19,7 @@ const COMMANDS: readonly AdminCommand[] = [
   disableUser,
   enableUser,
   revokeUser,
+  setEmail,
   resetFactors,
   createClient,
   createApiKey,

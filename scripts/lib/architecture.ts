@@ -26,6 +26,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['env.ts'],
   ['pages', 'credential-input.ts'],
   // Concept rooms and the two chains, entered through their index.ts.
+  ['rate-limit'],
   ['revocation', 'users'],
   ['tokens', 'mcp'],
   ['sessions'],

@@ -10,6 +10,8 @@ import type {
   D1Database as WorkersD1Database,
   D1PreparedStatement as WorkersD1PreparedStatement,
   KVNamespace as WorkersKVNamespace,
+  RateLimit as WorkersRateLimit,
+  RateLimitOutcome as WorkersRateLimitOutcome,
   SendEmail as WorkersSendEmail,
 } from '@cloudflare/workers-types/index.ts'
 
@@ -18,4 +20,6 @@ declare global {
   type D1PreparedStatement = WorkersD1PreparedStatement
   type KVNamespace<Key extends string = string> = WorkersKVNamespace<Key>
   type SendEmail = WorkersSendEmail
+  type RateLimit = WorkersRateLimit
+  type RateLimitOutcome = WorkersRateLimitOutcome
 }

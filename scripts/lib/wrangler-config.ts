@@ -1,6 +1,7 @@
 import { experimental_readRawConfig, unstable_readConfig } from 'wrangler'
 import { type GatewayConfig, parseConfig } from '../../src/config/load'
 import type { Env } from '../../src/env'
+import { RATE_LIMIT_CLASSES } from '../../src/rate-limit/classes'
 
 export interface ConfigCheckOptions {
   /** wrangler.toml (or another wrangler config file). */
@@ -91,6 +92,32 @@ export function placeholderBindings(configPath: string, envName?: string): strin
   return problems
 }
 
+/**
+ * Warnings about the rate-limit bindings (docs/rate-limiting.md): a class without its
+ * `[[ratelimits]]` entry is not limited (the layer fails open, D1's throttle alone stands), and a
+ * period other than the one the gateway assumes makes its `Retry-After` wrong. None while
+ * RATE_LIMITING = "off".
+ */
+export function rateLimitNotes(configPath: string, envName?: string): string[] {
+  const config = unstable_readConfig({ config: configPath, env: envName }, { hideWarnings: true })
+  if ((config.vars as Record<string, unknown>).RATE_LIMITING === 'off') return []
+  const entries: { name: string; simple: { limit: number; period: number } }[] = config.ratelimits ?? []
+  const declared = new Map(entries.map((entry) => [entry.name, entry.simple]))
+  const notes: string[] = []
+  for (const { binding, period, limit } of Object.values(RATE_LIMIT_CLASSES)) {
+    const simple = declared.get(binding)
+    if (!simple)
+      notes.push(
+        `warning: no [[ratelimits]] binding ${binding}: its class is not rate limited before D1 (add name = "${binding}", simple = { limit = ${limit}, period = ${period} }; see docs/rate-limiting.md)`,
+      )
+    else if (simple.period !== period)
+      notes.push(
+        `warning: [[ratelimits]] ${binding} has period ${simple.period}; the gateway answers its refusals with Retry-After: ${period} (set period = ${period})`,
+      )
+  }
+  return notes
+}
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0'])
 
 /**
@@ -146,7 +173,7 @@ export function loopbackProviders(vars: Record<string, unknown>): string[] {
  * Notes on LOGIN_PROVIDERS that only an operator can act on (the config itself is valid): the
  * secret each provider needs (a missing one disables that provider at runtime, with a page
  * saying so), providers on loopback, providers whose first sign-in creates users without any
- * allow-list (open sign-up), and `link_by_verified_email`, which links nothing for now.
+ * allow-list (open sign-up), and `link_by_verified_email`, which trusts the provider's email_verified.
  */
 export function loginProviderNotes(vars: Record<string, unknown>): string[] {
   const notes: string[] = loopbackProviders(vars).map((text) => `warning: ${text}`)
@@ -166,7 +193,7 @@ export function loginProviderNotes(vars: Record<string, unknown>): string[] {
       )
     if (provider.link_by_verified_email === true)
       notes.push(
-        `warning: login provider "${name}" has link_by_verified_email = true, which joins no existing account until accounts have gateway-verified email addresses (usernames are never matched); users link providers from /auth/identities`,
+        `warning: login provider "${name}" has link_by_verified_email = true: a first sign-in joins the account holding the provider's verified email as a verified address, so trust that provider's email_verified (users can also link providers from /auth/identities)`,
       )
   }
   return notes

@@ -2,6 +2,7 @@ import type { Child } from 'hono/jsx'
 import { Layout } from '../pages/layout'
 import { SignOutForms } from '../pages/sign-out-forms'
 import { When } from '../pages/when'
+import { EmailSection, type EmailView } from './account-email-section'
 
 /** How the browser session showing the page was signed in. */
 export interface SignInView {
@@ -34,8 +35,11 @@ export interface AccountPageProps {
   signIn: SignInView
   grants: readonly GrantView[]
   apiKeys: readonly ApiKeyRow[]
-  /** The session's CSRF token, the revoke forms' `csrf` field (src/sessions/csrf-token.ts). */
+  email: EmailView
+  /** The session's CSRF token, the forms' `csrf` field (src/sessions/csrf-token.ts). */
   csrfToken: string
+  /** What a form on the page just did (or why it did not). */
+  notice?: { text: string; error?: boolean }
 }
 
 function Section(props: { id: string; title: string; children?: Child }) {
@@ -177,7 +181,7 @@ function ApiKeys(props: Pick<AccountPageProps, 'apiKeys'>) {
 
 /**
  * The account home, where a sign-in without `return_to` lands: who you are, how this session
- * signed in, the ways in, the apps and keys that act for you, and signing out. Plain forms, no
+ * signed in, your email address, the ways in, the apps and keys that act for you, and signing out. Plain forms, no
  * script: the revoke forms carry the session's CSRF token, the sign-out forms are the sessions
  * page's.
  */
@@ -186,7 +190,17 @@ export function AccountPage(props: AccountPageProps) {
     <Layout title="Your account" productName={props.productName} wide>
       <h1>Your account</h1>
       <p class="lead">Signed in as {props.username}.</p>
+      {props.notice && (
+        <p
+          id="account-notice"
+          class={props.notice.error ? 'error' : undefined}
+          role={props.notice.error ? 'alert' : 'status'}
+        >
+          {props.notice.text}
+        </p>
+      )}
       <Identity username={props.username} roles={props.roles} signIn={props.signIn} />
+      <EmailSection email={props.email} csrfToken={props.csrfToken} />
       <SignInMethods />
       <Apps grants={props.grants} csrfToken={props.csrfToken} />
       <ApiKeys apiKeys={props.apiKeys} />

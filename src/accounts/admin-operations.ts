@@ -9,6 +9,7 @@ import { endUserApiKeys } from '../api-keys'
 import type { AuditSink } from '../audit'
 import type { Settings } from '../config/schema'
 import { withStorage } from '../db/errors'
+import { endEmailTokens } from '../email'
 import { GatewayError } from '../errors/gateway-error'
 import { resetFactors } from '../second-factor'
 import { revokeSubject } from '../sessions'
@@ -136,7 +137,8 @@ export async function updateUserAsAdmin(
 /**
  * `email` and/or `email_verified` from PATCH /admin/users/{id}: the admin vouches for the address,
  * so a verified one wins over an unverified holder (users/store.ts); one another user holds
- * verified is a 409.
+ * verified is a 409. A new address ends the user's pending emailed links (a reset link mailed to
+ * the old one), as the user's own change does.
  */
 async function updateEmailAsAdmin(
   action: AdminAction,
@@ -153,6 +155,8 @@ async function updateEmailAsAdmin(
   const verified = changes.email_verified ?? (email === before.email ? before.emailVerified : false)
   const set = await withStorage('set email', () => setUserEmail(action.stores.DB, before.id, email, verified))
   if (!set) throw new GatewayError('conflict', 'Another user holds that address.')
+  if (email !== before.email)
+    await withStorage('end email tokens', () => endEmailTokens(action.stores.DB, before.id))
 }
 
 /** Ends every credential (tokens, sessions, API keys) without disabling: the CLI's revoke-user. */

@@ -98,4 +98,46 @@ export function describeAccountEndpoints(): void {
       404: error('No such grant'),
     },
   })
+  path({
+    method: 'post',
+    path: '/auth/account/email',
+    tags,
+    summary:
+      "Change or add the email address (the account page's form); it changes once the mailed link is confirmed",
+    description:
+      'Mails a confirmation link to the new address and a notice to the old one. Needs a sign-in within `factor_change_max_auth_age_seconds`; an older one is sent to the login page. ' +
+      'The answer is the same whether or not another account holds the address; one held verified gets no ' +
+      "confirmation link, its holder is mailed that someone tried. Ends the user's live emailed tokens (a " +
+      'pending reset link). Throttled per address and per client address like forgot-password.',
+    security: sessionCookie,
+    bodyTypes: FORM,
+    body: z.object({ csrf: z.string(), email: z.string() }),
+    responses: {
+      200: html('The account page, saying where the link went (or that it already is the address)'),
+      303: redirect('The sign-in is not recent enough: to the login page, return_to=/auth/account'),
+      400: html('Not an email address'),
+      401: error('No valid session'),
+      403: error('csrf_failed: the form token is missing or wrong, or the request is cross-site'),
+      429: html('Too many mails asked for (Retry-After)'),
+    },
+  })
+  path({
+    method: 'post',
+    path: '/auth/account/email/verification',
+    tags,
+    summary: "Mail the verification link of the unverified address again (the account page's button)",
+    description:
+      'Replaces the earlier link. Throttled per address and per client address; audited as email_verification_sent.',
+    security: sessionCookie,
+    bodyTypes: FORM,
+    body: z.object({ csrf: z.string() }),
+    responses: {
+      200: html('The account page, saying the link is on its way'),
+      303: redirect('The session ended: to the login page'),
+      400: html('The account has no unverified address'),
+      401: error('No valid session'),
+      403: error('csrf_failed: the form token is missing or wrong, or the request is cross-site'),
+      429: html('Too many mails asked for (Retry-After)'),
+    },
+  })
 }

@@ -8,6 +8,7 @@ import { deliveryOf, endEmailTokens, sendAddressInUse, sendVerificationMail } fr
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readFields } from '../http/form'
+import { limitRequest } from '../rate-limit'
 import { revokeAccessToken } from '../revocation'
 import { revokeSubject, signedOut } from '../sessions'
 import {
@@ -24,7 +25,6 @@ import {
   insertUser,
   normalizeEmail,
   reserveRegistration,
-  setUserEmail,
   USERNAME,
   type User,
   updatePasswordHash,
@@ -47,13 +47,15 @@ function assertAcceptablePassword(password: string, username: string): void {
 }
 
 /**
- * 403 when sign-up is off; else the caller's per-address reservation, taken before the body is
- * read and the password hashed so that a burst is cut at the limit.
+ * 403 when sign-up is off; else the rate-limit bindings (per address, and the password ceiling:
+ * registration hashes one) and the caller's per-address reservation in D1, taken before the body
+ * is read and the password hashed so that a burst is cut at the limit.
  */
 export async function admitRegistration(c: Context<AppBindings>): Promise<void> {
   const { settings } = c.var.ctx.config
   if (!settings.registration) throw new GatewayError('registration_disabled', 'Registration is turned off.')
   const ip = c.req.header('cf-connecting-ip')
+  await limitRequest(c.env, { kind: 'registration', ip })
   if (ip) await reserveRegistration(c.env.DB, settings.throttle, ip)
 }
 
@@ -76,7 +78,7 @@ export async function createAccount(c: Context<AppBindings>, fields: Record<stri
   assertAcceptablePassword(password, username)
   const passwordHash = await hashPassword(password, { pepper: c.env.PASSWORD_PEPPER || undefined })
   const user = await withStorage('create user', () =>
-    insertUser(c.env.DB, { username, passwordHash, roles: settings.default_roles }),
+    insertUser(c.env.DB, { username, passwordHash, roles: settings.default_roles, email }),
   )
   if (!user) throw new GatewayError('conflict', 'That username is taken.')
   recordAuditEvent(c.var.ctx, {
@@ -103,13 +105,13 @@ function registrationEmail(c: Context<AppBindings>, fields: Record<string, unkno
 }
 
 /**
- * Gives the new account its address, unverified, and mails the link. An address someone holds is
- * not taken: the answer stays the same (no 409 that would tell the address has an account), the
- * new account has no address, and the holder gets a mail saying someone tried.
+ * Mails the new account's verification link, when the insert gave it the address (unverified). An
+ * address someone holds is not taken: the answer stays the same (no 409 that would tell the address
+ * has an account), the new account has no address, and the holder gets a mail saying someone tried.
  */
 async function attachEmail(c: Context<AppBindings>, user: User, email: string): Promise<void> {
   const delivery = deliveryOf(c)
-  if (await withStorage('set email', () => setUserEmail(c.env.DB, user.id, email, false))) {
+  if (user.email === email) {
     await withStorage('email token', () => sendVerificationMail(delivery, user, email))
     return
   }

@@ -57,6 +57,7 @@ export const AUDIT_EVENT_TYPES = [
   'passkey_clone_suspected',
   'email_verification_sent',
   'email_verified',
+  'email_change_requested',
   'email_changed',
   'email_send_failed',
   'password_reset_requested',

@@ -29,6 +29,8 @@ export interface ConfigVars {
   LOGIN_PROVIDERS?: unknown
   /** "on" / "off": overrides SETTINGS.registration (local development sets "on" in .dev.vars). */
   REGISTRATION?: string
+  /** "on" (or unset) / "off": the rate-limit bindings' layer (docs/rate-limiting.md). */
+  RATE_LIMITING?: string
   /** A route's `upstream` may name any other var holding an origin. */
   [name: string]: unknown
 }
@@ -280,6 +282,9 @@ export function parseConfig(env: ConfigVars): ConfigResult {
     )
   const registration = parseRegistrationOverride(env.REGISTRATION)
   if (!registration.ok) problems.push(registration.problem)
+  // Read by rate-limit/limit.ts; a typo must not leave the layer on or off by surprise.
+  if (env.RATE_LIMITING !== undefined && env.RATE_LIMITING !== 'on' && env.RATE_LIMITING !== 'off')
+    problems.push('RATE_LIMITING: must be "on" or "off" (or unset: on)')
   const routes = routesSchema.safeParse(env.ROUTES ?? [])
   if (!routes.success) problems.push(...zodProblems('ROUTES', routes.error))
   const providers = loginProvidersSchema.safeParse(jsonVar(env.LOGIN_PROVIDERS, 'LOGIN_PROVIDERS', problems))

@@ -62,10 +62,9 @@ const common = {
   /** First sign-in creates a local user. Off: only identities linked before may sign in. */
   registration: z._default(z.boolean(), false),
   /**
-   * First sign-in joins the local account with the email address the provider asserts as
-   * verified. Until accounts hold an address the gateway itself verified, no account does, so
-   * this links nothing (usernames are never matched: anyone who registers picks one), and it is
-   * refused together with open registration (`loginProviderProblems`).
+   * A first sign-in joins the local account whose address the gateway holds verified and equal to
+   * the email the provider asserts as verified (never a username, never an unverified address).
+   * Refused together with open registration (`loginProviderProblems`).
    */
   link_by_verified_email: z._default(z.boolean(), false),
 }
@@ -140,10 +139,11 @@ export interface RegistrationState {
 
 /**
  * Problems no single entry shows: duplicate names, and `link_by_verified_email` while anyone may
- * register. The latter matched the provider's verified email against usernames: whoever
- * registered the victim's address as a username first received the victim's later sign-in
- * (account pre-hijacking). Usernames are no longer matched, but the option stays refused with
- * open registration until accounts carry gateway-verified addresses to match instead.
+ * register. The option matches only addresses the gateway holds verified, but with open sign-up a
+ * stranger can register with the owner's address and wait: the owner gets a verification mail,
+ * and one "Confirm" pressed on it without reading makes the stranger's account hold the address
+ * verified, so the owner's later provider sign-in would land in it (account pre-hijacking).
+ * With sign-up closed, every account with an address was made by an operator or a provider.
  */
 export function loginProviderProblems(
   providers: readonly LoginProviderConfig[],
@@ -161,7 +161,8 @@ export function loginProviderProblems(
     if (provider.link_by_verified_email && registration.open)
       problems.push(
         `LOGIN_PROVIDERS[${index}].link_by_verified_email: must be false while registration is open (${registration.source}): ` +
-          "anyone could sign up under the address first and receive its owner's sign-in (account pre-hijacking); " +
+          'anyone could sign up with the owner\'s address, and one careless "Confirm" on the mail that triggers ' +
+          "would give that account the owner's later sign-ins (account pre-hijacking); " +
           'users link providers from /auth/identities instead',
       )
   })

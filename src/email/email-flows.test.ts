@@ -265,7 +265,7 @@ describe('registration with an address', () => {
     expect(Object.keys((await taken.json()) as object)).toEqual(Object.keys((await free.json()) as object))
     expect(sent.map((mail) => [mail.to, mail.subject])).toEqual([
       ['Free@example.com', 'Confirm your email address for Edge Auth Gateway (local)'],
-      ['taken@example.com', 'Someone tried to register with your address at Edge Auth Gateway (local)'],
+      ['taken@example.com', 'Someone tried to use your address at Edge Auth Gateway (local)'],
     ])
     const row = await env.DB.prepare("SELECT email FROM users WHERE username = 'em-reg-taken'").first('email')
     expect(row).toBeNull()

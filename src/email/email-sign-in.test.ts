@@ -13,6 +13,7 @@ import {
   withEmailSettings,
   withoutCsrf,
 } from '../../test/support/email'
+import { fillFor, freshWindow } from '../../test/support/rate-limit'
 import { setCookies } from '../../test/support/sessions'
 import { issueLinkToken } from './token-store'
 
@@ -485,5 +486,26 @@ describe('the emailed code', () => {
       )
     expect(perAddress.map((response) => response.status)).toEqual([401, 401, 429])
     expect(Number(perAddress[2]?.headers.get('retry-after'))).toBeGreaterThan(0)
+  })
+
+  it('asks the rate-limit binding first: a full address is refused (429) before D1 is touched', async () => {
+    const { browser } = setUp(BOTH_ON)
+    const ip = '203.0.113.77'
+    await freshWindow(60)
+    await fillFor({ kind: 'email', ip }, 'email')
+    const asked = await browser.ask('bound@example.com', 'link', { headers: { 'cf-connecting-ip': ip } })
+    expect(asked.status).toBe(429)
+    expect(asked.headers.get('retry-after')).toBe('60')
+
+    await freshWindow(10)
+    await fillFor({ kind: 'code', ip, subject: 'email:bound@example.com' }, 'address')
+    const checked = await browser.enterCode('bound@example.com', '123456', { 'cf-connecting-ip': ip })
+    expect(checked.status).toBe(429)
+    const rows = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM auth_failures WHERE subject IN ('email-ip:' || ?1, 'email-code-ip:' || ?1)",
+    )
+      .bind(ip)
+      .first<{ n: number }>()
+    expect(rows?.n).toBe(0)
   })
 })

@@ -110,7 +110,7 @@ export async function sendSignInCode(delivery: FlowDelivery, user: MailUser, to:
   compose(delivery, 'sign_in_code', user, to, { code })
 }
 
-/** Tells the holder of an address that someone tried to register with it (instead of a 409). */
+/** Tells an address's holder that someone tried to use it (to register, or in a change): no 409. */
 export function sendAddressInUse(delivery: FlowDelivery, owner: MailUser, to: string): void {
   compose(delivery, 'address_in_use', owner, to, {
     link: `${delivery.issuer.replace(/\/$/, '')}${FORGOT_PASSWORD_PATH}`,

@@ -16,10 +16,13 @@ export {
   VERIFY_EMAIL_PATH,
 } from './flows'
 export { type Delivery, deliver, deliverLater, type Envelope } from './mailer'
+export { requestAddressChange, resendVerification } from './own-address'
+export { mailRequestRefused } from './page-guard'
 export { composeMail, type MailKind } from './templates'
 export {
   consumeEmailToken,
   consumeSignInCode,
+  deleteDeadEmailTokensStatement,
   EMAIL_TOKEN_PURPOSES,
   type EmailTokenPurpose,
   type EmailTokenRow,

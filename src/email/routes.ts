@@ -19,7 +19,6 @@ import {
   hashPassword,
   markEmailVerified,
   normalizeEmail,
-  reserveEmailRequest,
   setUserEmail,
   updatePasswordHash,
 } from '../users'
@@ -33,7 +32,7 @@ import {
   ResetPasswordPage,
 } from './email-pages'
 import { FORGOT_PASSWORD_PATH, RESET_PASSWORD_PATH, sendPasswordReset, VERIFY_EMAIL_PATH } from './flows'
-import { csrfOk, deadLink, FORM_EXPIRED, productName, refusedAsThrottled, TOO_MANY } from './page-guard'
+import { csrfOk, deadLink, FORM_EXPIRED, mailRequestRefused, productName, TOO_MANY } from './page-guard'
 import { consumeEmailToken, endEmailTokens, peekEmailToken } from './token-store'
 
 export const emailRoutes = new Hono<AppBindings>()
@@ -59,18 +58,15 @@ emailRoutes.get(FORGOT_PASSWORD_PATH, function showForgotPassword(c) {
 /**
  * One answer whatever the address: the same page, status and work on the request's path (one
  * lookup); the token and the mail happen after the response (waitUntil), so timing does not tell
- * either. Throttled per submitted address and per client address (/64), before the lookup.
+ * either. Throttled per submitted address and per client address (/64), before the lookup: first
+ * by the rate-limit binding (no D1), then exactly in D1.
  */
 emailRoutes.post(FORGOT_PASSWORD_PATH, async function forgotPassword(c) {
   const form = await readForm(c.req.raw)
   if (!(await csrfOk(c, form))) return forgotPage(c, { error: FORM_EXPIRED }, 403)
   const email = normalizeEmail(form.get('email'))
   if (!email) return forgotPage(c, { error: 'Enter an email address.', email: form.get('email') ?? '' }, 400)
-  const settings = c.var.ctx.config.settings.email
-  const limits = { perAddressPerHour: settings.per_address_per_hour, perIpPerHour: settings.per_ip_per_hour }
-  const ip = c.req.header('cf-connecting-ip')
-  if (await refusedAsThrottled(c, () => reserveEmailRequest(c.env.DB, limits, { email, ip })))
-    return forgotPage(c, { error: TOO_MANY, email }, 429)
+  if (await mailRequestRefused(c, email)) return forgotPage(c, { error: TOO_MANY, email }, 429)
   const user = await withStorage('user lookup', () => findUserByEmail(c.env.DB, email))
   recordAuditEvent(c.var.ctx, {
     type: 'password_reset_requested',

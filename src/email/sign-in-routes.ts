@@ -20,18 +20,19 @@ import { clientLookup, loginFormTargets } from '../oauth'
 import { EMAIL_SIGN_IN_PATH } from '../pages/email-sign-in-form'
 import { type PageStatus, renderPage } from '../pages/render'
 import { preSessionFormToken, safeReturnTo, signIn } from '../sessions'
-import {
-  findUserByEmail,
-  findUserById,
-  normalizeEmail,
-  reserveEmailCodeCheck,
-  reserveEmailRequest,
-  type User,
-} from '../users'
+import { findUserByEmail, findUserById, normalizeEmail, type User } from '../users'
 import { bindingHash, clearLinkBinding, ensureLinkBinding, isBoundBrowser } from './browser-binding'
 import { deliveryOf } from './delivery'
 import { EMAIL_CODE_PATH, SIGN_IN_LINK_PATH, sendSignInCode, sendSignInLink } from './flows'
-import { csrfOk, deadLink, FORM_EXPIRED, productName, refusedAsThrottled, TOO_MANY } from './page-guard'
+import {
+  codeCheckRefused,
+  csrfOk,
+  deadLink,
+  FORM_EXPIRED,
+  mailRequestRefused,
+  productName,
+  TOO_MANY,
+} from './page-guard'
 import { EmailSignInRequestPage, SignInCodePage, SignInLinkPage, SignInLinkSentPage } from './sign-in-pages'
 import { consumeEmailToken, consumeSignInCode, peekEmailToken } from './token-store'
 
@@ -123,10 +124,7 @@ emailSignInRoutes.post(EMAIL_SIGN_IN_PATH, async function requestEmailSignIn(c) 
   const email = normalizeEmail(form.get('email'))
   if (!email)
     return requestPage(c, { returnTo, email: form.get('email') ?? '', error: 'Enter an email address.' }, 400)
-  const limits = { perAddressPerHour: settings.per_address_per_hour, perIpPerHour: settings.per_ip_per_hour }
-  const ip = c.req.header('cf-connecting-ip')
-  if (await refusedAsThrottled(c, () => reserveEmailRequest(c.env.DB, limits, { email, ip })))
-    return requestPage(c, { returnTo, email, error: TOO_MANY }, 429)
+  if (await mailRequestRefused(c, email)) return requestPage(c, { returnTo, email, error: TOO_MANY }, 429)
 
   // Every browser that asks for a link gets the binding, whether or not a mail goes out.
   const browserHash =
@@ -234,14 +232,7 @@ emailSignInRoutes.post(EMAIL_CODE_PATH, async function signInWithCode(c) {
   const email = normalizeEmail(form.get('email'))
   if (!email) return requestPage(c, { returnTo, error: 'Enter an email address.' }, 400)
   if (!(await csrfOk(c, form))) return codePage(c, { email, returnTo, error: FORM_EXPIRED }, 403)
-  // Each mail an address may get per hour brings one code's worth of tries.
-  const limits = {
-    perAddressPerHour: settings.per_address_per_hour * settings.code_max_attempts,
-    perIpPerHour: settings.per_ip_per_hour * settings.code_max_attempts,
-  }
-  const ip = c.req.header('cf-connecting-ip')
-  if (await refusedAsThrottled(c, () => reserveEmailCodeCheck(c.env.DB, limits, { email, ip })))
-    return codePage(c, { email, returnTo, error: TOO_MANY }, 429)
+  if (await codeCheckRefused(c, email)) return codePage(c, { email, returnTo, error: TOO_MANY }, 429)
 
   const user = signInUser(await withStorage('user lookup', () => findUserByEmail(c.env.DB, email)))
   const code = (form.get('code') ?? '').replace(/\s/g, '')

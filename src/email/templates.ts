@@ -33,8 +33,8 @@ const DEFAULTS: Record<MailKind, { subject: string; text: string }> = {
     text: 'Hello {username},\n\nsomeone signed in to your {product} account asked to change its email address to another one. It changes only when the new address confirms. If this was not you, change your password now.',
   },
   address_in_use: {
-    subject: 'Someone tried to register with your address at {product}',
-    text: 'Hello,\n\nsomeone tried to create a {product} account with this address, which already belongs to the account "{username}". If it was you, sign in or reset your password:\n\n{link}\n\nIf not, you can ignore this mail.',
+    subject: 'Someone tried to use your address at {product}',
+    text: 'Hello,\n\nsomeone tried to use this address for another {product} account (signing up, or changing an account\'s address), but it already belongs to the account "{username}". Nothing changed. If it was you, sign in or reset your password:\n\n{link}\n\nIf not, you can ignore this mail.',
   },
 }
 

@@ -200,3 +200,11 @@ export async function endEmailTokens(
     .bind(userId, ...purposes)
     .run()
 }
+
+/**
+ * The hourly clean-up's statement: rows that can no longer be used, expired or spent. Deleting a
+ * spent row changes no answer: an unknown token is refused just as a used one is.
+ */
+export function deleteDeadEmailTokensStatement(db: D1Database, now: number): D1PreparedStatement {
+  return db.prepare('DELETE FROM email_tokens WHERE expires_at <= ?1 OR used_at IS NOT NULL').bind(now)
+}

@@ -1,18 +1,22 @@
 /**
- * Who an external identity signs in as. In order: the user the identity is linked to; else, when
- * the provider may register users, a new user with an unusable password; else nobody. Joining an
- * existing account happens only by explicit linking (a signed-in user, linkExternalIdentity).
+ * Who an external identity signs in as. In order: the user the identity is linked to; else, with
+ * `link_by_verified_email`, the local user whose address the gateway holds **verified** and equal
+ * to the provider's verified email (the identity is linked to it); else, when the provider may
+ * register users, a new user with an unusable password (and the provider's verified address, if
+ * no other user holds it verified); else nobody. Otherwise joining an existing account happens
+ * only by explicit linking (a signed-in user, linkExternalIdentity).
  *
- * Never by username: `link_by_verified_email` used to join the user whose username equalled the
+ * Never by username: `link_by_verified_email` once joined the user whose username equalled the
  * provider's verified email, but a username proves nothing about an address: anyone who registers
  * (or a provider that creates users from `preferred_username`) chooses it, so whoever planted the
- * victim's address as a username received the victim's later sign-in (account pre-hijacking).
- * Until accounts carry an address the gateway verified, there is nothing safe to match, so the
- * option joins nothing (config refuses it with open registration: config/login-providers.ts).
+ * victim's address as a username received the victim's later sign-in (account pre-hijacking). An
+ * unverified address proves nothing either (anyone may type any address at registration), so
+ * only `users.email_verified = 1` is matched. Config still refuses the option while registration
+ * is open (config/login-providers.ts says why).
  */
 import type { LoginProviderConfig } from '../config/login-providers'
 import { withStorage } from '../db/errors'
-import { findUserById, type User } from '../users'
+import { findUserByEmail, findUserById, normalizeEmail, setUserEmail, type User } from '../users'
 import { ProviderLoginFailure } from './failure'
 import { findIdentity, insertIdentity, insertIdentityStatement, touchIdentity } from './identity-store'
 import { rolesForNewUser, usernameBase } from './policy'
@@ -30,6 +34,13 @@ export interface SignInTarget {
   user: User
   /** A new user and its identity were written by this sign-in. */
   created: boolean
+  /** The identity was linked by this sign-in to an existing user holding its verified address. */
+  joinedByEmail?: boolean
+}
+
+/** The provider's email, normalized, when the provider asserts it verified; else null. */
+function verifiedEmailOf(profile: ExternalProfile): string | null {
+  return profile.emailVerified ? (normalizeEmail(profile.email) ?? null) : null
 }
 
 function usable(user: User | undefined): User {
@@ -65,6 +76,9 @@ async function registerUser(
     })
     try {
       await db.batch([insertUser, link])
+      const email = verifiedEmailOf(profile)
+      // The provider vouches for it: taken from an unverified holder, never from a verified one.
+      if (email) await withStorage('set email', () => setUserEmail(db, id, email, true))
       return usable(await withStorage('read new user', () => findUserById(db, id)))
     } catch (error) {
       // Another tab registered the same identity first: sign in as that user.
@@ -94,11 +108,32 @@ export async function resolveExternalUser(
     )
     return { user, created: false }
   }
-  // `link_by_verified_email` has nothing safe to match yet (see the top of this file).
+  if (provider.link_by_verified_email) {
+    const joined = await joinVerifiedHolder(db, provider, profile)
+    if (joined) return { user: joined, created: false, joinedByEmail: true }
+  }
   if (!provider.registration)
     throw new ProviderLoginFailure('no_account', 'not linked and registration is off')
   const roles = rolesForNewUser(provider, profile, globalDefaultRoles)
   return { user: await registerUser(db, provider, profile, roles), created: true }
+}
+
+/**
+ * Links the identity to the user holding the provider's verified email **verified** (never an
+ * unverified holder, never a username), and returns that user; undefined when nobody does.
+ */
+async function joinVerifiedHolder(
+  db: D1Database,
+  provider: LoginProviderConfig,
+  profile: ExternalProfile,
+): Promise<User | undefined> {
+  const email = verifiedEmailOf(profile)
+  if (!email) return undefined
+  const holder = await withStorage('user lookup', () => findUserByEmail(db, email))
+  if (!holder?.emailVerified) return undefined
+  const user = usable(holder)
+  await linkExternalIdentity(db, provider, profile, user.id)
+  return user
 }
 
 /** Links the identity to a signed-in user (explicit linking from the account page). */

@@ -73,7 +73,8 @@ describe('LOGIN_PROVIDERS validation', () => {
 
   it('refuses link_by_verified_email while registration is open, naming the field and what opened it', () => {
     const reason =
-      "anyone could sign up under the address first and receive its owner's sign-in (account pre-hijacking); " +
+      'anyone could sign up with the owner\'s address, and one careless "Confirm" on the mail that triggers ' +
+      "would give that account the owner's later sign-ins (account pre-hijacking); " +
       'users link providers from /auth/identities instead'
     const linking = [OIDC, { ...GITHUB, link_by_verified_email: true }]
     // The tests run with REGISTRATION=on, as `npm start` sets it.
@@ -90,7 +91,7 @@ describe('LOGIN_PROVIDERS validation', () => {
     expect(bySettings.ok ? [] : bySettings.problems).toEqual([
       `LOGIN_PROVIDERS[1].link_by_verified_email: must be false while registration is open (SETTINGS.registration = true): ${reason}`,
     ])
-    // Sign-up closed: accepted (it then joins no existing account: see docs/login-providers.md).
+    // Sign-up closed: accepted (it then joins the holder of a verified address: docs/login-providers.md).
     expect(parseConfig({ ...env, REGISTRATION: 'off', LOGIN_PROVIDERS: linking } as Env).ok).toBe(true)
   })
 

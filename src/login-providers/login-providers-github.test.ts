@@ -18,6 +18,7 @@ import {
   type Through,
   userCount,
 } from '../../test/support/login-providers'
+import { setUserEmail } from '../users/store'
 
 let nextId = 50_000 + Math.floor(Math.random() * 10_000)
 function login(): { id: number; login: string } {
@@ -103,6 +104,39 @@ describe('sign in with GitHub (Enterprise-style endpoints)', () => {
     const open = newBrowser([githubConfig('gh-link', { link_by_verified_email: true })], CLOSED)
     expect((await signInGithub(open, 'gh-link', who.login)).status).toBe(303)
     expect((await userOf('gh-link', who.id))?.id).not.toBe(squatter.id)
+  })
+
+  it('link_by_verified_email joins the user holding the verified primary email verified, never an unverified holder', async () => {
+    const who = login()
+    const holder = await createUser(`${who.login}-holder`)
+    expect(await setUserEmail(env.DB, holder.id, `${who.login}@example.com`, true)).toBe(true)
+    await githubUser({ ...who, email: `${who.login}@example.com`, verified: true })
+    const browser = newBrowser(
+      [githubConfig('gh-join', { link_by_verified_email: true, registration: false })],
+      CLOSED,
+    )
+    expect((await signInGithub(browser, 'gh-join', who.login)).status).toBe(303)
+    expect((await userOf('gh-join', who.id))?.id).toBe(holder.id)
+
+    const other = login()
+    const squatter = await createUser(`${other.login}-squatter`)
+    expect(await setUserEmail(env.DB, squatter.id, `${other.login}@example.com`, false)).toBe(true)
+    await githubUser({ ...other, email: `${other.login}@example.com`, verified: true })
+    const refused = await signInGithub(browser, 'gh-join', other.login)
+    expect(refused.status).toBe(403)
+    expect(await loginError(refused)).toMatch(/No account here is linked/)
+  })
+
+  it('a new user gets the verified primary email as a verified address', async () => {
+    const who = login()
+    await githubUser({ ...who, email: `${who.login}@example.com`, verified: true })
+    const browser = newBrowser([githubConfig('gh-new-email')])
+    expect((await signInGithub(browser, 'gh-new-email', who.login)).status).toBe(303)
+    const user = await userOf('gh-new-email', who.id)
+    const row = await env.DB.prepare('SELECT email, email_verified FROM users WHERE id = ?1')
+      .bind(user?.id)
+      .first()
+    expect(row).toEqual({ email: `${who.login}@example.com`, email_verified: 1 })
   })
 
   it('cancel at GitHub (access_denied): the login page says so, nothing is created', async () => {

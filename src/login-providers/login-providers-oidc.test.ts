@@ -8,6 +8,7 @@ import { env } from 'cloudflare:test'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { createUser } from '../../test/support/accounts'
+import { waitForAudit } from '../../test/support/admin'
 import { fetchWithEnv, testId, upstreamReceived } from '../../test/support/gateway'
 import {
   atOidcProvider,
@@ -24,6 +25,7 @@ import {
   userCount,
 } from '../../test/support/login-providers'
 import { sha256Hex } from '../crypto/bytes'
+import { setUserEmail } from '../users/store'
 
 async function sessionCookie(through: Through): Promise<string | undefined> {
   return through.jar.cookies.get('gw_session')
@@ -353,6 +355,18 @@ describe('provider errors and outages end on the login page', () => {
 // Sign-up closed (REGISTRATION=off): with it open, link_by_verified_email is a config error.
 const CLOSED = { REGISTRATION: 'off' }
 
+/** A sign-in with registration off that finds no account to join: the login page says so. */
+async function expectNoAccountFor(idp: Awaited<ReturnType<typeof oidcProvider>>, linkByEmail: boolean) {
+  const browser = newBrowser(
+    [oidcConfig(idp, { link_by_verified_email: linkByEmail, registration: false })],
+    CLOSED,
+  )
+  const refused = await signInOidc(browser, idp)
+  expect(refused.status).toBe(403)
+  expect(await loginError(refused)).toMatch(/No account here is linked/)
+  expect(await identityCount(idp.name)).toBe(0)
+}
+
 describe('accounts: registration, allow-lists and linking by email', () => {
   it('registration off: an identity that is not linked may not enter', async () => {
     const idp = await oidcProvider()
@@ -394,16 +408,7 @@ describe('accounts: registration, allow-lists and linking by email', () => {
     // created by a provider from a preferred_username): its name proves nothing about the address.
     const squatter = await createUser(`squat-${crypto.randomUUID().slice(0, 6)}@example.com`)
     const idp = await oidcProvider({ email: squatter.username, emailVerified: true })
-    for (const trusted of [false, true]) {
-      const browser = newBrowser(
-        [oidcConfig(idp, { link_by_verified_email: trusted, registration: false })],
-        CLOSED,
-      )
-      const refused = await signInOidc(browser, idp)
-      expect(refused.status).toBe(403)
-      expect(await loginError(refused)).toMatch(/No account here is linked/)
-      expect(await identityCount(idp.name)).toBe(0)
-    }
+    for (const trusted of [false, true]) await expectNoAccountFor(idp, trusted)
     // With registration at the provider, the sign-in gets an account of its own.
     const browser = newBrowser([oidcConfig(idp, { link_by_verified_email: true })], CLOSED)
     expect((await signInOidc(browser, idp)).status).toBe(303)
@@ -411,6 +416,86 @@ describe('accounts: registration, allow-lists and linking by email', () => {
       .bind(idp.name)
       .first<{ user_id: string }>()
     expect(linked?.user_id).not.toBe(squatter.id)
+  })
+})
+
+describe('verified addresses: link_by_verified_email and the address of a new user', () => {
+  const tag = () => crypto.randomUUID().slice(0, 6)
+
+  async function linkedUser(provider: string) {
+    return env.DB.prepare('SELECT user_id FROM external_identities WHERE provider = ?1')
+      .bind(provider)
+      .first<string>('user_id')
+  }
+
+  async function emailRow(userId: string | null) {
+    return env.DB.prepare('SELECT email, email_verified FROM users WHERE id = ?1')
+      .bind(userId)
+      .first<{ email: string | null; email_verified: number }>()
+  }
+
+  it("joins the local user that holds the provider's verified email as a verified address, and audits how", async () => {
+    const holder = await createUser(`holder-${tag()}`)
+    const address = `${holder.username}@example.com`
+    expect(await setUserEmail(env.DB, holder.id, address, true)).toBe(true)
+    // The provider spells the domain in capitals: addresses compare normalized.
+    const idp = await oidcProvider({
+      email: address.replace('example.com', 'EXAMPLE.com'),
+      emailVerified: true,
+    })
+    const browser = newBrowser(
+      [oidcConfig(idp, { link_by_verified_email: true, registration: false })],
+      CLOSED,
+    )
+    const users = await userCount()
+    expect((await signInOidc(browser, idp)).status).toBe(303)
+    expect(await linkedUser(idp.name)).toBe(holder.id)
+    expect(await userCount()).toBe(users)
+    const event = await waitForAudit((row) => row.type === 'identity_linked' && row.subject_id === holder.id)
+    expect(event.details).toMatchObject({ provider: idp.name, how: 'verified_email' })
+    // The second sign-in finds the link itself.
+    expect((await signInOidc(browser, idp)).status).toBe(303)
+    expect(await identityCount(idp.name)).toBe(1)
+  })
+
+  it('account pre-hijacking: never joins a user holding the address unverified (anyone can type an address at sign-up)', async () => {
+    const squatter = await createUser(`unverified-${tag()}`)
+    const address = `${squatter.username}@example.com`
+    expect(await setUserEmail(env.DB, squatter.id, address, false)).toBe(true)
+    const idp = await oidcProvider({ email: address, emailVerified: true })
+    await expectNoAccountFor(idp, true)
+    // With registration at the provider: an account of its own, which takes the address verified.
+    const open = newBrowser([oidcConfig(idp, { link_by_verified_email: true })], CLOSED)
+    expect((await signInOidc(open, idp)).status).toBe(303)
+    const created = await linkedUser(idp.name)
+    expect(created).not.toBe(squatter.id)
+    expect(await emailRow(created)).toEqual({ email: address, email_verified: 1 })
+    expect(await emailRow(squatter.id)).toEqual({ email: null, email_verified: 0 })
+  })
+
+  it("a new user gets the provider's verified address, normalized and verified; an unverified one is not stored", async () => {
+    const verified = await oidcProvider({ email: `  New-${tag()}@Example.COM `, emailVerified: true })
+    expect((await signInOidc(newBrowser([oidcConfig(verified)]), verified)).status).toBe(303)
+    const row = await emailRow(await linkedUser(verified.name))
+    expect(row?.email).toMatch(/^New-\w+@example\.com$/)
+    expect(row?.email_verified).toBe(1)
+
+    const unverified = await oidcProvider({ email: `plain-${tag()}@example.com`, emailVerified: false })
+    expect((await signInOidc(newBrowser([oidcConfig(unverified)]), unverified)).status).toBe(303)
+    expect(await emailRow(await linkedUser(unverified.name))).toEqual({ email: null, email_verified: 0 })
+  })
+
+  it('a new user does not take an address another user holds verified (that user keeps it)', async () => {
+    const holder = await createUser(`kept-${tag()}`)
+    const address = `${holder.username}@example.com`
+    expect(await setUserEmail(env.DB, holder.id, address, true)).toBe(true)
+    // Without link_by_verified_email the sign-in gets an account of its own, without the address.
+    const idp = await oidcProvider({ email: address, emailVerified: true })
+    expect((await signInOidc(newBrowser([oidcConfig(idp)]), idp)).status).toBe(303)
+    const created = await linkedUser(idp.name)
+    expect(created).not.toBe(holder.id)
+    expect(await emailRow(created)).toEqual({ email: null, email_verified: 0 })
+    expect(await emailRow(holder.id)).toEqual({ email: address, email_verified: 1 })
   })
 })
 

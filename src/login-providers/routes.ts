@@ -199,6 +199,13 @@ providerLoginRoutes.get('/auth/callback/:provider', async function finishProvide
         details: { provider: provider.name, how: 'first_sign_in' },
       })
     }
+    if (target.joinedByEmail)
+      recordAuditEvent(c.var.ctx, {
+        type: 'identity_linked',
+        actorId: userId,
+        subjectId: userId,
+        details: { provider: provider.name, how: 'verified_email' },
+      })
     recordAuditEvent(c.var.ctx, {
       type: 'login_succeeded',
       actorId: userId,

@@ -11,6 +11,7 @@ import {
 } from '../../test/support/authorization-code'
 import { GATEWAY, gatewayFetch } from '../../test/support/gateway'
 import { toBase64Url } from '../crypto/bytes'
+import { setUserEmail } from '../users/store'
 import { findGrant, grantCovers, recordGrant } from './consent'
 
 // The OpenID Connect surface of the authorization server: ID tokens, UserInfo, discovery, and the
@@ -119,6 +120,55 @@ describe('UserInfo', () => {
     await env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(user.id).run()
     const response = await gatewayFetch('/auth/userinfo', { headers: bearer(tokens.access_token) })
     expect(response.status).toBe(401)
+  })
+})
+
+describe('the email scope (OIDC Core §5.4)', () => {
+  async function emailTokens(name: string, scopes: string[], email?: { address: string; verified: boolean }) {
+    const user = await createUser(name)
+    if (email) expect(await setUserEmail(env.DB, user.id, email.address, email.verified)).toBe(true)
+    await createCodeClient(`${name}-rp`, { scopes: ['openid', 'email'] })
+    const tokens = await codeTokens(`${name}-rp`, user.id, { scopes })
+    const { payload } = await jwtVerify(tokens.id_token as string, await jwks(), {
+      issuer: GATEWAY,
+      audience: `${name}-rp`,
+    })
+    const userinfo = await gatewayFetch('/auth/userinfo', { headers: bearer(tokens.access_token) })
+    expect(userinfo.status).toBe(200)
+    return { user, idToken: payload, userinfo: (await userinfo.json()) as Record<string, unknown> }
+  }
+
+  it('puts email and email_verified in the ID token and UserInfo when the email scope was granted', async () => {
+    const verified = await emailTokens('oidc-email-yes', ['openid', 'email'], {
+      address: 'Verified@example.com',
+      verified: true,
+    })
+    expect(verified.idToken).toMatchObject({ email: 'Verified@example.com', email_verified: true })
+    expect(verified.userinfo).toEqual({
+      sub: verified.user.id,
+      preferred_username: 'oidc-email-yes',
+      roles: ['user'],
+      email: 'Verified@example.com',
+      email_verified: true,
+    })
+    const unverified = await emailTokens('oidc-email-unverified', ['openid', 'email'], {
+      address: 'unverified@example.com',
+      verified: false,
+    })
+    expect(unverified.idToken).toMatchObject({ email: 'unverified@example.com', email_verified: false })
+    expect(unverified.userinfo).toMatchObject({ email: 'unverified@example.com', email_verified: false })
+  })
+
+  it('leaves both out without the email scope, and for a user without an address', async () => {
+    const noScope = await emailTokens('oidc-email-noscope', ['openid'], {
+      address: 'scopeless@example.com',
+      verified: true,
+    })
+    const noAddress = await emailTokens('oidc-email-none', ['openid', 'email'])
+    for (const claims of [noScope.idToken, noScope.userinfo, noAddress.idToken, noAddress.userinfo]) {
+      expect(claims).not.toHaveProperty('email')
+      expect(claims).not.toHaveProperty('email_verified')
+    }
   })
 })
 

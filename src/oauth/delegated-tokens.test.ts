@@ -205,7 +205,7 @@ describe('the account-managing endpoints refuse a delegated token', () => {
     ]
   }
 
-  it('finds no one at the cookie-only second-factor endpoints: a bearer token, delegated or not, is not read there', async () => {
+  it('finds no one at the cookie-only second-factor and account email endpoints: a bearer token, delegated or not, is not read there', async () => {
     const user = await createUser('dt-second-factor')
     const tokens = await appToken('dt-second-factor-app', user.id)
     for (const [method, path] of [
@@ -213,6 +213,9 @@ describe('the account-managing endpoints refuse a delegated token', () => {
       ['POST', '/auth/second-factor/remove'],
       ['POST', '/auth/second-factor/recovery-codes'],
       ['POST', '/auth/passkeys/second-factor-options'],
+      // The account page's email forms: an app may not move the address a reset link goes to.
+      ['POST', '/auth/account/email'],
+      ['POST', '/auth/account/email/verification'],
     ] as const) {
       const response = await adminFetch(tokens.access_token, method, path, method === 'POST' ? {} : undefined)
       // The login page (302/303), or 401/403: never the page or an answer for the token's user.

@@ -50,12 +50,14 @@ function withinClient(allowed: Set<string>, auth: ClientAuthentication | undefin
 /**
  * RFC 6749 §4.3, for first-party clients (the seed's OAuth2PasswordRequestForm flow). RFC 9700
  * §2.4 says not to use it for third-party clients; docs/credentials.md says so and `password_grant`
- * turns it off.
+ * turns it off. `device`: the id of a valid device cookie for the submitted username
+ * (sessions/device-cookie.ts), which takes the attempt out of the account's limits.
  */
 export async function passwordGrant(
   context: GrantContext,
   form: URLSearchParams,
   auth: ClientAuthentication | undefined,
+  device?: string,
 ): Promise<TokenResponse> {
   if (!context.config.settings.password_grant) {
     throw new GatewayError('unsupported_grant_type', 'The password grant is turned off.')
@@ -72,9 +74,9 @@ export async function passwordGrant(
   const password = required(form, 'password')
   const requested = parseScope(form.get('scope'))
   const user = await verifyLogin(
-    { DB: context.db, PASSWORD_PEPPER: context.pepper },
+    { ...context.rateLimits, DB: context.db, PASSWORD_PEPPER: context.pepper },
     context.config.settings,
-    { username, password, ip: context.ip, audit: context.audit, via: 'password_grant' },
+    { username, password, ip: context.ip, audit: context.audit, via: 'password_grant', device },
     'invalid_grant',
   )
   // The grant has no second step: tokens from it would skip the factor the user set up.

@@ -8,6 +8,7 @@ import { recordAuditEvent } from '../audit'
 import type { AppBindings } from '../env'
 import { GatewayError, isGatewayError } from '../errors/gateway-error'
 import { readFields } from '../http/form'
+import { limitRequest } from '../rate-limit'
 import { reserveClientRegistration } from '../users'
 import { parseClientMetadata, registerClient } from './client-registration'
 import { registrationCors } from './cors'
@@ -16,7 +17,10 @@ export const registrationRoutes = new Hono<AppBindings>()
 
 registrationRoutes.use('/auth/clients', registrationCors())
 
-/** Refused before any storage is touched when off; else one throttle slot per attempt, or 429. */
+/**
+ * Refused before any storage is touched when off; else the per-address rate-limit binding, then
+ * one D1 throttle slot per attempt, or 429.
+ */
 async function admitRegistration(c: Context<AppBindings>): Promise<void> {
   const { settings } = c.var.ctx.config
   if (!settings.dynamic_client_registration)
@@ -24,6 +28,7 @@ async function admitRegistration(c: Context<AppBindings>): Promise<void> {
   // Cloudflare always sets it; a request without one did not come through Cloudflare (as for /auth/register).
   const ip = c.req.header('cf-connecting-ip')
   if (!ip) return
+  await limitRequest(c.env, { kind: 'registration', ip, client: true })
   try {
     await reserveClientRegistration(c.env.DB, settings.dynamic_clients.per_ip_per_hour, ip)
   } catch (error) {

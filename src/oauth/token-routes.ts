@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
+import { limitRequest } from '../rate-limit'
+import { knownDevice, rememberDevice } from '../sessions'
 import type { GrantContext } from '../tokens'
 import { loadKeyRing } from '../tokens'
 import { authenticateClient } from './client-authentication'
@@ -22,6 +24,9 @@ tokenRoutes.use('/auth/token', async function noStore(c, next) {
 tokenRoutes.use('/auth/token', clientCors(['POST']))
 
 tokenRoutes.post('/auth/token', async function tokenEndpoint(c) {
+  const ip = c.req.header('cf-connecting-ip')
+  // Every grant writes D1 (and client authentication reads it): the per-address binding first.
+  await limitRequest(c.env, { kind: 'token', ip })
   const form = await readForm(c.req.raw)
   const grantType = form.get('grant_type')
   if (!grantType) throw new GatewayError('invalid_request', 'The "grant_type" parameter is required.')
@@ -34,12 +39,18 @@ tokenRoutes.post('/auth/token', async function tokenEndpoint(c) {
     config: c.var.ctx.config,
     ring: await loadKeyRing(c.env.SIGNING_KEYS),
     pepper: c.env.PASSWORD_PEPPER,
-    ip: c.req.header('cf-connecting-ip'),
+    ip,
+    rateLimits: c.env,
     audit: c.var.ctx.audit,
   }
   switch (grantType) {
-    case 'password':
-      return c.json(await passwordGrant(context, form, auth))
+    case 'password': {
+      const username = form.get('username') ?? ''
+      const device = await knownDevice(c, username)
+      const response = await passwordGrant(context, form, auth, device)
+      await rememberDevice(c, username, device)
+      return c.json(response)
+    }
     case 'refresh_token':
       return c.json(await refreshGrant(context, form, auth))
     case 'client_credentials':

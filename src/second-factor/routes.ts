@@ -6,7 +6,8 @@
  *
  * CSRF: a pending sign-in has no session yet, so its forms are guarded like the login form (the
  * pre-session CSRF cookie and the origin check); a step-up's like any signed-in form (the session's
- * token and the origin check). Codes are throttled per user (service.ts); a refused code is a 401
+ * token and the origin check). Codes are throttled per address and per user, by the rate-limit
+ * binding and then exactly in D1 (service.ts); a refused code is a 401
  * page with one message, a malformed one a 400, a locked one a 429 with Retry-After.
  */
 import type { Context } from 'hono'
@@ -14,10 +15,11 @@ import { Hono } from 'hono'
 import { recordAuditEvent } from '../audit'
 import { relyingPartyFor } from '../config/relying-party'
 import type { AppBindings } from '../env'
-import { isGatewayError } from '../errors/gateway-error'
+import { type GatewayError, isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { passkeyScriptHash } from '../pages/passkey-script'
 import { type PageStatus, renderPage } from '../pages/render'
+import { limitRequest } from '../rate-limit'
 import {
   completeSecondFactor,
   loginUrl,
@@ -71,6 +73,16 @@ async function renderStep(
   )
 }
 
+/** 429 with Retry-After: the step's page saying how long to wait. */
+function throttledStep(c: Context<AppBindings>, subject: SecondFactorSubject, error: GatewayError) {
+  const wait = Math.max(1, Math.ceil(error.retryAfter ?? 60))
+  c.header('retry-after', String(wait))
+  return renderStep(c, subject, {
+    status: 429,
+    error: `Too many attempts. Try again in ${wait} second${wait === 1 ? '' : 's'}.`,
+  })
+}
+
 secondFactorRoutes.get(SECOND_FACTOR_PATH, async function showSecondFactor(c) {
   const returnTo = safeReturnTo(c.req.query('return_to'), c.var.ctx.config.issuer)
   const subject = await secondFactorSubject(c, returnTo)
@@ -97,33 +109,32 @@ secondFactorRoutes.post(SECOND_FACTOR_PATH, async function verifySecondFactor(c)
   const answer = answerOf(form)
   if (!answer) return renderStep(c, subject, { status: 400, error: 'Enter a code.' })
 
+  const ip = c.req.header('cf-connecting-ip')
+  try {
+    // The binding first: a refused code reaches no D1 (and records no audit event, a D1 write).
+    await limitRequest(c.env, { kind: 'code', ip, subject: subject.userId })
+  } catch (error) {
+    if (!isGatewayError(error)) throw error
+    return throttledStep(c, subject, error)
+  }
   const user = await findUserById(c.env.DB, subject.userId)
   if (!user || user.disabled) return toLogin(c, returnTo, 303)
 
   const audit = { actorId: user.id, subjectId: user.id }
   let result: Awaited<ReturnType<typeof checkSecondFactor>>
   try {
-    result = await checkSecondFactor(c.env, config.settings, {
-      userId: user.id,
-      answer,
-      ip: c.req.header('cf-connecting-ip'),
-    })
+    result = await checkSecondFactor(c.env, config.settings, { userId: user.id, answer, ip })
   } catch (error) {
     if (!isGatewayError(error)) throw error
     if (error.code === 'invalid_request') return renderStep(c, subject, { status: 400, error: error.message })
     if (error.code === 'rate_limited') {
-      const wait = Math.max(1, Math.ceil(error.retryAfter ?? 60))
       recordAuditEvent(c.var.ctx, {
         type: 'throttled',
         outcome: 'failure',
         ...audit,
         details: { via: 'second_factor' },
       })
-      c.header('retry-after', String(wait))
-      return renderStep(c, subject, {
-        status: 429,
-        error: `Too many attempts. Try again in ${wait} second${wait === 1 ? '' : 's'}.`,
-      })
+      return throttledStep(c, subject, error)
     }
     throw error
   }

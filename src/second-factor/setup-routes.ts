@@ -18,13 +18,8 @@ import { GatewayError, isGatewayError } from '../errors/gateway-error'
 import { readForm } from '../http/form'
 import { htmlErrors } from '../pages/html-errors'
 import { type PageStatus, renderPage } from '../pages/render'
-import {
-  type CurrentSession,
-  csrfTokenFor,
-  currentSessionOf,
-  loginUrl,
-  signedInFormAllowed,
-} from '../sessions'
+import { limitRequest } from '../rate-limit'
+import { assertSignedInForm, type CurrentSession, csrfTokenFor, loginUrl, recentSessionOf } from '../sessions'
 import { confirmEnrolment, regenerateRecoveryCodes, removeTotp, startEnrolment } from './service'
 import { EnrolPage, ManagePage, RecoveryCodesPage, SETUP_PATH } from './setup-page'
 import { findTotp, unusedRecoveryCodes } from './store'
@@ -38,15 +33,8 @@ secondFactorSetupRoutes.use('/auth/second-factor/recovery-codes', htmlErrors())
 const sessionOnly = [authenticate({ credentials: ['session'] }), requireFirstParty] as const
 
 /** The session, if it signed in recently enough to change factors; else undefined. */
-async function recentSession(c: Context<AppBindings>): Promise<CurrentSession | undefined> {
-  const session = await currentSessionOf(c)
-  if (!session) return undefined
-  const { settings } = c.var.ctx.config
-  const now = Math.floor(Date.now() / 1000)
-  const recent =
-    session.authTime <= now + settings.clock_skew_seconds &&
-    now - session.authTime <= settings.factor_change_max_auth_age_seconds
-  return recent ? session : undefined
+function recentSession(c: Context<AppBindings>): Promise<CurrentSession | undefined> {
+  return recentSessionOf(c, c.var.ctx.config.settings.factor_change_max_auth_age_seconds)
 }
 
 /** Sign in again, then back to the setup page (a form's POST cannot be replayed after login). */
@@ -56,14 +44,8 @@ function reauthenticate(c: Context<AppBindings>, status: 302 | 303): Response {
 }
 
 /** The form's CSRF field against this session (403 `csrf_failed` otherwise). */
-async function assertForm(c: Context<AppBindings>, session: CurrentSession, form: URLSearchParams) {
-  const allowed = await signedInFormAllowed({
-    request: c.req.raw,
-    config: c.var.ctx.config,
-    sessionValue: session.value,
-    field: form.get('csrf'),
-  })
-  if (!allowed) throw new GatewayError('csrf_failed', 'This form has expired or was sent from another site.')
+function assertForm(c: Context<AppBindings>, session: CurrentSession, form: URLSearchParams) {
+  return assertSignedInForm(c, session.value, form)
 }
 
 async function renderEnrol(
@@ -121,6 +103,7 @@ secondFactorSetupRoutes.post(SETUP_PATH, ...sessionOnly, async function confirmS
   const session = await recentSession(c)
   if (!session) return reauthenticate(c, 303)
   await assertForm(c, session, form)
+  await limitRequest(c.env, { kind: 'code', ip: c.req.header('cf-connecting-ip'), subject: session.userId })
   let result: Awaited<ReturnType<typeof confirmEnrolment>>
   try {
     result = await confirmEnrolment(c.env, c.var.ctx.config.settings, {

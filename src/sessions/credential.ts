@@ -124,6 +124,23 @@ export function currentSessionOf(c: Context<AppBindings>): Promise<CurrentSessio
   })
 }
 
+/**
+ * The signed-in session if it signed in at most `maxAgeSeconds` ago (and not in the future beyond
+ * the clock skew); undefined otherwise. Pages that change how the account is reached (a second
+ * factor, its email address) ask this and send an older sign-in to the login page.
+ */
+export async function recentSessionOf(
+  c: Context<AppBindings>,
+  maxAgeSeconds: number,
+): Promise<CurrentSession | undefined> {
+  const session = await currentSessionOf(c)
+  if (!session) return undefined
+  const now = Math.floor(Date.now() / 1000)
+  const skew = c.var.ctx.config.settings.clock_skew_seconds
+  const recent = session.authTime <= now + skew && now - session.authTime <= maxAgeSeconds
+  return recent ? session : undefined
+}
+
 export async function currentSession(
   input: Pick<CredentialInput, 'request' | 'config' | 'env' | 'waitUntil'>,
 ): Promise<CurrentSession | undefined> {

@@ -14,6 +14,7 @@ import { clientLookup, loginFormTargets } from '../oauth'
 import type { PageStatus } from '../pages/render'
 import { verifyLogin } from '../users'
 import { loginFormAllowed } from './csrf-guard'
+import { knownDevice, rememberDevice } from './device-cookie'
 import { presentedCsrfCookie, renderLoginPage } from './login-form'
 import { safeReturnTo } from './return-to'
 import { signIn } from './sign-in'
@@ -65,6 +66,7 @@ loginRoutes.post('/auth/login', async function login(c) {
   if (!allowed) return renderLogin(c, { returnTo, status: 403, error: FORM_EXPIRED })
 
   const username = form.get('username') ?? ''
+  const device = await knownDevice(c, username)
   let user: Awaited<ReturnType<typeof verifyLogin>>
   try {
     user = await verifyLogin(
@@ -76,6 +78,7 @@ loginRoutes.post('/auth/login', async function login(c) {
         ip: c.req.header('cf-connecting-ip'),
         audit: c.var.ctx.audit,
         via: 'form',
+        device,
       },
       'invalid_credentials',
     )
@@ -96,6 +99,9 @@ loginRoutes.post('/auth/login', async function login(c) {
     throw error
   }
 
+  // The password was right: this browser is now a known device of the user (even if a second
+  // factor is still owed), so floods against the account do not keep it out next time.
+  await rememberDevice(c, user.username, device)
   return signIn(c, {
     user,
     amr: ['pwd'],

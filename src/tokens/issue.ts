@@ -1,6 +1,7 @@
 import type { AuditSink } from '../audit'
 import type { GatewayConfig } from '../config/load'
 import { withStorage } from '../db/errors'
+import type { RateLimitEnv } from '../rate-limit'
 import { issueAccessToken } from './access-token'
 import { recordSessionAccessToken } from './refresh-store'
 import type { KeyRing } from './signing-keys'
@@ -27,6 +28,8 @@ export interface GrantContext {
   ring: KeyRing
   pepper?: string
   ip?: string
+  /** The rate-limit bindings and switch (`c.env`), asked before a password grant's D1 work. */
+  rateLimits?: RateLimitEnv
   /** The request's audit recorder (token_issued, refresh_reuse_detected, logins). */
   audit?: AuditSink
 }

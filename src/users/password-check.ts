@@ -2,11 +2,13 @@ import type { AuditSink } from '../audit'
 import type { Settings } from '../config/schema'
 import { withStorage } from '../db/errors'
 import { GatewayError } from '../errors/gateway-error'
+import { limitRequest, type RateLimitEnv } from '../rate-limit'
 import { dummyVerify, hashPassword, verifyPassword } from './password-hash'
 import { findUserByUsername, type User, updatePasswordHash } from './store'
 import { reserveLoginAttempt, throttleSubject } from './throttle'
 
-export interface LoginStores {
+/** `c.env` is one; the rate-limit bindings are optional (rate-limit/limit.ts fails open). */
+export interface LoginStores extends RateLimitEnv {
   DB: D1Database
   PASSWORD_PEPPER?: string
 }
@@ -19,6 +21,12 @@ export interface LoginAttempt {
   /** Where login_succeeded / login_failed / throttled go (src/audit), with how the login came. */
   audit?: AuditSink
   via?: 'password_grant' | 'form' | 'basic' | 'password_change'
+  /**
+   * The id of a valid device cookie for this username (sessions/device-cookie.ts), checked by the
+   * caller: the attempt counts per device, not per account, in both layers, so a flood of wrong
+   * passwords for the account from elsewhere cannot lock this device out.
+   */
+  device?: string
 }
 
 const MAX_USERNAME_LENGTH = 256
@@ -33,10 +41,12 @@ export function badCredentials(code: 'invalid_grant' | 'invalid_credentials'): G
 }
 
 /**
- * Checks a username and password with throttling: the attempt is reserved against the account (by
- * submitted name, existing or not) and the client address before anything is derived, so a
- * concurrent burst is evaluated no more often than the limits allow; an unknown name still costs
- * one derivation; a success rehashes legacy or weaker hashes and does not count against the IP.
+ * Checks a username and password with throttling in two layers: first the rate-limit bindings
+ * (per address, per account or known device, and the global ceiling; a refusal touches no D1),
+ * then the exact D1 reservation against the account (by submitted name, existing or not; or the
+ * known device) and the client address before anything is derived, so a concurrent burst is
+ * evaluated no more often than the limits allow; an unknown name still costs one derivation; a
+ * success rehashes legacy or weaker hashes and does not count against the IP.
  */
 export async function verifyLogin(
   stores: LoginStores,
@@ -44,7 +54,16 @@ export async function verifyLogin(
   attempt: LoginAttempt,
   failure: 'invalid_grant' | 'invalid_credentials',
 ): Promise<User> {
-  const account = throttleSubject.account(attempt.username.slice(0, MAX_USERNAME_LENGTH))
+  // Not audited when refused: the audit batch is a D1 write, and a flood must not reach D1.
+  await limitRequest(stores, {
+    kind: 'password',
+    ip: attempt.ip,
+    username: attempt.username,
+    device: attempt.device,
+  })
+  const account = attempt.device
+    ? throttleSubject.device(attempt.device)
+    : throttleSubject.account(attempt.username.slice(0, MAX_USERNAME_LENGTH))
   const ip = attempt.ip ? throttleSubject.ip(attempt.ip) : undefined
   // Until settled below, the reservation counts as a failure: if the lookup or the derivation
   // throws, it stays one (fail closed, bounded by the window).

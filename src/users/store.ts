@@ -59,19 +59,32 @@ export async function findUserById(db: D1Database, id: string): Promise<User | u
   return row ? toUser(row) : undefined
 }
 
-/** Inserts a user; returns undefined when the username is taken (case-insensitively). */
+/**
+ * Inserts a user; returns undefined when the username is taken (case-insensitively). An `email`
+ * (normalized) is stored unverified in the same statement when nobody holds it, so an account is
+ * never left half-written between its row and its address; the returned user tells which happened.
+ */
 export async function insertUser(
   db: D1Database,
-  input: { username: string; passwordHash: string; roles: string[] },
+  input: { username: string; passwordHash: string; roles: string[]; email?: string },
 ): Promise<User | undefined> {
   const now = nowSeconds()
   const row = await db
     .prepare(
-      `INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at, password_changed_at)
-       VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5)
+      `INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at, password_changed_at,
+         email, email_verified)
+       VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5,
+         CASE WHEN ?6 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?6 COLLATE NOCASE) THEN ?6 END, 0)
        ON CONFLICT(username) DO NOTHING RETURNING *`,
     )
-    .bind(crypto.randomUUID(), input.username, input.passwordHash, JSON.stringify(input.roles), now)
+    .bind(
+      crypto.randomUUID(),
+      input.username,
+      input.passwordHash,
+      JSON.stringify(input.roles),
+      now,
+      input.email ?? null,
+    )
     .first<UserRow>()
   return row ? toUser(row) : undefined
 }

@@ -15,7 +15,7 @@ import type { Settings } from '../config/schema'
 import { withStorage } from '../db/errors'
 import { nowSeconds } from '../db/json'
 import { GatewayError } from '../errors/gateway-error'
-import { addressBucket } from './client-address'
+import { accountName, addressBucket } from '../rate-limit'
 import {
   type AttemptLimit,
   type Backoff,
@@ -32,10 +32,15 @@ const ACCOUNT_WINDOW_SECONDS = 3600
 
 /**
  * Throttle subjects. Accounts are keyed by the submitted name, lowercased, whether it exists or
- * not; client addresses by their bucket (an IPv6 client by its /64, see client-address.ts).
+ * not; client addresses by their bucket (an IPv6 client by its /64, see rate-limit/client-address.ts).
  */
 export const throttleSubject = {
-  account: (username: string) => `account:${username.normalize('NFC').toLowerCase()}`,
+  account: (username: string) => `account:${accountName(username)}`,
+  /**
+   * A known device (a valid device cookie for the submitted name, sessions/device-cookie.ts): its
+   * attempts count here instead of under the account, so others' failures cannot lock it out.
+   */
+  device: (deviceId: string) => `device:${deviceId}`,
   ip: (ip: string) => `ip:${addressBucket(ip)}`,
   register: (ip: string) => `register:${addressBucket(ip)}`,
   clientRegistration: (ip: string) => `client-registration:${addressBucket(ip)}`,

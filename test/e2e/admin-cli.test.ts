@@ -177,6 +177,71 @@ describe('set-roles', SLOW, () => {
   })
 })
 
+describe('set-email', SLOW, () => {
+  const emailOf = (id: string) => one(`SELECT email, email_verified FROM users WHERE id = '${id}'`)
+
+  it('sets an address normalized and verified by username, ends the pending emailed links, and audits user_updated', async () => {
+    await query(
+      state.dir,
+      `INSERT INTO email_tokens (user_id, purpose, token_hash, email, created_at, expires_at, attempts)
+       VALUES ('${aliceId}', 'password_reset', 'cli-test-hash', 'old@example.com', unixepoch(), unixepoch() + 600, 0)`,
+    )
+    const set = await adminInProcess(state.dir, ['set-email', 'alice', ' Alice@EXAMPLE.com ', '--verified'])
+    expect(set.code, set.stderr).toBe(0)
+    expect(set.stdout).toBe(
+      `set the email address of alice (id ${aliceId}) to Alice@example.com (verified)\n`,
+    )
+    expect(await emailOf(aliceId)).toEqual({ email: 'Alice@example.com', email_verified: 1 })
+    expect(await one(`SELECT COUNT(*) AS n FROM email_tokens WHERE user_id = '${aliceId}'`)).toEqual({ n: 0 })
+    const audit = await one(
+      `SELECT details, actor_id FROM audit_events WHERE type = 'user_updated' AND subject_id = '${aliceId}'`,
+    )
+    expect(audit?.actor_id).toBeNull()
+    expect(JSON.parse(String(audit?.details))).toEqual({ fields: ['email', 'email_verified'], via: 'cli' })
+  })
+
+  it('by id: refuses an address another user holds verified (case-insensitively), recording nothing', async () => {
+    const taken = await adminInProcess(state.dir, ['set-email', bobId, 'alice@example.com'])
+    expect(taken.code).toBe(1)
+    expect(taken.stderr).toMatch(/another user holds that address/)
+    expect(await emailOf(bobId)).toEqual({ email: null, email_verified: 0 })
+    expect(
+      await one(
+        `SELECT COUNT(*) AS n FROM audit_events WHERE type = 'user_updated' AND subject_id = '${bobId}'`,
+      ),
+    ).toEqual({ n: 0 })
+  })
+
+  it('stores a quote in the address literally, unverified without --verified; a verified set takes it from that unverified holder', async () => {
+    const set = await adminInProcess(state.dir, ['set-email', bobId, "o'brien@example.com"])
+    expect(set.code, set.stderr).toBe(0)
+    expect(await emailOf(bobId)).toEqual({ email: "o'brien@example.com", email_verified: 0 })
+    const wins = await adminInProcess(state.dir, ['set-email', 'alice', "o'brien@example.com", '--verified'])
+    expect(wins.code, wins.stderr).toBe(0)
+    expect(await emailOf(aliceId)).toEqual({ email: "o'brien@example.com", email_verified: 1 })
+    expect(await emailOf(bobId)).toEqual({ email: null, email_verified: 0 })
+  })
+
+  it('--clear removes the address; usage mistakes and a bad address exit 1 without a change', async () => {
+    const cleared = await adminInProcess(state.dir, ['set-email', 'alice', '--clear'])
+    expect(cleared.code, cleared.stderr).toBe(0)
+    expect(cleared.stdout).toBe(`removed the email address of alice (id ${aliceId})\n`)
+    expect(await emailOf(aliceId)).toEqual({ email: null, email_verified: 0 })
+    const mistakes = await Promise.all([
+      adminInProcess(state.dir, ['set-email', 'alice']),
+      adminInProcess(state.dir, ['set-email', 'alice', 'a@example.com', '--clear']),
+      adminInProcess(state.dir, ['set-email', 'alice', '--clear', '--verified']),
+      adminInProcess(state.dir, ['set-email', 'alice', 'not an address']),
+      adminInProcess(state.dir, ['set-email', 'nobody', 'nobody@example.com']),
+    ])
+    expect(mistakes.map((run) => run.code)).toEqual([1, 1, 1, 1, 1])
+    expect(mistakes[0]?.stderr).toMatch(/set-email --help/)
+    expect(mistakes[3]?.stderr).toMatch(/not an email address/)
+    expect(mistakes[4]?.stderr).toMatch(/no user "nobody"/)
+    expect(await emailOf(aliceId)).toEqual({ email: null, email_verified: 0 })
+  })
+})
+
 describe('disable, enable and revoke-user', SLOW, () => {
   it('disable marks the user disabled, voids its access tokens in D1 and KV, and revokes its refresh tokens', async () => {
     const later = Math.floor(Date.now() / 1000) + 3600
@@ -514,6 +579,7 @@ describe('help and usage', SLOW, () => {
     'disable',
     'enable',
     'revoke-user',
+    'set-email',
     'create-client',
     'create-api-key',
     'import-users',

@@ -153,6 +153,17 @@ describe('the CLI over HTTP (--url, GATEWAY_ADMIN_TOKEN)', () => {
     expect(table.stdout).toMatch(/cli-remote\s+\S+\s+user\s+active/)
 
     expect((await cli(['set-roles', 'cli-remote', 'editor'])).code).toBe(0)
+    const email = await cli(['set-email', 'cli-remote', 'CLI.Remote@EXAMPLE.com', '--verified'])
+    expect(email.code, email.stderr).toBe(0)
+    expect(email.stdout).toMatch(
+      /^set the email address of cli-remote \(id \S+\) to CLI\.Remote@example\.com \(verified\)\n$/,
+    )
+    expect(JSON.parse((await cli(['users', '--query', 'cli-remote', '--json'])).stdout.trim())).toMatchObject(
+      {
+        email: 'CLI.Remote@example.com',
+        email_verified: true,
+      },
+    )
     const disabled = await cli(['disable', 'cli-remote'])
     expect(disabled.code, disabled.stderr).toBe(0)
     const me = await fetch(`${gateway.origin}/auth/me`, { headers: { authorization: `Bearer ${token}` } })

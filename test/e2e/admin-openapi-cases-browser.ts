@@ -222,6 +222,24 @@ export const BROWSER_CASES: Case[] = [
         form: { csrf: csrf(ctx) },
       }),
   ],
+  // The account page's email forms: a change is mailed (200, or 303 to login when the walk's
+  // sign-in is no longer recent); the user then has no unverified address to resend to (400).
+  [
+    'POST /auth/account/email',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/account/email', {
+        cookie: session(ctx),
+        form: { csrf: csrf(ctx), email: 'oa-browser@example.com' },
+      }),
+  ],
+  [
+    'POST /auth/account/email/verification',
+    (ctx) =>
+      call(ctx, 'POST', '/auth/account/email/verification', {
+        cookie: session(ctx),
+        form: { csrf: csrf(ctx) },
+      }),
+  ],
   // A plain sign-in start (its flow is left to expire); linking is the form POST below.
   ['GET /auth/login/{provider}', (ctx) => call(ctx, 'GET', `/auth/login/${PROVIDER}?return_to=%2F`)],
   [

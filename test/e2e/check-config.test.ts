@@ -4,8 +4,8 @@
  * about it (a warning: open sign-up may be intended), and never counts `.dev.vars`, where
  * `npm start` turns registration on for local development only.
  *
- * Time budget: ~15 s on a 2-core machine (seven check-config processes, up to five at once).
- * Measured 14 s at load 2.
+ * Time budget: ~15 s on a 2-core machine (seven check-config processes, up to five at once), plus
+ * two for the rate-limit bindings. Measured 14 s at load 2 before those two.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -72,6 +72,7 @@ describe.concurrent(
       expect(result.code, result.stderr).toBe(0)
       expect(result.stdout).toMatch(/^configuration OK: \d+ routes/)
       expect(result.stderr).not.toMatch(WARNING)
+      expect(result.stderr).not.toContain('[[ratelimits]]')
     })
 
     it('SETTINGS.registration = true: passes (exit 0) with a warning naming the setting', async () => {
@@ -112,6 +113,40 @@ describe.concurrent(
   },
 )
 
+describe.concurrent(
+  'check-config and the rate-limit bindings (docs/rate-limiting.md)',
+  CONCURRENT_PROCESSES,
+  () => {
+    const withoutRateLimits = () => {
+      const toml = shipped.replace(/^\[\[ratelimits\]\]\nname = .*\nnamespace_id = .*\nsimple = .*\n/gm, '')
+      if (toml.includes('[[ratelimits]]')) throw new Error('wrangler.toml ratelimits entries changed shape')
+      return toml
+    }
+
+    it('warns for each class whose [[ratelimits]] binding is missing (the layer would fail open)', async () => {
+      const result = await checkConfig('no-ratelimits', withoutRateLimits())
+      expect(result.code, result.stderr).toBe(0)
+      const missing = [...result.stderr.matchAll(/warning: no \[\[ratelimits\]\] binding (RATE_LIMIT_\w+)/g)]
+      expect(missing.map((match) => match[1]).sort()).toEqual([
+        'RATE_LIMIT_ACCOUNT',
+        'RATE_LIMIT_ADDRESS',
+        'RATE_LIMIT_DEVICE',
+        'RATE_LIMIT_EMAIL',
+        'RATE_LIMIT_PASSWORD_CEILING',
+        'RATE_LIMIT_REGISTRATION',
+        'RATE_LIMIT_TOKEN',
+      ])
+    })
+
+    it('says nothing about missing bindings while RATE_LIMITING = "off"', async () => {
+      const toml = withoutRateLimits().replace('[vars]\n', '[vars]\nRATE_LIMITING = "off"\n')
+      const result = await checkConfig('ratelimits-off', toml)
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stderr).not.toContain('[[ratelimits]]')
+    })
+  },
+)
+
 describe("check-config refuses a route under the gateway's own segments", CONCURRENT_PROCESSES, () => {
   it('a route at /Admin/reports is an error (exit 1) naming the route and /admin', async () => {
     const toml = `${shipped}\n[[vars.ROUTES]]\npath = "/Admin/reports"\nupstream = "UPSTREAM_URL"\n`
@@ -136,15 +171,16 @@ describe('check-config and link_by_verified_email (account pre-hijacking)', { ti
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(
       'LOGIN_PROVIDERS[0].link_by_verified_email: must be false while registration is open (SETTINGS.registration = true): ' +
-        "anyone could sign up under the address first and receive its owner's sign-in (account pre-hijacking)",
+        'anyone could sign up with the owner\'s address, and one careless "Confirm" on the mail that triggers ' +
+        "would give that account the owner's later sign-ins (account pre-hijacking)",
     )
   })
 
-  it('with registration closed it passes (exit 0) with a warning that it links nothing yet', async () => {
+  it("with registration closed it passes (exit 0) with a warning to trust the provider's email_verified", async () => {
     const result = await checkConfig('link-email-closed', linkingByEmail(shipped))
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toContain(
-      'warning: login provider "local-oidc" has link_by_verified_email = true, which joins no existing account',
+      'warning: login provider "local-oidc" has link_by_verified_email = true: a first sign-in joins the account holding',
     )
   })
 })

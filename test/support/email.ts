@@ -80,3 +80,10 @@ export async function userWithEmail(name: string, email: string, verified = true
 export function withoutCsrf(html: string): string {
   return html.replace(/name="csrf" value="[^"]+"/g, '')
 }
+
+/** Opens an emailed verify link's page and presses Confirm. */
+export async function confirmLink(through: Through, link: URL): Promise<Response> {
+  const form = await openForm(through, `${link.pathname}${link.search}`)
+  const token = link.searchParams.get('token') ?? ''
+  return post(through, link.pathname, { csrf: form.csrf, token }, form.cookie)
+}
