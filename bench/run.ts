@@ -32,7 +32,8 @@ import {
 import { comparePaired, median, type PairedComparison, runSchedule, summarize } from './lib/schedule'
 import { runSoak, type SoakResult } from './lib/soak'
 import { STAGES } from './lib/stages'
-import { measureStorm, type StormResult, stormContract, stormTargets } from './lib/storm'
+import { measureStorm, type StormResult } from './lib/storm'
+import { stormContract, stormTargets } from './lib/storm-report'
 import { measureTotpSignIns } from './lib/totp-sign-in'
 
 function envNumber(name: string, fallback: number): number {
@@ -298,6 +299,7 @@ async function main(): Promise<void> {
       onOrigin: env.origin('gw-storm'),
       offOrigin: env.origin('gw-storm-off'),
       d1Origin: env.origin('d1-storm'),
+      probeOrigin: env.origin('hello'),
       traffic: {
         seconds: STORM_SECONDS,
         legitRate: STORM_LEGIT_RATE,

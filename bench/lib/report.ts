@@ -6,7 +6,8 @@ import type { MachineInfo } from './machine'
 import { describePasskeySignIns, type PasskeySignInResult } from './passkey-sign-in'
 import type { SoakResult } from './soak'
 import { formatStageTable, type StageCosts } from './stages'
-import { describeStormRun, type StormResult, type stormContract } from './storm'
+import type { StormResult } from './storm'
+import { describeStormRun, type stormContract } from './storm-report'
 import { describeTotpSignIns, type TotpSignInResult } from './totp-sign-in'
 
 /** A scenario's stage costs: as sampled, and scaled to the CPU per request measured in the runs. */

@@ -7,6 +7,7 @@
  * and a user base's do. See bench/README.md, "Storm".
  */
 import { randomInt } from 'node:crypto'
+import { describeStormRun, saturation } from './storm-report'
 import {
   floodAddresses,
   type LegitUser,
@@ -34,6 +35,8 @@ export interface StormTarget {
   users: LegitUser[]
   existingNames: readonly string[]
   addresses: readonly string[]
+  /** A hello-world Worker in the same workerd process. */
+  probeOrigin: string
   /** CPU seconds used so far by the workerd process (every Worker and simulator in it). */
   workerdCpu(): number
   /** The single-writer D1's queue statistics since the last call. */
@@ -75,15 +78,20 @@ export interface StormRun {
   workerdCores: number
   /** Share of one core the harness (this Node process) used. */
   harnessCores: number
-  /** The longest the harness's clock tick was late, ms (a late generator sends less than asked). */
+  /** The longest the harness's clock tick was late, ms (it catches up: requests bunch, none are lost). */
   harnessLagMs: number
+  /**
+   * Wait of a hello-world Worker in the same workerd, asked every 100 ms: how long a request
+   * queued behind the gateway's work (PBKDF2 runs on the thread that serves every Worker).
+   */
+  probe: { p50Ms: number; p95Ms: number }
   /** Share of the run the simulated D1 primary was busy, its longest queue wait and refusals. */
   d1: D1QueueStats & { busyShare: number }
   /** What ran out first, read from the above. */
   saturated: string
 }
 
-function percentile(values: readonly number[], p: number): number {
+export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number
@@ -141,27 +149,15 @@ function floodRequest(target: StormTarget, traffic: StormTraffic): Promise<Token
   return tokenRequest(target.origin, form, pick(target.addresses), traffic.timeoutMs)
 }
 
-function saturation(run: Omit<StormRun, 'saturated'>): string {
-  const full: string[] = []
-  if (run.workerdCores >= 0.85)
-    full.push(`workerd's thread (CPU, PBKDF2): ${run.workerdCores.toFixed(2)} of a core`)
-  if (run.d1.busyShare >= 0.85 || run.d1.overloaded > 0)
-    full.push(`the D1 primary: busy ${(run.d1.busyShare * 100).toFixed(0)}%, ${run.d1.overloaded} overloaded`)
-  if (run.harnessCores >= 0.85 || run.harnessLagMs > 250)
-    full.push(
-      `the harness: ${run.harnessCores.toFixed(2)} of a core, ticks up to ${run.harnessLagMs.toFixed(0)} ms late`,
-    )
-  return full.length > 0 ? full.join('; ') : 'nothing'
-}
-
 /** Flood only, until the measured part: so that the measurement sees a flood under way. */
 export function warmupSeconds(layer: 'on' | 'off', periodSeconds = 10): number {
-  // With the layer, to the next window of the 10 s classes and 2 s into it: the first window of a
-  // flood admits a whole ceiling at once (nothing counted before it), the next ones admit it
-  // spread over the period. Without, 2 s: enough for the flood's backlog to build.
+  // With the layer: 2 s into the first window of the 10 s classes that follows a window in which
+  // the flood ran at least half the period. A flood's first window admits a whole ceiling at once
+  // (nothing was counted before it), and a window after a short one most of it; from then on the
+  // sliding estimate spreads the ceiling over the period. Without: 2 s, for the backlog to build.
   if (layer === 'off') return 2
-  const intoPeriod = (Date.now() / 1000) % periodSeconds
-  return periodSeconds - intoPeriod + 2
+  const toBoundary = periodSeconds - ((Date.now() / 1000) % periodSeconds)
+  return (toBoundary < periodSeconds / 2 ? toBoundary + periodSeconds : toBoundary) + 2
 }
 
 /**
@@ -202,8 +198,16 @@ export async function runStorm(
       }),
     )
   }
+  const probes: number[] = []
+  const probe = async () => {
+    const answer = await fetch(target.probeOrigin, { signal: AbortSignal.timeout(traffic.timeoutMs) })
+      .then((response) => response.text())
+      .catch(() => undefined)
+    return answer === undefined ? traffic.timeoutMs : undefined
+  }
   const started = performance.now()
   let measuring: { at: number; cpu: number; harness: NodeJS.CpuUsage } | undefined
+  let probeAt = 0
   await new Promise<void>((resolve) => {
     let last = started
     const tick = setInterval(() => {
@@ -215,6 +219,10 @@ export async function runStorm(
       }
       if (measuring) lagMs = Math.max(lagMs, now - last - 10)
       last = now
+      if (measuring && now - probeAt >= 100) {
+        probeAt = now
+        pending.push(probe().then((failed) => probes.push(failed ?? performance.now() - now)))
+      }
       while (floodSent < Math.floor(total * floodRate)) {
         floodSent++
         const answer = floodRequest(target, traffic)
@@ -248,55 +256,10 @@ export async function runStorm(
     workerdCores: (target.workerdCpu() - start.cpu) / wallSeconds,
     harnessCores: (harness.user + harness.system) / 1e6 / wallSeconds,
     harnessLagMs: lagMs,
+    probe: { p50Ms: percentile(probes, 50), p95Ms: percentile(probes, 95) },
     d1: { ...d1, busyShare: d1.busyMs / (wallSeconds * 1000) },
   }
-  return { ...run, saturated: saturation(run) }
-}
-
-/** The contract's figures of one run (CONTRACT.md, "Capacity"). */
-export function contractFigures(run: StormRun) {
-  return {
-    legit_login_success: run.logins.success,
-    legit_refresh_success: run.refreshes.success,
-    flood_rate: Math.round(run.floodRate * 10) / 10,
-    legit_rate: Math.round(run.legitRate * 10) / 10,
-  }
-}
-
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`
-
-function describeLegit(name: string, legit: LegitOutcome): string {
-  return (
-    `${name} ${legit.succeeded}/${legit.attempts} (${percent(legit.success)}), ` +
-    `p50 ${legit.p50Ms.toFixed(0)} ms, p95 ${legit.p95Ms.toFixed(0)} ms`
-  )
-}
-
-/** One line per run, for the console and the README. */
-export function describeStormRun(run: StormRun): string {
-  const statuses = Object.entries(run.flood)
-    .map(([status, n]) => `${status === '0' ? 'no answer' : status} × ${n}`)
-    .join(', ')
-  return (
-    `layer ${run.layer}: flood ${run.floodRate.toFixed(0)}/s, legitimate ${run.legitRate.toFixed(1)}/s for ${run.seconds} s ` +
-    `(after ${run.warmupSeconds.toFixed(1)} s of flood alone); ` +
-    `${describeLegit('logins', run.logins)}; ${describeLegit('refreshes', run.refreshes)}; ` +
-    `flood answers: ${statuses}; workerd ${run.workerdCores.toFixed(2)} of a core, ` +
-    `D1 busy ${percent(run.d1.busyShare)} (longest wait ${run.d1.maxWaitMs.toFixed(0)} ms, ${run.d1.overloaded} overloaded), ` +
-    `harness ${run.harnessCores.toFixed(2)} of a core; saturated: ${run.saturated}`
-  )
-}
-
-/** The issue's target: ≥ 99% of legitimate logins and refreshes succeed during the flood, with the layer. */
-export function stormTargets(withLayer: StormRun) {
-  return [
-    { name: 'logins', legit: withLayer.logins },
-    { name: 'refreshes', legit: withLayer.refreshes },
-  ].map(({ name, legit }) => ({
-    description: `storm: legitimate ${name} succeed during a flood of ${Math.round(withLayer.floodRate / withLayer.legitRate)}x their rate, with the rate-limit layer >= 99%`,
-    value: `${legit.succeeded}/${legit.attempts} = ${percent(legit.success)}`,
-    pass: legit.success >= 0.99,
-  }))
+  return { ...run, saturated: saturation(run, floodRate) }
 }
 
 export interface StormResult {
@@ -318,6 +281,8 @@ export interface StormOptions {
   onOrigin: string
   offOrigin: string
   d1Origin: string
+  /** A hello-world Worker in the same workerd (bench/workers/hello.ts). */
+  probeOrigin: string
   traffic: StormTraffic
   legitUsers: number
   victims: number
@@ -348,6 +313,7 @@ export async function measureStorm(options: StormOptions): Promise<StormResult> 
   }
   const target = (origin: string): StormTarget => ({
     origin,
+    probeOrigin: options.probeOrigin,
     users,
     existingNames,
     addresses,
@@ -368,9 +334,4 @@ export async function measureStorm(options: StormOptions): Promise<StormResult> 
     withLayer,
     withoutLayer,
   }
-}
-
-/** `storm` of bench/results/latest.json, in CONTRACT.md's shape. */
-export function stormContract(result: StormResult) {
-  return { ...contractFigures(result.withLayer), without_rate_limit: contractFigures(result.withoutLayer) }
 }
