@@ -30,7 +30,9 @@ export function describeStormRun(run: StormRun): string {
     `(after ${run.warmupSeconds.toFixed(1)} s of flood alone); ` +
     `${describeLegit('logins', run.logins)}; ${describeLegit('refreshes', run.refreshes)}; ` +
     `flood answers: ${statuses}; workerd ${run.workerdCores.toFixed(2)} of a core, ` +
-    `D1 busy ${percent(run.d1.busyShare)} (longest wait ${run.d1.maxWaitMs.toFixed(0)} ms, ${run.d1.overloaded} overloaded), ` +
+    (Number.isNaN(run.d1.busyShare)
+      ? "D1 figures unavailable (its object waited behind workerd's held thread), "
+      : `D1 busy ${percent(run.d1.busyShare)} (longest wait ${run.d1.maxWaitMs.toFixed(0)} ms, ${run.d1.overloaded} overloaded), `) +
     `hello-world probe p95 ${run.probe.p95Ms.toFixed(0)} ms, harness ${run.harnessCores.toFixed(2)} of a core; saturated: ${run.saturated}`
   )
 }

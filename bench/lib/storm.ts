@@ -39,8 +39,11 @@ export interface StormTarget {
   probeOrigin: string
   /** CPU seconds used so far by the workerd process (every Worker and simulator in it). */
   workerdCpu(): number
-  /** The single-writer D1's queue statistics since the last call. */
-  d1Stats(): Promise<D1QueueStats>
+  /**
+   * The single-writer D1's queue statistics since the last call; undefined when the object did not
+   * answer in time (it runs on workerd's thread, which a stalled gateway holds).
+   */
+  d1Stats(): Promise<D1QueueStats | undefined>
 }
 
 export interface D1QueueStats {
@@ -85,7 +88,10 @@ export interface StormRun {
    * queued behind the gateway's work (PBKDF2 runs on the thread that serves every Worker).
    */
   probe: { p50Ms: number; p95Ms: number }
-  /** Share of the run the simulated D1 primary was busy, its longest queue wait and refusals. */
+  /**
+   * Share of the run (warm-up and drain included) the simulated D1 primary was busy, its longest
+   * queue wait and overloaded answers; NaN when it could not be asked (workerd's thread held).
+   */
   d1: D1QueueStats & { busyShare: number }
   /** What ran out first, read from the above. */
   saturated: string
@@ -151,13 +157,15 @@ function floodRequest(target: StormTarget, traffic: StormTraffic): Promise<Token
 
 /** Flood only, until the measured part: so that the measurement sees a flood under way. */
 export function warmupSeconds(layer: 'on' | 'off', periodSeconds = 10): number {
-  // With the layer: 2 s into the first window of the 10 s classes that follows a window in which
-  // the flood ran at least half the period. A flood's first window admits a whole ceiling at once
-  // (nothing was counted before it), and a window after a short one most of it; from then on the
-  // sliding estimate spreads the ceiling over the period. Without: 2 s, for the backlog to build.
+  // Without the layer: 2 s, for the backlog to build. With it: to the start of the second window
+  // of the 10 s classes the flood runs in. Its first window admits a whole ceiling at once (nothing
+  // was counted before it): 100 evaluations in half a second, 2-3 s of PBKDF2 on this one isolate,
+  // which production spreads over a location's machines. From the second window on, the sliding
+  // estimate spreads the ceiling over the period. The first window must leave the burst time to
+  // drain (4 s), else the run waits for one more.
   if (layer === 'off') return 2
   const toBoundary = periodSeconds - ((Date.now() / 1000) % periodSeconds)
-  return (toBoundary < periodSeconds / 2 ? toBoundary + periodSeconds : toBoundary) + 2
+  return toBoundary >= 4 ? toBoundary : toBoundary + periodSeconds
 }
 
 /**
@@ -205,6 +213,9 @@ export async function runStorm(
       .catch(() => undefined)
     return answer === undefined ? traffic.timeoutMs : undefined
   }
+  // D1's figures cover the whole run, warm-up included: asked for once the measured part began,
+  // the answer could wait behind a stalled gateway and reset the counts late.
+  await target.d1Stats()
   const started = performance.now()
   let measuring: { at: number; cpu: number; harness: NodeJS.CpuUsage } | undefined
   let probeAt = 0
@@ -215,7 +226,6 @@ export async function runStorm(
       const total = Math.min(warmup + traffic.seconds, (now - started) / 1000)
       if (total >= warmup && !measuring) {
         measuring = { at: now, cpu: target.workerdCpu(), harness: process.cpuUsage() }
-        pending.push(target.d1Stats())
       }
       if (measuring) lagMs = Math.max(lagMs, now - last - 10)
       last = now
@@ -244,6 +254,7 @@ export async function runStorm(
   const wallSeconds = (performance.now() - start.at) / 1000
   const harness = process.cpuUsage(start.harness)
   const d1 = await target.d1Stats()
+  const d1Seconds = (performance.now() - started) / 1000
   const run = {
     layer,
     seconds: traffic.seconds,
@@ -257,7 +268,15 @@ export async function runStorm(
     harnessCores: (harness.user + harness.system) / 1e6 / wallSeconds,
     harnessLagMs: lagMs,
     probe: { p50Ms: percentile(probes, 50), p95Ms: percentile(probes, 95) },
-    d1: { ...d1, busyShare: d1.busyMs / (wallSeconds * 1000) },
+    d1: d1
+      ? { ...d1, busyShare: d1.busyMs / (d1Seconds * 1000) }
+      : {
+          statements: Number.NaN,
+          busyMs: Number.NaN,
+          maxWaitMs: Number.NaN,
+          overloaded: Number.NaN,
+          busyShare: Number.NaN,
+        },
   }
   return { ...run, saturated: saturation(run, floodRate) }
 }
@@ -295,21 +314,25 @@ export interface StormOptions {
 
 /** Seeds the users (through the gateway without the layer), then the run with it and without. */
 export async function measureStorm(options: StormOptions): Promise<StormResult> {
+  const started = performance.now()
   const { users, existingNames } = await seedStormUsers(
     options.offOrigin,
     options.legitUsers,
     options.victims,
   )
+  const seconds = (from: number) => ((performance.now() - from) / 1000).toFixed(1)
+  options.log(`  seeded ${users.length} users and ${options.victims} more accounts in ${seconds(started)} s`)
   const addresses = floodAddresses(options.addresses)
-  const d1Stats = async (): Promise<D1QueueStats> => {
-    // workerd may have closed the kept-alive connection this reuses (idle, or saturated): again.
-    for (let attempt = 0; ; attempt++) {
+  const d1Stats = async (): Promise<D1QueueStats | undefined> => {
+    // workerd may have closed the kept-alive connection this reuses: again, within 3 s in all.
+    const deadline = AbortSignal.timeout(3000)
+    while (!deadline.aborted) {
       try {
-        return (await (await fetch(`${options.d1Origin}/__bench/stats`)).json()) as D1QueueStats
-      } catch (error) {
-        if (attempt === 3) throw error
-      }
+        const response = await fetch(`${options.d1Origin}/__bench/stats`, { signal: deadline })
+        return (await response.json()) as D1QueueStats
+      } catch {}
     }
+    return undefined
   }
   const target = (origin: string): StormTarget => ({
     origin,
@@ -320,10 +343,13 @@ export async function measureStorm(options: StormOptions): Promise<StormResult> 
     workerdCpu: options.workerdCpu,
     d1Stats,
   })
+  let from = performance.now()
   const withLayer = await runStorm(target(options.onOrigin), options.traffic, 'on', warmupSeconds('on'))
-  options.log(`  ${describeStormRun(withLayer)}`)
+  options.log(`  ${describeStormRun(withLayer)} (${seconds(from)} s)`)
+  from = performance.now()
   const withoutLayer = await runStorm(target(options.offOrigin), options.traffic, 'off', warmupSeconds('off'))
-  options.log(`  ${describeStormRun(withoutLayer)}`)
+  options.log(`  ${describeStormRun(withoutLayer)} (${seconds(from)} s)`)
+  options.log(`  storm: ${seconds(started)} s in all`)
   return {
     traffic: options.traffic,
     users: users.length,
