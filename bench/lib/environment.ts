@@ -255,7 +255,8 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
     // IP address), and moving every gateway's ISSUER would change the tokens the scenarios send.
     gateway('gw-passkey', 'kv-main', routeTable(c.shippedRoutes), c.passkeyIssuer),
     // The storm's gateway, with the rate-limit layer and without (its switch), on one D1 whose
-    // primary is a single writer at STORM_D1's cost per statement; one ISSUER, so that the device
+    // primary is a single writer at STORM_D1's cost per statement (in a workerd process of its
+    // own, started by startEnvironment); one ISSUER, so that the device
     // cookies and tokens of one are the other's, as for two deployments of one configuration.
     gateway('gw-storm', 'kv-storm', routeTable(c.shippedRoutes), c.stormIssuer, {
       d1: 'd1-storm',
@@ -404,16 +405,24 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     }),
     shippedRoutes: Array.isArray(bundle.vars.ROUTES) ? (bundle.vars.ROUTES as unknown[]) : [],
   })
+  // The storm's D1 runs in a workerd of its own, as a D1 primary runs on a machine of its own: its
+  // queue's clock does not stop while the gateway's thread derives passwords.
+  const stormD1 = workers.find((worker) => worker.name === 'd1-storm') as WorkerService
+  const d1Listener = { service: 'd1-storm', port: ports['d1-storm'] }
   const configFile = await writeWorkerdConfig(
-    workers,
-    SERVICES.map((name) => ({ service: name, port: ports[name] })),
+    workers.filter((worker) => worker !== stormD1),
+    SERVICES.filter((name) => name !== 'd1-storm').map((name) => ({ service: name, port: ports[name] })),
+    'bench',
+    [d1Listener],
   )
   const workerd = workerdBinary()
+  const d1Config = await writeWorkerdConfig([stormD1], [d1Listener], 'storm-d1')
+  await startWorkerd(workerd.path, d1Config, [d1Listener.port], undefined, 'workerd-storm-d1')
   log(`starting workerd ${workerd.version} with ${relative(ROOT_DIR, configFile)} ...`)
   const workerdService = await startWorkerd(
     workerd.path,
     configFile,
-    Object.values(ports),
+    Object.values(ports).filter((port) => port !== d1Listener.port),
     options.inspectorPort,
   )
 

@@ -111,10 +111,16 @@ export async function writeWorkerdConfig(
   workers: WorkerService[],
   listeners: Listener[],
   name = 'bench',
+  /** Services of another process, reached over loopback HTTP (the storm's D1). */
+  externals: Listener[] = [],
 ): Promise<string> {
   await mkdir(CONFIG_DIR, { recursive: true })
   const services = (await Promise.all(workers.map(workerEntry))).flat()
   services.push(`(name = ${quote(NETWORK_SERVICE)}, network = (allow = ["public", "private", "local"]))`)
+  for (const external of externals)
+    services.push(
+      `(name = ${quote(external.service)}, external = (address = "127.0.0.1:${external.port}", http = ()))`,
+    )
   const sockets = listeners.map(
     (listener) =>
       `(name = ${quote(`${listener.service}-${listener.port}`)}, address = "127.0.0.1:${listener.port}", http = (), service = ${quote(listener.service)})`,
