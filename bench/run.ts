@@ -89,6 +89,7 @@ const SIMULATED = [
   'KV: an in-memory Worker in the same workerd process answers the KV binding protocol (bench/workers/kv-memory.ts); production KV reads cost more.',
   'D1: workerd has no D1 binding; the real D1 client module talks to a SQLite Durable Object on local disk (bench/workers/d1-sqlite.ts); production D1 is a network round trip.',
   'Upstream: a static 200 on loopback; the external IdP is a local RSA key whose JWKS the upstream serves.',
+  "Storm: its D1 is a single writer at 1 ms per statement, overloaded past 1 s of queued work, in a workerd process of its own; its gateway's [[ratelimits]] bindings are the bench's module (Cloudflare's sliding-window estimate, counters in the isolate's memory): bench/README.md, Storm.",
   "Everything (load generator, workerd, upstream, simulators) shares this machine: absolute req/s are this machine's, the ratios are the result.",
 ]
 

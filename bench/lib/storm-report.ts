@@ -31,7 +31,7 @@ export function describeStormRun(run: StormRun): string {
     `${describeLegit('logins', run.logins)}; ${describeLegit('refreshes', run.refreshes)}; ` +
     `flood answers: ${statuses}; workerd ${run.workerdCores.toFixed(2)} of a core, ` +
     (Number.isNaN(run.d1.busyShare)
-      ? "D1 figures unavailable (its object waited behind workerd's held thread), "
+      ? 'D1 figures unavailable (no answer within 3 s), '
       : `D1 busy ${percent(run.d1.busyShare)} (longest wait ${run.d1.maxWaitMs.toFixed(0)} ms, ${run.d1.overloaded} overloaded), `) +
     `hello-world probe p95 ${run.probe.p95Ms.toFixed(0)} ms, harness ${run.harnessCores.toFixed(2)} of a core; saturated: ${run.saturated}`
   )
@@ -64,7 +64,7 @@ export function saturation(run: Omit<StormRun, 'saturated'>, askedFloodRate: num
   if (run.d1.busyShare >= 0.85) full.push(`the D1 primary: busy ${percent(run.d1.busyShare)}`)
   else if (run.d1.overloaded > 0)
     full.push(
-      `D1 overloaded ${run.d1.overloaded} times while busy only ${percent(run.d1.busyShare)}: statements arriving in bursts from a stalled gateway, not the primary's throughput`,
+      `D1 overloaded ${run.d1.overloaded} times while busy only ${percent(run.d1.busyShare)}: statements arriving in bursts, not the primary's throughput`,
     )
   if (run.harnessCores >= 0.85 || run.floodRate < 0.95 * askedFloodRate)
     full.push(

@@ -37,12 +37,9 @@ export interface StormTarget {
   addresses: readonly string[]
   /** A hello-world Worker in the same workerd process. */
   probeOrigin: string
-  /** CPU seconds used so far by the workerd process (every Worker and simulator in it). */
+  /** CPU seconds used so far by the gateway's workerd process (every Worker in it but the storm's D1). */
   workerdCpu(): number
-  /**
-   * The single-writer D1's queue statistics since the last call; undefined when the object did not
-   * answer in time (it runs on workerd's thread, which a stalled gateway holds).
-   */
+  /** The single-writer D1's queue statistics since the last call; undefined without an answer in 3 s. */
   d1Stats(): Promise<D1QueueStats | undefined>
 }
 
@@ -213,8 +210,8 @@ export async function runStorm(
       .catch(() => undefined)
     return answer === undefined ? traffic.timeoutMs : undefined
   }
-  // D1's figures cover the whole run, warm-up included: asked for once the measured part began,
-  // the answer could wait behind a stalled gateway and reset the counts late.
+  // D1's figures cover the whole run, warm-up and drain included (they count when statements
+  // arrive, and a held gateway sends the measured part's statements late).
   await target.d1Stats()
   const started = performance.now()
   let measuring: { at: number; cpu: number; harness: NodeJS.CpuUsage } | undefined

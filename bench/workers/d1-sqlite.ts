@@ -17,7 +17,7 @@
  * and answers "overloaded" once its queue is full. Here every request joins one FIFO queue and
  * holds the database for STATEMENT_COST_MS per statement (a batch of n costs n times that) before
  * its statements run: a timer, not busy CPU, since the real primary's time is not this machine's
- * CPU and the gateway shares workerd's one thread with this object. The queue's clock is a
+ * CPU (a busy wait would take cores from the gateway). The queue's clock is a
  * deadline (the previous request's end + the cost), so a late timer does not lower the
  * primary's throughput. A request that would wait more than QUEUE_LIMIT_MS behind the queue is
  * answered at once with D1's "D1 DB is overloaded. Too many requests queued." GET /__bench/stats
