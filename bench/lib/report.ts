@@ -312,7 +312,7 @@ function extraSections(report: BenchReport): string[] {
       '',
       `Storm (password flood from ${storm.addresses} addresses, ${Math.round(storm.traffic.existingShare * 100)}% of it at ${storm.existingNames} existing names, ` +
         `the rest at names that do not exist; ${storm.users} legitimate users, each with its own address and known device; ` +
-        `D1 a single writer at ${storm.d1.statementCostMs} ms per statement; a request unanswered after ${storm.traffic.timeoutMs / 1000} s failed):`,
+        `D1 a single writer at ${storm.d1.statementCostMs} ms per statement; rate limits counted ${storm.counting === 'fixed' ? "in wrangler dev's fixed windows" : "by Cloudflare's sliding estimate"}; a request unanswered after ${storm.traffic.timeoutMs / 1000} s failed):`,
       '',
       `- ${describeStormRun(storm.withLayer)}`,
       `- ${describeStormRun(storm.withoutLayer)}`,
