@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheckConfig } from '../../scripts/lib/check-config-cli'
+import { type CliRun, runInProcess } from './support/cli-in-process'
 import { PROJECT_ROOT } from './support/project-copy'
 
 const require = createRequire(import.meta.url)
@@ -37,12 +38,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 /** Writes `toml` where the checks read it; `main` resolves against the config's directory. */
 async function configFile(name: string, toml: string): Promise<string> {
   const path = join(dir, `${name}.toml`)
@@ -54,7 +49,7 @@ async function configFile(name: string, toml: string): Promise<string> {
 }
 
 /** `npm run check-config -- --config <file> [args]` as a process of its own, from the project root. */
-async function checkConfigProcess(name: string, toml: string, args: string[] = []): Promise<Run> {
+async function checkConfigProcess(name: string, toml: string, args: string[] = []): Promise<CliRun> {
   const path = await configFile(name, toml)
   return new Promise((resolve) => {
     execFile(
@@ -66,49 +61,10 @@ async function checkConfigProcess(name: string, toml: string, args: string[] = [
   })
 }
 
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`)
-  }
-}
-
-/**
- * The same command in this process: its output captured and `process.exit` turned into a throw. The
- * command is synchronous, so the swapped writers and exit code belong to this call alone, even among
- * concurrent tests.
- */
-async function checkConfig(name: string, toml: string, args: string[] = []): Promise<Run> {
+/** The same command in this process (support/cli-in-process.ts). */
+async function checkConfig(name: string, toml: string, args: string[] = []): Promise<CliRun> {
   const path = await configFile(name, toml)
-  const out = { stdout: '', stderr: '' }
-  const { stdout, stderr } = process
-  const writes = { stdout: stdout.write, stderr: stderr.write }
-  const exit = process.exit
-  const exitCode = process.exitCode
-  const capture = (stream: 'stdout' | 'stderr') =>
-    ((chunk: string) => {
-      out[stream] += chunk
-      return true
-    }) as typeof stdout.write
-  stdout.write = capture('stdout')
-  stderr.write = capture('stderr')
-  process.exit = ((code?: number) => {
-    throw new Exit(code ?? 0)
-  }) as typeof process.exit
-  process.exitCode = undefined
-  let code: number
-  try {
-    runCheckConfig(['--config', path, ...args])
-    code = Number(process.exitCode ?? 0)
-  } catch (error) {
-    if (!(error instanceof Exit)) throw error
-    code = error.code
-  } finally {
-    stdout.write = writes.stdout
-    stderr.write = writes.stderr
-    process.exit = exit
-    process.exitCode = exitCode
-  }
-  return { code, ...out }
+  return runInProcess(() => runCheckConfig(['--config', path, ...args]))
 }
 
 function openRegistration(toml: string): string {
