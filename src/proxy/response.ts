@@ -4,15 +4,24 @@
  * bench's stage table (bench/lib/stages.ts) can tell this stage's cost from the forward's.
  */
 
-// Cookies the gateway itself sets (session, CSRF, login-provider flow) never reach an upstream.
-export const GATEWAY_COOKIES: ReadonlySet<string> = new Set([
-  '__Host-gw_session',
-  '__Host-gw_csrf',
-  '__Host-gw_flow',
+// Cookies the gateway itself sets never reach an upstream, and an upstream cannot set them: the
+// session, CSRF and known-device cookies, and the short-lived ones of a sign-in in progress (a
+// provider login's flow, a pending second step, a passkey challenge's binding, an emailed link's
+// binding), each under both its plain-http and its `__Host-` name (src/http/gateway-cookie.ts).
+// cookie-names.test.ts fails when a `gw_` cookie of the source is missing here.
+const GATEWAY_COOKIE_NAMES = [
   'gw_session',
   'gw_csrf',
+  'gw_device',
   'gw_flow',
-])
+  'gw_pending',
+  'gw_webauthn',
+  'gw_email_link',
+] as const
+
+export const GATEWAY_COOKIES: ReadonlySet<string> = new Set(
+  GATEWAY_COOKIE_NAMES.flatMap((name) => [name, `__Host-${name}`]),
+)
 
 /** Upstreams must not set or clear the gateway's own cookies. */
 function withoutGatewaySetCookies(headers: Headers): void {

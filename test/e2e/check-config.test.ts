@@ -4,8 +4,13 @@
  * about it (a warning: open sign-up may be intended), and never counts `.dev.vars`, where
  * `npm start` turns registration on for local development only.
  *
- * Time budget: ~15 s on a 2-core machine (seven check-config processes, up to five at once), plus
- * two for the rate-limit bindings. Measured 14 s at load 2 before those two.
+ * The checks run the command in this process (scripts/lib/check-config-cli.ts: its own argument
+ * parsing, validator, messages and exit code), since each `npm run check-config` process spends
+ * about 4 s of CPU loading wrangler; two tests spawn the real command, for the process itself (exit
+ * status 0 and 1, stdout and stderr).
+ *
+ * Time budget: ~12 s on a 2-core machine (two check-config processes side by side, one wrangler load
+ * in this process). Measured 50 s at load 5 when every check was a process.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -13,6 +18,8 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCheckConfig } from '../../scripts/lib/check-config-cli'
+import { type CliRun, runInProcess } from './support/cli-in-process'
 import { PROJECT_ROOT } from './support/project-copy'
 
 const require = createRequire(import.meta.url)
@@ -31,18 +38,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** Runs `npm run check-config -- --config <file> [args]` on `toml`, from the project root. */
-async function checkConfig(
-  name: string,
-  toml: string,
-  args: string[] = [],
-): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Writes `toml` where the checks read it; `main` resolves against the config's directory. */
+async function configFile(name: string, toml: string): Promise<string> {
   const path = join(dir, `${name}.toml`)
-  // `main` resolves against the config's directory; point it back at the project's entry.
   await writeFile(
     path,
     toml.replace('main = "src/index.ts"', `main = "${join(PROJECT_ROOT, 'src/index.ts')}"`),
   )
+  return path
+}
+
+/** `npm run check-config -- --config <file> [args]` as a process of its own, from the project root. */
+async function checkConfigProcess(name: string, toml: string, args: string[] = []): Promise<CliRun> {
+  const path = await configFile(name, toml)
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -53,14 +61,20 @@ async function checkConfig(
   })
 }
 
+/** The same command in this process (support/cli-in-process.ts). */
+async function checkConfig(name: string, toml: string, args: string[] = []): Promise<CliRun> {
+  const path = await configFile(name, toml)
+  return runInProcess(() => runCheckConfig(['--config', path, ...args]))
+}
+
 function openRegistration(toml: string): string {
   const opened = toml.replace(/^registration = false$/m, 'registration = true')
   if (opened === toml) throw new Error('wrangler.toml no longer ships "registration = false"')
   return opened
 }
 
-// Each check is its own process that loads wrangler (about 4 s of CPU): independent, so they run
-// side by side, and a test waits for the others' share of the CPU (hence the long timeout).
+// The two process checks load wrangler (about 4 s of CPU each): independent, so they run side by
+// side, and a test waits for the other's share of the CPU (hence the long timeout).
 const CONCURRENT_PROCESSES = { timeout: 120_000 }
 
 describe.concurrent(
@@ -68,7 +82,7 @@ describe.concurrent(
   CONCURRENT_PROCESSES,
   () => {
     it('the shipped wrangler.toml passes without a registration warning (sign-up is off when deployed)', async () => {
-      const result = await checkConfig('shipped', shipped)
+      const result = await checkConfigProcess('shipped', shipped)
       expect(result.code, result.stderr).toBe(0)
       expect(result.stdout).toMatch(/^configuration OK: \d+ routes/)
       expect(result.stderr).not.toMatch(WARNING)
@@ -151,7 +165,7 @@ describe("check-config refuses a route under the gateway's own segments", CONCUR
   it('a route at /Admin/reports is an error (exit 1) naming the route and /admin', async () => {
     const toml = `${shipped}\n[[vars.ROUTES]]\npath = "/Admin/reports"\nupstream = "UPSTREAM_URL"\n`
     const routes = shipped.match(/^\[\[vars\.ROUTES\]\]$/gm)?.length ?? 0
-    const result = await checkConfig('reserved', toml)
+    const result = await checkConfigProcess('reserved', toml)
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(
       `ROUTES[${routes}].path: "/Admin/reports" lies under /admin, which the gateway serves itself`,

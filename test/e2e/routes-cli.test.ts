@@ -3,8 +3,12 @@
  * wrangler reads and the Worker's validator accepts, `check` finds it equivalent to the document,
  * and an injected weaker rule fails `check` (exit 1) while a stronger one only warns.
  *
- * Time budget: ~20 s on a 2-core machine (twelve routes processes, up to five at once).
- * Measured 17 s at load 2.
+ * The commands run in this process (scripts/lib/routes-cli.ts through support/cli-in-process.ts:
+ * their own parsing, checks, messages and exit codes), since a process per call spends 1-4 s of CPU
+ * starting; two run as the real process, for the process itself (an exit 0 writing a file, an
+ * exit 1 naming its reason on stderr).
+ *
+ * Time budget: ~10 s on a 2-core machine. Measured 17 s at load 2 when each call was a process.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -12,6 +16,8 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runRoutes } from '../../scripts/lib/routes-cli'
+import { type CliRun, runInProcess } from './support/cli-in-process'
 import { PROJECT_ROOT } from './support/project-copy'
 
 const require = createRequire(import.meta.url)
@@ -31,7 +37,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-function routes(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** `npm run routes -- <args>` as a process of its own, from the project root. */
+function routesProcess(args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -40,6 +47,11 @@ function routes(args: string[]): Promise<{ code: number; stdout: string; stderr:
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     )
   })
+}
+
+/** The same command in this process. */
+function routes(args: string[]): Promise<CliRun> {
+  return runInProcess(() => runRoutes(args))
 }
 
 /** wrangler.toml with its own routes replaced by `fragment` (main pointed back at the project). */
@@ -53,8 +65,8 @@ async function configWith(name: string, fragment: string): Promise<string> {
   return path
 }
 
-// The tests run the CLI side by side (each is a process of 1-4 s of CPU, independent of the others),
-// so a test also waits for the others' share of the CPU: hence the long timeout.
+// The two processes run side by side with the in-process calls (those one at a time), so a test
+// may wait for the others: hence the long timeout.
 describe.concurrent('routes import-openapi → check', { timeout: 120_000 }, () => {
   let fastapiToml: string
   // Two tests read the same run of `import-openapi` on the large YAML spec: it runs once.
@@ -66,7 +78,7 @@ describe.concurrent('routes import-openapi → check', { timeout: 120_000 }, () 
 
   beforeAll(async () => {
     const out = join(dir, 'fastapi-routes.toml')
-    const result = await routes(['import-openapi', FASTAPI, '--out', out])
+    const result = await routesProcess(['import-openapi', FASTAPI, '--out', out])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toContain('9 operations → 9 routes')
     fastapiToml = await readFile(out, 'utf8')
@@ -146,7 +158,7 @@ describe.concurrent('routes import-openapi → check', { timeout: 120_000 }, () 
 
   it('check refuses (exit 1) a configured table with a route under /auth, naming it', async () => {
     const fragment = `${fastapiToml}\n[[vars.ROUTES]]\npath = "/auth/legacy"\nupstream = "UPSTREAM_URL"\n`
-    const result = await routes(['check', FASTAPI, '--config', await configWith('reserved', fragment)])
+    const result = await routesProcess(['check', FASTAPI, '--config', await configWith('reserved', fragment)])
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(
       /ROUTES\[\d+\]\.path: "\/auth\/legacy" lies under \/auth, which the gateway serves itself/,
