@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { bearer, createClient, createUser, PASSWORD } from '../../test/support/accounts'
 import { adminFetch, adminJson, adminToken, auditRows, waitForAudit } from '../../test/support/admin'
 import { createApiKey } from '../../test/support/api-keys'
+import { createCodeClient, exchangeCode, issueCode } from '../../test/support/authorization-code'
 import { gatewayFetch } from '../../test/support/gateway'
 import { browserLogin, sameOrigin } from '../../test/support/sessions'
 import { deleteExpiredRows } from '../cleanup'
@@ -126,6 +127,17 @@ describe('each action records its audit event with who, what and from where', ()
     remember(((await response.json()) as { access_token: string }).access_token)
     const event = await waitForAudit(has('token_issued', { client_id: 'au-svc' }))
     expect(event.details.grant_type).toBe('client_credentials')
+  })
+
+  it('authorization-code exchanges name the user and the app (the grant recorded no event before)', async () => {
+    const user = await createUser('au-code')
+    await createCodeClient('au-code-app')
+    const issued = await issueCode('au-code-app', user.id, { scopes: ['openid', 'read'] })
+    const response = await exchangeCode('au-code-app', issued)
+    expect(response.status).toBe(200)
+    remember(((await response.json()) as { access_token: string }).access_token, issued.code)
+    const event = await waitForAudit(has('token_issued', { subject_id: user.id, client_id: 'au-code-app' }))
+    expect(event.details).toMatchObject({ grant_type: 'authorization_code', scope: 'openid read' })
   })
 
   it('password change, API keys (created, used once a minute, revoked) and registration', async () => {

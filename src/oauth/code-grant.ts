@@ -35,6 +35,7 @@ import {
 import { findGrant } from './consent'
 import { issueIdToken } from './id-token'
 import { isCodeVerifier, verifierMatches } from './pkce'
+import { auditIssued } from './token-audit'
 
 export type CodeTokenResponse = TokenResponse & { id_token?: string }
 
@@ -174,6 +175,7 @@ async function issueFromCode(
     await endFamily(context, familyId)
     throw invalidGrant(BAD_CODE)
   }
+  auditIssued(context, 'authorization_code', user.id, row.client_id, response)
   if (scopes.includes('openid')) {
     response.id_token = await issueIdToken(context.ring, {
       issuer: context.config.issuer,

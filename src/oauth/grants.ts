@@ -20,6 +20,7 @@ import type { ClientAuthentication } from './client-authentication'
 import { invalidClient } from './client-authentication'
 import type { GrantType } from './client-store'
 import { findConsentGrant } from './consent-store'
+import { auditIssued } from './token-audit'
 
 /** RFC 8176 `amr` of password-grant tokens. */
 const PASSWORD_AMR = ['pwd']
@@ -114,22 +115,6 @@ export async function passwordGrant(
   })
   auditIssued(context, 'password', user.id, clientId, response)
   return response
-}
-
-function auditIssued(
-  context: GrantContext,
-  grantType: GrantType,
-  subjectId: string,
-  clientId: string | undefined,
-  response: TokenResponse,
-): void {
-  context.audit?.record({
-    type: 'token_issued',
-    actorId: subjectId,
-    subjectId,
-    clientId,
-    details: { grant_type: grantType, scope: response.scope, refresh: response.refresh_token !== undefined },
-  })
 }
 
 /**
