@@ -13,6 +13,7 @@ import type { RelyingParty } from '../config/relying-party'
 import type { AppBindings } from '../env'
 import { GatewayError } from '../errors/gateway-error'
 import { readFields } from '../http/form'
+import { limitRequest } from '../rate-limit'
 import {
   completeSecondFactor,
   loginFormAllowed,
@@ -41,6 +42,8 @@ async function assertLoginForm(c: Context<AppBindings>, fields: Record<string, u
     field: typeof fields.csrf === 'string' ? fields.csrf : undefined,
   })
   if (!allowed) throw new GatewayError('csrf_failed', FORM_EXPIRED)
+  // Before any D1 work: an options request writes a challenge, an assertion reads and updates.
+  await limitRequest(c.env, { kind: 'passkey', ip: c.req.header('cf-connecting-ip') })
 }
 
 passkeySignInRoutes.post('/auth/passkeys/authentication-options', async function passkeyOptions(c) {

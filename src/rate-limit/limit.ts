@@ -41,6 +41,8 @@ export type RateLimitedAction =
   | { kind: 'email'; ip?: string; email?: string }
   /** Any request to the token endpoint (refresh, code exchange...): per address only. */
   | { kind: 'token'; ip?: string }
+  /** A passkey sign-in's options (a challenge written) or assertion: per address only. */
+  | { kind: 'passkey'; ip?: string }
 
 /** One binding call: the class (its binding) and the key it counts under. */
 export type RateLimitCheck = readonly [RateLimitClassName, string]
@@ -87,6 +89,8 @@ export async function rateLimitChecks(action: RateLimitedAction): Promise<Check[
     }
     case 'token':
       return action.ip ? [['token', addressBucket(action.ip)]] : []
+    case 'passkey':
+      return address
   }
 }
 

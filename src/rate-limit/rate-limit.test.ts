@@ -211,6 +211,42 @@ describe('registration and mail per client address', () => {
   })
 })
 
+describe('passkey sign-in', () => {
+  it('refuses the options (a challenge write) and the assertion from a full address, before D1', async () => {
+    const ip = freshIp()
+    const login = await fetchWithEnv({}, '/auth/login')
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await login.text())?.[1] ?? ''
+    const cookie = `gw_csrf=${setCookies(login).get('gw_csrf')?.value ?? ''}`
+    const headers = {
+      'content-type': 'application/json',
+      origin: 'http://gateway.test',
+      cookie,
+      'cf-connecting-ip': ip,
+    }
+    const count = async () =>
+      (await env.DB.prepare('SELECT COUNT(*) AS n FROM webauthn_challenges').first<{ n: number }>())?.n ?? 0
+    const before = await count()
+    await freshWindow(10)
+    await fillFor({ kind: 'passkey', ip }, 'address')
+    for (const path of ['/auth/passkeys/authentication-options', '/auth/passkeys/authentication']) {
+      const response = await fetchWithEnv({}, path, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ csrf }),
+      })
+      await expectRefused(response, 'address')
+    }
+    expect(await count()).toBe(before)
+    // Another address is not held back by that one.
+    const other = await fetchWithEnv({}, '/auth/passkeys/authentication-options', {
+      method: 'POST',
+      headers: { ...headers, 'cf-connecting-ip': freshIp() },
+      body: JSON.stringify({ csrf }),
+    })
+    expect(other.status).toBe(200)
+  })
+})
+
 describe('the off switch and a missing binding', () => {
   afterEach(() => vi.restoreAllMocks())
 
