@@ -89,6 +89,8 @@ function SignInMethods() {
       </p>
       <p>
         <a href="/auth/second-factor/setup">Second factor (authenticator app)</a>: a code after your password.
+      </p>
+      <p>
         <a href="/auth/passkeys">Passkeys</a>: sign in with this device's screen lock or a security key.
       </p>
     </Section>
