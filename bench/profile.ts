@@ -8,7 +8,8 @@
  * Profiling slows the isolate down; read the shares, not the absolute times. Native work (ECDSA,
  * SHA-256, HTTP parsing) appears under the JS function that called it, or as "(program)".
  */
-import { bearerLines, startEnvironment, TOKEN_SUBJECTS, writeRequests } from './lib/environment'
+import { basename } from 'node:path'
+import { startEnvironment, writeRequests } from './lib/environment'
 import { pickLoadGenerator } from './lib/load'
 import { freePort, stopAll } from './lib/processes'
 import { loadSourceMap, type ProfiledRun, profileScenario, stageCostsOf } from './lib/profiler'
@@ -17,7 +18,7 @@ import { formatStageTable, type StageCosts } from './lib/stages'
 const SECONDS = 5
 const TOP = 25
 /** Enough never-seen tokens for the warm-up and the profiled run of a cold scenario here. */
-const COLD_TOKENS = 60_000
+const COLD_TOKENS = 20_000
 
 function log(message: string): void {
   process.stdout.write(`${message}\n`)
@@ -101,8 +102,8 @@ async function main(): Promise<void> {
   for (const id of wanted) {
     const scenario = all.find((candidate) => candidate.id === id)
     if (!scenario) throw new Error(`unknown scenario "${id}"; known: ${all.map((s) => s.id).join(', ')}`)
-    if (scenario.unique)
-      await writeRequests('cold', bearerLines(env.minter.mintMany(COLD_TOKENS, TOKEN_SUBJECTS, 'cold')))
+    if (scenario.mintUnique)
+      await writeRequests(basename(scenario.requestsFile, '.txt'), scenario.mintUnique(COLD_TOKENS))
     const run = await profileScenario({
       env,
       load,

@@ -29,7 +29,14 @@ import {
   type TargetResult,
   updateReadme,
 } from './lib/report'
-import { comparePaired, median, type PairedComparison, runSchedule, summarize } from './lib/schedule'
+import {
+  comparePaired,
+  median,
+  type PairedComparison,
+  type Runner,
+  runSchedule,
+  summarize,
+} from './lib/schedule'
 import { runSoak, type SoakResult } from './lib/soak'
 import { STAGES } from './lib/stages'
 import { measureStorm, type StormResult } from './lib/storm'
@@ -53,7 +60,19 @@ const CODE_LOGINS = 10
 const FACTOR_SIGN_INS = 50
 const COLD_STARTS = 5
 /** The scenarios whose stages are profiled (run.ts: 1 s warm-up + 3 s profiled each). */
-const STAGE_SCENARIOS = ['public', 'es256-steady', 'api-key', 'session', 'missing-token', 'mcp-tools-call']
+const STAGE_SCENARIOS = [
+  'public',
+  'es256-steady',
+  'api-key',
+  'session',
+  'missing-token',
+  'mcp-tools-call',
+  // First sights: their stages split the credential's work (bench/lib/stages.ts).
+  'es256-cold',
+  'eddsa-cold',
+  'external-cold',
+  'api-key-cold',
+]
 /** The storm (bench/lib/storm.ts): seconds of each run, legitimate requests/s, flood as a multiple of that. */
 const STORM_SECONDS = envNumber('BENCH_STORM_SECONDS', 10)
 const STORM_LEGIT_RATE = envNumber('BENCH_STORM_LEGIT_RATE', 4)
@@ -114,6 +133,7 @@ async function profileStages(
   load: LoadGenerator,
   results: ScenarioResult[],
   inspectorPort: number,
+  runner: Runner,
 ): Promise<StageReport[]> {
   const map = await loadSourceMap(env.bundle.file)
   const reports: StageReport[] = []
@@ -126,7 +146,8 @@ async function profileStages(
       inspectorPort,
       map,
       scenario,
-      offset: 0,
+      // A cold scenario goes on where its runs stopped: its profile sees never-seen credentials too.
+      offset: scenario.unique ? runner.offsetOf(scenario.requestsFile) : 0,
       warmupSeconds: WARMUP_SECONDS,
       seconds: SECONDS,
       connections: CONNECTIONS,
@@ -269,7 +290,7 @@ async function main(): Promise<void> {
   let stages: StageReport[] = []
   if (wants('stages')) {
     log('profiling the request path stage by stage ...')
-    stages = await profileStages(env, load, results, inspectorPort)
+    stages = await profileStages(env, load, results, inspectorPort, runner)
   }
   let soak: SoakResult | undefined
   if (wants('soak')) {

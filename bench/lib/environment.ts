@@ -5,6 +5,7 @@ import { generateDataJwk } from '../../src/config/data-keys'
 import { uuidv7 } from '../../src/crypto/uuid7'
 import { type BenchAccount, createBenchAccount } from './accounts'
 import { buildGateway, bundleWorker, type GatewayBundle, workerdBinary } from './build'
+import { seedColdApiKeys } from './cold-credentials'
 import { benchSettings, ROUTE_TABLE_SIZE, routeTable } from './gateway-setup'
 import { type HaproxyPeer, startHaproxy } from './haproxy'
 import { BENCH_DIR, PROJECT_DIR, ROOT_DIR, WORK_DIR } from './paths'
@@ -12,6 +13,7 @@ import { cpuSeconds, freePort, type Service } from './processes'
 import {
   BASELINE_IDS,
   baselineScenario,
+  type ColdMinters,
   defineScenarios,
   ITEM_PATH,
   MCP_PATH,
@@ -56,6 +58,8 @@ const STEADY_TOKENS = 1000
 export const STORM_D1 = { statementCostMs: 1, queueLimitMs: 1000 }
 export const TOKEN_SUBJECTS = 100
 const DENYLIST_SIZE = 100_000
+/** Never-seen API keys for `api-key-cold` (its rounds and its stage profile take ~20,000 here). */
+const COLD_API_KEYS = 40_000
 const LOGINS = 10
 
 export interface BenchEnvironment {
@@ -79,6 +83,8 @@ export interface BenchEnvironment {
   dataKeys: string
   /** ISSUER of `gw-passkey`: a domain (localhost), as passkeys need; the other gateways' is an IP. */
   passkeyIssuer: string
+  /** Lines of a unique scenario's file written whole at seeding (the cold API keys), by file. */
+  seededUnique: Map<string, number>
 }
 
 export interface EnvironmentOptions {
@@ -446,6 +452,21 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
   ])
   await post(`${origin('kv-main')}/__bench/seed`, { entries: filler })
   const external = Array.from({ length: STEADY_TOKENS }, (_, i) => idp.mint(`ext-${i % TOKEN_SUBJECTS}`))
+  // The EdDSA cold scenario's tokens are signed by the ring's second key (Ed25519), which verifies only.
+  const eddsaMinter = await AccessTokenMinter.create(
+    { ...keys, secret: keys.eddsa.secret, privateKey: keys.eddsa.privateKey },
+    { issuer, audience, ttlSeconds },
+  )
+  const cold: ColdMinters = {
+    es256: (count) => bearerLines(minter.mintMany(count, TOKEN_SUBJECTS, 'cold')),
+    eddsa: (count) => bearerLines(eddsaMinter.mintMany(count, TOKEN_SUBJECTS, 'cold-ed')),
+    external: (count) =>
+      bearerLines(Array.from({ length: count }, (_, i) => idp.mint(`ext-cold-${i % TOKEN_SUBJECTS}`))),
+  }
+  const coldApiKeys =
+    options.only === undefined || options.only.includes('api-key-cold')
+      ? await seedColdApiKeys({ d1Origin: origin('d1'), kvOrigin: origin('kv-main'), count: COLD_API_KEYS })
+      : [account.apiKey]
   const files: RequestFiles = {
     none: await writeRequests('none', ['']),
     steady: await writeRequests('steady', bearerLines(steady)),
@@ -455,6 +476,12 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     badSignature: await writeRequests('bad-signature', bearerLines([tamperSignature(steady[0] as string)])),
     // Replaced by the run with enough never-seen tokens; one for the preflight until then.
     cold: await writeRequests('cold', bearerLines([minter.mint('cold-probe')])),
+    coldEddsa: await writeRequests('cold-eddsa', bearerLines([eddsaMinter.mint('cold-ed-probe')])),
+    coldExternal: await writeRequests('cold-external', bearerLines([idp.mint('ext-cold-probe')])),
+    coldApiKey: await writeRequests(
+      'cold-api-key',
+      coldApiKeys.map((key) => `X-API-Key: ${key}`),
+    ),
     mcp: await writeRequests('mcp', bearerLines(mcp)),
   }
 
@@ -475,7 +502,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     upstream,
     haproxy,
     baseline: baselineScenario(targets, files),
-    scenarios: selectScenarios(defineScenarios(targets, files), options.only),
+    scenarios: selectScenarios(defineScenarios(targets, files, cold), options.only),
     reference: referenceScenario(targets, files),
     account,
     minter,
@@ -485,6 +512,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     inspectorPort: options.inspectorPort,
     dataKeys,
     passkeyIssuer,
+    seededUnique: new Map([[files.coldApiKey, coldApiKeys.length]]),
   }
   const own = env.scenarios.flatMap((scenario) => (scenario.baseline ? [scenario.baseline] : []))
   for (const scenario of new Set([env.baseline, ...own, env.reference, ...env.scenarios]))

@@ -144,7 +144,7 @@ export function stageCostsOf(run: ProfiledRun): StageCosts {
     const files: string[] = []
     for (let id: number | undefined = nodeId; id !== undefined; id = run.parent.get(id)) {
       const file = run.located.get(id)?.file
-      if (file?.startsWith('src/')) files.push(file)
+      if (file?.startsWith('src/') || file?.startsWith('node_modules/jose/')) files.push(file)
     }
     const leaf = byId.get(nodeId)
     const native = run.located.get(nodeId)?.file === '(native)' ? leaf?.callFrame.functionName : undefined

@@ -25,6 +25,13 @@ export interface Scenario {
   server: 'workerd' | 'haproxy' | 'none'
   /** Every request must carry a value never sent before (cold tokens): runs continue the file. */
   unique?: boolean
+  /**
+   * Writes `count` never-seen request lines for a unique scenario (schedule.ts asks once, before its
+   * first run); without it the file was written whole at seeding (the cold API keys).
+   */
+  mintUnique?: (count: number) => string[]
+  /** A unique scenario's requests per second at most, as a share of the baseline's (sizes the mint). */
+  uniqueShare?: number
   /** Tokens must all have been seen once before measuring (steady state). */
   steadyTokens?: number
   /** Measured in the first round only (harness overhead, not a target). */
@@ -42,8 +49,19 @@ export interface RequestFiles {
   session: string
   badSignature: string
   cold: string
+  /** Never-seen EdDSA tokens (the ring's second key), RS256 ones of the fake IdP, API keys. */
+  coldEddsa: string
+  coldExternal: string
+  coldApiKey: string
   /** Steady ES256 tokens whose `aud` is the MCP route's resource (RFC 8707). */
   mcp: string
+}
+
+/** Mints the never-seen credentials of the cold scenarios (environment.ts). */
+export interface ColdMinters {
+  es256(count: number): string[]
+  eddsa(count: number): string[]
+  external(count: number): string[]
 }
 
 export interface ScenarioTargets {
@@ -132,7 +150,11 @@ export function referenceScenario(targets: ScenarioTargets, files: RequestFiles)
  * the gateway's audience (it floods that audience's token cache), then the MCP ones (their tokens
  * have the resource's cache), which share their own POST baseline.
  */
-export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): Scenario[] {
+export function defineScenarios(
+  targets: ScenarioTargets,
+  files: RequestFiles,
+  cold?: ColdMinters,
+): Scenario[] {
   const gw = (path = ITEM_PATH) => targets.worker('gw') + path
   const gateway = { kind: 'gateway', server: 'workerd' } as const
   const steady = { requestsFile: files.steady, steadyTokens: STEADY_TOKENS, expectStatus: 200 } as const
@@ -291,13 +313,48 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
       expectStatus: 200,
       skipped: targets.haproxyOrigin ? undefined : 'haproxy is not installed (apt-get install haproxy)',
     },
+    // First sights: every request carries a credential the isolate has never seen (environment.ts
+    // mints them; the subjects repeat, as a user's new token would).
     {
       ...gateway,
       id: 'es256-cold',
-      target: 0.5,
+      target: 0.45,
       label: 'gateway: ES256 token, cold (never seen)',
       url: gw(),
       requestsFile: files.cold,
+      expectStatus: 200,
+      unique: true,
+      mintUnique: cold?.es256,
+    },
+    {
+      ...gateway,
+      id: 'eddsa-cold',
+      label: 'gateway: EdDSA token, cold (never seen)',
+      url: gw(),
+      requestsFile: files.coldEddsa,
+      expectStatus: 200,
+      unique: true,
+      mintUnique: cold?.eddsa,
+    },
+    {
+      ...gateway,
+      id: 'external-cold',
+      label: 'gateway: external IdP RS256, cold (JWKS cached)',
+      url: gw('/bench/external/items?id=42'),
+      requestsFile: files.coldExternal,
+      expectStatus: 200,
+      unique: true,
+      mintUnique: cold?.external,
+      // RSA-2048 signing in the harness costs ~1 ms a token: mint for half the baseline's rate.
+      uniqueShare: 0.5,
+    },
+    {
+      ...gateway,
+      id: 'api-key-cold',
+      target: 0.45,
+      label: 'gateway: API key, cold (record in KV, not in the isolate)',
+      url: gw(),
+      requestsFile: files.coldApiKey,
       expectStatus: 200,
       unique: true,
     },

@@ -2,8 +2,9 @@
  * The measuring part of a run: one load run at a time against one scenario, the interleaved
  * schedule, per-scenario summaries, and head-to-head comparisons.
  */
+import { basename } from 'node:path'
 import type { BenchEnvironment } from './environment'
-import { bearerLines, TOKEN_SUBJECTS, writeRequests } from './environment'
+import { writeRequests } from './environment'
 import type { LoadGenerator, LoadResult } from './load'
 import { cpuSeconds } from './processes'
 import type { RunSample, ScenarioResult } from './report'
@@ -94,21 +95,30 @@ export async function runSchedule(env: BenchEnvironment, load: LoadGenerator, op
   const notes = new Map<string, string[]>()
   const note = (id: string, text: string) => notes.set(id, [...(notes.get(id) ?? []), text])
   let coldTokens = 0
+  /** Lines minted per unique scenario's file. */
+  const minted = new Map<string, number>()
   const warmBaselines = new Set<Scenario>()
   log(
     `running ${steps.length} load runs: ${rounds} round(s), ${seconds} s each (+${warmupSeconds} s warm-up), ` +
       `${connections} connections, ${load.version}`,
   )
   for (const [index, { scenario, round }] of steps.entries()) {
-    if (scenario.unique && coldTokens === 0) {
-      // Enough never-seen tokens for every cold request of every round (no run is faster than bare).
+    if (scenario.mintUnique && !minted.has(scenario.requestsFile)) {
+      // Enough never-seen tokens for every cold request of every round and the stage profile (no
+      // run is faster than bare, or than its uniqueShare of it).
       const fastest = Math.max(
         ...runs.filter((run) => run.scenario === env.baseline).map((r) => r.measured.result.rps),
       )
-      coldTokens = Math.min(2_000_000, Math.ceil(fastest * (seconds + warmupSeconds) * rounds * 1.3) + 5_000)
+      const share = scenario.uniqueShare ?? 1
+      const count = Math.min(
+        2_000_000,
+        Math.ceil(fastest * share * (seconds + warmupSeconds) * (rounds + 1) * 1.3) + 5_000,
+      )
       const started = performance.now()
-      await writeRequests('cold', bearerLines(env.minter.mintMany(coldTokens, TOKEN_SUBJECTS, 'cold')))
-      log(`  minted ${coldTokens} cold tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      await writeRequests(basename(scenario.requestsFile, '.txt'), scenario.mintUnique(count))
+      minted.set(scenario.requestsFile, count)
+      coldTokens += count
+      log(`  minted ${count} for ${scenario.id} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     }
     const isBaseline = scenario.kind === 'baseline'
     if (!isBaseline || !warmBaselines.has(scenario)) {
@@ -133,8 +143,11 @@ export async function runSchedule(env: BenchEnvironment, load: LoadGenerator, op
         `p99 ${result.p99Ms.toFixed(2)} ms  ${Number.isFinite(measured.cpuUs) ? `${measured.cpuUs.toFixed(0)} us CPU/req` : ''}`,
     )
   }
-  if (coldTokens > 0 && runner.offsetOf(env.files.cold) > coldTokens)
-    note('es256-cold', 'ran out of cold tokens: some requests repeated a token')
+  for (const scenario of env.scenarios) {
+    const available = minted.get(scenario.requestsFile) ?? env.seededUnique.get(scenario.requestsFile) ?? 0
+    if (scenario.unique && runner.offsetOf(scenario.requestsFile) > available)
+      note(scenario.id, 'ran out of never-seen credentials: some requests repeated one')
+  }
   return { runs, notes, coldTokens, runner }
 }
 

@@ -13,10 +13,18 @@ export const STAGES = [
   'canonical path',
   'route match',
   'credential load',
-  'revocation check',
+  // The credential's own work, split so that a first sight of a token or key shows what it costs
+  // (a token seen before skips all of them but `caches` and `revocation read`).
+  'decode',
+  'header/claims checks',
+  'key lookup',
+  'subtle.verify',
+  'principal build',
+  'caches',
+  'revocation read',
   'authorize',
   'mcp message',
-  'assertion',
+  'assertion signed',
   'header rebuild',
   'forward',
   'response',
@@ -31,17 +39,25 @@ export type Stage = (typeof STAGES)[number]
 const RULES: readonly [RegExp, Stage][] = [
   [/^src\/routing\/canonical-path\.ts$/, 'canonical path'],
   [/^src\/routing\//, 'route match'],
-  [/^src\/tokens\/revocation\.ts$/, 'revocation check'],
+  // The denylist's KV (or D1) read, the jti's SHA-256 and the isolate's answer cache.
+  [/^src\/revocation\//, 'revocation read'],
   [/^src\/authz\//, 'authorize'],
   // The JSON-RPC body read (bounded) and parsed, the duplicate-key scan, the Mcp-* header check and
   // the mcp_rules lookup (the rule's decision itself is `authorize`).
   [/^src\/mcp\/|^src\/proxy\/mcp\.ts$/, 'mcp message'],
-  [/^src\/tokens\/(assertion|signing-keys)/, 'assertion'],
+  [/^src\/tokens\/compact-jws\.ts$/, 'decode'],
+  [/^src\/tokens\/access-token-checks\.ts$/, 'header/claims checks'],
+  // Our signing keys (the ring, the kid's key), an external issuer's JWKS, an API key's record.
+  [/^src\/tokens\/(signing-keys|jwks-)|^src\/api-keys\/(cache|store)\.ts$/, 'key lookup'],
+  [/^src\/tokens\/jws-signature\.ts$/, 'subtle.verify'],
+  [/^src\/tokens\/access-token-principal\.ts$|^src\/authn\/claims-mapping\.ts$/, 'principal build'],
+  [/^src\/tokens\/(verified-cache|assertion-cache)\.ts$/, 'caches'],
+  [/^src\/tokens\/assertion\.ts$/, 'assertion signed'],
   [/^src\/proxy\/headers\.ts$|^src\/config\/header-names\.ts$/, 'header rebuild'],
   [/^src\/proxy\/forward\.ts$/, 'forward'],
   [/^src\/proxy\/response\.ts$/, 'response'],
   [/^src\/errors\//, 'error response'],
-  [/^src\/(authn|api-keys|sessions)\/|^src\/tokens\/(access-token|verified-cache|jwks-)/, 'credential load'],
+  [/^src\/(authn|api-keys|sessions)\/|^src\/tokens\/access-token/, 'credential load'],
   [/^src\/(index|context)\.ts$|^src\/config\/|^src\/proxy\/gateway\.ts$/, 'entry and glue'],
 ]
 
@@ -53,7 +69,27 @@ const RULES: readonly [RegExp, Stage][] = [
 const NATIVE_STAGES: ReadonlyMap<string, Stage> = new Map([
   ['Response', 'response'],
   ['fetch', 'forward'],
+  // WebCrypto runs synchronously on the isolate's thread: its frames are the signature work itself.
+  ['verify', 'subtle.verify'],
+  ['sign', 'assertion signed'],
 ])
+
+/**
+ * jose's own modules, when a credential loader calls them (external issuers' tokens go through
+ * jose's jwtVerify): the innermost jose file says which part of the verification it is doing. Under
+ * any other stage (jose signing an assertion) the stage of the src/ caller stands.
+ */
+const JOSE_STAGES: readonly [RegExp, Stage][] = [
+  [/\/jose\/.*\/(util\/(base64url|decode_)|lib\/(buffer_utils|validate))/, 'decode'],
+  [/\/jose\/.*\/lib\/(jwt_claims_set|jws_verify)/, 'header/claims checks'],
+  [/\/jose\/.*\/(lib\/(key|jws_algorithms|key_algorithm|asn1)|jwks\/)/, 'key lookup'],
+]
+const REFINED_BY_JOSE: ReadonlySet<Stage> = new Set(['credential load', 'key lookup'])
+
+export function stageOfJose(file: string): Stage | undefined {
+  for (const [pattern, stage] of JOSE_STAGES) if (pattern.test(file)) return stage
+  return undefined
+}
 
 export function stageOfNative(
   name: string | undefined,
@@ -81,8 +117,8 @@ export interface StageCosts {
 }
 
 /**
- * `stacks`: for each sample, the src/ files of its frames from leaf to root, and its duration in
- * µs; idle samples are left out by the caller.
+ * `stacks`: for each sample, the src/ files (and jose's) of its frames from leaf to root, and its
+ * duration in µs; idle samples are left out by the caller.
  */
 export function stageCosts(
   scenario: string,
@@ -93,14 +129,20 @@ export function stageCosts(
   let total = 0
   for (const sample of samples) {
     let stage: Stage = stageOfNative(sample.native, sample.files[0]) ?? 'runtime'
-    if (stage === 'runtime')
+    if (stage === 'runtime') {
+      let jose: Stage | undefined
       for (const file of sample.files) {
+        if (file.startsWith('node_modules/')) {
+          jose ??= stageOfJose(file)
+          continue
+        }
         const found = stageOfFile(file)
         if (found) {
-          stage = found
+          stage = jose !== undefined && REFINED_BY_JOSE.has(found) ? jose : found
           break
         }
       }
+    }
     stages[stage] += sample.us
     total += sample.us
   }

@@ -21,6 +21,8 @@ export interface SigningKeys {
   publicJwk: JWK
   /** SubjectPublicKeyInfo PEM (for HAProxy's jwt_verify). */
   publicPem: string
+  /** The ring's second key, Ed25519: it verifies (the EdDSA cold scenario's tokens), never signs. */
+  eddsa: { secret: string; privateKey: KeyObject }
 }
 
 export interface TokenClaims {
@@ -41,8 +43,13 @@ export async function generateSigningKeys(): Promise<SigningKeys> {
   const jwk = await generateSigningJwk('ES256')
   const privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' })
   const { kty, crv, x, y } = jwk
+  const edJwk = await generateSigningJwk('EdDSA')
   return {
-    secret: JSON.stringify({ keys: [jwk] }),
+    secret: JSON.stringify({ keys: [jwk, edJwk] }),
+    eddsa: {
+      secret: JSON.stringify({ keys: [edJwk] }),
+      privateKey: createPrivateKey({ key: edJwk as JsonWebKey, format: 'jwk' }),
+    },
     privateKey,
     publicJwk: { kty, crv, x, y },
     publicPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
@@ -86,7 +93,11 @@ export class AccessTokenMinter {
       exp: now + this.ttlSeconds,
     }
     const input = `${this.header}.${base64url(JSON.stringify(payload))}`
-    const signature = sign('sha256', Buffer.from(input), { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
+    // Ed25519 hashes internally (no digest argument); ECDSA as JWS wants it, r || s.
+    const signature =
+      this.privateKey.asymmetricKeyType === 'ed25519'
+        ? sign(null, Buffer.from(input), this.privateKey)
+        : sign('sha256', Buffer.from(input), { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
     return `${input}.${base64url(signature)}`
   }
 

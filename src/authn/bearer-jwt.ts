@@ -1,9 +1,10 @@
-import { decodeJwt } from 'jose'
 import type { Principal } from '../authz/principal'
 import type { CredentialInput } from '../credential-input'
 import { GatewayError } from '../errors/gateway-error'
 import { assertNotRevoked } from '../revocation'
 import {
+  type DecodedJws,
+  decodeAccessToken,
   isPermanentFailure,
   type KeyRing,
   loadKeyRing,
@@ -30,13 +31,12 @@ export function readBearerToken(request: Request): string | undefined {
   return match[1]
 }
 
-/** Whether a token claims to come from another issuer (unverified: only used to pick a verifier). */
-export function claimsForeignIssuer(token: string, issuer: string): boolean {
-  try {
-    return decodeJwt(token).iss !== issuer
-  } catch {
-    return false
-  }
+/**
+ * Whether a token claims to come from another issuer (unverified: only used to pick a verifier).
+ * `decoded` is the token taken apart (undefined when it is not a JWS: then it is ours to refuse).
+ */
+export function claimsForeignIssuer(decoded: DecodedJws | undefined, issuer: string): boolean {
+  return decoded !== undefined && decoded.payload.iss !== issuer
 }
 
 // One cache per imported key ring and audience: removing a key from SIGNING_KEYS (a new ring)
@@ -88,27 +88,37 @@ function rememberRejection(ring: KeyRing, key: string, error: GatewayError): voi
 export async function loadBearerJwt(input: CredentialInput): Promise<Principal | undefined> {
   const token = readBearerToken(input.request)
   if (token === undefined) return undefined
-  // A route that also trusts external issuers lets their loader take tokens that are not ours.
-  if (input.credentials.includes('external_jwt') && claimsForeignIssuer(token, input.config.issuer))
-    return undefined
   const ring = await loadKeyRing(input.env.SIGNING_KEYS)
   const { settings } = input.config
   const audience = input.audience ?? settings.audience
   const cache = cacheFor(ring, audience)
   const now = Math.floor(Date.now() / 1000)
+  // A token in the cache passed our `iss` check: only a token not seen before needs decoding.
   let principal = cache.get(token, now)
   if (!principal) {
+    // A route that also trusts external issuers lets their loader take tokens that are not ours;
+    // the decoded token then goes on to our verifier, which does not decode it again.
+    let decoded: DecodedJws | undefined
+    if (input.credentials.includes('external_jwt')) {
+      decoded = decodeAccessToken(token)
+      if (claimsForeignIssuer(decoded, input.config.issuer)) return undefined
+    }
     // The default audience's rejections are keyed by the token alone (the common case, no copy).
     const rejectionKey = input.audience === undefined ? token : `${input.audience} ${token}`
     const rejected = rejectedFor(ring).get(rejectionKey)
     if (rejected) throw rejected
     try {
-      principal = await verifyAccessToken(token, ring, {
-        issuer: input.config.issuer,
-        audience,
-        clockSkewSeconds: settings.clock_skew_seconds,
-        maxLifetimeSeconds: settings.access_token_ttl_seconds,
-      })
+      principal = await verifyAccessToken(
+        token,
+        ring,
+        {
+          issuer: input.config.issuer,
+          audience,
+          clockSkewSeconds: settings.clock_skew_seconds,
+          maxLifetimeSeconds: settings.access_token_ttl_seconds,
+        },
+        decoded,
+      )
     } catch (error) {
       if (isPermanentFailure(error) && token.length <= MAX_REMEMBERED_REJECTION)
         rememberRejection(ring, rejectionKey, error as GatewayError)

@@ -4,6 +4,35 @@ import type { Principal } from '../authz/principal'
 export const ASSERTION_REUSE_MIN_REMAINING_SECONDS = 30
 const CAPACITY = 10_000
 
+/**
+ * Every Principal field, and whether an assertion may carry it (or decide a claim by it, as
+ * `firstParty` and `clientId` decide `azp`). A field added to Principal does not compile here until
+ * someone says which: a claim left out of the key would hand one caller another's assertion.
+ */
+const IN_ASSERTION: Record<keyof Required<Principal>, boolean> = {
+  method: true,
+  id: true,
+  username: true,
+  roles: true,
+  scopes: true,
+  clientId: true,
+  firstParty: true,
+  issuerName: true,
+  authTime: true,
+  amr: true,
+  acr: true,
+  loginProvider: true,
+  // Per credential, not per caller: never in an assertion.
+  tokenId: false,
+  tokenIdHash: false,
+  expiresAt: false,
+  sessionId: false,
+  browserSession: false,
+}
+const ASSERTED_FIELDS = (Object.keys(IN_ASSERTION) as (keyof Principal)[]).filter(
+  (field) => IN_ASSERTION[field],
+)
+
 interface Entry {
   jwt: string
   expiresAt: number
@@ -18,22 +47,15 @@ interface Entry {
 export class AssertionCache {
   private readonly entries = new Map<string, Entry>()
 
+  /**
+   * What the assertion says about the caller, and its audience: two principals with the same key
+   * get the same claims (a new token of a user already seen reuses that user's assertion). Built
+   * from the content, every field the assertion may carry, never from the principal object.
+   */
   static keyFor(principal: Principal, audience: string): string {
-    return [
-      principal.method,
-      principal.id,
-      principal.username,
-      principal.roles.join(','),
-      principal.scopes.join(' '),
-      principal.clientId ?? '',
-      principal.firstParty ? 'first-party' : '',
-      principal.issuerName ?? '',
-      principal.amr?.join(' ') ?? '',
-      principal.acr ?? '',
-      principal.authTime ?? '',
-      principal.loginProvider ?? '',
-      audience,
-    ].join('\n')
+    const parts: unknown[] = [audience]
+    for (const field of ASSERTED_FIELDS) parts.push(principal[field])
+    return JSON.stringify(parts)
   }
 
   get(key: string, nowSeconds: number): string | undefined {

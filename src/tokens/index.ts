@@ -1,5 +1,6 @@
-export { isPermanentFailure, MAX_TOKEN_BYTES, verifyAccessToken } from './access-token'
+export { decodeAccessToken, isPermanentFailure, MAX_TOKEN_BYTES, verifyAccessToken } from './access-token'
 export { assertionFor } from './assertion'
+export type { DecodedJws } from './compact-jws'
 export { revokeTokenFamily } from './family-revocation'
 export { type GrantContext, issueTokenResponse, type TokenResponse } from './issue'
 export { type IssuerKeys, type JwksCache, jwksCache } from './jwks-cache'
