@@ -12,6 +12,7 @@
 export const STAGES = [
   'canonical path',
   'route match',
+  'rate limit',
   'credential load',
   'revocation check',
   'authorize',
@@ -31,6 +32,8 @@ export type Stage = (typeof STAGES)[number]
 const RULES: readonly [RegExp, Stage][] = [
   [/^src\/routing\/canonical-path\.ts$/, 'canonical path'],
   [/^src\/routing\//, 'route match'],
+  // limitRequest and the binding's call (the bench's binding module has no src/ frame of its own).
+  [/^src\/rate-limit\//, 'rate limit'],
   [/^src\/tokens\/revocation\.ts$/, 'revocation check'],
   [/^src\/authz\//, 'authorize'],
   // The JSON-RPC body read (bounded) and parsed, the duplicate-key scan, the Mcp-* header check and

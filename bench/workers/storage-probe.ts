@@ -1,8 +1,10 @@
 /**
- * Harness overhead of the simulators: a hello-world Worker that first makes one KV read (GET /kv)
- * or one D1 query (GET /d1) through the same simulated bindings the gateway uses. Its CPU per
- * request minus hello-world's is what one simulated read costs, so it can be told apart from the
- * gateway's own work. Production KV and D1 cost the Worker little CPU but add network latency.
+ * Harness overhead of the simulators: a hello-world Worker that first makes one KV read (GET /kv),
+ * one D1 query (GET /d1) or one rate-limit binding call (GET /ratelimit) through the same simulated
+ * bindings the gateway uses. Its CPU per request minus hello-world's is what one simulated call
+ * costs, so it can be told apart from the gateway's own work. Production KV and D1 cost the Worker
+ * little CPU but add network latency; production's rate-limit binding is Cloudflare's, not this
+ * module (bench/workers/ratelimit-binding.ts), whose cost here is its Map lookups and the call.
  */
 interface KvNamespace {
   get(key: string): Promise<string | null>
@@ -12,9 +14,14 @@ interface D1Database {
   prepare(query: string): { first<T>(): Promise<T | null> }
 }
 
+interface RateLimit {
+  limit(options: { key: string }): Promise<{ success: boolean }>
+}
+
 interface Env {
   KV: KvNamespace
   DB: D1Database
+  RATE_LIMIT: RateLimit
 }
 
 export default {
@@ -22,6 +29,7 @@ export default {
     const { pathname } = new URL(request.url)
     if (pathname === '/kv') await env.KV.get('bench:absent')
     else if (pathname === '/d1') await env.DB.prepare('SELECT 1 AS one').first<{ one: number }>()
+    else if (pathname === '/ratelimit') await env.RATE_LIMIT.limit({ key: 'bench' })
     return new Response('hello')
   },
 }
