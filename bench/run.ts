@@ -30,6 +30,7 @@ import {
   type StageReport,
   updateReadme,
 } from './lib/report'
+import { RATE_LIMIT_PROBE_CALLS } from './lib/scenarios'
 import {
   comparePaired,
   median,
@@ -323,7 +324,7 @@ async function main(): Promise<void> {
       bareRps: byId.get('bare')?.rps ?? Number.NaN,
       simulatedKvReadUs: cpuOf('kv-read') - cpuOf('hello'),
       simulatedD1QueryUs: cpuOf('d1-query') - cpuOf('hello'),
-      simulatedRateLimitUs: cpuOf('ratelimit-binding') - cpuOf('hello'),
+      simulatedRateLimitUs: (cpuOf('ratelimit-binding') - cpuOf('hello')) / RATE_LIMIT_PROBE_CALLS,
       coldTokens,
       wallSeconds: Math.round((Date.now() - startedAt) / 1000),
     },
@@ -380,7 +381,7 @@ async function main(): Promise<void> {
   log(
     `simulator cost inside workerd (counted in the gateway rows' CPU): one KV read ` +
       `${report.harness.simulatedKvReadUs.toFixed(0)} us, one D1 query ${report.harness.simulatedD1QueryUs.toFixed(0)} us, ` +
-      `one rate-limit binding call ${report.harness.simulatedRateLimitUs.toFixed(0)} us`,
+      `one rate-limit binding call ${report.harness.simulatedRateLimitUs.toFixed(1)} us`,
   )
   log(
     `bundle: ${kib(report.bundle.rawBytes)} raw, ${kib(report.bundle.gzipBytes)} gzip (${report.bundle.wranglerSummary})`,

@@ -82,7 +82,7 @@ export interface BenchReport {
     /** workerd CPU µs of one simulated KV read / D1 query (probe minus hello-world). */
     simulatedKvReadUs: number
     simulatedD1QueryUs: number
-    /** workerd CPU µs of one call of the bench's rate-limit binding (probe minus hello-world). */
+    /** workerd CPU µs of one call of the bench's rate-limit binding ((probe minus hello-world) ÷ its calls). */
     simulatedRateLimitUs: number
     coldTokens: number
     wallSeconds: number
@@ -202,8 +202,8 @@ export function formatOperations(report: BenchReport): string {
   }
   if (Number.isFinite(report.harness.simulatedRateLimitUs))
     lines.push(
-      `- one rate-limit binding call (the bench's simulated binding, hello + 1 call minus hello): ` +
-        `${fixed(report.harness.simulatedRateLimitUs, 0)} µs`,
+      `- one rate-limit binding call (the bench's simulated binding: hello + 20 calls minus hello, ÷ 20): ` +
+        `${fixed(report.harness.simulatedRateLimitUs, 1)} µs`,
     )
   return ['CPU per operation (workerd process, KV and D1 simulated):', '', ...lines].join('\n')
 }
@@ -290,7 +290,7 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
       `${fixed(report.harness.upstreamDirectRps, 0)} req/s under the same load generator. Inside workerd, one ` +
       `simulated KV read costs ${fixed(report.harness.simulatedKvReadUs, 0)} us of CPU and one simulated D1 query ` +
       `${fixed(report.harness.simulatedD1QueryUs, 0)} us, one call of the simulated rate-limit binding ` +
-      `${fixed(report.harness.simulatedRateLimitUs, 0)} us; the gateway rows include that cost.`,
+      `${fixed(report.harness.simulatedRateLimitUs, 1)} us; the gateway rows include that cost.`,
     '',
     `Head to head with the default gateway (ES256 steady, median of ${report.paired[0]?.pairs.length ?? 0} back-to-back pairs): ` +
       report.paired

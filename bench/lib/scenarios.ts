@@ -105,6 +105,8 @@ export const TOKEN_OVER_LIMIT: PostShape = {
   headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
   body: 'scope=read',
 }
+/** Binding calls of one `ratelimit-binding` request (bench/workers/storage-probe.ts makes as many). */
+export const RATE_LIMIT_PROBE_CALLS = 20
 /** The address of the rate-limited scenario: RFC 5737's TEST-NET-1, no other part of the run uses it. */
 export const RATE_LIMITED_ADDRESS = '192.0.2.1'
 
@@ -203,7 +205,7 @@ export function defineScenarios(targets: ScenarioTargets, files: RequestFiles): 
     },
     {
       id: 'ratelimit-binding',
-      label: 'harness: hello + 1 rate-limit binding call',
+      label: `harness: hello + ${RATE_LIMIT_PROBE_CALLS} rate-limit binding calls`,
       kind: 'overhead',
       server: 'workerd',
       url: `${targets.worker('storage-probe')}/ratelimit`,
