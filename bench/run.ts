@@ -8,6 +8,7 @@ import { loadavg } from 'node:os'
 import { join, relative } from 'node:path'
 import { measureCodeExchange } from './lib/code-exchange'
 import { measureColdStart } from './lib/cold-start'
+import { compareRuns, DEFAULT_NOISE, formatComparison, readPreviousReport } from './lib/compare'
 import { type BenchEnvironment, STORM_D1, startEnvironment } from './lib/environment'
 import { type LoadGenerator, pickLoadGenerator } from './lib/load'
 import { machineInfo } from './lib/machine'
@@ -18,6 +19,7 @@ import { loadSourceMap, profileScenario, stageCostsOf } from './lib/profiler'
 import {
   type BenchReport,
   formatComposition,
+  formatOperations,
   formatScaledStages,
   formatTable,
   formatTargets,
@@ -26,9 +28,9 @@ import {
   renderSvg,
   type ScenarioResult,
   type StageReport,
-  type TargetResult,
   updateReadme,
 } from './lib/report'
+import { RATE_LIMIT_PROBE_CALLS } from './lib/scenarios'
 import {
   comparePaired,
   median,
@@ -40,7 +42,8 @@ import {
 import { runSoak, type SoakResult } from './lib/soak'
 import { STAGES } from './lib/stages'
 import { measureStorm, type StormResult } from './lib/storm'
-import { stormContract, stormTargets } from './lib/storm-report'
+import { stormContract } from './lib/storm-report'
+import { checkTargets } from './lib/targets'
 import { measureTotpSignIns } from './lib/totp-sign-in'
 
 function envNumber(name: string, fallback: number): number {
@@ -59,7 +62,10 @@ const CODE_LOGINS = 10
 /** Sign-ins with TOTP and with a passkey (each TOTP one a user of its own): 50 resolve 0.2 ms of CPU, /proc counting in 10 ms ticks. */
 const FACTOR_SIGN_INS = 50
 const COLD_STARTS = 5
-/** The scenarios whose stages are profiled (run.ts: 1 s warm-up + 3 s profiled each). */
+/**
+ * The scenarios whose stages are profiled (1 s warm-up + 3 s profiled each): these, and every
+ * scenario with a target, so that a MISS can name the stage holding it (bench/lib/targets.ts).
+ */
 const STAGE_SCENARIOS = [
   'public',
   'es256-steady',
@@ -72,7 +78,11 @@ const STAGE_SCENARIOS = [
   'eddsa-cold',
   'external-cold',
   'api-key-cold',
+  'delegated-steady',
+  'rate-limited',
 ]
+/** A fall of `x bare` beyond this against the previous results is flagged (bench/lib/compare.ts). */
+const NOISE = envNumber('BENCH_NOISE', DEFAULT_NOISE)
 /** The storm (bench/lib/storm.ts): seconds of each run, legitimate requests/s, flood as a multiple of that. */
 const STORM_SECONDS = envNumber('BENCH_STORM_SECONDS', 10)
 const STORM_LEGIT_RATE = envNumber('BENCH_STORM_LEGIT_RATE', 4)
@@ -137,16 +147,17 @@ async function profileStages(
 ): Promise<StageReport[]> {
   const map = await loadSourceMap(env.bundle.file)
   const reports: StageReport[] = []
-  for (const id of STAGE_SCENARIOS) {
+  const withTargets = env.scenarios.filter((scenario) => scenario.target !== undefined).map((s) => s.id)
+  for (const id of new Set([...STAGE_SCENARIOS, ...withTargets])) {
     const scenario = env.scenarios.find((candidate) => candidate.id === id)
-    if (!scenario) continue
+    if (!scenario || scenario.skipped) continue
     const run = await profileScenario({
       env,
       load,
       inspectorPort,
       map,
       scenario,
-      // A cold scenario goes on where its runs stopped: its profile sees never-seen credentials too.
+      // Cold tokens must not repeat: go on from where the load runs stopped.
       offset: scenario.unique ? runner.offsetOf(scenario.requestsFile) : 0,
       warmupSeconds: WARMUP_SECONDS,
       seconds: SECONDS,
@@ -162,51 +173,6 @@ async function profileStages(
     log(`  profiled ${id}: ${run.result.rps.toFixed(0)} req/s while profiling`)
   }
   return reports
-}
-
-function checkTargets(
-  results: ScenarioResult[],
-  paired: PairedComparison[],
-  gzipBytes: number,
-  soak: SoakResult | undefined,
-  storm: StormResult | undefined,
-): TargetResult[] {
-  const byId = new Map(results.map((result) => [result.id, result]))
-  const ratio = (id: string) => byId.get(id)?.ratio ?? Number.NaN
-  const atLeast = (description: string, value: number, target: number): TargetResult => ({
-    description: `${description} >= ${target.toFixed(2)}`,
-    value: value.toFixed(3),
-    pass: value >= target,
-  })
-  const scenarioTargets = results
-    .filter((result) => result.target !== undefined && !result.skipped)
-    .map((result) => atLeast(`${result.label} vs bare`, result.ratio, result.target as number))
-  const targets = [
-    ...scenarioTargets,
-    {
-      description: 'ES256 steady above the naive Hono peer',
-      value: `${ratio('es256-steady').toFixed(2)} vs ${ratio('naive-hono').toFixed(2)}`,
-      pass: ratio('es256-steady') > ratio('naive-hono'),
-    },
-    ...paired.map((pair) => atLeast(`${pair.description} (head to head)`, pair.ratio, 0.95)),
-    { description: 'bundle <= 150 KiB gzipped', value: kib(gzipBytes), pass: gzipBytes <= 150 * 1024 },
-  ]
-  if (soak && !soak.skipped) {
-    targets.push(
-      {
-        description: 'soak: 0 unexpected statuses (only 200/401/403), 0 socket errors',
-        value: `${soak.unexpected} unexpected, ${soak.socketErrors} socket errors`,
-        pass: soak.unexpected === 0 && soak.socketErrors === 0,
-      },
-      {
-        description: 'soak: isolate heap flat from the 10th second to the last',
-        value: `${(soak.heapStartBytes / 1048576).toFixed(1)} -> ${(soak.heapEndBytes / 1048576).toFixed(1)} MiB`,
-        pass: soak.memoryFlat,
-      },
-    )
-  }
-  if (storm) targets.push(...stormTargets(storm.withLayer))
-  return targets
 }
 
 async function main(): Promise<void> {
@@ -258,7 +224,6 @@ async function main(): Promise<void> {
     log('measuring authorization-code logins (authorize + code exchange) ...')
     codeExchange = await measureCodeExchange({
       gatewayOrigin: env.origin('gw'),
-      d1Origin: env.origin('d1'),
       sessionCookie: env.account.sessionCookie,
       logins: CODE_LOGINS,
       cpuSeconds: () => cpuSeconds(pid_),
@@ -364,6 +329,7 @@ async function main(): Promise<void> {
       bareRps: byId.get('bare')?.rps ?? Number.NaN,
       simulatedKvReadUs: cpuOf('kv-read') - cpuOf('hello'),
       simulatedD1QueryUs: cpuOf('d1-query') - cpuOf('hello'),
+      simulatedRateLimitUs: (cpuOf('ratelimit-binding') - cpuOf('hello')) / RATE_LIMIT_PROBE_CALLS,
       coldTokens,
       wallSeconds: Math.round((Date.now() - startedAt) / 1000),
     },
@@ -378,8 +344,19 @@ async function main(): Promise<void> {
     stormDetails: storm,
     scenarios: results,
     paired,
-    targets: checkTargets(results, paired, env.bundle.gzipBytes, soak, storm),
+    targets: checkTargets({
+      results,
+      paired,
+      stages,
+      bundle: env.bundle,
+      soak,
+      storm,
+    }),
   }
+  // Against the committed results (or BENCH_COMPARE's file), read before this run replaces them.
+  const previousFile = process.env.BENCH_COMPARE ?? join(RESULTS_DIR, 'latest.json')
+  const previous = await readPreviousReport(previousFile)
+  if (previous) report.comparison = compareRuns(previous, relative(ROOT_DIR, previousFile), results, NOISE)
 
   // A partial run (BENCH_ONLY) or a run of another checkout never replaces the published results.
   const publish = ONLY === undefined && PROJECT_DIR === ROOT_DIR
@@ -408,7 +385,8 @@ async function main(): Promise<void> {
   )
   log(
     `simulator cost inside workerd (counted in the gateway rows' CPU): one KV read ` +
-      `${report.harness.simulatedKvReadUs.toFixed(0)} us, one D1 query ${report.harness.simulatedD1QueryUs.toFixed(0)} us`,
+      `${report.harness.simulatedKvReadUs.toFixed(0)} us, one D1 query ${report.harness.simulatedD1QueryUs.toFixed(0)} us, ` +
+      `one rate-limit binding call ${report.harness.simulatedRateLimitUs.toFixed(1)} us`,
   )
   log(
     `bundle: ${kib(report.bundle.rawBytes)} raw, ${kib(report.bundle.gzipBytes)} gzip (${report.bundle.wranglerSummary})`,
@@ -425,6 +403,8 @@ async function main(): Promise<void> {
     )
     log(formatScaledStages(stages))
   }
+  log('')
+  log(formatOperations(report))
   for (const line of renderMarkdown(report, '').split('\n'))
     if (/^(Authorization-code login|TOTP sign-in|Passkey sign-in|Soak|Cold start|Storm|- layer)/.test(line))
       log(`\n${line}`)
@@ -437,6 +417,10 @@ async function main(): Promise<void> {
   log('targets:')
   log(formatTargets(report.targets))
   log('')
+  if (report.comparison) {
+    log(formatComparison(report.comparison))
+    log('')
+  }
   const written = [join(outDir, 'latest.json'), join(outDir, 'latest.svg')]
   written.push(...readmes)
   log(

@@ -5,6 +5,7 @@ import { generateDataJwk } from '../../src/config/data-keys'
 import { uuidv7 } from '../../src/crypto/uuid7'
 import { type BenchAccount, createBenchAccount } from './accounts'
 import { buildGateway, bundleWorker, type GatewayBundle, workerdBinary } from './build'
+import { CODE_CLIENT_ID, codeLogin, registerCodeClient } from './code-exchange'
 import { seedColdApiKeys } from './cold-credentials'
 import { benchSettings, ROUTE_TABLE_SIZE, routeTable } from './gateway-setup'
 import { type HaproxyPeer, startHaproxy } from './haproxy'
@@ -17,6 +18,7 @@ import {
   defineScenarios,
   ITEM_PATH,
   MCP_PATH,
+  RATE_LIMITED_ADDRESS,
   type RequestFiles,
   referenceScenario,
   type Scenario,
@@ -236,6 +238,17 @@ async function composeWorkers(c: Composition): Promise<WorkerService[]> {
       bindings: [
         { name: 'KV', kv: 'kv-main' },
         { name: 'DB', d1: 'd1' },
+        // The storm gateways' binding module, with a limit no run reaches: every call admitted.
+        {
+          name: 'RATE_LIMIT',
+          ratelimit: {
+            module: c.modules.rateLimit,
+            namespace: '9999',
+            limit: 1_000_000_000,
+            period: 60,
+            counting: c.stormCounting,
+          },
+        },
       ],
     },
     { name: 'bare', module: c.modules.passThrough, ...compat, network: true, bindings: [upstreamBinding] },
@@ -344,6 +357,39 @@ async function probeMcp(env: BenchEnvironment, minter: AccessTokenMinter, mcpTok
     throw new Error(`MCP probes failed: ${JSON.stringify(probes)}`)
 }
 
+/**
+ * Checks that the delegated scenario sends what it claims: tokens shaped as the code exchange's, of
+ * the bench's client and not first-party (src/authz/principal.ts isDelegated).
+ */
+function probeDelegated(minter: AccessTokenMinter): void {
+  const { client_id: clientId, first_party: firstParty } = minter.claims
+  if (clientId !== CODE_CLIENT_ID || firstParty !== undefined)
+    throw new Error(
+      `delegated probe failed: client_id ${String(clientId)}, first_party ${String(firstParty)}`,
+    )
+}
+
+/**
+ * Fills the `/auth/token` limit of the rate-limited scenario's address (the binding answers 429
+ * from then on); a request it admits answers 400 (no grant_type). Before the preflight, which
+ * expects the 429.
+ */
+async function fillTokenLimit(scenario: Scenario | undefined): Promise<void> {
+  if (!scenario?.post) return
+  for (let i = 0; i < 500; i++) {
+    const response = await fetch(scenario.url, {
+      method: 'POST',
+      headers: { ...scenario.post.headers, 'CF-Connecting-IP': RATE_LIMITED_ADDRESS },
+      body: scenario.post.body,
+    })
+    await response.body?.cancel()
+    if (response.status === 429) return
+    if (response.status !== 400)
+      throw new Error(`rate-limited: an admitted request answered ${response.status}, expected 400`)
+  }
+  throw new Error('rate-limited: 500 requests from one address, none refused: is the binding wired?')
+}
+
 function headerOf(line: string): Record<string, string> {
   const colon = line.indexOf(':')
   return colon > 0 ? { [line.slice(0, colon)]: line.slice(colon + 1).trim() } : {}
@@ -436,6 +482,22 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
   const account = await createBenchAccount(origin('gw'), LOGINS, () => cpuSeconds(workerdService.child.pid))
   const minter = await AccessTokenMinter.create(keys, { issuer, audience, ttlSeconds })
   const steady = minter.mintMany(STEADY_TOKENS, TOKEN_SUBJECTS, 'steady')
+  // A delegated token from a real code flow (the bench's OAuth client, code-exchange.ts); the
+  // scenario's 1,000 are minted in its exact shape (its client_id, scopes, sid, amr...).
+  await registerCodeClient(origin('d1'))
+  const delegatedMinter = AccessTokenMinter.fromToken(
+    keys,
+    (
+      await codeLogin({
+        gatewayOrigin: origin('gw'),
+        sessionCookie: account.sessionCookie,
+        state: 'delegated',
+        cpuSeconds: () => cpuSeconds(workerdService.child.pid),
+      })
+    ).accessToken,
+    ttlSeconds,
+  )
+  probeDelegated(delegatedMinter)
   // RFC 8707: the MCP route accepts only tokens for its resource, ISSUER + its path.
   const mcpMinter = await AccessTokenMinter.create(keys, { issuer, audience: issuer + MCP_PATH, ttlSeconds })
   const mcp = mcpMinter.mintMany(STEADY_TOKENS, TOKEN_SUBJECTS, 'mcp')
@@ -483,6 +545,11 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
       coldApiKeys.map((key) => `X-API-Key: ${key}`),
     ),
     mcp: await writeRequests('mcp', bearerLines(mcp)),
+    delegated: await writeRequests(
+      'delegated',
+      bearerLines(delegatedMinter.mintMany(STEADY_TOKENS, TOKEN_SUBJECTS, 'delegated')),
+    ),
+    rateLimited: await writeRequests('rate-limited', [`CF-Connecting-IP: ${RATE_LIMITED_ADDRESS}`]),
   }
 
   const haproxy = await startHaproxy({
@@ -514,6 +581,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Ben
     passkeyIssuer,
     seededUnique: new Map([[files.coldApiKey, coldApiKeys.length]]),
   }
+  await fillTokenLimit(env.scenarios.find((scenario) => scenario.id === 'rate-limited'))
   const own = env.scenarios.flatMap((scenario) => (scenario.baseline ? [scenario.baseline] : []))
   for (const scenario of new Set([env.baseline, ...own, env.reference, ...env.scenarios]))
     if (!scenario.skipped) await preflight(scenario)

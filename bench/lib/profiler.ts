@@ -54,7 +54,16 @@ export async function loadSourceMap(bundleFile: string): Promise<SourceMap> {
 }
 
 export function serviceOf(env: BenchEnvironment, scenario: Scenario): ServiceName {
-  const names: ServiceName[] = ['gw', 'gw-routes', 'gw-denylist', 'naive', 'bare', 'hello', 'storage-probe']
+  const names: ServiceName[] = [
+    'gw',
+    'gw-routes',
+    'gw-denylist',
+    'gw-storm',
+    'naive',
+    'bare',
+    'hello',
+    'storage-probe',
+  ]
   const found = names.find((name) => scenario.url.startsWith(`${env.origin(name)}/`))
   if (!found) throw new Error(`${scenario.id} is not served by a Worker of this harness`)
   return found

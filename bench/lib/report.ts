@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import type { BundlePart } from './build'
 import type { CodeExchangeResult } from './code-exchange'
 import type { ColdStartResult } from './cold-start'
+import { type Comparison, formatComparison } from './compare'
 import type { MachineInfo } from './machine'
 import { describePasskeySignIns, type PasskeySignInResult } from './passkey-sign-in'
 import type { SoakResult } from './soak'
@@ -62,6 +63,8 @@ export interface TargetResult {
   description: string
   value: string
   pass: boolean
+  /** For a MISS: the stage that holds it, or the bundle's largest parts (bench/lib/targets.ts). */
+  heldBy?: string
 }
 
 export interface BenchReport {
@@ -79,6 +82,8 @@ export interface BenchReport {
     /** workerd CPU µs of one simulated KV read / D1 query (probe minus hello-world). */
     simulatedKvReadUs: number
     simulatedD1QueryUs: number
+    /** workerd CPU µs of one call of the bench's rate-limit binding ((probe minus hello-world) ÷ its calls). */
+    simulatedRateLimitUs: number
     coldTokens: number
     wallSeconds: number
   }
@@ -109,6 +114,8 @@ export interface BenchReport {
   /** Head-to-head runs of the default gateway against the 1,000-route and 100,000-jti ones. */
   paired: { id: string; description: string; ratio: number; cpuRatio: number; pairs: unknown[] }[]
   targets: TargetResult[]
+  /** This run against the previous results (bench/lib/compare.ts), when there were any. */
+  comparison?: Comparison
 }
 
 function fixed(value: number, digits: number): string {
@@ -144,7 +151,61 @@ export function formatTable(scenarios: readonly ScenarioResult[]): string {
 }
 
 export function formatTargets(targets: readonly TargetResult[]): string {
-  return targets.map((t) => `- ${t.pass ? 'PASS' : 'MISS'} ${t.description}: ${t.value}`).join('\n')
+  return targets
+    .map(
+      (t) =>
+        `- ${t.pass ? 'PASS' : 'MISS'} ${t.description}: ${t.value}${t.heldBy ? ` (held by ${t.heldBy})` : ''}`,
+    )
+    .join('\n')
+}
+
+/**
+ * CPU per operation, one line each: the sign-ins (ms of the whole flow) and the request-path
+ * scenarios the issue asks to hold the line on (ms per request), each where this run measured it.
+ */
+export function formatOperations(report: BenchReport): string {
+  const ms = (value: number) => `${fixed(value, 1)} ms`
+  const lines = [
+    `- password login (\`POST /auth/token\`, password grant): ${ms(report.login.tokenEndpointCpuMs)} ` +
+      `(PBKDF2 ${ms(report.login.pbkdf2CpuMs)})`,
+  ]
+  const code = report.codeExchange
+  if (code)
+    lines.push(
+      `- authorization-code login: ${ms(code.authorizeCpuMs + code.tokenCpuMs)} ` +
+        `(authorize ${ms(code.authorizeCpuMs)}, exchange ${ms(code.tokenCpuMs)})`,
+    )
+  const totp = report.totpSignIn
+  if (totp)
+    lines.push(
+      `- TOTP sign-in: ${ms(totp.passwordCpuMs + totp.codeCpuMs)} ` +
+        `(password ${ms(totp.passwordCpuMs)}, code ${ms(totp.codeCpuMs)})`,
+    )
+  const passkey = report.passkeySignIn
+  if (passkey)
+    lines.push(
+      `- passkey sign-in: ${ms(passkey.optionsCpuMs + passkey.assertionCpuMs)} ` +
+        `(options ${ms(passkey.optionsCpuMs)}, assertion ${ms(passkey.assertionCpuMs)})`,
+    )
+  const perRequest: [string, string][] = [
+    ['mcp-tools-call', 'MCP tools/call, body inspected'],
+    ['delegated-steady', 'delegated (code-flow) token, steady'],
+    ['rate-limited', '`/auth/token` refused by the rate-limit binding (429)'],
+  ]
+  for (const [id, name] of perRequest) {
+    const result = report.scenarios.find((candidate) => candidate.id === id && candidate.samples.length > 0)
+    if (result)
+      lines.push(
+        `- ${name}: ${fixed(result.cpuUs / 1000, 3)} ms a request (${fixed(result.ratio, 2)}x bare, ` +
+          `${fixed(result.cpuRatio, 2)}x by CPU)`,
+      )
+  }
+  if (Number.isFinite(report.harness.simulatedRateLimitUs))
+    lines.push(
+      `- one rate-limit binding call (the bench's simulated binding: hello + 20 calls minus hello, ÷ 20): ` +
+        `${fixed(report.harness.simulatedRateLimitUs, 1)} µs`,
+    )
+  return ['CPU per operation (workerd process, KV and D1 simulated):', '', ...lines].join('\n')
 }
 
 function escapeXml(text: string): string {
@@ -159,7 +220,12 @@ const KIND_COLOURS: Record<ScenarioKind, string> = {
 }
 
 /** Scenarios the chart leaves out: context for the table, not Workers to compare. */
-const NOT_CHARTED: ReadonlySet<string> = new Set(['upstream-direct', 'kv-read', 'd1-query'])
+const NOT_CHARTED: ReadonlySet<string> = new Set([
+  'upstream-direct',
+  'kv-read',
+  'd1-query',
+  'ratelimit-binding',
+])
 
 /**
  * A horizontal bar per scenario: its throughput as a multiple of the bare pass-through Worker, a
@@ -223,7 +289,8 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
     `Harness: a hello-world Worker serves ${fixed(report.harness.helloRps, 0)} req/s and the upstream alone ` +
       `${fixed(report.harness.upstreamDirectRps, 0)} req/s under the same load generator. Inside workerd, one ` +
       `simulated KV read costs ${fixed(report.harness.simulatedKvReadUs, 0)} us of CPU and one simulated D1 query ` +
-      `${fixed(report.harness.simulatedD1QueryUs, 0)} us; the gateway rows include that cost.`,
+      `${fixed(report.harness.simulatedD1QueryUs, 0)} us, one call of the simulated rate-limit binding ` +
+      `${fixed(report.harness.simulatedRateLimitUs, 1)} us; the gateway rows include that cost.`,
     '',
     `Head to head with the default gateway (ES256 steady, median of ${report.paired[0]?.pairs.length ?? 0} back-to-back pairs): ` +
       report.paired
@@ -240,9 +307,12 @@ export function renderMarkdown(report: BenchReport, svgPath: string): string {
       `(${fixed(report.login.tokenEndpointMs, 1)} ms wall, median).`,
     ...extraSections(report),
     '',
+    formatOperations(report),
+    '',
     'Targets:',
     '',
     formatTargets(report.targets),
+    ...(report.comparison ? ['', formatComparison(report.comparison)] : []),
     '',
     `Reproduce: \`${report.command}\` (for the full peer set, first \`apt-get install wrk haproxy nginx-light\`).`,
   ].join('\n')

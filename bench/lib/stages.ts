@@ -12,6 +12,7 @@
 export const STAGES = [
   'canonical path',
   'route match',
+  'rate limit',
   'credential load',
   // The credential's own work, split so that a first sight of a token or key shows what it costs
   // (a token seen before skips all of them but `caches` and `revocation read`).
@@ -41,6 +42,8 @@ const RULES: readonly [RegExp, Stage][] = [
   [/^src\/routing\//, 'route match'],
   // The denylist's KV (or D1) read, the jti's SHA-256 and the isolate's answer cache.
   [/^src\/revocation\//, 'revocation read'],
+  // limitRequest and the binding's call (the bench's binding module has no src/ frame of its own).
+  [/^src\/rate-limit\//, 'rate limit'],
   [/^src\/authz\//, 'authorize'],
   // The JSON-RPC body read (bounded) and parsed, the duplicate-key scan, the Mcp-* header check and
   // the mcp_rules lookup (the rule's decision itself is `authorize`).
