@@ -32,7 +32,9 @@ import { sessionRoutes } from './sessions/routes'
 /**
  * Builds the whole gateway: config and request id first, then the gateway's endpoints, then the
  * proxy. This is what the Worker entry (src/index.ts) serves; mount it inside your own app to add
- * routes of your own in front of it.
+ * routes of your own in front of it. A proxied response may be the upstream's own fetch() response,
+ * whose headers cannot be changed in place (SETTINGS.response_request_id): a middleware that sets
+ * headers after `next()` copies it first.
  *
  * @example
  * ```ts
@@ -75,16 +77,19 @@ export function createApp(): Hono<AppBindings> {
   app.route('/', authorizeRoutes)
   app.route('/', endSessionRoutes)
   app.route('/', adminRoutes)
-  app.all('*', (c) =>
-    proxyRequest({
+  app.all('*', (c) => {
+    // Refused requests become the gateway's own responses (with the id); forwarded ones are the
+    // upstream's, left as they are (SETTINGS.response_request_id).
+    c.var.ctx.forwarded = true
+    return proxyRequest({
       request: c.req.raw,
       env: c.env,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       requestId: c.var.ctx.requestId,
       config: c.var.ctx.config,
       audit: c.var.ctx.audit,
-    }),
-  )
+    })
+  })
   app.onError(gatewayErrorHandler)
   return app
 }

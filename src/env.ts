@@ -67,4 +67,9 @@ export interface RequestContext {
   principal?: Principal
   /** This request's audit events (src/audit/record.ts): written in one batch after the response. */
   audit?: AuditSink
+  /**
+   * The response is the upstream's own (src/proxy): gatewayContext leaves it as it is (its headers
+   * may be immutable), and SETTINGS.response_request_id alone decides whether it has our id.
+   */
+  forwarded?: true
 }

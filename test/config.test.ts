@@ -181,6 +181,11 @@ describe('an invalid route table is reported with the field and the reason', () 
       'ROUTES[0].delegated: Invalid option: expected one of "allow"|"deny"',
     ],
     [
+      'an identity mode other than headers or assertion',
+      { ROUTES: [{ ...ROUTE, path: '/api', identity: 'claims' }] },
+      'ROUTES[0].identity: Invalid option: expected one of "headers"|"assertion"',
+    ],
+    [
       'delegated = "deny" on a public route, which reads no credential and so keeps no app out',
       { ROUTES: [{ ...ROUTE, path: '/api', access: 'public', delegated: 'deny' }] },
       'ROUTES[0].delegated: a public route reads no credential, so "deny" would keep no app out (drop it, or make the route authenticated)',
@@ -245,6 +250,11 @@ describe('invalid ISSUER and SETTINGS are reported with the field and the reason
       'a string where SETTINGS wants a boolean',
       { SETTINGS: { ...settings, registration: 'yes' } },
       'SETTINGS.registration: Invalid input: expected boolean, received string',
+    ],
+    [
+      'a string where SETTINGS.response_request_id wants a boolean',
+      { SETTINGS: { ...settings, response_request_id: 'on' } },
+      'SETTINGS.response_request_id: Invalid input: expected boolean, received string',
     ],
     [
       'a string where SETTINGS wants a number',

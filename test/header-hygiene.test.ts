@@ -194,11 +194,22 @@ describe('forwarding headers are the gateway’s, not the client’s', () => {
     expect(received.headers['x-forwarded-host']).toBe('gateway.test')
   })
 
-  it('X-Request-Id sent upstream equals the response’s, whatever the client sent', async () => {
+  it('X-Request-Id sent upstream is the gateway’s, whatever the client sent', async () => {
     const { response, received } = await sendPublic({ 'X-Request-Id': 'client-chosen' })
-    const requestId = response.headers.get('x-request-id')
-    expect(requestId).toMatch(/^[0-9a-f-]{36}$/)
-    expect(received.headers['x-request-id']).toBe(requestId)
+    expect(received.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    // The upstream's response goes back as it is (SETTINGS.response_request_id is off by default).
+    expect(response.headers.get('x-request-id')).toBeNull()
+  })
+
+  it('with SETTINGS.response_request_id, the response carries the id the upstream was sent', async () => {
+    const id = testId()
+    const SETTINGS = { ...(env.SETTINGS as Record<string, unknown>), response_request_id: true }
+    const response = await fetchWithEnv({ SETTINGS }, '/api/public/x', {
+      headers: { 'X-Request-Id': 'client-chosen', 'x-test-id': id },
+    })
+    const [received] = await upstreamReceived(id)
+    expect(received?.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(response.headers.get('x-request-id')).toBe(received?.headers['x-request-id'])
   })
 })
 

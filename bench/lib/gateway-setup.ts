@@ -1,4 +1,4 @@
-import { MCP_PATH } from './scenarios'
+import { ASSERTION_PATH, IDENTITY_MODE_SUPPORTED, MCP_PATH } from './scenarios'
 import { JWKS_PATH } from './upstream'
 
 /** What the benchmark adds to wrangler.toml's own configuration. */
@@ -12,6 +12,10 @@ export const BENCH_ROUTES = [
   { path: '/bench/strict', upstream: 'UPSTREAM_URL', credentials: ['jwt'], revocation: 'strict' },
   // Like wrangler.toml's /mcp route, but in front of the bench's upstream; the rule for `echo`,
   // the tool the scenario calls, makes every call pay a per-tool decision too.
+  // /api's route (authenticated, jwt or api_key) with the identity in the assertion alone.
+  ...(IDENTITY_MODE_SUPPORTED
+    ? [{ path: ASSERTION_PATH, upstream: 'UPSTREAM_URL', identity: 'assertion' }]
+    : []),
   {
     path: MCP_PATH,
     upstream: 'UPSTREAM_URL',
@@ -46,7 +50,10 @@ export interface ExternalIssuerSetup {
 
 /** wrangler.toml's settings with registration on (the harness registers its user) and the fake IdP. */
 export function benchSettings(shipped: unknown, idp: ExternalIssuerSetup): Record<string, unknown> {
-  const settings = typeof shipped === 'object' && shipped !== null ? (shipped as Record<string, unknown>) : {}
+  const settings =
+    typeof shipped === 'object' && shipped !== null ? { ...(shipped as Record<string, unknown>) } : {}
+  // The default, as a deployment has it: the upstream's response goes back without a copy.
+  delete settings.response_request_id
   return {
     ...settings,
     registration: true,

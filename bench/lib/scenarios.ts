@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PROJECT_DIR } from './paths'
 import type { ScenarioKind } from './report'
 
 /** What every request of a POST scenario shares; its requests file adds one varying header. */
@@ -90,6 +93,16 @@ export const ITEM_PATH = '/api/bench/items?id=42'
 const STEADY_TOKENS = 1000
 /** The bench's MCP route (gateway-setup.ts); its resource is ISSUER + this path. */
 export const MCP_PATH = '/bench/mcp'
+/** The bench's route with `identity = "assertion"` (gateway-setup.ts). */
+export const ASSERTION_PATH = '/bench/assertion'
+/**
+ * Whether the benchmarked project knows a route's `identity` (issue 25). An older checkout benched
+ * with BENCH_PROJECT_DIR would refuse the whole configuration for the unknown field (its route
+ * schema is strict), so there the route is left out and its scenario skipped.
+ */
+export const IDENTITY_MODE_SUPPORTED = /\bidentity: z\./.test(
+  readFileSync(join(PROJECT_DIR, 'src/config/schema.ts'), 'utf8'),
+)
 
 const ECHO_TEXT =
   'The quick brown fox jumps over the lazy dog while the gateway reads this JSON-RPC message, ' +
@@ -261,6 +274,17 @@ export function defineScenarios(
       target: 0.75,
       label: 'gateway: ES256 token, steady (1,000 seen)',
       url: gw(),
+    },
+    {
+      ...gateway,
+      ...steady,
+      id: 'es256-steady-assertion',
+      target: 0.85,
+      label: 'gateway: ES256 steady with identity=assertion',
+      url: gw(`${ASSERTION_PATH}/items?id=42`),
+      skipped: IDENTITY_MODE_SUPPORTED
+        ? undefined
+        : 'the benchmarked project has no route `identity` setting',
     },
     {
       ...gateway,

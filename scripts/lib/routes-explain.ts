@@ -17,6 +17,8 @@ interface Explanation {
     path: string
     host?: string
     match: string
+    /** `assertion` when the route sends X-Auth-Assertion and X-Auth-User-Id only. */
+    identity?: string
     beat: { index: number; path: string; why: string }[]
   } | null
   rule: {
@@ -72,7 +74,7 @@ function summary(answer: Explanation): string {
   if (answer.route) {
     const route = answer.route
     lines.push(
-      `route:     ROUTES[${route.index}] ${route.path} (${route.match}${route.host ? `, host ${route.host}` : ''})`,
+      `route:     ROUTES[${route.index}] ${route.path} (${route.match}${route.host ? `, host ${route.host}` : ''}${route.identity ? `, identity ${route.identity}` : ''})`,
     )
     for (const other of route.beat)
       lines.push(`           beat ROUTES[${other.index}] ${other.path}: ${other.why}`)

@@ -27,6 +27,8 @@ export const Explanation = named(
         match: z.enum(['exact', 'prefix']),
         methods: z.optional(strings),
         upstream: z.string(),
+        // Present when the route sends the upstream X-Auth-Assertion and X-Auth-User-Id only.
+        identity: z.optional(z.literal('assertion')),
         beat: z.array(z.object({ index: z.number().check(z.int()), path: z.string(), why: z.string() })),
       }),
     ),

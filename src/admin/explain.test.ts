@@ -29,6 +29,7 @@ const ROUTES = [
   { ...ROUTE, path: '/shop/admin/{rest*}', roles: ['admin'] },
   { ...ROUTE, path: '/shop', roles: ['editor'] },
   { ...ROUTE, path: '/vault', delegated: 'deny' },
+  { ...ROUTE, path: '/ledger', identity: 'assertion' },
 ]
 const overrides = { ROUTES } as Partial<Env>
 
@@ -197,6 +198,14 @@ describe('explain on a delegated = "deny" route', () => {
     const shop = (await (await explain({ method: 'GET', path: '/shop/items/1' })).json()) as Explanation
     expect(shop.rule?.delegated).toBe('allow')
     expect(DocumentedExplanation.safeParse(shop).error).toBeUndefined()
+  })
+
+  it('names identity = "assertion" on the route that sets it, and nothing on the others', async () => {
+    const ledger = (await (await explain({ method: 'GET', path: '/ledger/1' })).json()) as Explanation
+    expect(ledger.route?.identity).toBe('assertion')
+    expect(DocumentedExplanation.safeParse(ledger).error).toBeUndefined()
+    const shop = (await (await explain({ method: 'GET', path: '/shop/items/1' })).json()) as Explanation
+    expect(shop.route?.identity).toBeUndefined()
   })
 
   it('writes no audit event for the refusal it explains', async () => {

@@ -60,6 +60,8 @@ const ACCESS = ['public', 'authenticated', 'deny'] as const
 
 /** Whether tokens issued to apps acting for a user may call the route (authz/policy.ts). */
 export const DELEGATED = ['allow', 'deny'] as const
+/** A route's `identity`: what tells its upstream who is calling (src/proxy/headers.ts). */
+export const IDENTITY_MODES = ['headers', 'assertion'] as const
 
 const rule = z.strictObject({
   access: z.optional(z.enum(ACCESS)),
@@ -133,6 +135,13 @@ export const routeSchema = z.strictObject({
   /** Forward paths holding `%25` + two hex digits (`%252e`), which an upstream that decodes twice misreads. */
   allow_encoded_percent: z._default(z.boolean(), false),
   forward_authorization: z._default(z.boolean(), false),
+  /**
+   * What tells the upstream who is calling: `headers`, every identity header (X-Auth-User,
+   * -Roles, -Scopes, -Method, -Issuer, -User-Id and the assertion); `assertion`, only
+   * X-Auth-Assertion and X-Auth-User-Id, for upstreams that verify the assertion and read the rest
+   * from its claims (docs/upstream.md). Public requests are the same in both: X-Auth-Method none.
+   */
+  identity: z._default(z.enum(IDENTITY_MODES), 'headers'),
   timeout_ms: integer(100, 300_000, 30_000),
   revocation: z._default(z.enum(['default', 'strict']), 'default'),
   /**
@@ -317,6 +326,13 @@ export const settingsSchema = z
      * revocation ends the socket within this, plus the revocation's own propagation bound.
      */
     websocket_recheck_seconds: integer(1, 3_600, 30),
+    /**
+     * Add `X-Request-Id` to proxied upstream responses too (Envoy's
+     * `always_set_request_id_in_response`). Off: the upstream's response goes back as it is, without
+     * the copy a fetch() response's immutable headers would need; the gateway's own responses and
+     * every forwarded request carry the id either way.
+     */
+    response_request_id: z._default(z.boolean(), false),
     /**
      * The largest JSON-RPC body an MCP route reads to decide on it (src/mcp/json-rpc.ts); a larger
      * one is 413, never forwarded unjudged. A tool call's arguments are rarely past a few KiB.

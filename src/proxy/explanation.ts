@@ -21,6 +21,8 @@ export interface Explanation {
     match: 'exact' | 'prefix'
     methods?: readonly string[]
     upstream: string
+    /** `identity = "assertion"`: the upstream gets X-Auth-Assertion and X-Auth-User-Id only. */
+    identity?: 'assertion'
     /** Why it won: the other routes that match the path too, and what decided against each. */
     beat: { index: number; path: string; why: string }[]
   } | null
@@ -74,6 +76,7 @@ function describeRoute(config: GatewayConfig, route: CompiledRoute, keys: readon
     match: route.exact ? ('exact' as const) : ('prefix' as const),
     ...(route.methods ? { methods: route.methods } : {}),
     upstream: route.upstream,
+    ...(route.identity === 'assertion' ? { identity: 'assertion' as const } : {}),
     beat,
   }
 }

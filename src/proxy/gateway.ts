@@ -168,6 +168,7 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
     proto: target.scheme,
     host: target.host,
     forwardAuthorization: route.forward_authorization,
+    identity: route.identity,
     gatewayCookies: gatewayCookiesFor(route),
     websocket,
     stripRequestHeaders: config.stripRequestHeaders,
@@ -195,17 +196,19 @@ export async function proxyRequest(proxy: ProxyContext): Promise<Response> {
       principal: principal as Principal,
       handshakeAtMs: authenticatedAtMs,
     })
+  // The upstream's response goes back as it is unless something must change (response.ts): by
+  // default it carries no X-Request-Id of ours, which would cost a copy of every response.
+  const requestIdHeader = config.settings.response_request_id ? requestId : undefined
   if (upstream.webSocket) {
-    const headers = new Headers(upstream.headers)
-    headers.set('x-request-id', requestId)
     // An authenticated socket is relayed, so its credential's expiry and revocation can end it.
-    const webSocket = principal ? relayWebSocket(upstream.webSocket, guard()) : upstream.webSocket
-    return new Response(null, { status: 101, webSocket, headers })
+    const webSocket = principal ? relayWebSocket(upstream.webSocket, guard()) : undefined
+    return clientResponse(upstream, { requestId: requestIdHeader, webSocket })
   }
   // An authenticated event stream ends with its credential, as a WebSocket does.
-  if (principal && upstream.body && isEventStream(upstream)) {
-    const body = guardEventStream(upstream.body, guard())
-    return clientResponse(new Response(body, upstream), requestId)
-  }
-  return clientResponse(upstream, requestId)
+  if (principal && upstream.body && isEventStream(upstream))
+    return clientResponse(upstream, {
+      requestId: requestIdHeader,
+      body: guardEventStream(upstream.body, guard()),
+    })
+  return clientResponse(upstream, { requestId: requestIdHeader })
 }

@@ -112,6 +112,11 @@ export interface UpstreamHeaderOptions {
   proto: string
   host: string
   forwardAuthorization: boolean
+  /**
+   * The route's `identity`: `assertion` sends X-Auth-Assertion and X-Auth-User-Id only (the
+   * assertion's claims carry what the other headers would). Default `headers`: the full set.
+   */
+  identity?: 'headers' | 'assertion'
   /** Cookie names that belong to the gateway and never reach the upstream. */
   gatewayCookies: ReadonlySet<string>
   /** Keep `Upgrade: websocket` for a WebSocket handshake. */
@@ -142,6 +147,7 @@ function stripCookies(header: string, names: ReadonlySet<string>): string {
 
 // A principal object is shared by the requests of one cached token, key or session record, so its
 // identity headers are encoded once per principal (a WeakMap: entries die with the principal).
+// X-Auth-User-Id comes first: a route with `identity = "assertion"` sends that one alone.
 const identityByPrincipal = new WeakMap<Principal, readonly [string, string][]>()
 
 function identityHeaders(principal: Principal): readonly [string, string][] {
@@ -197,11 +203,16 @@ export function buildUpstreamHeaders(incoming: Headers, options: UpstreamHeaderO
   }
 
   const principal = options.principal
-  out.append('x-auth-method', principal ? principal.method : 'none')
-  if (principal) {
+  if (!principal) out.append('x-auth-method', 'none')
+  else if (options.identity === 'assertion') {
+    // `sub`, `auth_method`, `username`, `roles`, `scope` and `idp` of the assertion say the rest.
+    const [userId] = identityHeaders(principal)
+    if (userId) out.append(userId[0], userId[1])
+  } else {
+    out.append('x-auth-method', principal.method)
     for (const [name, value] of identityHeaders(principal)) out.append(name, value)
-    if (options.assertion) out.append('x-auth-assertion', options.assertion)
   }
+  if (principal && options.assertion) out.append('x-auth-assertion', options.assertion)
   out.append('x-request-id', options.requestId)
   if (options.clientIp) out.append('x-forwarded-for', options.clientIp)
   out.append('x-forwarded-proto', options.proto)

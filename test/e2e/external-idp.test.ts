@@ -1,6 +1,6 @@
 // Time budget: ~30 s on a 2-core machine (one gateway, three oidc-provider IdPs, two JWKS cooldowns
 // of 5 s waited out). Measured 26 s at load 2.
-import { generateKeyPair, SignJWT } from 'jose'
+import { createRemoteJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EchoServer, startEchoServer } from '../../scripts/echo-upstream'
 import {
@@ -81,6 +81,14 @@ beforeAll(async () => {
         credentials: ['external_jwt'],
         issuers: ['corp'],
       },
+      // An upstream that reads the caller from the signed assertion alone.
+      {
+        path: '/ext-assertion',
+        upstream: 'UPSTREAM_URL',
+        credentials: ['external_jwt'],
+        issuers: ['corp'],
+        identity: 'assertion',
+      },
     ],
   })
   gateway = await startGateway({ upstreamUrl: echo.origin, prepare: trust })
@@ -152,6 +160,41 @@ describe('an access token of a trusted IdP (oidc-provider, client_credentials)',
     for (let i = 0; i < 5; i++)
       expect((await call('/ext/x', await idp.clientCredentialsToken())).status).toBe(200)
     expect(idp.hits(JWKS_PATH)).toBe(before)
+  })
+})
+
+describe('a route with identity = "assertion"', () => {
+  test('sends X-Auth-Assertion and X-Auth-User-Id only; the verified assertion says the rest', async () => {
+    const id = crypto.randomUUID()
+    const response = await fetch(`${gateway.origin}/ext-assertion/reports`, {
+      headers: {
+        authorization: `Bearer ${await idp.clientCredentialsToken()}`,
+        'x-test-id': id,
+        'x-auth-user': 'root-spoof',
+        'x-auth-roles': 'admin',
+      },
+    })
+    expect(response.status).toBe(200)
+    // The upstream's response as it is: SETTINGS.response_request_id is off in the shipped config.
+    expect(response.headers.get('x-request-id')).toBeNull()
+    const [received] = await upstreamReceived(echo, id)
+    const identity = Object.keys(received?.headers ?? {}).filter((name) => name.startsWith('x-auth-'))
+    expect(identity.sort()).toEqual(['x-auth-assertion', 'x-auth-user-id'])
+    expect(received?.headers['x-auth-user-id']).toBe('corp|svc-reporting')
+    expect(received?.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    const jwks = createRemoteJWKSet(new URL(`${gateway.origin}/.well-known/jwks.json`))
+    const { payload } = await jwtVerify(String(received?.headers['x-auth-assertion']), jwks, {
+      issuer: gateway.origin,
+      audience: echo.origin,
+    })
+    expect(payload).toMatchObject({
+      sub: 'corp|svc-reporting',
+      username: 'svc-reporting',
+      roles: ['admin', 'user'],
+      scope: 'read write',
+      auth_method: 'external_jwt',
+      idp: 'corp',
+    })
   })
 })
 
