@@ -80,6 +80,7 @@ const STAGE_SCENARIOS = [
   'api-key-cold',
   'delegated-steady',
   'rate-limited',
+  'es256-steady-assertion',
 ]
 /** A fall of `x bare` beyond this against the previous results is flagged (bench/lib/compare.ts). */
 const NOISE = envNumber('BENCH_NOISE', DEFAULT_NOISE)
