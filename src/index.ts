@@ -3,6 +3,7 @@ import { deleteExpiredRows } from './cleanup'
 import { loadConfig } from './config/load'
 import { devMailboxEnabled } from './email'
 import type { Env } from './env'
+import { nameLibraryErrors } from './errors/library-names'
 import { DEFAULT_REALM, renderError } from './errors/render'
 import { logEvent } from './log'
 import { proxyRequest } from './proxy'
@@ -12,6 +13,7 @@ import { startsWithReservedSegment } from './routing/reserved-segments'
 // No error's stack is ever logged or returned (the log gets name and message), and capturing one
 // costs about 10 µs per rejected request.
 Error.stackTraceLimit = 0
+nameLibraryErrors()
 
 const app = createApp()
 

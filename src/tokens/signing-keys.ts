@@ -1,4 +1,4 @@
-import { type CryptoKey, exportJWK, importJWK, type JWK } from 'jose'
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose'
 import * as z from 'zod/mini'
 import { importedPerSecret, parseKeySetSecret } from '../config/secret-key-set'
 import '../config/zod-locale'
@@ -96,7 +96,6 @@ export function loadKeyRing(secret: string | undefined): Promise<KeyRing> {
 
 /** A fresh private JWK for SIGNING_KEYS (used by `npm run keys` and `npm start`). */
 export async function generateSigningJwk(alg: SigningAlg = 'ES256'): Promise<JWK> {
-  const { generateKeyPair } = await import('jose')
   const { privateKey } = await generateKeyPair(alg, {
     extractable: true,
     crv: alg === 'EdDSA' ? 'Ed25519' : undefined,
