@@ -39,6 +39,8 @@ vi.mock('bcryptjs', async (importOriginal) => {
 async function verifyWithBcryptSpy() {
   vi.resetModules()
   const [{ hash }, fresh] = await Promise.all([import('bcryptjs'), import('./password-hash')])
+  // The spy watches this verification only (a module cache shared with earlier tests keeps calls).
+  vi.mocked(hash).mockClear()
   return { spy: vi.mocked(hash), verify: fresh.verifyPassword }
 }
 
