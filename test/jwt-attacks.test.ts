@@ -95,6 +95,15 @@ describe('algorithm confusion', () => {
     })
   }
 
+  // Our key really signed these (ES256 over the header as sent): only the header's own `alg`, which
+  // must equal the key's, refuses them. The signature check alone would not: it uses the key's alg.
+  for (const alg of ['ES384', 'ES512', 'EdDSA', 'PS256', 'RS256', 'ES256K']) {
+    it(`rejects a token our ES256 key signed whose header says alg "${alg}"`, async () => {
+      const token = await signRawEs256(validHeader({ alg }), validClaims({ roles: ['admin'] }))
+      await expectRejected(`Bearer ${token}`)
+    })
+  }
+
   describe('HS256 signed with the gateway public key as the HMAC secret', () => {
     const secrets: [string, () => Promise<Uint8Array>][] = [
       ['the PEM (SPKI) text', async () => new TextEncoder().encode(pem(await gatewayPublicSpki()))],
