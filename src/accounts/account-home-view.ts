@@ -19,10 +19,20 @@ import {
   type SignInView,
 } from './account-page'
 
+// How a session began, in the page's words, for the methods that are neither a password nor a
+// login provider (signIn's `authMethod`: passkeys/, email/).
+const SIGN_IN_METHODS: Readonly<Record<string, string>> = {
+  passkey: 'a passkey',
+  email_link: 'a link sent by email',
+  email_code: 'a code sent by email',
+  password_reset: 'a password reset link',
+}
+
 /** The session loader names the provider of a provider sign-in (sessions/credential.ts). */
 function signInOf(c: Context<AppBindings>, principal: Principal, session: CurrentSession): SignInView {
   const provider = principal.loginProvider
-  if (session.authMethod === 'passkey') return { method: 'a passkey', at: session.authTime }
+  const method = SIGN_IN_METHODS[session.authMethod]
+  if (method) return { method, at: session.authTime }
   if (provider === undefined) return { method: 'a password', at: session.authTime }
   const display = c.var.ctx.config.loginProviders.get(provider)?.display_name ?? provider
   return { method: display, at: session.authTime }

@@ -151,7 +151,15 @@ describe('forgot password → reset', () => {
     await forgot(through, 'policy@example.com')
     const link = linkIn(sent[0]?.text ?? '', '/auth/reset-password')
     expect((await resetWith(through, link, 'short')).response.status).toBe(400)
-    expect((await resetWith(through, link)).response.status).toBe(303)
+    const done = await resetWith(through, link)
+    expect(done.response.status).toBe(303)
+    // Signed in by the reset, and the account page says so (it said "a password").
+    const session = done.response.headers
+      .getSetCookie()
+      .find((cookie) => cookie.startsWith('gw_session='))
+      ?.split(';')[0]
+    const page = await through('/auth/account', { headers: { cookie: session ?? '' } })
+    expect(await page.text()).toContain('Signed in with a password reset link at')
   })
 
   it('does not skip a second factor: a user with mfa_enabled gets the second step, not a session', async () => {

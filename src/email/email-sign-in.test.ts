@@ -253,6 +253,7 @@ describe('the sign-in link', () => {
     expect(response.status).toBe(303)
     expect(response.headers.get('location')).toBe(AUTHORIZE)
     expect(signedIn(response)).toBe(true)
+    expect((await browser.open('/auth/account')).html).toContain('Signed in with a link sent by email at')
 
     const again = await new Browser(browser.through).follow(link)
     expect(again.page.response.status).toBe(400)
@@ -412,6 +413,8 @@ describe('the emailed code', () => {
     expect(right.status).toBe(303)
     expect(right.headers.get('location')).toBe('/auth/account')
     expect(signedIn(right)).toBe(true)
+    // The account page says how this session began (it said "a password" for every email sign-in).
+    expect((await browser.open('/auth/account')).html).toContain('Signed in with a code sent by email at')
 
     const reused = await new Browser(browser.through).enterCode('code@example.com', code)
     const unknown = await new Browser(browser.through).enterCode('nobody@example.com', code)
