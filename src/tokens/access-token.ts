@@ -165,5 +165,5 @@ export async function verifyAccessToken(
     throw invalid('The access token signature is invalid.')
   const now = Math.floor(Date.now() / 1000)
   checkClaims(jws.payload, options, now)
-  return principalFromClaims(jws.payload, now, options.clockSkewSeconds)
+  return principalFromClaims(jws.payload)
 }
